@@ -1,0 +1,302 @@
+"""The `archc` command line: the only module that ties every stage together.
+
+Heavy imports (black, jinja2, lxml) happen inside the command that needs them,
+so `archc lint` never pays for the emitter; torch is never imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .diagnostics import Diagnostic, render, summary_line
+from .driver import Result, parse_sets, run_path
+from .frontends import Options, UsageError
+from .values import Value
+
+EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
+
+
+def _color(stream: object) -> bool:
+    if "NO_COLOR" in os.environ:
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def _print_diagnostics(diags: Sequence[Diagnostic], stream: object) -> None:
+    color = _color(stream)
+    for diag in diags:
+        print(render(diag, color) + "\n", file=stream)  # type: ignore[call-overload]
+
+
+def _options(args: argparse.Namespace) -> Options:
+    return Options(getattr(args, "class_", None), getattr(args, "layout", None))
+
+
+def _check(path: str, args: argparse.Namespace, sets: dict[str, list[Value]]) -> Result:
+    _, result = run_path(path, sets, args.arch, _options(args))
+    return result
+
+
+def _output_name(
+    stem: str, arch: str, multi_arch: bool, combo: tuple[tuple[str, Value], ...], varying: set[str]
+) -> str:
+    name = stem
+    if multi_arch:
+        name += f"_{arch}"
+    for key, value in combo:
+        if key in varying:
+            text = str(value).lower() if not isinstance(value, str) else value
+            name += f"_{key}{re.sub(r'[^A-Za-z0-9]+', 'p', text)}"
+    return name
+
+
+def _fail(problems: Sequence[Diagnostic], what: str = "nothing was written") -> int:
+    _print_diagnostics(problems, sys.stderr)
+    print(f"archc: {summary_line(problems)}; {what}", file=sys.stderr)
+    return EXIT_DIAGNOSTICS
+
+
+def _checked_variants(args: argparse.Namespace) -> tuple[list[tuple[str, Result]], list[Diagnostic]]:
+    sets = parse_sets(args.set or [])
+    results = []
+    problems: list[Diagnostic] = []
+    for path in args.files:
+        result = _check(path, args, sets)
+        problems.extend(result.diagnostics)
+        results.append((path, result))
+    return results, problems
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    sets = parse_sets(args.set or [])
+    varying = {name for name, values in sets.items() if len(values) > 1}
+    results, problems = _checked_variants(args)
+    if any(d.is_error for d in problems) or not all(r.ok for _, r in results):
+        return _fail(problems)
+    from .emit_torch import emit
+
+    files: dict[Path, str] = {}
+    for path, result in results:
+        stem = Path(path).stem
+        names = {v.arch_name for v in result.variants}
+        if args.class_name and len(names) > 1:
+            raise UsageError(f"{path} has several architectures; pick one with --arch to use --class-name")
+        for variant in result.variants:
+            assert variant.checked is not None
+            out_name = _output_name(stem, variant.arch_name, len(names) > 1, variant.overrides, varying)
+            class_name = args.class_name or "TorchModel"
+            module_path = Path(args.output) / f"{out_name}.py"
+            if module_path in files:
+                raise UsageError(f"two outputs would both be written to {module_path}")
+            files[module_path] = emit(variant.checked, Path(path).name, class_name)
+            if args.emit == "seqgra":
+                from .emit_seqgra import emit_xml
+
+                files[module_path.with_suffix(".xml")] = emit_xml(
+                    variant.checked, module_path.name, class_name
+                )
+    from .outputs import write_all
+
+    write_all(files)
+    for target in files:
+        print(f"wrote {target}")
+    warnings = [d for d in problems if not d.is_error]
+    if warnings:
+        if args.verbose:
+            _print_diagnostics(warnings, sys.stderr)
+        else:
+            print(f"archc: {summary_line(warnings)} (see them with `archc lint`)", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    results, everything = _checked_variants(args)
+    reports: list[str] = []
+    if args.lengths:
+        from .lengths import length_report
+
+        for _, result in results:
+            if result.ok:
+                reports.extend(length_report(result))
+    if args.format == "json":
+        json.dump([d.to_json() for d in everything], sys.stdout, indent=2)
+        print()
+    else:
+        _print_diagnostics(everything, sys.stdout)
+        for line in reports:
+            print(line)
+        count = len(args.files)
+        print(f"{summary_line(everything)} in {count} file{'s' if count != 1 else ''}")
+    failing = any(d.is_error for d in everything) or (args.strict and bool(everything))
+    return EXIT_DIAGNOSTICS if failing else EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .driver import check_tree
+    from .frontends import load
+    from .unparse import unparse
+
+    sets = {k: v[0] for k, v in parse_sets(args.set or []).items()}
+    loaded = load(args.file, Options(args.class_, args.layout, sets))
+    if loaded.tree is None or any(d.is_error for d in loaded.diagnostics):
+        return _fail(loaded.diagnostics)
+    # The imported architecture must itself check; its problems point into the input file.
+    result = check_tree(loaded.source, loaded.tree, None, None, loaded.reporter)
+    if not result.ok:
+        return _fail(result.diagnostics)
+    text = unparse(loaded.tree, loaded.header)
+    if args.output and args.output != "-":
+        from .outputs import write_all
+
+        write_all({Path(args.output): text})
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    warnings = [d for d in result.diagnostics if not d.is_error]
+    if warnings:
+        _print_diagnostics(warnings, sys.stderr)
+    return EXIT_OK
+
+
+def _single_checked(args: argparse.Namespace) -> tuple[Result | None, list[Diagnostic]]:
+    sets = parse_sets(args.set or [])
+    if any(len(v) > 1 for v in sets.values()):
+        raise UsageError("give one value per --set here")
+    result = _check(args.file, args, sets)
+    return (result if result.ok else None), result.diagnostics
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from .summary import render_summary
+
+    result, problems = _single_checked(args)
+    if result is None:
+        return _fail(problems, "no summary")
+    for variant in result.variants:
+        assert variant.checked is not None
+        sys.stdout.write(render_summary(variant.checked, args.format))
+    return EXIT_OK
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from .graph import write_graph
+
+    result, problems = _single_checked(args)
+    if result is None:
+        return _fail(problems, "no graph")
+    if len(result.variants) != 1:
+        raise UsageError("the file has several architectures; pick one with --arch")
+    checked = result.variants[0].checked
+    assert checked is not None
+    output = args.output or f"{Path(args.file).stem}.svg"
+    for line in write_graph(checked, Path(output), args.depth):
+        print(line, file=sys.stderr)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ parser
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"archc: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="archc",
+        description="Compile genomics model architectures (.arch, seqgra .xml, PyTorch .py) "
+        "to shape-checked PyTorch modules.",
+    )
+    parser.add_argument("--version", action="version", version=f"archc {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def inputs(p: argparse.ArgumentParser, many: bool = True) -> None:
+        if many:
+            p.add_argument("files", nargs="+", metavar="FILE", help=".arch, seqgra .xml or PyTorch .py")
+        else:
+            p.add_argument("file", metavar="FILE", help=".arch, seqgra .xml or PyTorch .py")
+        p.add_argument(
+            "--set",
+            action="append",
+            metavar="NAME=VALUE[,VALUE...]",
+            help="set an architecture parameter (several values: one output each)",
+        )
+        p.add_argument("--arch", help="only this architecture of the file")
+        p.add_argument("--class", dest="class_", metavar="NAME", help="the module class to lift from a .py")
+        p.add_argument("--layout", choices=("1D", "2D"), help="input layout of a lifted .py (seqgra encoding)")
+
+    p = sub.add_parser("compile", help="compile to PyTorch modules in a directory")
+    inputs(p)
+    p.add_argument("-o", "--output", default="generated", metavar="DIR", help="output directory")
+    p.add_argument("--class-name", help="name of the generated class (default TorchModel)")
+    p.add_argument(
+        "--emit",
+        choices=("torch", "seqgra"),
+        default="torch",
+        help="seqgra: also write a seqgra model-definition XML beside each module",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="show warnings in full")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("lint", help="check for shape mistakes; writes nothing")
+    inputs(p)
+    p.add_argument("--strict", action="store_true", help="warnings fail too")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--lengths", action="store_true", help="report which input lengths work")
+    p.set_defaults(func=cmd_lint)
+
+    p = sub.add_parser("import", help="turn a seqgra .xml or a PyTorch .py into an .arch file")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", metavar="OUT.arch", help="output file (default: standard output)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="e.g. length=1000")
+    p.add_argument("--class", dest="class_", metavar="NAME", help="the module class to lift")
+    p.add_argument("--layout", choices=("1D", "2D"), help="input layout when the file does not say")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("summary", help="per-layer table: shapes, parameters, MACs, receptive field")
+    inputs(p, many=False)
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("graph", help="diagram of the architecture with shapes (Graphviz)")
+    inputs(p, many=False)
+    p.add_argument("-o", "--output", metavar="OUT.svg|OUT.dot|OUT.png")
+    p.add_argument("--depth", type=int, default=None, help="collapse blocks nested deeper than N")
+    p.set_defaults(func=cmd_graph)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    class_name = getattr(args, "class_name", None)
+    if class_name and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", class_name):
+        print(f"archc: error: --class-name {class_name!r} is not a Python identifier", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        code: int = args.func(args)
+    except UsageError as err:
+        print(f"archc: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

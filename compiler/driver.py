@@ -1,0 +1,170 @@
+"""The pipeline for one source: parse -> resolve -> check, for each architecture and --set combination."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from . import ir
+from . import syntax as s
+from .diagnostics import CompileError, Diagnostic, Reporter
+from .frontends import Loaded, Options, UsageError, load
+from .parser import parse
+from .resolve import Resolver
+from .shapes import ShapeChecker
+from .source import Source, Span
+from .values import Value
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One architecture at one set of parameter values."""
+
+    arch_name: str
+    overrides: tuple[tuple[str, Value], ...]
+    checked: ir.Architecture | None  # None when errors stopped it
+
+
+@dataclass
+class Result:
+    source: Source
+    variants: list[Variant] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics) and all(
+            v.checked is not None for v in self.variants
+        )
+
+
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def parse_value(text: str) -> Value:
+    """A --set value: a number, true/false, none, or a string (quotes optional)."""
+    text = text.strip()
+    if _INT.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    if text in ("true", "True"):
+        return True
+    if text in ("false", "False"):
+        return False
+    if text in ("none", "None"):
+        return None
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, list[Value]]:
+    """`--set NAME=V1,V2` items as lists of values per name."""
+    out: dict[str, list[Value]] = {}
+    for item in items:
+        name, eq, values = item.partition("=")
+        name = name.strip()
+        if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or not values.strip():
+            raise UsageError(f"--set expects NAME=VALUE[,VALUE...], got {item!r}")
+        if name in out:
+            raise UsageError(f"--set {name} is given twice; list several values as {name}=A,B")
+        out[name] = [parse_value(v) for v in values.split(",")]
+    return out
+
+
+def combinations(sets: Mapping[str, list[Value]]) -> list[tuple[tuple[str, Value], ...]]:
+    names = list(sets)
+    return [tuple(zip(names, combo, strict=True)) for combo in itertools.product(*(sets[n] for n in names))]
+
+
+def run_path(
+    path: str,
+    sets: Mapping[str, list[Value]] | None = None,
+    arch_name: str | None = None,
+    options: Options | None = None,
+) -> tuple[Loaded, Result]:
+    """Read any supported file and check it."""
+    single = {k: v[0] for k, v in (sets or {}).items() if len(v) == 1}
+    options = options or Options()
+    if single and not options.sets:
+        options = Options(options.class_name, options.layout, single)
+    loaded = load(path, options)
+    if loaded.tree is None:
+        return loaded, Result(loaded.source, [], list(loaded.diagnostics))
+    result = check_tree(loaded.source, loaded.tree, sets, arch_name, loaded.reporter)
+    return loaded, result
+
+
+def run(
+    source: Source,
+    sets: Mapping[str, list[Value]] | None = None,
+    arch_name: str | None = None,
+) -> Result:
+    """Check every architecture of an .arch source at every --set combination."""
+    try:
+        tree = parse(source)
+    except CompileError as err:
+        return Result(source, [], [err.diagnostic])
+    return check_tree(source, tree, sets, arch_name)
+
+
+def check_tree(
+    source: Source,
+    tree: s.File,
+    sets: Mapping[str, list[Value]] | None = None,
+    arch_name: str | None = None,
+    reporter: Reporter | None = None,
+) -> Result:
+    """Resolve and check a syntax tree, whatever it was read from (.arch, seqgra XML, .py).
+
+    Spans in `tree` are offsets into `source`, so diagnostics point into the original file.
+    A `reporter` already holding the importer's own diagnostics may be passed in.
+    """
+    result = Result(source)
+    rep = reporter or Reporter(source)
+    archs = tree.archs
+    if arch_name is not None:
+        archs = tuple(a for a in archs if a.name == arch_name)
+        if not archs:
+            names = ", ".join(a.name for a in tree.archs) or "none"
+            raise UsageError(f"{source.path} has no architecture `{arch_name}` (it has: {names})")
+    if not tree.archs:
+        rep.error(
+            "empty",
+            "this file defines no architecture",
+            Span(0, min(len(source.text), 1)),
+            help="start one with `arch NAME(classes = 2, length = 1000, alphabet = 4) { ... }`",
+        )
+    seen: dict[str, ir.Span] = {}
+    for arch in tree.archs:
+        if arch.name in seen:
+            rep.error("duplicate-name", f"architecture `{arch.name}` is defined twice", arch.name_span)
+        seen[arch.name] = arch.name_span
+    resolver = Resolver(tree, rep)
+    checker = ShapeChecker(rep)
+    declared = {p.name for a in archs for p in a.params}
+    for arch in archs:
+        for combo in combinations(sets or {}):
+            overrides = dict(combo)
+            # Each --set value is only meaningful for architectures that declare it.
+            params = {p.name for p in arch.params}
+            applicable = {k: v for k, v in overrides.items() if k in params or k not in declared}
+            before = len(rep.items)
+            try:
+                resolved = resolver.arch(arch, applicable)
+            except CompileError:
+                result.variants.append(Variant(arch.name, combo, None))
+                continue
+            if any(d.is_error for d in rep.items[before:]):
+                # Resolution errors are reported; checking shapes still finds the independent ones.
+                checker.check(resolved)
+                result.variants.append(Variant(arch.name, combo, None))
+                continue
+            checked = checker.check(resolved)
+            result.variants.append(Variant(arch.name, combo, checked))
+    result.diagnostics = list(rep.items)
+    return result

@@ -1,0 +1,98 @@
+"""Front ends: read .arch, seqgra .xml or PyTorch .py files into one syntax tree.
+
+Every front end returns a `syntax.File` whose spans point into the file it read,
+so diagnostics from checking it land on the user's own lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import syntax as s
+from .diagnostics import CompileError, Diagnostic, Reporter, Severity
+from .parser import parse
+from .source import Source, Span
+from .values import Value
+
+
+class UsageError(Exception):
+    """A mistake in how archc was called (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """What an importer may need beyond the file: chosen class, input layout, parameter values."""
+
+    class_name: str | None = None  # the nn.Module subclass to lift from a .py file
+    layout: str | None = None  # "1D" or "2D" (seqgra's inputencoding) for .py files
+    sets: dict[str, Value] = field(default_factory=dict)  # single --set values (e.g. length)
+
+
+@dataclass
+class Loaded:
+    """A file read by a front end: the source its spans point into, and the tree if any."""
+
+    source: Source
+    tree: s.File | None
+    reporter: Reporter
+    header: list[str] = field(default_factory=list)  # comment lines for an imported .arch
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return self.reporter.items
+
+
+SUFFIXES = (".arch", ".xml", ".py")
+
+
+def read_source(path: str) -> Source | Diagnostic:
+    """The file as text, or a diagnostic when it is not UTF-8; UsageError when unreadable."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory") from None
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read it ({err.strerror})") from None
+    try:
+        return Source(path, data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        src = Source(path, data.decode("utf-8", errors="replace"))
+        return Diagnostic(
+            Severity.ERROR,
+            "encoding",
+            "the file is not UTF-8 text",
+            src,
+            Span(err.start, err.start + 1),
+            help="save the file as UTF-8",
+        )
+
+
+def load(path: str, options: Options | None = None) -> Loaded:
+    """Read any supported file into a syntax tree."""
+    options = options or Options()
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise UsageError(f"{path}: archc reads .arch, seqgra .xml and PyTorch .py files")
+    got = read_source(path)
+    if isinstance(got, Diagnostic):
+        rep = Reporter(got.source)
+        rep.items.append(got)
+        return Loaded(got.source, None, rep)
+    source = got
+    if suffix == ".arch":
+        rep = Reporter(source)
+        try:
+            return Loaded(source, parse(source), rep)
+        except CompileError as err:
+            rep.items.append(err.diagnostic)
+            return Loaded(source, None, rep)
+    if suffix == ".xml":
+        from .seqgra_import import read_xml
+
+        return read_xml(source, options)
+    from .torch_import import read_py
+
+    return read_py(source, options)

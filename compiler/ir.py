@@ -1,0 +1,165 @@
+"""The intermediate representation: resolved layers, module classes and forward steps.
+
+`resolve` builds it from the syntax tree with every value computed; `shapes`
+returns the checked form, the same classes with inferred sizes and shapes filled in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from .source import Span
+from .values import Value
+
+
+@dataclass(frozen=True, slots=True)
+class Dim:
+    """One axis of a tensor: its size (None for the batch), meaning and provenance."""
+
+    size: int | None
+    label: str
+    why: str = ""  # how the size came about, e.g. "200 channels x 18 positions after layer3"
+    origin: Span | None = None  # the step whose output set the size
+
+    def show(self) -> str:
+        return "N" if self.size is None else str(self.size)
+
+
+Shape = tuple[Dim, ...]
+
+
+def show_shape(shape: Shape) -> str:
+    return "(" + ", ".join(d.show() for d in shape) + ")"
+
+
+def show_axes(shape: Shape) -> str:
+    return "(" + ", ".join(d.label for d in shape) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One layer: its kind, its arguments by PyTorch name, and where it was written."""
+
+    kind: str
+    args: tuple[tuple[str, Value], ...]
+    span: Span
+    arg_spans: tuple[tuple[str, Span], ...] = ()
+    explicit: frozenset[str] = frozenset()
+    comment: str = ""  # filled by shape checking: the derivation of an inferred size
+
+    def get(self, name: str, default: Value = None) -> Value:
+        for key, value in self.args:
+            if key == name:
+                return value
+        return default
+
+    def arg_span(self, name: str) -> Span:
+        for key, span in self.arg_spans:
+            if key == name:
+                return span
+        return self.span
+
+    def with_arg(self, name: str, value: Value) -> Layer:
+        args = tuple((k, value if k == name else v) for k, v in self.args)
+        if all(k != name for k, _ in self.args):
+            args = (*args, (name, value))
+        return Layer(self.kind, args, self.span, self.arg_spans, self.explicit, self.comment)
+
+
+@dataclass(frozen=True, slots=True)
+class AttrRef:
+    """A module registered earlier under this attribute name (an alias)."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Sequential:
+    items: tuple[SeqItem, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRef:
+    """An instance of a block: a module class of its own."""
+
+    cls: ClassDef
+    span: Span
+
+
+ModuleExpr = Union[Layer, Sequential, BlockRef, AttrRef]
+SeqItem = ModuleExpr
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    """`self.<name> = <module>` in the constructor."""
+
+    name: str
+    module: ModuleExpr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class CallAttr:
+    """`x = self.<name>(x)`."""
+
+    name: str
+    span: Span
+    shape: Shape = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Functional:
+    """A step with no module: `x = F.relu(x)`, `x = x.reshape(...)`."""
+
+    layer: Layer
+    span: Span
+    shape: Shape = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Residual:
+    """`x = body(x) + x`."""
+
+    body: tuple[Op, ...]
+    span: Span
+    shape: Shape = ()
+
+
+Op = Union[CallAttr, Functional, Residual]
+
+
+@dataclass(frozen=True, slots=True)
+class ClassDef:
+    """A module class: the architecture itself or one instance of a block."""
+
+    name: str
+    attrs: tuple[Attr, ...]
+    forward: tuple[Op, ...]
+    span: Span
+    is_block: bool = False
+    params: tuple[tuple[str, Value], ...] = ()
+    in_shape: Shape = ()
+    out_shape: Shape = ()
+
+    def attr(self, name: str) -> Attr | None:
+        for a in self.attrs:
+            if a.name == name:
+                return a
+        return None
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One `arch` with its parameters bound: the unit that compiles to one module."""
+
+    name: str
+    params: tuple[tuple[str, Value], ...]
+    cls: ClassDef
+    input_shape: Shape
+    meta: dict[str, Any] = field(default_factory=dict)
+    span: Span = Span(0, 0)
+    input_span: Span | None = None

@@ -1,0 +1,361 @@
+"""Parse .arch text with the Lark grammar into the syntax tree, with friendly syntax errors."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import syntax as s
+from .diagnostics import CompileError, Diagnostic, Note, Severity
+from .source import Source, Span
+
+KEYWORDS = frozenset({"arch", "block", "seq", "residual", "input", "meta", "let", "true", "false", "none"})
+
+
+def _grammar_text() -> str:
+    return resources.files("archc.grammar").joinpath("archc.lark").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    text = _grammar_text()
+    # Building the LALR tables costs tens of milliseconds; Lark can cache them.
+    # The cache lives in a per-user directory we create with private permissions.
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    cache: str | bool = False
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        cache_dir = os.path.join(base, "archc")
+        os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+        if os.access(cache_dir, os.W_OK):
+            cache = os.path.join(cache_dir, f"grammar-{digest}.lark")
+    except OSError:
+        cache = False
+    if not cache:
+        cache = os.path.join(tempfile.mkdtemp(prefix="archc-"), "grammar.lark")
+    return Lark(
+        text,
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=cache,
+    )
+
+
+_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t"}
+
+
+def unescape(text: str) -> str:
+    """Undo the escapes a string literal may hold: \\ \" \n \t."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            out.append(_ESCAPES.get(text[i + 1], text[i + 1]))
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _span(meta: Any) -> Span:
+    if getattr(meta, "empty", False):
+        return Span(0, 0)
+    return Span(meta.start_pos, meta.end_pos)
+
+
+def _tspan(tok: Token) -> Span:
+    start = tok.start_pos or 0
+    end = tok.end_pos if tok.end_pos is not None else start + len(tok)
+    return Span(start, end)
+
+
+@v_args(meta=True)
+class _ToSyntax(Transformer[Token, Any]):
+    """One grammar rule, one syntax node."""
+
+    # expressions
+    def int(self, meta: Any, c: list[Token]) -> s.Int:
+        return s.Int(int(c[0]), _tspan(c[0]))
+
+    def float(self, meta: Any, c: list[Token]) -> s.Float:
+        return s.Float(float(c[0]), _tspan(c[0]))
+
+    def string(self, meta: Any, c: list[Token]) -> s.Str:
+        return s.Str(unescape(str(c[0])[1:-1]), _tspan(c[0]))
+
+    def true(self, meta: Any, c: list[Any]) -> s.Bool:
+        return s.Bool(True, _span(meta))
+
+    def false(self, meta: Any, c: list[Any]) -> s.Bool:
+        return s.Bool(False, _span(meta))
+
+    def none(self, meta: Any, c: list[Any]) -> s.NoneLit:
+        return s.NoneLit(_span(meta))
+
+    def var(self, meta: Any, c: list[Token]) -> s.Var:
+        return s.Var(str(c[0]), _tspan(c[0]))
+
+    def _bin(op: str) -> Any:  # noqa: N805 - a factory used in the class body
+        def rule(self: Any, meta: Any, c: list[Any]) -> s.BinOp:
+            return s.BinOp(op, c[0], c[1], _span(meta))
+
+        return rule
+
+    add = _bin("+")
+    sub = _bin("-")
+    mul = _bin("*")
+    div = _bin("/")
+    floordiv = _bin("//")
+    mod = _bin("%")
+
+    def neg(self, meta: Any, c: list[Any]) -> s.Expr:
+        if isinstance(c[0], s.Int):
+            return s.Int(-c[0].value, _span(meta))
+        if isinstance(c[0], s.Float):
+            return s.Float(-c[0].value, _span(meta))
+        return s.Neg(c[0], _span(meta))
+
+    def tuple(self, meta: Any, c: list[Any]) -> s.TupleExpr:
+        return s.TupleExpr(tuple(x for x in c if x is not None), _span(meta))
+
+    # metadata
+    def entry(self, meta: Any, c: list[Any]) -> s.MetaEntry:
+        return s.MetaEntry(str(c[0]), c[1], _span(meta))
+
+    def mapping(self, meta: Any, c: list[Any]) -> s.MetaMap:
+        return s.MetaMap(tuple(x for x in c if isinstance(x, s.MetaEntry)), _span(meta))
+
+    def mlist(self, meta: Any, c: list[Any]) -> s.MetaList:
+        return s.MetaList(tuple(x for x in c if x is not None), _span(meta))
+
+    def meta_stmt(self, meta: Any, c: list[Any]) -> s.MetaStmt:
+        return s.MetaStmt(c[0], _span(meta))
+
+    # statements
+    def kwarg(self, meta: Any, c: list[Any]) -> s.Arg:
+        return s.Arg(str(c[0]), c[1], _span(meta))
+
+    def sizearg(self, meta: Any, c: list[Any]) -> s.Arg:
+        return s.Arg(None, c[1], _span(meta), size_in=c[0])
+
+    def posarg(self, meta: Any, c: list[Any]) -> s.Arg:
+        return s.Arg(None, c[0], _span(meta))
+
+    def args(self, meta: Any, c: list[Any]) -> tuple[s.Arg, ...]:
+        return tuple(x for x in c if x is not None)
+
+    def ref(self, meta: Any, c: list[Token]) -> s.Ref:
+        return s.Ref(str(c[0]), _tspan(c[0]))
+
+    def call(self, meta: Any, c: list[Any]) -> s.Call:
+        return s.Call(str(c[0]), c[1] or (), _span(meta), _tspan(c[0]))
+
+    def seq(self, meta: Any, c: list[Any]) -> s.Seq:
+        return s.Seq(c[0], _span(meta))
+
+    def residual(self, meta: Any, c: list[Any]) -> s.Residual:
+        return s.Residual(c[0], _span(meta))
+
+    def repeat(self, meta: Any, c: list[Any]) -> s.Repeat:
+        return s.Repeat(c[0], int(c[1]), _span(meta), _tspan(c[1]))
+
+    def named(self, meta: Any, c: list[Any]) -> s.Step:
+        return s.Step(str(c[0]), c[1], _span(meta), _tspan(c[0]))
+
+    def unnamed(self, meta: Any, c: list[Any]) -> s.Step:
+        return s.Step(None, c[0], _span(meta))
+
+    def chain(self, meta: Any, c: list[Any]) -> s.Chain:
+        return s.Chain(tuple(x for x in c if isinstance(x, s.Step)), _span(meta))
+
+    def axis(self, meta: Any, c: list[Any]) -> s.Axis:
+        return s.Axis(str(c[0]), c[1], _span(meta))
+
+    def input_stmt(self, meta: Any, c: list[Any]) -> s.InputStmt:
+        return s.InputStmt(tuple(x for x in c if isinstance(x, s.Axis)), _span(meta))
+
+    def let_stmt(self, meta: Any, c: list[Any]) -> s.LetStmt:
+        return s.LetStmt(str(c[0]), c[1], _span(meta), _tspan(c[0]))
+
+    def body(self, meta: Any, c: list[Any]) -> tuple[s.Stmt, ...]:
+        return tuple(x for x in c if x is not None)
+
+    def param(self, meta: Any, c: list[Any]) -> s.Param:
+        return s.Param(str(c[0]), c[1], _span(meta))
+
+    def params(self, meta: Any, c: list[Any]) -> tuple[s.Param, ...]:
+        return tuple(x for x in c if x is not None)
+
+    def arch(self, meta: Any, c: list[Any]) -> s.ArchDef:
+        return s.ArchDef(str(c[0]), c[1] or (), c[2], _span(meta), _tspan(c[0]))
+
+    def block(self, meta: Any, c: list[Any]) -> s.BlockDef:
+        return s.BlockDef(str(c[0]), c[1] or (), c[2], _span(meta), _tspan(c[0]))
+
+    def start(self, meta: Any, c: list[Any]) -> s.File:
+        items = [x for x in c if x is not None]
+        return s.File(
+            tuple(x for x in items if isinstance(x, s.ArchDef)),
+            tuple(x for x in items if isinstance(x, s.BlockDef)),
+        )
+
+
+# ------------------------------------------------------------------ syntax errors
+
+_TOKEN_WORDS = {
+    "NAME": "a name",
+    "INT": "a whole number",
+    "FLOAT": "a number",
+    "STRING": 'a string in "double quotes"',
+    "_NL": "a new line",
+    "PIPE": "`|`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "COMMA": "`,`",
+    "EQUAL": "`=`",
+    "COLON": "`:`",
+    "STAR": "`*`",
+    "SLASH": "`/`",
+    "PLUS": "`+`",
+    "MINUS": "`-`",
+    "PERCENT": "`%`",
+    "__ANON_0": "`->`",
+    "$END": "the end of the file",
+}
+
+
+def _describe_token(tok: Token) -> str:
+    if tok.type == "$END":
+        return "the end of the file"
+    if tok.type == "_NL":
+        return "the end of the line"
+    if tok.type == "PIPE":
+        return "`|`"
+    if tok.type == "NAME":
+        return f"the name `{tok}`"
+    if tok.type in ("INT", "FLOAT"):
+        return f"the number `{tok}`"
+    if tok.type == "STRING":
+        return f"the string {tok}"
+    return f"`{tok}`"
+
+
+def _describe_expected(names: set[str], parser: Lark) -> str:
+    words: list[str] = []
+    for name in sorted(names):
+        if name in _TOKEN_WORDS:
+            word = _TOKEN_WORDS[name]
+        else:
+            try:
+                pattern = parser.get_terminal(name).pattern
+                word = f"`{pattern.value}`" if pattern.type == "str" else name.lower()
+            except KeyError:
+                word = name.lower()
+        if word not in words:
+            words.append(word)
+    # Keywords are listed last; punctuation and names first read better.
+    words.sort(key=lambda w: (w.startswith("`") and w[1:-1].isalpha(), w))
+    if len(words) > 6:
+        words = [*words[:6], "..."]
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _syntax_error(src: Source, err: UnexpectedInput, parser: Lark) -> Diagnostic:
+    help_text: str | None = None
+    notes: list[Note] = []
+    if isinstance(err, UnexpectedCharacters):
+        pos = err.pos_in_stream
+        ch = src.text[pos] if pos < len(src.text) else ""
+        span = Span(pos, pos + 1)
+        if ch == '"':
+            message = "this string is not closed on its line"
+            help_text = 'strings are written in double quotes on one line: "same"'
+        elif ch == "'":
+            message = "strings take double quotes, not single quotes"
+            help_text = "write \"...\" instead of '...'"
+        else:
+            message = f"unexpected character `{ch}`"
+            if err.allowed:
+                help_text = f"expected {_describe_expected(set(err.allowed), parser)} here"
+        return Diagnostic(Severity.ERROR, "syntax", message, src, span, "not valid here", (), help_text)
+    if isinstance(err, UnexpectedToken):
+        tok = err.token
+        if tok.type == "$END":
+            pos = len(src.text.rstrip())
+            span = Span(max(0, pos - 1), pos)
+        else:
+            span = _tspan(tok)
+            if tok.type in ("_NL", "PIPE") and src.text[span.start : span.end].strip() == "":
+                span = Span(span.start, span.start + 1)
+        expected = set(err.accepts or err.expected)
+        found = _describe_token(tok)
+        if tok.type == "$END" and "RBRACE" in expected:
+            message = "the file ends inside a `{ ... }`: a `}` is missing"
+            opening = _unclosed_brace(src.text)
+            if opening is not None:
+                notes.append(Note("this `{` is never closed", Span(opening, opening + 1)))
+            help_text = "add the missing `}`"
+        elif tok.type == "NAME" and str(tok) in KEYWORDS:
+            message = f"`{tok}` is a reserved word and cannot stand here"
+            help_text = f"expected {_describe_expected(expected, parser)}"
+        elif tok.type == "RBRACE" and "RBRACE" not in expected:
+            message = "unexpected `}`"
+            help_text = f"expected {_describe_expected(expected, parser)} before it"
+        else:
+            message = f"expected {_describe_expected(expected, parser)}, found {found}"
+        if tok.type == "NAME" and "_NL" in expected and "PIPE" in expected:
+            help_text = "put each step on its own line, or join steps with `|`"
+        if tok.type == "EQUAL" and "RPAR" in expected:
+            help_text = "keyword arguments are written `name = value` after the name of a parameter"
+        return Diagnostic(Severity.ERROR, "syntax", message, src, span, "", tuple(notes), help_text)
+    if isinstance(err, UnexpectedEOF):
+        pos = len(src.text)
+        return Diagnostic(
+            Severity.ERROR, "syntax", "unexpected end of file", src, Span(max(0, pos - 1), pos)
+        )
+    raise err  # pragma: no cover - Lark has no other kinds
+
+
+def _unclosed_brace(text: str) -> int | None:
+    stack: list[int] = []
+    in_comment = in_string = False
+    for i, ch in enumerate(text):
+        if in_comment:
+            in_comment = ch != "\n"
+        elif in_string:
+            in_string = ch not in '"\n'
+        elif ch == "#":
+            in_comment = True
+        elif ch == '"':
+            in_string = True
+        elif ch == "{":
+            stack.append(i)
+        elif ch == "}" and stack:
+            stack.pop()
+    return stack[-1] if stack else None
+
+
+def parse(src: Source) -> s.File:
+    """Parse a source into its syntax tree; a syntax error raises CompileError."""
+    parser = _parser()
+    try:
+        tree = parser.parse(src.text)
+    except UnexpectedInput as err:
+        raise CompileError(_syntax_error(src, err, parser)) from None
+    result: s.File = _ToSyntax().transform(tree)
+    return result

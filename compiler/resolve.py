@@ -1,0 +1,741 @@
+"""Resolve a syntax tree into IR: bind parameters, compute values, look up layers and blocks."""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ir
+from . import syntax as s
+from .diagnostics import CompileError, Note, Reporter, did_you_mean
+from .layers import REQUIRED, LayerSpec, all_names, lookup
+from .source import Span
+from .values import Value, show, type_name
+
+POISON = "<error>"  # stands in for a step that failed to resolve; checking stops there
+
+# Attributes of torch.nn.Module: a layer of that name would be shadowed by the method.
+MODULE_ATTRS = frozenset(
+    "T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda"
+    " double dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter"
+    " get_submodule half ipu load_state_dict modules mtia named_buffers named_children"
+    " named_modules named_parameters parameters register_backward_hook register_buffer"
+    " register_forward_hook register_forward_pre_hook register_full_backward_hook"
+    " register_full_backward_pre_hook register_load_state_dict_post_hook"
+    " register_load_state_dict_pre_hook register_module register_parameter"
+    " register_state_dict_post_hook register_state_dict_pre_hook requires_grad_"
+    " set_extra_state set_submodule share_memory state_dict to to_empty train training type"
+    " xpu zero_grad".split()
+)
+# Names the generated file itself uses.
+RESERVED_CLASS_NAMES = frozenset({"TorchModel", "torch", "nn", "F", "Tensor"})
+
+# Axis names with a conventional size taken from the architecture's parameters.
+AXIS_DEFAULTS = {"channels": "alphabet", "length": "length"}
+
+
+@dataclass
+class _Scope:
+    """What one class body sees: values by name, and the attributes defined so far."""
+
+    values: dict[str, Value]
+    value_spans: dict[str, Span]
+    attrs: list[ir.Attr] = field(default_factory=list)
+    attr_spans: dict[str, Span] = field(default_factory=dict)
+    block_stack: tuple[str, ...] = ()
+
+    def has_attr(self, name: str) -> bool:
+        return name in self.attr_spans
+
+
+class Resolver:
+    """Turns one file's definitions into IR, reporting every problem it can find."""
+
+    def __init__(self, file: s.File, reporter: Reporter) -> None:
+        self.file = file
+        self.rep = reporter
+        self.blocks: dict[str, s.BlockDef] = {}
+        for block in file.blocks:
+            if block.name in self.blocks:
+                self.rep.error(
+                    "duplicate-name",
+                    f"block `{block.name}` is defined twice",
+                    block.name_span,
+                    notes=[Note("first defined here", self.blocks[block.name].name_span)],
+                )
+                continue
+            if keyword.iskeyword(block.name) or block.name in RESERVED_CLASS_NAMES or (
+                block.name.startswith("_")
+            ):
+                self.rep.error(
+                    "bad-name",
+                    f"`{block.name}` cannot be used as a block name: the generated code needs it",
+                    block.name_span,
+                )
+            if lookup(block.name) is not None:
+                self.rep.error(
+                    "duplicate-name",
+                    f"block `{block.name}` has the name of a built-in layer",
+                    block.name_span,
+                    help="choose another name for the block",
+                )
+            self.blocks[block.name] = block
+
+    # ------------------------------------------------------------ parameters
+
+    def bind_params(
+        self, arch: s.ArchDef, overrides: Mapping[str, Value], override_spans: Mapping[str, Span]
+    ) -> tuple[dict[str, Value], dict[str, Span]]:
+        """Parameter values: defaults, replaced by --set values of a matching type."""
+        values: dict[str, Value] = {}
+        spans: dict[str, Span] = {}
+        for param in arch.params:
+            if param.name in values:
+                self.rep.error(
+                    "duplicate-name",
+                    f"parameter `{param.name}` is declared twice",
+                    param.span,
+                    notes=[Note("first declared here", spans[param.name])],
+                )
+                continue
+            spans[param.name] = param.span
+            default: Value = None
+            if param.default is not None:
+                try:
+                    default = self.eval(param.default, values)
+                except CompileError:
+                    continue
+            if param.name in overrides:
+                given = overrides[param.name]
+                if param.default is not None and not _same_type(default, given):
+                    self.rep.error(
+                        "bad-set",
+                        f"--set {param.name}={show(given)}: `{param.name}` takes a "
+                        f"{type_name(default)}, not a {type_name(given)}",
+                        param.span,
+                        label=f"declared here with default {show(default)}",
+                    )
+                    values[param.name] = default
+                else:
+                    values[param.name] = float(given) if isinstance(default, float) and isinstance(given, int) and not isinstance(given, bool) else given  # noqa: E501
+            elif param.default is None:
+                self.rep.error(
+                    "missing-argument",
+                    f"parameter `{param.name}` has no default and no value was given",
+                    param.span,
+                    help=f"give it a default (`{param.name} = ...`) or pass --set {param.name}=VALUE",
+                )
+            else:
+                values[param.name] = default
+        for name in overrides:
+            if name not in spans:
+                suggestion = did_you_mean(name, [p.name for p in arch.params])
+                self.rep.error(
+                    "bad-set",
+                    f"--set {name}: architecture `{arch.name}` has no parameter `{name}`",
+                    override_spans.get(name, arch.name_span),
+                    label="parameters are declared here",
+                    help=f"did you mean `{suggestion}`?" if suggestion else
+                    "parameters: " + ", ".join(p.name for p in arch.params),
+                )
+        return values, spans
+
+    # ------------------------------------------------------------ expressions
+
+    def eval(self, expr: s.Expr, env: Mapping[str, Value]) -> Value:
+        """Compute an expression; integer division that leaves a remainder gives a float."""
+        if isinstance(expr, (s.Int, s.Float, s.Str, s.Bool)):
+            return expr.value
+        if isinstance(expr, s.NoneLit):
+            return None
+        if isinstance(expr, s.Var):
+            if expr.name in env:
+                return env[expr.name]
+            suggestion = did_you_mean(expr.name, list(env))
+            raise self.rep.fatal(
+                "undefined-name",
+                f"`{expr.name}` is not defined",
+                expr.span,
+                help=f"did you mean `{suggestion}`?" if suggestion else
+                ("names in scope: " + ", ".join(sorted(env)) if env else "declare it as a parameter"),
+            )
+        if isinstance(expr, s.TupleExpr):
+            return tuple(self.eval(item, env) for item in expr.items)
+        if isinstance(expr, s.Neg):
+            v = self.eval(expr.operand, env)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise self.rep.fatal("type-error", f"cannot negate a {type_name(v)}", expr.span)
+            return -v
+        left = self.eval(expr.left, env)
+        right = self.eval(expr.right, env)
+        for v in (left, right):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise self.rep.fatal(
+                    "type-error", f"`{expr.op}` needs numbers, got a {type_name(v)}", expr.span
+                )
+        assert isinstance(left, (int, float)) and isinstance(right, (int, float))
+        if expr.op in ("/", "//", "%") and right == 0:
+            raise self.rep.fatal("type-error", "division by zero", expr.span)
+        if expr.op == "+":
+            return left + right
+        if expr.op == "-":
+            return left - right
+        if expr.op == "*":
+            return left * right
+        if expr.op == "//":
+            return left // right
+        if expr.op == "%":
+            return left % right
+        if isinstance(left, int) and isinstance(right, int) and left % right == 0:
+            return left // right
+        return left / right
+
+    # ------------------------------------------------------------ architectures
+
+    def arch(
+        self,
+        arch: s.ArchDef,
+        overrides: Mapping[str, Value] | None = None,
+        override_spans: Mapping[str, Span] | None = None,
+    ) -> ir.Architecture:
+        params, param_spans = self.bind_params(arch, overrides or {}, override_spans or {})
+        scope = _Scope(dict(params), dict(param_spans))
+        meta: dict[str, Any] = {}
+        input_stmt: s.InputStmt | None = None
+        ops: list[ir.Op] = []
+        for stmt in arch.body:
+            if isinstance(stmt, s.InputStmt):
+                if input_stmt is not None:
+                    self.rep.error(
+                        "duplicate-argument",
+                        "the input shape is declared twice",
+                        stmt.span,
+                        notes=[Note("first declared here", input_stmt.span)],
+                    )
+                elif ops:
+                    self.rep.error(
+                        "input-order", "`input` must come before the first step", stmt.span
+                    )
+                input_stmt = stmt
+            elif isinstance(stmt, s.MetaStmt):
+                meta.update(self.meta(stmt.mapping, scope.values))
+            else:
+                ops.extend(self.stmt(stmt, scope, in_seq=False))
+        input_shape = self.input_shape(arch, input_stmt, scope.values)
+        cls = ir.ClassDef("TorchModel", tuple(scope.attrs), tuple(ops), arch.span)
+        return ir.Architecture(
+            arch.name,
+            tuple(params.items()),
+            cls,
+            input_shape,
+            meta,
+            arch.span,
+            input_stmt.span if input_stmt else None,
+        )
+
+    def input_shape(
+        self, arch: s.ArchDef, stmt: s.InputStmt | None, env: Mapping[str, Value]
+    ) -> ir.Shape:
+        axes: Sequence[s.Axis]
+        span = stmt.span if stmt else arch.name_span
+        if stmt is None:
+            axes = (s.Axis("batch", None, span), s.Axis("channels", None, span), s.Axis("length", None, span))
+        else:
+            axes = stmt.axes
+        dims: list[ir.Dim] = []
+        seen: set[str] = set()
+        for axis in axes:
+            if axis.name in seen:
+                self.rep.error("duplicate-name", f"axis `{axis.name}` appears twice", axis.span)
+            seen.add(axis.name)
+            if axis.name == "batch":
+                if axis.size is not None:
+                    self.rep.error("type-error", "the batch axis takes no size", axis.span)
+                dims.append(ir.Dim(None, "batch", "", axis.span))
+                continue
+            if axis.size is not None:
+                try:
+                    size = self.eval(axis.size, env)
+                except CompileError:
+                    return ()
+            elif axis.name in AXIS_DEFAULTS and AXIS_DEFAULTS[axis.name] in env:
+                size = env[AXIS_DEFAULTS[axis.name]]
+            else:
+                hint = AXIS_DEFAULTS.get(axis.name)
+                self.rep.error(
+                    "missing-argument",
+                    f"input axis `{axis.name}` has no size",
+                    axis.span,
+                    help=f"write `{axis.name}: SIZE`"
+                    + (f" or declare the parameter `{hint}`" if hint else ""),
+                )
+                return ()
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                self.rep.error(
+                    "bad-size",
+                    f"input axis `{axis.name}` must have a positive whole size, got {show(size)}",
+                    axis.span,
+                )
+                return ()
+            why = f"input {axis.name}"
+            dims.append(ir.Dim(size, axis.name, why, axis.span))
+        if not any(d.size is None for d in dims):
+            self.rep.error(
+                "missing-argument",
+                "the input has no batch axis",
+                span,
+                help="add `batch` to the input axes, e.g. input (batch, channels, length)",
+            )
+            return ()
+        return tuple(dims)
+
+    # ------------------------------------------------------------ metadata
+
+    def meta(self, mapping: s.MetaMap, env: Mapping[str, Value]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for entry in mapping.entries:
+            if entry.key in out:
+                self.rep.error("duplicate-argument", f"meta key `{entry.key}` appears twice", entry.span)
+            try:
+                out[entry.key] = self.meta_value(entry.value, env)
+            except CompileError:
+                pass
+        return out
+
+    def meta_value(self, value: s.MetaValue, env: Mapping[str, Value]) -> Any:
+        if isinstance(value, s.MetaMap):
+            return self.meta(value, env)
+        if isinstance(value, s.MetaList):
+            return [self.meta_value(v, env) for v in value.items]
+        return self.eval(value, env)
+
+    # ------------------------------------------------------------ statements
+
+    def body(self, stmts: Sequence[s.Stmt], scope: _Scope, in_seq: bool) -> list[Any]:
+        out: list[Any] = []
+        for stmt in stmts:
+            if isinstance(stmt, s.InputStmt):
+                self.rep.error(
+                    "misplaced",
+                    "`input` is declared once, at the top of an `arch`",
+                    stmt.span,
+                    help="a block takes its input shape from where it is used",
+                )
+            elif isinstance(stmt, s.MetaStmt):
+                self.rep.error("misplaced", "`meta` belongs at the top of an `arch`", stmt.span)
+            else:
+                out.extend(self.stmt(stmt, scope, in_seq))
+        return out
+
+    def stmt(self, stmt: s.Stmt, scope: _Scope, in_seq: bool) -> list[Any]:
+        if isinstance(stmt, s.LetStmt):
+            if stmt.name in scope.values:
+                self.rep.error(
+                    "duplicate-name",
+                    f"`{stmt.name}` is already defined",
+                    stmt.name_span,
+                    notes=[Note("defined here", scope.value_spans[stmt.name])],
+                )
+            try:
+                scope.values[stmt.name] = self.eval(stmt.value, scope.values)
+                scope.value_spans[stmt.name] = stmt.name_span
+            except CompileError:
+                pass
+            return []
+        if not isinstance(stmt, s.Chain):  # input/meta at the wrong depth
+            return self.body([stmt], scope, in_seq)
+        out: list[Any] = []
+        for step in stmt.steps:
+            try:
+                out.extend(self.step(step, scope, in_seq))
+            except CompileError:
+                if not in_seq:
+                    out.append(ir.Functional(ir.Layer(POISON, (), step.span), step.span))
+        return out
+
+    def step(self, step: s.Step, scope: _Scope, in_seq: bool) -> list[Any]:
+        """Resolve one step: forward ops at class level, Sequential items inside seq."""
+        term = step.term
+        if step.name is not None:
+            self.check_new_attr(step.name, step.name_span or step.span, scope)
+        # A bare name that was defined before is a reuse of that module.
+        if isinstance(term, s.Ref) and scope.has_attr(term.name):
+            if step.name is not None:
+                self.register(scope, step.name, ir.AttrRef(term.name, term.span), step.span)
+                return [ir.AttrRef(step.name, step.span)] if in_seq else [ir.CallAttr(step.name, step.span)]
+            return [ir.AttrRef(term.name, term.span)] if in_seq else [ir.CallAttr(term.name, term.span)]
+
+        if isinstance(term, s.Residual):
+            if in_seq:
+                raise self.rep.fatal(
+                    "misplaced",
+                    "`residual` cannot stand inside `seq`: nn.Sequential cannot add its input",
+                    term.span,
+                    help="move the residual into a block, and put the block in the seq",
+                )
+            if step.name is not None:
+                raise self.rep.fatal(
+                    "misplaced", "a residual is not a module and cannot be named", step.name_span or step.span,
+                    help="name the layers inside it instead",
+                )
+            body = self.body(term.body, scope, in_seq=False)
+            return [ir.Residual(tuple(body), term.span)]
+
+        modules = self.modules(term, scope)
+        if in_seq:
+            if step.name is not None:
+                if len(modules) != 1:
+                    module: ir.ModuleExpr = ir.Sequential(tuple(modules), term.span)
+                else:
+                    module = modules[0]
+                self.register(scope, step.name, module, step.span)
+                return [ir.AttrRef(step.name, step.name_span or step.span)]
+            return list(modules)
+        # At class level.
+        if step.name is not None:
+            if len(modules) != 1:
+                module = ir.Sequential(tuple(modules), term.span)
+            else:
+                module = modules[0]
+            if isinstance(module, ir.Layer) and lookup(module.kind).functional_only:  # type: ignore[union-attr]
+                raise self.rep.fatal(
+                    "no-module-form",
+                    f"`{module.kind}` has no module form and cannot be named",
+                    step.name_span or step.span,
+                    help=f"write `{module.kind}(...)` as an unnamed step",
+                )
+            self.register(scope, step.name, module, step.span)
+            return [ir.CallAttr(step.name, step.span)]
+        ops: list[ir.Op] = []
+        for module in modules:
+            if isinstance(module, ir.Layer) and not lookup(module.kind).stateful:  # type: ignore[union-attr]
+                ops.append(ir.Functional(module, module.span))
+                continue
+            what = _describe_module(module)
+            raise self.rep.fatal(
+                "needs-name",
+                f"{what} has weights and needs a name here",
+                term.span,
+                help="name it, e.g. `conv1 = ...`: the name becomes the module attribute"
+                " and the key in the state_dict",
+            )
+        return ops
+
+    def check_new_attr(self, name: str, span: Span, scope: _Scope) -> None:
+        if name in scope.attr_spans:
+            raise self.rep.fatal(
+                "duplicate-name",
+                f"layer name `{name}` is already used in this {'block' if scope.block_stack else 'architecture'}",
+                span,
+                notes=[Note("first defined here", scope.attr_spans[name])],
+                help="choose another name, or write the bare name to reuse that layer",
+            )
+        if name in MODULE_ATTRS or keyword.iskeyword(name) or name in ("self", "x", "identity") or (
+            name.startswith("_")
+        ):
+            why = (
+                "it is a Python keyword" if keyword.iskeyword(name)
+                else "torch.nn.Module has an attribute of that name" if name in MODULE_ATTRS
+                else "names starting with `_` are private in PyTorch" if name.startswith("_")
+                else "the generated forward() uses it"
+            )
+            raise self.rep.fatal(
+                "bad-name", f"`{name}` cannot be used as a layer name: {why}", span,
+                help=f"choose another name, e.g. `{name.strip('_')}_layer`",
+            )
+        if name in scope.values:
+            raise self.rep.fatal(
+                "duplicate-name",
+                f"`{name}` is a parameter and cannot also name a layer",
+                span,
+                notes=[Note("the parameter", scope.value_spans[name])],
+            )
+
+    def register(self, scope: _Scope, name: str, module: ir.ModuleExpr, span: Span) -> None:
+        scope.attrs.append(ir.Attr(name, module, span))
+        scope.attr_spans[name] = span
+
+    def modules(self, term: s.Term, scope: _Scope) -> list[ir.ModuleExpr]:
+        """Module expressions for a term (several for a repetition)."""
+        if isinstance(term, s.Repeat):
+            if term.count < 1:
+                raise self.rep.fatal("bad-size", "a repetition count must be at least 1", term.count_span)
+            out: list[ir.ModuleExpr] = []
+            for _ in range(term.count):
+                out.extend(self.modules(term.term, scope))
+            return out
+        if isinstance(term, s.Seq):
+            items = self.body(term.body, scope, in_seq=True)
+            if not items:
+                raise self.rep.fatal("empty", "this seq has no steps", term.span)
+            return [ir.Sequential(tuple(items), term.span)]
+        if isinstance(term, s.Residual):
+            raise self.rep.fatal(
+                "misplaced", "a residual cannot be repeated or grouped here", term.span,
+                help="move the residual into a block",
+            )
+        name = term.name
+        call_args: tuple[s.Arg, ...] = term.args if isinstance(term, s.Call) else ()
+        name_span = term.name_span if isinstance(term, s.Call) else term.span
+        if scope.has_attr(name):
+            if isinstance(term, s.Call):
+                raise self.rep.fatal(
+                    "duplicate-name",
+                    f"`{name}` is a layer defined earlier; it is reused by its bare name, without arguments",
+                    term.span,
+                    notes=[Note("defined here", scope.attr_spans[name])],
+                )
+            return [ir.AttrRef(name, term.span)]
+        if name in self.blocks:
+            return [self.instantiate(self.blocks[name], call_args, term.span, scope)]
+        spec = lookup(name)
+        if spec is None:
+            choices = all_names() + list(self.blocks) + [a.name for a in scope.attrs]
+            suggestion = did_you_mean(name, choices)
+            raise self.rep.fatal(
+                "unknown-layer",
+                f"unknown layer or block `{name}`",
+                name_span,
+                help=f"did you mean `{suggestion}`?" if suggestion else
+                "layers: " + ", ".join(all_names()),
+            )
+        return [self.layer(spec, call_args, term.span, scope.values)]
+
+    # ------------------------------------------------------------ layers
+
+    def layer(
+        self, spec: LayerSpec, args: Sequence[s.Arg], span: Span, env: Mapping[str, Value]
+    ) -> ir.Layer:
+        bound: dict[str, Value] = {}
+        spans: dict[str, Span] = {}
+        failed = False
+        first_size = spec.size_out or spec.size_in
+        positional = ([first_size] if first_size else []) + [
+            p.name for p in spec.params if p.name not in (spec.size_in, spec.size_out)
+        ]
+        pos_index = 0
+        varargs: list[Value] = []
+        seen_keyword = False
+        for arg in args:
+            try:
+                if arg.name is not None:
+                    seen_keyword = True
+                    pspec = spec.param(arg.name)
+                    if pspec is None:
+                        suggestion = did_you_mean(arg.name, [p.name for p in spec.params])
+                        self.rep.error(
+                            "unknown-parameter",
+                            f"`{spec.name}` has no parameter `{arg.name}`",
+                            Span(arg.span.start, arg.span.start + len(arg.name)),
+                            help=f"did you mean `{suggestion}`?" if suggestion else
+                            ("it takes: " + ", ".join(p.name for p in spec.params) if spec.params
+                             else "it takes no parameters"),
+                        )
+                        failed = True
+                        continue
+                    self._bind(spec, bound, spans, arg.name, self.eval(arg.value, env), arg.span)
+                    continue
+                if seen_keyword:
+                    self.rep.error(
+                        "syntax", "a positional argument cannot follow a keyword argument", arg.span
+                    )
+                    failed = True
+                    continue
+                if spec.varargs:
+                    if arg.size_in is not None:
+                        raise self.rep.fatal("type-error", "`->` is for layer sizes", arg.span)
+                    varargs.append(self._vararg(arg.value, env))
+                    continue
+                if arg.size_in is not None:
+                    if pos_index != 0 or spec.size_in is None or spec.size_out is None:
+                        raise self.rep.fatal(
+                            "type-error",
+                            f"`in -> out` is written as the first argument of a layer with an"
+                            f" input and an output size; `{spec.name}` "
+                            + ("takes no size" if spec.size_out is None and spec.size_in is None
+                               else "takes only its input size"),
+                            arg.span,
+                        )
+                    self._bind(spec, bound, spans, spec.size_in, self.eval(arg.size_in, env), arg.span)
+                    self._bind(spec, bound, spans, spec.size_out, self.eval(arg.value, env), arg.span)
+                    pos_index += 1
+                    continue
+                if pos_index >= len(positional):
+                    raise self.rep.fatal(
+                        "too-many-arguments",
+                        f"`{spec.name}` takes at most {len(positional)} positional argument"
+                        f"{'s' if len(positional) != 1 else ''}",
+                        arg.span,
+                        help=_usage(spec),
+                    )
+                name = positional[pos_index]
+                self._bind(spec, bound, spans, name, self.eval(arg.value, env), arg.span)
+                pos_index += 1
+            except CompileError:
+                failed = True
+        if spec.varargs:
+            bound[spec.varargs] = tuple(varargs)
+            spans[spec.varargs] = span
+        for pspec in spec.params:
+            if pspec.name not in bound:
+                if pspec.default is REQUIRED:
+                    self.rep.error(
+                        "missing-argument",
+                        f"`{spec.name}` needs `{pspec.name}`",
+                        span,
+                        help=_usage(spec),
+                    )
+                    failed = True
+                else:
+                    bound[pspec.name] = pspec.default  # type: ignore[assignment]
+        if failed:
+            raise CompileError(self.rep.items[-1])
+        order = [p.name for p in spec.params] + ([spec.varargs] if spec.varargs else [])
+        return ir.Layer(
+            spec.name,
+            tuple((n, bound[n]) for n in order),
+            span,
+            tuple(spans.items()),
+            frozenset(spans),
+        )
+
+    def _vararg(self, expr: s.Expr, env: Mapping[str, Value]) -> Value:
+        # `batch` inside view/reshape stands for the batch size of the input.
+        if isinstance(expr, s.Var) and expr.name == "batch" and "batch" not in env:
+            return "batch"
+        value = self.eval(expr, env)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.rep.fatal(
+                "type-error", f"expected a whole number, got {show(value)} ({type_name(value)})", expr.span
+            )
+        return value
+
+    def _bind(
+        self,
+        spec: LayerSpec,
+        bound: dict[str, Value],
+        spans: dict[str, Span],
+        name: str,
+        value: Value,
+        span: Span,
+    ) -> None:
+        if name in bound:
+            raise self.rep.fatal(
+                "duplicate-argument",
+                f"`{name}` of `{spec.name}` is given twice",
+                span,
+                notes=[Note("first given here", spans[name])],
+            )
+        pspec = spec.param(name)
+        assert pspec is not None
+        err = pspec.check(value)
+        if err is not None:
+            code = "bad-probability" if "probability" in err else (
+                "bad-size" if ("at least" in err or "negative" in err or "whole number" in err
+                               and isinstance(value, float)) else "type-error")
+            raise self.rep.fatal(code, f"`{name}` of `{spec.name}`: {err}", span)
+        bound[name] = value
+        spans[name] = span
+
+    # ------------------------------------------------------------ blocks
+
+    def instantiate(
+        self, block: s.BlockDef, args: Sequence[s.Arg], span: Span, outer: _Scope
+    ) -> ir.BlockRef:
+        if block.name in outer.block_stack:
+            cycle = " -> ".join((*outer.block_stack[outer.block_stack.index(block.name):], block.name))
+            raise self.rep.fatal(
+                "recursive-block",
+                f"block `{block.name}` uses itself ({cycle})",
+                span,
+                notes=[Note(f"`{block.name}` is defined here", block.name_span)],
+                help="a block cannot contain itself; repeat it with `* N` instead",
+            )
+        values: dict[str, Value] = {}
+        value_spans: dict[str, Span] = {}
+        params = {p.name: p for p in block.params}
+        positional = [p.name for p in block.params]
+        index = 0
+        for arg in args:
+            if arg.size_in is not None:
+                raise self.rep.fatal("type-error", "`->` is for layer sizes, not block arguments", arg.span)
+            if arg.name is None:
+                if index >= len(positional):
+                    raise self.rep.fatal(
+                        "too-many-arguments",
+                        f"block `{block.name}` takes {len(positional)} argument"
+                        f"{'s' if len(positional) != 1 else ''}",
+                        arg.span,
+                    )
+                name = positional[index]
+                index += 1
+            else:
+                name = arg.name
+                if name not in params:
+                    suggestion = did_you_mean(name, list(params))
+                    raise self.rep.fatal(
+                        "unknown-parameter",
+                        f"block `{block.name}` has no parameter `{name}`",
+                        arg.span,
+                        help=f"did you mean `{suggestion}`?" if suggestion else
+                        "it takes: " + ", ".join(params),
+                    )
+            if name in values:
+                raise self.rep.fatal(
+                    "duplicate-argument", f"`{name}` of block `{block.name}` is given twice", arg.span
+                )
+            values[name] = self.eval(arg.value, outer.values)
+            value_spans[name] = arg.span
+        for param in block.params:
+            if param.name not in values:
+                if param.default is None:
+                    raise self.rep.fatal(
+                        "missing-argument",
+                        f"block `{block.name}` needs `{param.name}`",
+                        span,
+                        notes=[Note("declared here", param.span)],
+                    )
+                values[param.name] = self.eval(param.default, values)
+                value_spans[param.name] = param.span
+        scope = _Scope(values, value_spans, block_stack=(*outer.block_stack, block.name))
+        before = len(self.rep.items)
+        ops = self.body(block.body, scope, in_seq=False)
+        if len(self.rep.items) > before and any(d.is_error for d in self.rep.items[before:]):
+            raise CompileError(self.rep.items[-1])
+        cls = ir.ClassDef(
+            block.name, tuple(scope.attrs), tuple(ops), block.span, True, tuple(values.items())
+        )
+        return ir.BlockRef(cls, span)
+
+
+def _same_type(default: Value, given: Value) -> bool:
+    if isinstance(default, bool) or isinstance(given, bool):
+        return isinstance(default, bool) and isinstance(given, bool)
+    if isinstance(default, float):
+        return isinstance(given, (int, float))
+    return type(default) is type(given)
+
+
+def _describe_module(module: ir.ModuleExpr) -> str:
+    if isinstance(module, ir.Layer):
+        return f"`{module.kind}`"
+    if isinstance(module, ir.BlockRef):
+        return f"block `{module.cls.name}`"
+    if isinstance(module, ir.Sequential):
+        return "a seq group"
+    return "this module"
+
+
+def _usage(spec: LayerSpec) -> str:
+    parts = []
+    if spec.size_out:
+        parts.append(f"{spec.size_out}" if not spec.size_in else f"[{spec.size_in} ->] {spec.size_out}")
+    elif spec.size_in:
+        parts.append(f"[{spec.size_in}]")
+    for p in spec.params:
+        if p.name in (spec.size_in, spec.size_out):
+            continue
+        parts.append(p.name if p.default is REQUIRED else f"{p.name}={show(p.default)}")  # type: ignore[arg-type]
+    return f"usage: {spec.name}({', '.join(parts)})"

@@ -1,0 +1,220 @@
+"""The syntax tree of an .arch file: what the user wrote, with a span on every node."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from .source import Span
+
+# ------------------------------------------------------------------ expressions
+
+
+@dataclass(frozen=True, slots=True)
+class Int:
+    value: int
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Float:
+    value: float
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Str:
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Bool:
+    value: bool
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class NoneLit:
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class BinOp:
+    op: str  # one of + - * / // %
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Neg:
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TupleExpr:
+    items: tuple[Expr, ...]
+    span: Span
+
+
+Expr = Union[Int, Float, Str, Bool, NoneLit, Var, BinOp, Neg, TupleExpr]
+
+# ------------------------------------------------------------------ metadata
+
+
+@dataclass(frozen=True, slots=True)
+class MetaEntry:
+    key: str
+    value: MetaValue
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class MetaMap:
+    entries: tuple[MetaEntry, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class MetaList:
+    items: tuple[MetaValue, ...]
+    span: Span
+
+
+MetaValue = Union[Expr, MetaMap, MetaList]
+
+# ------------------------------------------------------------------ statements
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    """`value`, `name = value`, or the size form `in -> out`."""
+
+    name: str | None
+    value: Expr
+    span: Span
+    size_in: Expr | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A bare name: a layer defined earlier, a block, or a layer kind with defaults."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    name: str
+    args: tuple[Arg, ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Seq:
+    body: tuple[Stmt, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Residual:
+    body: tuple[Stmt, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    term: Term
+    count: int
+    span: Span
+    count_span: Span
+
+
+Term = Union[Ref, Call, Seq, Residual, Repeat]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str | None
+    term: Term
+    span: Span
+    name_span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    steps: tuple[Step, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Axis:
+    name: str
+    size: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class InputStmt:
+    axes: tuple[Axis, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class LetStmt:
+    name: str
+    value: Expr
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class MetaStmt:
+    mapping: MetaMap
+    span: Span
+
+
+Stmt = Union[Chain, InputStmt, LetStmt, MetaStmt]
+
+# ------------------------------------------------------------------ definitions
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    default: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ArchDef:
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[Stmt, ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class BlockDef:
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[Stmt, ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    archs: tuple[ArchDef, ...]
+    blocks: tuple[BlockDef, ...]

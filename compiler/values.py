@@ -1,0 +1,44 @@
+"""Plain values the DSL computes with, and how they are shown."""
+
+from __future__ import annotations
+
+from typing import Union
+
+Value = Union[int, float, bool, str, None, tuple["Value", ...]]
+
+
+def type_name(value: Value) -> str:
+    """The user-facing name of a value's type."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "whole number"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "none"
+    return "tuple"
+
+
+def show(value: Value) -> str:
+    """A value as the DSL would write it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, tuple):
+        inner = ", ".join(show(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return repr(value)
+
+
+def py(value: Value) -> str:
+    """A value as Python source (strings escaped with repr)."""
+    if isinstance(value, tuple):
+        inner = ", ".join(py(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return repr(value)

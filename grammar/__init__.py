@@ -1,0 +1,1 @@
+"""Lark grammar of the archc language (data package)."""

@@ -1,0 +1,1 @@
+"""Jinja templates of the archc emitters (data package)."""
