@@ -28,8 +28,12 @@ def compile_source(
     arch: str | None = None,
     path: str = "<string>",
     class_name: str = "TorchModel",
+    options: Any = None,
 ) -> str:
-    """Compile .arch text to the source of a PyTorch module (one architecture)."""
+    """Compile .arch text to the source of a PyTorch module (one architecture).
+
+    `options` is an `archc.emit_torch.EmitOptions` (memory format, batchnorm folding).
+    """
     from .emit_torch import emit
 
     source = Source(path, text)
@@ -41,17 +45,26 @@ def compile_source(
         raise ValueError(f"{path} defines several architectures ({', '.join(sorted(names))}); pass arch=")
     checked = result.variants[0].checked
     assert checked is not None
-    return emit(checked, Path(path).name, class_name)
+    return emit(checked, Path(path).name, class_name, options)
 
 
 def compile_file(
-    path: str | Path, params: dict[str, Value] | None = None, *, arch: str | None = None,
+    path: str | Path,
+    params: dict[str, Value] | None = None,
+    *,
+    arch: str | None = None,
     class_name: str = "TorchModel",
+    options: Any = None,
 ) -> str:
     """Compile an .arch file to the source of a PyTorch module."""
     path = Path(path)
     return compile_source(
-        path.read_text(encoding="utf-8"), params, arch=arch, path=str(path), class_name=class_name
+        path.read_text(encoding="utf-8"),
+        params,
+        arch=arch,
+        path=str(path),
+        class_name=class_name,
+        options=options,
     )
 
 
@@ -60,6 +73,7 @@ def build_module(
     params: dict[str, Value] | None = None,
     *,
     arch: str | None = None,
+    options: Any = None,
     **kwargs: Value,
 ) -> Any:
     """Build the `nn.Module` of an architecture without writing files.
@@ -70,10 +84,10 @@ def build_module(
     merged = {**(params or {}), **kwargs}
     candidate = Path(path_or_text) if isinstance(path_or_text, Path) or "\n" not in str(path_or_text) else None
     if candidate is not None and candidate.suffix == ".arch" and candidate.exists():
-        code = compile_file(candidate, merged, arch=arch)
+        code = compile_file(candidate, merged, arch=arch, options=options)
         name = candidate.stem
     else:
-        code = compile_source(str(path_or_text), merged, arch=arch)
+        code = compile_source(str(path_or_text), merged, arch=arch, options=options)
         name = "archc_generated"
     module = types.ModuleType(name)
     # The code is archc's own output from a checked IR: identifiers validated, values repr()'d.

@@ -83,8 +83,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
     results, problems = _checked_variants(args)
     if any(d.is_error for d in problems) or not all(r.ok for _, r in results):
         return _fail(problems)
-    from .emit_torch import emit
+    from .emit_torch import EmitOptions, emit
 
+    options = EmitOptions(args.memory_format, args.fold_batchnorm)
     files: dict[Path, str] = {}
     for path, result in results:
         stem = Path(path).stem
@@ -98,7 +99,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
             module_path = Path(args.output) / f"{out_name}.py"
             if module_path in files:
                 raise UsageError(f"two outputs would both be written to {module_path}")
-            files[module_path] = emit(variant.checked, Path(path).name, class_name)
+            files[module_path] = emit(variant.checked, Path(path).name, class_name, options)
             if args.emit == "seqgra":
                 from .emit_seqgra import emit_xml
 
@@ -247,6 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("torch", "seqgra"),
         default="torch",
         help="seqgra: also write a seqgra model-definition XML beside each module",
+    )
+    p.add_argument(
+        "--memory-format",
+        choices=("contiguous", "channels_last"),
+        default="contiguous",
+        help="channels_last: the module converts its input and runs its convolutions channels-last",
+    )
+    p.add_argument(
+        "--fold-batchnorm",
+        action="store_true",
+        help="add fold_batchnorm(): folds eval-mode batchnorm into the layer before it, for inference",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="show warnings in full")
     p.set_defaults(func=cmd_compile)

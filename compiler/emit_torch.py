@@ -19,8 +19,29 @@ FUNCTIONAL = {
     "dropout": "F.dropout",
     "maxpool1d": "F.max_pool1d",
     "maxpool2d": "F.max_pool2d",
+    "avgpool1d": "F.avg_pool1d",
+    "avgpool2d": "F.avg_pool2d",
     "adaptivemaxpool1d": "F.adaptive_max_pool1d",
 }
+
+
+@dataclass(frozen=True)
+class EmitOptions:
+    """How to emit a module beyond its architecture (speed-oriented variants)."""
+
+    memory_format: str = "contiguous"  # or "channels_last"
+    fold_batchnorm: bool = False  # add a fold_batchnorm() method for inference
+
+
+def _meta_repr(value: Any) -> str:
+    """Python source for metadata: only plain data, every string through repr()."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_meta_repr(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_meta_repr(v) for v in value) + "]"
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return repr(value)
+    raise TypeError(f"unexpected metadata value {value!r}")
 
 
 @dataclass
@@ -209,8 +230,16 @@ def _template() -> Any:
     return env.get_template("torch_module.py.jinja")
 
 
-def render_python(arch: ir.Architecture, source_name: str, class_name: str = "TorchModel") -> str:
+def render_python(
+    arch: ir.Architecture,
+    source_name: str,
+    class_name: str = "TorchModel",
+    options: EmitOptions | None = None,
+) -> str:
     """The module source before formatting."""
+    options = options or EmitOptions()
+    if options != EmitOptions():
+        raise NotImplementedError("memory_format / fold_batchnorm emission is not implemented yet")
     em = _Emitter()
     top, top_shapes = em.class_code(arch.cls, class_name)
     for key, code in em.by_key.items():
@@ -234,6 +263,7 @@ def render_python(arch: ir.Architecture, source_name: str, class_name: str = "To
             in_axes=ir.show_axes(arch.input_shape),
             out_shape=ir.show_shape(out_shape),
             imports=imports,
+            metadata=_meta_repr(arch.meta) if arch.meta else "",
             classes=[*em.classes, top],
         )
     )
@@ -246,6 +276,11 @@ def format_python(code: str) -> str:
     return black.format_str(code, mode=black.Mode(line_length=88))
 
 
-def emit(arch: ir.Architecture, source_name: str, class_name: str = "TorchModel") -> str:
+def emit(
+    arch: ir.Architecture,
+    source_name: str,
+    class_name: str = "TorchModel",
+    options: EmitOptions | None = None,
+) -> str:
     """The final, formatted module source."""
-    return format_python(render_python(arch, source_name, class_name))
+    return format_python(render_python(arch, source_name, class_name, options))

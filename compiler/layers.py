@@ -182,6 +182,22 @@ def _pool(name: str, cls: str, n: int) -> LayerSpec:
     )
 
 
+def _avgpool(name: str, cls: str, n: int) -> LayerSpec:
+    return LayerSpec(
+        name,
+        (
+            ParamSpec("kernel_size", per_axis(positive, n)),
+            ParamSpec("stride", optional(per_axis(positive, n)), None),
+            ParamSpec("padding", per_axis(non_negative, n), 0),
+            ParamSpec("ceil_mode", boolean, False),
+            ParamSpec("count_include_pad", boolean, True),
+        ),
+        torch_class=cls,
+        doc=f"{n}-D average pooling (stride defaults to the window)",
+        spatial=n,
+    )
+
+
 def _act(name: str, cls: str, doc: str, *extra: ParamSpec) -> LayerSpec:
     return LayerSpec(name, extra, torch_class=cls, doc=doc)
 
@@ -195,6 +211,8 @@ SPECS: dict[str, LayerSpec] = {
         _bn("batchnorm2d", "BatchNorm2d"),
         _pool("maxpool1d", "MaxPool1d", 1),
         _pool("maxpool2d", "MaxPool2d", 2),
+        _avgpool("avgpool1d", "AvgPool1d", 1),
+        _avgpool("avgpool2d", "AvgPool2d", 2),
         LayerSpec(
             "adaptivemaxpool1d",
             (ParamSpec("output_size", positive),),

@@ -193,7 +193,7 @@ def rule_pool(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]
     stride_value = layer.get("stride")
     stride = kernel if stride_value is None else _tuple(stride_value, n)
     pad = _tuple(layer.get("padding"), n)
-    dilation = _tuple(layer.get("dilation"), n)
+    dilation = _tuple(layer.get("dilation", 1), n)
     ceil_mode = bool(layer.get("ceil_mode"))
     out: list[Dim] = [shape[0], shape[1]]
     for i in range(n):
@@ -489,6 +489,8 @@ RULES: dict[str, Rule] = {
     "batchnorm2d": rule_batchnorm,
     "maxpool1d": rule_pool,
     "maxpool2d": rule_pool,
+    "avgpool1d": rule_pool,
+    "avgpool2d": rule_pool,
     "adaptivemaxpool1d": rule_adaptive,
     "global_max_pool": rule_global_max,
     "linear": rule_linear,
