@@ -166,10 +166,12 @@ def render(diag: Diagnostic, color: bool = False) -> str:
             + (f" {paint(label, style)}" if label else "")
         )
 
-    snippet(diag.span, diag.label, "^", diag.severity.value)
-    for note in diag.notes:
-        if note.span is not None:
-            snippet(note.span, note.message, "-", "blue")
+    # Labels are shown in source order, the primary one marked with ^.
+    labels = [(diag.span, diag.label, "^", diag.severity.value)] + [
+        (n.span, n.message, "-", "blue") for n in diag.notes if n.span is not None
+    ]
+    for span, text, marker, style in sorted(labels, key=lambda item: (item[0].start, item[2] != "^")):
+        snippet(span, text, marker, style)
     for note in diag.notes:
         if note.span is None:
             out.append(f"{pad} {paint('=', 'blue')} note: {note.message}")

@@ -32,6 +32,7 @@ class Result:
     source: Source
     variants: list[Variant] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    tree: s.File | None = None
 
     @property
     def ok(self) -> bool:
@@ -124,7 +125,7 @@ def check_tree(
     Spans in `tree` are offsets into `source`, so diagnostics point into the original file.
     A `reporter` already holding the importer's own diagnostics may be passed in.
     """
-    result = Result(source)
+    result = Result(source, tree=tree)
     rep = reporter or Reporter(source)
     archs = tree.archs
     if arch_name is not None:
@@ -166,5 +167,33 @@ def check_tree(
                 continue
             checked = checker.check(resolved)
             result.variants.append(Variant(arch.name, combo, checked))
+            if checked is None:
+                _explain_too_short(source, tree, arch, applicable, rep, before)
     result.diagnostics = list(rep.items)
     return result
+
+
+def _explain_too_short(
+    source: Source,
+    tree: s.File,
+    arch: s.ArchDef,
+    overrides: Mapping[str, Value],
+    rep: Reporter,
+    start: int,
+) -> None:
+    """Tell a too-short error which input length is the shortest that works."""
+    from dataclasses import replace
+
+    from .lengths import minimum_length
+
+    for index in range(start, len(rep.items)):
+        diag = rep.items[index]
+        if diag.code != "too-short" or "length" not in {p.name for p in arch.params}:
+            continue
+        shortest = minimum_length(source, tree, arch, overrides)
+        if shortest is not None:
+            rep.items[index] = replace(
+                diag,
+                help=f"the shortest input that works is {shortest} positions "
+                f"(--set length={shortest}); or use a smaller kernel, stride or pool",
+            )

@@ -21,6 +21,7 @@ class Dim:
     label: str
     why: str = ""  # how the size came about, e.g. "200 channels x 18 positions after layer3"
     origin: Span | None = None  # the step whose output set the size
+    varies: bool = False  # the size follows the input length
 
     def show(self) -> str:
         return "N" if self.size is None else str(self.size)
@@ -79,6 +80,7 @@ class AttrRef:
 class Sequential:
     items: tuple[SeqItem, ...]
     span: Span
+    shapes: tuple[Shape, ...] = ()  # filled by checking: the output shape of each item
 
 
 @dataclass(frozen=True, slots=True)

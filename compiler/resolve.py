@@ -280,7 +280,11 @@ class Resolver:
                 )
                 return ()
             why = f"input {axis.name}"
-            dims.append(ir.Dim(size, axis.name, why, axis.span))
+            # Only the length axis follows the `length` parameter, whatever its size expression.
+            varies = axis.name == "length" or (
+                axis.size is not None and "length" in _names(axis.size)
+            )
+            dims.append(ir.Dim(size, axis.name, why, axis.span, varies))
         if not any(d.size is None for d in dims):
             self.rep.error(
                 "missing-argument",
@@ -347,15 +351,19 @@ class Resolver:
         if not isinstance(stmt, s.Chain):  # input/meta at the wrong depth
             return self.body([stmt], scope, in_seq)
         out: list[Any] = []
+        previous: str | None = None
         for step in stmt.steps:
             try:
-                out.extend(self.step(step, scope, in_seq))
+                out.extend(self.step(step, scope, in_seq, previous))
+                previous = step.name
             except CompileError:
                 if not in_seq:
                     out.append(ir.Functional(ir.Layer(POISON, (), step.span), step.span))
         return out
 
-    def step(self, step: s.Step, scope: _Scope, in_seq: bool) -> list[Any]:
+    def step(
+        self, step: s.Step, scope: _Scope, in_seq: bool, previous: str | None = None
+    ) -> list[Any]:
         """Resolve one step: forward ops at class level, Sequential items inside seq."""
         term = step.term
         if step.name is not None:
@@ -414,12 +422,15 @@ class Resolver:
                 ops.append(ir.Functional(module, module.span))
                 continue
             what = _describe_module(module)
+            hint = (
+                f"a name names one step: `{previous} = ...` named only the step before;"
+                f" write `... | name = {_source_name(term)}(...)`"
+                if previous
+                else "name it, e.g. `conv1 = ...`: the name becomes the module attribute"
+                " and the key in the state_dict"
+            )
             raise self.rep.fatal(
-                "needs-name",
-                f"{what} has weights and needs a name here",
-                term.span,
-                help="name it, e.g. `conv1 = ...`: the name becomes the module attribute"
-                " and the key in the state_dict",
+                "needs-name", f"{what} has weights and needs a name here", term.span, help=hint
             )
         return ops
 
@@ -558,8 +569,9 @@ class Resolver:
                                else "takes only its input size"),
                             arg.span,
                         )
-                    self._bind(spec, bound, spans, spec.size_in, self.eval(arg.size_in, env), arg.span)
-                    self._bind(spec, bound, spans, spec.size_out, self.eval(arg.value, env), arg.span)
+                    in_value = self.eval(arg.size_in, env)
+                    self._bind(spec, bound, spans, spec.size_in, in_value, arg.size_in.span)
+                    self._bind(spec, bound, spans, spec.size_out, self.eval(arg.value, env), arg.value.span)
                     pos_index += 1
                     continue
                 if pos_index >= len(positional):
@@ -710,12 +722,29 @@ class Resolver:
         return ir.BlockRef(cls, span)
 
 
+def _names(expr: s.Expr) -> set[str]:
+    """The variable names an expression reads."""
+    if isinstance(expr, s.Var):
+        return {expr.name}
+    if isinstance(expr, s.BinOp):
+        return _names(expr.left) | _names(expr.right)
+    if isinstance(expr, s.Neg):
+        return _names(expr.operand)
+    if isinstance(expr, s.TupleExpr):
+        return set().union(*(_names(i) for i in expr.items)) if expr.items else set()
+    return set()
+
+
 def _same_type(default: Value, given: Value) -> bool:
     if isinstance(default, bool) or isinstance(given, bool):
         return isinstance(default, bool) and isinstance(given, bool)
     if isinstance(default, float):
         return isinstance(given, (int, float))
     return type(default) is type(given)
+
+
+def _source_name(term: s.Term) -> str:
+    return term.name if isinstance(term, (s.Ref, s.Call)) else "seq"
 
 
 def _describe_module(module: ir.ModuleExpr) -> str:

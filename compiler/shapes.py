@@ -96,10 +96,11 @@ def _expect_size(ctx: Ctx, layer: ir.Layer, param: str, dim: Dim, what: str) -> 
 
 
 def _length_error(ctx: Ctx, layer: ir.Layer, axis: Dim, need: int, what: str) -> CompileError:
+    # The driver adds the shortest input length that works to `help`.
     return ctx.rep.fatal(
         "too-short",
-        f"the input of `{ctx.name}` is too short: {what} needs at least {need} positions, "
-        f"but {axis.size} reach it",
+        f"`{ctx.name}` has {what}, larger than its input of {axis.size} positions: "
+        f"the {axis.label} shrinks to zero here (it needs at least {need})",
         ctx.span,
         notes=_origin_note(axis),
         help="use a longer input, or a smaller kernel, stride or pool",
@@ -179,7 +180,7 @@ def rule_conv(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]
         if axis.size + 2 * pad[i] < eff:
             raise _length_error(ctx, layer, axis, eff - 2 * pad[i], f"a kernel of {eff}")
         size = (axis.size + 2 * pad[i] - eff) // stride[i] + 1
-        out.append(Dim(size, axis.label, f"after {ctx.where}", ctx.span))
+        out.append(Dim(size, axis.label, f"after {ctx.where}", ctx.span, axis.varies))
     return layer, tuple(out)
 
 
@@ -226,7 +227,7 @@ def rule_pool(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]
                     notes=_origin_note(axis),
                     help="make the input a multiple of the stride, or set ceil_mode=true",
                 )
-        out.append(Dim(size, axis.label, f"after {ctx.where}", ctx.span))
+        out.append(Dim(size, axis.label, f"after {ctx.where}", ctx.span, axis.varies))
     return layer, tuple(out)
 
 
@@ -256,6 +257,15 @@ def rule_linear(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shap
     if len(shape) < 2 or shape[-1].size is None:
         raise _rank_error(ctx, layer, "(batch, features)", shape, help="add `flatten` before it")
     layer = _expect_size(ctx, layer, "in_features", shape[-1], "input features")
+    if shape[-1].varies and "in_features" in layer.explicit:
+        ctx.rep.warning(
+            "length-pinned",
+            f"`{ctx.name}` fixes its input size to {shape[-1].size}, which depends on the input length: "
+            "the architecture works only at this length",
+            layer.arg_span("in_features"),
+            label=f"{shape[-1].size} = {shape[-1].why}" if " x " in shape[-1].why else "",
+            help="leave the input size out and archc infers it for every length",
+        )
     out = int(layer.get("out_features"))  # type: ignore[arg-type]
     return layer, (*shape[:-1], Dim(out, "features", f"from {ctx.where}", ctx.span))
 
@@ -308,7 +318,7 @@ def _merge(dims: Shape, ctx: Ctx) -> Dim:
     after = [d.why for d in dims if d.why.startswith("after ")]
     if after:
         why += " " + after[-1]
-    return Dim(size, "features", why, ctx.span)
+    return Dim(size, "features", why, ctx.span, any(d.varies for d in dims))
 
 
 def rule_flatten(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
@@ -383,6 +393,7 @@ def _regroup(shape: Shape, sizes: list[int | None], ctx: Ctx, layer: ir.Layer, c
     dst = [(j, s) for j, s in enumerate(sizes) if s not in (None, 1)]
     labels: list[str] = ["unit" if s == 1 else "batch" for s in sizes]
     whys: list[str] = ["" for _ in sizes]
+    varies: list[bool] = [False for _ in sizes]
     i = j = 0
     while i < len(src) and j < len(dst):
         group_src = [src[i]]
@@ -402,6 +413,8 @@ def _regroup(shape: Shape, sizes: list[int | None], ctx: Ctx, layer: ir.Layer, c
         i += 1
         j += 1
         src_dims = tuple(d for _, d in group_src)
+        for jj, _ in group_dst:
+            varies[jj] = any(d.varies for d in src_dims)
         if len(group_src) > 1 and len(group_dst) > 1:
             mixed = " and ".join(f"{d.label} ({d.size})" for d in src_dims)
             ctx.rep.warning(
@@ -422,7 +435,7 @@ def _regroup(shape: Shape, sizes: list[int | None], ctx: Ctx, layer: ir.Layer, c
             for jj, _ in group_dst:
                 labels[jj] = src_dims[0].label
     return tuple(
-        Dim(s, labels[k] if s is not None else "batch", whys[k] or f"after {ctx.where}", ctx.span)
+        Dim(s, labels[k], whys[k] or f"after {ctx.where}", ctx.span, varies[k])
         if s is not None
         else next((d for d in shape if d.size is None), Dim(None, "batch"))
         for k, s in enumerate(sizes)
@@ -628,6 +641,7 @@ class ShapeChecker:
             return module, out
         if isinstance(module, ir.Sequential):
             items = []
+            shapes = []
             for item in module.items:
                 item_ctx = Ctx(
                     self.rep,
@@ -637,7 +651,8 @@ class ShapeChecker:
                 )
                 checked, shape = self.module(item, shape, state, item_ctx)
                 items.append(checked)
-            return replace(module, items=tuple(items)), shape
+                shapes.append(shape)
+            return replace(module, items=tuple(items), shapes=tuple(shapes)), shape
         cls = self.check_class(module.cls, shape)
         return replace(module, cls=cls), cls.out_shape
 
