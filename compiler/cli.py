@@ -20,7 +20,7 @@ from .driver import Result, parse_sets, run_path
 from .frontends import Options, UsageError
 from .values import Value
 
-EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
 
 
 def _color(stream: object) -> bool:
@@ -307,6 +307,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         return 130
+    except Exception as err:  # noqa: BLE001 - a bug in archc: say so plainly, no traceback
+        if os.environ.get("ARCHC_DEBUG"):
+            raise
+        print(
+            f"archc: internal error: {type(err).__name__}: {err}\n"
+            "This is a bug in archc; run with ARCHC_DEBUG=1 for the traceback and please report it.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
     return code
 
 

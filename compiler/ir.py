@@ -22,6 +22,7 @@ class Dim:
     why: str = ""  # how the size came about, e.g. "200 channels x 18 positions after layer3"
     origin: Span | None = None  # the step whose output set the size
     varies: bool = False  # the size follows the input length
+    origin_note: str = ""  # what to say at `origin`, when not "<size> <label> set here"
 
     def show(self) -> str:
         return "N" if self.size is None else str(self.size)

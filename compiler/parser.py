@@ -9,7 +9,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import syntax as s
@@ -357,5 +357,30 @@ def parse(src: Source) -> s.File:
         tree = parser.parse(src.text)
     except UnexpectedInput as err:
         raise CompileError(_syntax_error(src, err, parser)) from None
+    _check_depth(src, tree)
     result: s.File = _ToSyntax().transform(tree)
     return result
+
+
+MAX_DEPTH = 100  # far beyond real architectures; keeps every later recursive pass safe
+
+
+def _check_depth(src: Source, tree: Tree[Token]) -> None:
+    """Refuse absurdly deep nesting before any recursive pass sees it."""
+    stack: list[tuple[Tree[Token], int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            meta = node.meta
+            start = getattr(meta, "start_pos", 0) if not getattr(meta, "empty", True) else 0
+            raise CompileError(
+                Diagnostic(
+                    Severity.ERROR,
+                    "too-deep",
+                    f"nesting is deeper than {MAX_DEPTH} levels",
+                    src,
+                    Span(start, start + 1),
+                    help="flatten the expression or the groups",
+                )
+            )
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))

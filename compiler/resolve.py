@@ -592,7 +592,8 @@ class Resolver:
             spans[spec.varargs] = span
         for pspec in spec.params:
             if pspec.name not in bound:
-                if pspec.default is REQUIRED:
+                # After a misspelled keyword, "missing" would only repeat the same mistake.
+                if pspec.default is REQUIRED and not failed:
                     self.rep.error(
                         "missing-argument",
                         f"`{spec.name}` needs `{pspec.name}`",
@@ -600,7 +601,7 @@ class Resolver:
                         help=_usage(spec),
                     )
                     failed = True
-                else:
+                elif pspec.default is not REQUIRED:
                     bound[pspec.name] = pspec.default  # type: ignore[assignment]
         if failed:
             raise CompileError(self.rep.items[-1])

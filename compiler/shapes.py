@@ -63,7 +63,8 @@ def _rank_error(ctx: Ctx, layer: ir.Layer, expected: str, shape: Shape, help: st
 def _origin_note(dim: Dim | None, text: str | None = None) -> list[Note]:
     if dim is None or dim.origin is None:
         return []
-    return [Note(text or (f"{dim.show()} {_pos(dim.label)} set here" if dim.size is not None else "set here"), dim.origin)]
+    default = f"{dim.show()} {_pos(dim.label)} set here" if dim.size is not None else "set here"
+    return [Note(text or dim.origin_note or default, dim.origin)]
 
 
 def _expect_size(ctx: Ctx, layer: ir.Layer, param: str, dim: Dim, what: str) -> ir.Layer:
@@ -318,7 +319,10 @@ def _merge(dims: Shape, ctx: Ctx) -> Dim:
     after = [d.why for d in dims if d.why.startswith("after ")]
     if after:
         why += " " + after[-1]
-    return Dim(size, "features", why, ctx.span, any(d.varies for d in dims))
+    # Point at the layer that set the last of the merged sizes (layer3 in Basset), not at flatten.
+    last = max(dims, key=lambda d: d.origin.start if d.origin else -1)
+    note = f"{last.size} {_pos(last.label)} set here" if last.origin else ""
+    return Dim(size, "features", why, last.origin or ctx.span, any(d.varies for d in dims), note)
 
 
 def rule_flatten(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:

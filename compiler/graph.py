@@ -1,0 +1,236 @@
+"""A Graphviz diagram of a checked architecture: one node per step, each edge labelled with its shape.
+
+Blocks and `seq` groups are clusters (collapsed to one node each beyond `--depth`);
+a residual is drawn as a dashed skip edge into an add node. The DOT text is built
+from the same rows as `archc summary`, so both always agree. `dot` runs without a
+shell and with a timeout; every output is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ir
+from .frontends import UsageError
+from .outputs import write_all
+from .summary import Row, Summary, si, summarize
+from .values import show
+
+DOT_TIMEOUT_S = 60
+FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot"}
+
+# Fill colours by what a layer does (light, so the black text stays readable).
+COLOURS = {
+    "conv1d": "#cfe2ff",
+    "conv2d": "#cfe2ff",
+    "linear": "#e2d4f7",
+    "lstm": "#f7d4e8",
+    "batchnorm1d": "#fff1b8",
+    "batchnorm2d": "#fff1b8",
+    "maxpool1d": "#d3f0dc",
+    "maxpool2d": "#d3f0dc",
+    "avgpool1d": "#d3f0dc",
+    "avgpool2d": "#d3f0dc",
+    "adaptivemaxpool1d": "#d3f0dc",
+    "global_max_pool": "#d3f0dc",
+    "relu": "#ffe3cc",
+    "sigmoid": "#ffe3cc",
+    "tanh": "#ffe3cc",
+    "softmax": "#ffe3cc",
+    "log_softmax": "#ffe3cc",
+    "dropout": "#eceff1",
+}
+SHAPE_OPS_COLOUR = "#ffffff"  # flatten, view, permute...: no computation
+GROUP_COLOUR = "#f1f3f5"
+EDGE_COLOUR = "#5f6b7a"
+SKIP_COLOUR = "#c0392b"
+
+
+def quote(text: str) -> str:
+    """A DOT string literal: backslashes and quotes escaped, lines joined with DOT's `\\n`."""
+    lines = text.split("\n")
+    escaped = (line.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "") for line in lines)
+    return '"' + "\\n".join(escaped) + '"'
+
+
+def _attrs(**values: str) -> str:
+    return "[" + ", ".join(f"{k}={quote(v)}" for k, v in values.items()) + "]"
+
+
+def _collapsed_label(row: Row) -> str:
+    if row.group == "block":
+        what = row.kind
+    else:
+        kinds = {c.kind for c in row.children}
+        count = len(row.children)
+        what = f"seq of {count} × {next(iter(kinds))}" if len(kinds) == 1 and count > 1 else (
+            f"seq of {count} steps")
+    lines = [row.name, what]
+    if row.params:
+        lines.append(f"{row.params:,} params")
+    return "\n".join(lines)
+
+
+@dataclass
+class _Dot:
+    """Builds the DOT text: nodes inside their clusters, every edge at the end."""
+
+    depth: int | None
+    body: list[str] = field(default_factory=list)
+    edges: list[str] = field(default_factory=list)
+    count: int = 0
+    clusters: int = 0
+
+    def node(self, label: str, indent: int, **style: str) -> str:
+        name = f"n{self.count}"
+        self.count += 1
+        self.body.append("  " * indent + f"{name} {_attrs(label=label, **style)};")
+        return name
+
+    def edge(self, src: str, dst: str, shape: ir.Shape, **style: str) -> None:
+        self.edges.append(f"  {src} -> {dst} {_attrs(label=ir.show_shape(shape), **style)};")
+
+    def rows(
+        self, rows: tuple[Row, ...], prev: str, prev_shape: ir.Shape, level: int, indent: int
+    ) -> tuple[str, ir.Shape]:
+        for row in rows:
+            if row.group is None:
+                node = self.node(_leaf_label(row), indent, fillcolor=_colour(row.kind))
+                self.edge(prev, node, prev_shape)
+            elif row.group == "residual":
+                body, add = row.children[:-1], row.children[-1]
+                last, last_shape = self.rows(body, prev, prev_shape, level, indent)
+                node = self.node(
+                    "+", indent, shape="circle", fillcolor="#ffd9d4", width="0.3", fixedsize="true",
+                    tooltip="residual add",
+                )  # fmt: skip
+                self.edge(last, node, last_shape)
+                self.edge(prev, node, prev_shape, style="dashed", color=SKIP_COLOUR,
+                          fontcolor=SKIP_COLOUR, tooltip="skip connection")  # fmt: skip
+                node_shape = add.shape
+                prev, prev_shape = node, node_shape
+                continue
+            elif self.depth is not None and level + 1 > self.depth:
+                node = self.node(_collapsed_label(row), indent, fillcolor=GROUP_COLOUR, peripheries="2")
+                self.edge(prev, node, prev_shape)
+            else:
+                self.clusters += 1
+                pad = "  " * indent
+                self.body.append(f"{pad}subgraph cluster_{self.clusters} {{")
+                title = f"{row.name}: {row.kind}" if row.group == "block" else f"{row.name} (seq)"
+                style = "rounded,filled" if row.group == "block" else "rounded,dashed"
+                self.body.append(f"{pad}  graph {_attrs(label=title, style=style)};")
+                node, _ = self.rows(row.children, prev, prev_shape, level + 1, indent + 1)
+                self.body.append(f"{pad}}}")
+            prev, prev_shape = node, row.shape
+        return prev, prev_shape
+
+
+def _colour(kind: str) -> str:
+    return COLOURS.get(kind, SHAPE_OPS_COLOUR)
+
+
+def _leaf_label(row: Row) -> str:
+    detail = row.detail.replace(" -> ", " → ")
+    call = f"{row.kind}({detail})" if detail else row.kind
+    return call if row.name == row.kind else f"{row.name}\n{call}"
+
+
+def to_dot(arch: ir.Architecture, depth: int | None = None, summary: Summary | None = None) -> str:
+    """The DOT text of an architecture's diagram (deterministic)."""
+    s = summary or summarize(arch)
+    params = ", ".join(f"{k}={show(v)}" for k, v in arch.params)
+    title = f"{arch.name}({params})\n{s.totals.params:,} parameters, {si(s.totals.macs)} MACs per sequence"
+    dot = _Dot(depth)
+    inputs = dot.node(f"input\n{ir.show_axes(arch.input_shape)}", 1, shape="oval", fillcolor="#e9ecef")
+    last, last_shape = dot.rows(s.rows, inputs, arch.input_shape, 0, 1)
+    output = dot.node("output", 1, shape="oval", fillcolor="#e9ecef")
+    dot.edge(last, output, last_shape)
+    head = [
+        f"digraph {quote(arch.name)} {{",
+        "  graph " + _attrs(
+            rankdir="TB", label=title, labelloc="t", fontname="Helvetica", fontsize="12",
+            nodesep="0.25", ranksep="0.3", color="#adb5bd", fillcolor="#f8f9fa",
+        ) + ";",
+        "  node " + _attrs(
+            shape="box", style="rounded,filled", fontname="Helvetica", fontsize="10",
+            height="0.3", margin="0.12,0.04", color="#495057",
+        ) + ";",
+        "  edge " + _attrs(
+            fontname="Helvetica", fontsize="8", color=EDGE_COLOUR, fontcolor="#495057",
+            arrowsize="0.6",
+        ) + ";",
+    ]  # fmt: skip
+    return "\n".join([*head, *dot.body, *dot.edges, "}"]) + "\n"
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write a binary file atomically: a temporary file beside it, then a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _render(dot_exe: str, fmt: str, text: str) -> bytes:
+    try:
+        proc = subprocess.run(  # noqa: S603 - a fixed argument list, no shell
+            [dot_exe, f"-T{fmt}"],
+            input=text.encode("utf-8"),
+            capture_output=True,
+            timeout=DOT_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"Graphviz `dot` did not finish within {DOT_TIMEOUT_S} s") from None
+    except OSError as err:
+        raise UsageError(f"cannot run Graphviz `dot` ({err.strerror})") from None
+    if proc.returncode != 0:
+        message = proc.stderr.decode("utf-8", errors="replace").strip()
+        raise UsageError(f"Graphviz `dot` failed: {message or f'exit code {proc.returncode}'}")
+    return proc.stdout
+
+
+def write_graph(arch: ir.Architecture, output: Path, depth: int | None) -> list[str]:
+    """Draw the architecture to `output` (.svg, .png or .dot); returns the lines to print."""
+    fmt = FORMATS.get(output.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"{output}: the diagram is written as .svg, .png or .dot")
+    if depth is not None and depth < 0:
+        raise UsageError("--depth must be 0 or more")
+    text = to_dot(arch, depth)
+    try:
+        if fmt == "dot":
+            write_all({output: text})
+            return [f"wrote {output}"]
+        exe = shutil.which("dot")
+        if exe is None:
+            dot_path = output.with_suffix(".dot")
+            write_all({dot_path: text})
+            return [
+                f"wrote {dot_path}",
+                f"Graphviz is not installed, so {output} was not drawn. Install it "
+                f"(e.g. `apt-get install graphviz`) and run: dot -T{fmt} {dot_path} -o {output}",
+            ]
+        data = _render(exe, fmt, text)
+        if fmt == "svg":
+            write_all({output: data.decode("utf-8")})
+        else:
+            _write_bytes(output, data)
+    except OSError as err:
+        where = err.filename or output
+        raise UsageError(f"cannot write {where}: {err.strerror or err}") from None
+    return [f"wrote {output}"]
