@@ -1,4 +1,4 @@
-"""A Graphviz diagram of a checked architecture: one node per step, each edge labelled with its shape.
+"""A Graphviz diagram of a checked architecture: a node per step, each edge labelled with its shape.
 
 Blocks and `seq` groups are clusters (collapsed to one node each beyond `--depth`);
 a residual is drawn as a dashed skip edge into an add node. The DOT text is built
@@ -8,6 +8,7 @@ shell and with a timeout; every output is replaced atomically.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -68,8 +69,11 @@ def _collapsed_label(row: Row) -> str:
     else:
         kinds = {c.kind for c in row.children}
         count = len(row.children)
-        what = f"seq of {count} × {next(iter(kinds))}" if len(kinds) == 1 and count > 1 else (
-            f"seq of {count} steps")
+        what = (
+            f"seq of {count} \N{MULTIPLICATION SIGN} {next(iter(kinds))}"
+            if len(kinds) == 1 and count > 1
+            else (f"seq of {count} steps")
+        )
     lines = [row.name, what]
     if row.params:
         lines.append(f"{row.params:,} params")
@@ -106,17 +110,31 @@ class _Dot:
                 body, add = row.children[:-1], row.children[-1]
                 last, last_shape = self.rows(body, prev, prev_shape, level, indent)
                 node = self.node(
-                    "+", indent, shape="circle", fillcolor="#ffd9d4", width="0.3", fixedsize="true",
+                    "+",
+                    indent,
+                    shape="circle",
+                    fillcolor="#ffd9d4",
+                    width="0.3",
+                    fixedsize="true",
                     tooltip="residual add",
-                )  # fmt: skip
+                )
                 self.edge(last, node, last_shape)
-                self.edge(prev, node, prev_shape, style="dashed", color=SKIP_COLOUR,
-                          fontcolor=SKIP_COLOUR, tooltip="skip connection")  # fmt: skip
+                self.edge(
+                    prev,
+                    node,
+                    prev_shape,
+                    style="dashed",
+                    color=SKIP_COLOUR,
+                    fontcolor=SKIP_COLOUR,
+                    tooltip="skip connection",
+                )
                 node_shape = add.shape
                 prev, prev_shape = node, node_shape
                 continue
             elif self.depth is not None and level + 1 > self.depth:
-                node = self.node(_collapsed_label(row), indent, fillcolor=GROUP_COLOUR, peripheries="2")
+                node = self.node(
+                    _collapsed_label(row), indent, fillcolor=GROUP_COLOUR, peripheries="2"
+                )
                 self.edge(prev, node, prev_shape)
             else:
                 self.clusters += 1
@@ -145,27 +163,53 @@ def to_dot(arch: ir.Architecture, depth: int | None = None, summary: Summary | N
     """The DOT text of an architecture's diagram (deterministic)."""
     s = summary or summarize(arch)
     params = ", ".join(f"{k}={show(v)}" for k, v in arch.params)
-    title = f"{arch.name}({params})\n{s.totals.params:,} parameters, {si(s.totals.macs)} MACs per sequence"
+    title = (
+        f"{arch.name}({params})\n"
+        f"{s.totals.params:,} parameters, {si(s.totals.macs)} MACs per sequence"
+    )
     dot = _Dot(depth)
-    inputs = dot.node(f"input\n{ir.show_axes(arch.input_shape)}", 1, shape="oval", fillcolor="#e9ecef")
+    inputs = dot.node(
+        f"input\n{ir.show_axes(arch.input_shape)}", 1, shape="oval", fillcolor="#e9ecef"
+    )
     last, last_shape = dot.rows(s.rows, inputs, arch.input_shape, 0, 1)
     output = dot.node("output", 1, shape="oval", fillcolor="#e9ecef")
     dot.edge(last, output, last_shape)
     head = [
         f"digraph {quote(arch.name)} {{",
-        "  graph " + _attrs(
-            rankdir="TB", label=title, labelloc="t", fontname="Helvetica", fontsize="12",
-            nodesep="0.25", ranksep="0.3", color="#adb5bd", fillcolor="#f8f9fa",
-        ) + ";",
-        "  node " + _attrs(
-            shape="box", style="rounded,filled", fontname="Helvetica", fontsize="10",
-            height="0.3", margin="0.12,0.04", color="#495057",
-        ) + ";",
-        "  edge " + _attrs(
-            fontname="Helvetica", fontsize="8", color=EDGE_COLOUR, fontcolor="#495057",
+        "  graph "
+        + _attrs(
+            rankdir="TB",
+            label=title,
+            labelloc="t",
+            fontname="Helvetica",
+            fontsize="12",
+            nodesep="0.25",
+            ranksep="0.3",
+            color="#adb5bd",
+            fillcolor="#f8f9fa",
+        )
+        + ";",
+        "  node "
+        + _attrs(
+            shape="box",
+            style="rounded,filled",
+            fontname="Helvetica",
+            fontsize="10",
+            height="0.3",
+            margin="0.12,0.04",
+            color="#495057",
+        )
+        + ";",
+        "  edge "
+        + _attrs(
+            fontname="Helvetica",
+            fontsize="8",
+            color=EDGE_COLOUR,
+            fontcolor="#495057",
             arrowsize="0.6",
-        ) + ";",
-    ]  # fmt: skip
+        )
+        + ";",
+    ]
     return "\n".join([*head, *dot.body, *dot.edges, "}"]) + "\n"
 
 
@@ -178,16 +222,14 @@ def _write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
 def _render(dot_exe: str, fmt: str, text: str) -> bytes:
     try:
-        proc = subprocess.run(  # noqa: S603 - a fixed argument list, no shell
+        proc = subprocess.run(  # a fixed argument list, no shell
             [dot_exe, f"-T{fmt}"],
             input=text.encode("utf-8"),
             capture_output=True,

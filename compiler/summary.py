@@ -217,7 +217,9 @@ def describe(layer: ir.Layer) -> str:
         if name in (spec.size_in, spec.size_out):
             continue
         pspec = spec.param(name)
-        is_default = pspec is not None and pspec.default == value and type(pspec.default) is type(value)
+        is_default = (
+            pspec is not None and pspec.default == value and type(pspec.default) is type(value)
+        )
         if is_default and name not in layer.explicit:
             continue
         parts.append(f"{SHORT_ARGS.get(name, name)}={show(value)}")
@@ -260,7 +262,9 @@ def reach_after(layer: ir.Layer, in_shape: ir.Shape, reach: Reach | None) -> Rea
             pad = 0
         else:
             pad = _ints(pad_value, n)[i]
-        return Reach(reach.jump * s, reach.lo - pad * reach.jump, reach.hi + (eff - 1 - pad) * reach.jump)
+        return Reach(
+            reach.jump * s, reach.lo - pad * reach.jump, reach.hi + (eff - 1 - pad) * reach.jump
+        )
     if kind in ("adaptivemaxpool1d", "global_max_pool", "linear"):
         return WHOLE if axis is None or axis == last else reach
     if kind == "lstm":
@@ -309,7 +313,9 @@ class _Walk:
             if isinstance(op, ir.CallAttr):
                 attr = cls.attr(op.name)
                 assert attr is not None, op.name
-                row = self.module(cls, prefix, attr.module, prefix + op.name, shape, reach, depth, held)
+                row = self.module(
+                    cls, prefix, attr.module, prefix + op.name, shape, reach, depth, held
+                )
                 out = op.shape or row.shape
             elif isinstance(op, ir.Functional):
                 out = op.shape
@@ -320,16 +326,20 @@ class _Walk:
                     cls, prefix, op.body, shape, reach, depth + 1, held + skip
                 )
                 out = op.shape or body_out
-                merged = body_reach.union(reach) if body_reach is not None and reach is not None else None
+                merged = (
+                    body_reach.union(reach)
+                    if body_reach is not None and reach is not None
+                    else None
+                )
                 added = numel(out)
                 self.note_live(held, numel(body_out), skip, added)
                 self.contiguous = True
                 add = Row(
-                    "add", "add", "+ input", None, None, depth + 1, body_out, out,
-                    0, 0, 0, 0, FLOAT32_BYTES * added, merged,
+                    name="add", kind="add", detail="+ input", path=None, group=None,
+                    depth=depth + 1, in_shape=body_out, shape=out, params=0, buffers=0,
+                    buffer_bytes=0, macs=0, activation_bytes=FLOAT32_BYTES * added, reach=merged,
                 )  # fmt: skip
-                row = _group("residual", "residual", "", None, "residual", depth, shape, out, merged,
-                             (*body, add))  # fmt: skip
+                row = _group("residual", "residual", None, depth, shape, out, merged, (*body, add))
             rows.append(row)
             shape, reach = out, row.reach
         return rows, shape, reach
@@ -348,7 +358,9 @@ class _Walk:
         if isinstance(module, ir.AttrRef):
             attr = cls.attr(module.name)
             assert attr is not None, module.name
-            return self.module(cls, prefix, attr.module, prefix + module.name, shape, reach, depth, held)
+            return self.module(
+                cls, prefix, attr.module, prefix + module.name, shape, reach, depth, held
+            )
         if isinstance(module, ir.Layer):
             return self.leaf(module, path, path, shape, None, reach, depth, held)
         if isinstance(module, ir.BlockRef):
@@ -356,20 +368,24 @@ class _Walk:
             rows, out, out_reach = self.ops(
                 block, path + ".", block.forward, shape, reach, depth + 1, held
             )
-            return _group(path, _block_kind(block), "", path, "block", depth, shape, out or block.out_shape,
-                          out_reach, tuple(rows))  # fmt: skip
-        known = tuple(getattr(module, "shapes", ()))
+            kind = _block_kind(block)
+            out = out or block.out_shape
+            return _group(path, kind, path, depth, shape, out, out_reach, tuple(rows), "block")
+        known = module.shapes
         children: list[Row] = []
         current, current_reach = shape, reach
         for i, item in enumerate(module.items):
-            child = self.module(cls, prefix, item, f"{path}.{i}", current, current_reach, depth + 1, held)
+            child = self.module(
+                cls, prefix, item, f"{path}.{i}", current, current_reach, depth + 1, held
+            )
             if len(known) == len(module.items) and known[i]:
                 # The checker's shape is authoritative; the child's own is the same when it ran.
                 child = _with_shape(child, known[i])
             children.append(child)
             current, current_reach = child.shape, child.reach
-        return _group(path, "seq", f"{len(children)} items", path, "seq", depth, shape, current,
-                      current_reach, tuple(children))  # fmt: skip
+        return _group(
+            path, "seq", path, depth, shape, current, current_reach, tuple(children), "seq"
+        )
 
     def leaf(
         self,
@@ -400,9 +416,10 @@ class _Walk:
             self.contiguous = True
         self.note_live(held, numel(shape), new)
         return Row(
-            name, kind, describe(layer), path, None, depth, shape, out, params, buffers, buffer_bytes,
-            layer_macs(layer, shape, out), FLOAT32_BYTES * new, reach_after(layer, shape, reach),
-            shared and path in self.owned,
+            name=name, kind=kind, detail=describe(layer), path=path, group=None, depth=depth,
+            in_shape=shape, shape=out, params=params, buffers=buffers, buffer_bytes=buffer_bytes,
+            macs=layer_macs(layer, shape, out), activation_bytes=FLOAT32_BYTES * new,
+            reach=reach_after(layer, shape, reach), shared=shared and path in self.owned,
         )  # fmt: skip
 
     def shape_of(self, layer: ir.Layer, shape: ir.Shape) -> ir.Shape:
@@ -427,21 +444,21 @@ def _with_shape(row: Row, shape: ir.Shape) -> Row:
 def _group(
     name: str,
     kind: str,
-    detail: str,
     path: str | None,
-    group: str,
     depth: int,
     in_shape: ir.Shape,
     out: ir.Shape,
     reach: Reach | None,
     children: tuple[Row, ...],
+    group: str = "residual",
 ) -> Row:
+    """A row standing for its children, with their sums."""
     leaves = [r for c in children for r in c.walk() if r.group is None]
     return Row(
-        name, kind, detail, path, group, depth, in_shape, out,
-        sum(r.params for r in leaves), sum(r.buffers for r in leaves),
-        sum(r.buffer_bytes for r in leaves), sum(r.macs for r in leaves),
-        sum(r.activation_bytes for r in leaves), reach, False, children,
+        name=name, kind=kind, detail="", path=path, group=group, depth=depth, in_shape=in_shape,
+        shape=out, params=sum(r.params for r in leaves), buffers=sum(r.buffers for r in leaves),
+        buffer_bytes=sum(r.buffer_bytes for r in leaves), macs=sum(r.macs for r in leaves),
+        activation_bytes=sum(r.activation_bytes for r in leaves), reach=reach, children=children,
     )  # fmt: skip
 
 
@@ -562,9 +579,11 @@ def _total_lines(s: Summary) -> list[tuple[str, str]]:
         ("parameters", f"{t.params:,} trainable ({nbytes(t.param_bytes)} as float32)"),
         (
             "buffers",
-            f"{t.buffers:,} not trained ({nbytes(t.buffer_bytes)}: batchnorm statistics)"
-            if t.buffers
-            else "none",
+            (
+                f"{t.buffers:,} not trained ({nbytes(t.buffer_bytes)}: batchnorm statistics)"
+                if t.buffers
+                else "none"
+            ),
         ),
         ("MACs", f"{t.macs:,} per sequence ({si(t.macs)})"),
         (
@@ -585,13 +604,32 @@ RIGHT = (False, False, False, True, True, True, True)
 
 def _cells(row: Row) -> tuple[str, ...]:
     rf, jump = _reach_cell(row.reach)
-    return (row.name, row.kind, ir.show_shape(row.shape), _params_cell(row), _macs_cell(row), rf, jump)
+    return (
+        row.name,
+        row.kind,
+        ir.show_shape(row.shape),
+        _params_cell(row),
+        _macs_cell(row),
+        rf,
+        jump,
+    )
 
 
 def render_text(s: Summary) -> str:
     table: list[tuple[int, tuple[str, ...]]] = [(0, COLUMNS)]
-    table.append((0, ("input", "", ir.show_shape(s.arch.input_shape), "", "", *_reach_cell(
-        Reach() if length_axis(s.arch.input_shape) is not None else None))))  # fmt: skip
+    table.append(
+        (
+            0,
+            (
+                "input",
+                "",
+                ir.show_shape(s.arch.input_shape),
+                "",
+                "",
+                *_reach_cell(Reach() if length_axis(s.arch.input_shape) is not None else None),
+            ),
+        )
+    )
     table.extend((r.depth, _cells(r)) for r in s.walk())
     widths = [0] * len(COLUMNS)
     for depth, cells in table:
@@ -642,7 +680,13 @@ def _reach_json(reach: Reach | None) -> dict[str, Any] | None:
         return None
     if reach.whole:
         return {"whole_input": True, "bp": None, "jump": None}
-    return {"whole_input": False, "bp": reach.size, "jump": reach.jump, "first": reach.lo, "last": reach.hi}
+    return {
+        "whole_input": False,
+        "bp": reach.size,
+        "jump": reach.jump,
+        "first": reach.lo,
+        "last": reach.hi,
+    }
 
 
 def to_json(s: Summary) -> dict[str, Any]:
@@ -697,4 +741,3 @@ def render_summary(arch: ir.Architecture, fmt: str) -> str:
     if fmt == "text":
         return render_text(summary)
     raise ValueError(f"unknown summary format {fmt!r}")
-

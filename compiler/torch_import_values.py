@@ -1,0 +1,272 @@
+"""The values a statically read PyTorch file computes with: numbers, modules, tensors.
+
+Nothing here runs user code: `torch_import_eval` builds these values by walking the
+file's `ast`, and `torch_import` turns them into an archc syntax tree.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Union
+
+from . import syntax as s
+from .source import Source, Span
+
+
+class Unsupported(Exception):
+    """A construct the importer cannot lift faithfully; becomes an error diagnostic."""
+
+    def __init__(self, code: str, message: str, span: Span, help: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.span = span
+        self.help = help
+
+
+class SpanMap:
+    """Character spans of ast nodes (ast columns count UTF-8 bytes, spans count characters)."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+
+    def offset(self, line: int, col_bytes: int) -> int:
+        start = self.source.offset(line, 1)
+        end = self.source.text.find("\n", start)
+        text = self.source.text[start : end if end >= 0 else len(self.source.text)]
+        if not text.isascii():
+            col_bytes = len(text.encode("utf-8")[:col_bytes].decode("utf-8", errors="replace"))
+        return self.source.offset(line, col_bytes + 1)
+
+    def of(self, node: ast.AST) -> Span:
+        line = getattr(node, "lineno", None)
+        if line is None:
+            return Span(0, 0)
+        start = self.offset(line, getattr(node, "col_offset", 0))
+        end_line = getattr(node, "end_lineno", None) or line
+        end_col = getattr(node, "end_col_offset", None)
+        end = self.offset(end_line, end_col) if end_col is not None else start
+        return Span(start, max(start, end))
+
+
+# ------------------------------------------------------------------ plain values
+
+
+@dataclass(frozen=True)
+class Const:
+    """A Python value known statically: int, float, bool, str or None."""
+
+    value: int | float | bool | str | None
+
+
+@dataclass(frozen=True)
+class Sym:
+    """A number that depends on a block's constructor parameters, as a DSL expression."""
+
+    expr: s.Expr
+
+
+@dataclass(frozen=True)
+class TupleV:
+    """A tuple, or a list literal read as a value."""
+
+    items: tuple[Val, ...]
+
+
+@dataclass(eq=False)
+class ListV:
+    """A list built up in the constructor (`layers = []; layers.append(...)`)."""
+
+    items: list[Val] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """A dotted name from an import, e.g. `torch.nn` or `torch.nn.functional.relu`."""
+
+    qualname: str
+
+
+@dataclass(frozen=True)
+class ClassRef:
+    """An nn.Module subclass defined in the file (a block when instantiated)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class FuncRef:
+    """A function of the file, or a method bound to the module being built."""
+
+    node: ast.FunctionDef
+    bound: SelfV | None = None
+
+
+@dataclass(frozen=True)
+class BuiltinRef:
+    name: str
+
+
+@dataclass(eq=False)
+class SelfV:
+    """`self`: the module being built, with its attributes in assignment order."""
+
+    cls_name: str
+    attrs: dict[str, Val] = field(default_factory=dict)
+    in_forward: bool = False
+
+
+@dataclass(frozen=True)
+class SuperV:
+    """`super()`: only `super().__init__()` is meaningful."""
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A value that exists but is not usable (LSTM states, `_`); using it is an error."""
+
+    what: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The batch size: `x.size(0)` or `x.shape[0]`."""
+
+
+@dataclass(frozen=True)
+class Training:
+    """`self.training` inside forward."""
+
+
+@dataclass(frozen=True)
+class Method:
+    """A method looked up on a value, e.g. `x.view` or `layers.append`."""
+
+    target: Val
+    name: str
+    span: Span
+
+
+# ------------------------------------------------------------------ modules
+
+
+@dataclass(eq=False)
+class LayerNode:
+    """`nn.Conv1d(...)` etc.: a catalogue layer kind with its arguments by PyTorch name."""
+
+    kind: str
+    args: dict[str, tuple[Val, Span]]
+    span: Span
+    name_span: Span
+    torch_name: str
+
+
+@dataclass(eq=False)
+class SeqNode:
+    """`nn.Sequential(...)`."""
+
+    items: list[ModNode]
+    span: Span
+
+
+@dataclass(eq=False)
+class BlockNode:
+    """An instance of a helper nn.Module class of the file."""
+
+    cls_name: str
+    args: tuple[tuple[str | None, Val, Span], ...]
+    span: Span
+    name_span: Span
+
+
+ModNode = Union[LayerNode, SeqNode, BlockNode]
+
+
+@dataclass(frozen=True)
+class ModV:
+    node: ModNode
+
+
+# ------------------------------------------------------------------ forward steps
+
+
+@dataclass(frozen=True)
+class FCall:
+    """`self.<name>(x)`."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class FLayer:
+    """A step without a module of its own: `F.relu(x)`, `x.view(...)`, `nn.ReLU()(x)`.
+
+    `args` are (DSL name or None for positional, value, span); `view` and friends
+    take their values positionally.
+    """
+
+    kind: str
+    args: tuple[tuple[str | None, Val, Span], ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class FMax:
+    """`torch.max(x, dim=d)[0]`: becomes global_max_pool once the rank is known."""
+
+    dim: int
+    span: Span
+
+
+@dataclass(frozen=True)
+class FResidual:
+    body: tuple[FOp, ...]
+    span: Span
+
+
+FOp = Union[FCall, FLayer, FMax, FResidual]
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A tensor in forward: the steps from the input, with an identity per intermediate value."""
+
+    ops: tuple[FOp, ...]
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Pair:
+    """What LSTM calls and torch.max return: a tensor and something unusable."""
+
+    first: Val
+    second: Val
+    second_name: str = ""  # "indices" for torch.max
+
+
+Val = Union[
+    Const, Sym, TupleV, ListV, Namespace, ClassRef, FuncRef, BuiltinRef, SelfV, SuperV, Opaque,
+    Batch, Training, Method, ModV, Tensor, Pair,
+]
+
+
+def describe(v: Val) -> str:
+    """A short user-facing name of a value's kind."""
+    if isinstance(v, Const):
+        return "None" if v.value is None else type(v.value).__name__
+    if isinstance(v, ModV):
+        if isinstance(v.node, LayerNode):
+            return f"nn.{v.node.torch_name} module"
+        return "nn.Sequential" if isinstance(v.node, SeqNode) else f"{v.node.cls_name} module"
+    names = {
+        Sym: "number computed from a block parameter", TupleV: "tuple", ListV: "list",
+        Namespace: "module or function", ClassRef: "class", FuncRef: "function",
+        BuiltinRef: "built-in function", SelfV: "self", SuperV: "super()", Batch: "batch size",
+        Training: "self.training", Method: "method", Tensor: "tensor", Pair: "tuple",
+    }
+    if isinstance(v, Opaque):
+        return v.what
+    return names.get(type(v), type(v).__name__)
