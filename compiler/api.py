@@ -42,7 +42,9 @@ def compile_source(
         raise ArchError(result.diagnostics)
     names = {v.arch_name for v in result.variants}
     if len(names) != 1:
-        raise ValueError(f"{path} defines several architectures ({', '.join(sorted(names))}); pass arch=")
+        raise ValueError(
+            f"{path} defines several architectures ({', '.join(sorted(names))}); pass arch="
+        )
     checked = result.variants[0].checked
     assert checked is not None
     return emit(checked, Path(path).name, class_name, options)
@@ -82,7 +84,11 @@ def build_module(
     dict or keywords: `build_module("examples/basset.arch", classes=10)`.
     """
     merged = {**(params or {}), **kwargs}
-    candidate = Path(path_or_text) if isinstance(path_or_text, Path) or "\n" not in str(path_or_text) else None
+    candidate = (
+        Path(path_or_text)
+        if isinstance(path_or_text, Path) or "\n" not in str(path_or_text)
+        else None
+    )
     if candidate is not None and candidate.suffix == ".arch" and candidate.exists():
         code = compile_file(candidate, merged, arch=arch, options=options)
         name = candidate.stem
@@ -91,5 +97,5 @@ def build_module(
         name = "archc_generated"
     module = types.ModuleType(name)
     # The code is archc's own output from a checked IR: identifiers validated, values repr()'d.
-    exec(compile(code, f"<archc:{name}>", "exec"), module.__dict__)  # noqa: S102
+    exec(compile(code, f"<archc:{name}>", "exec"), module.__dict__)
     return module.TorchModel()

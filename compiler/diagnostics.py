@@ -143,7 +143,7 @@ def render(diag: Diagnostic, color: bool = False) -> str:
         return f"{_COLORS[style]}{text}{_RESET}" if color else text
 
     src = diag.source
-    line, col, end_line, end_col = diag.location()
+    line, col, _end_line, _end_col = diag.location()
     gutter_lines = [line] + [src.line_col(n.span.start)[0] for n in diag.notes if n.span]
     width = len(str(max(gutter_lines)))
     pad = " " * width
@@ -170,7 +170,9 @@ def render(diag: Diagnostic, color: bool = False) -> str:
     labels = [(diag.span, diag.label, "^", diag.severity.value)] + [
         (n.span, n.message, "-", "blue") for n in diag.notes if n.span is not None
     ]
-    for span, text, marker, style in sorted(labels, key=lambda item: (item[0].start, item[2] != "^")):
+    for span, text, marker, style in sorted(
+        labels, key=lambda item: (item[0].start, item[2] != "^")
+    ):
         snippet(span, text, marker, style)
     for note in diag.notes:
         if note.span is None:

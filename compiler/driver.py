@@ -1,4 +1,4 @@
-"""The pipeline for one source: parse -> resolve -> check, for each architecture and --set combination."""
+"""The pipeline for one source: parse -> resolve -> check, per architecture and --set values."""
 
 from __future__ import annotations
 
@@ -79,7 +79,10 @@ def parse_sets(items: Sequence[str]) -> dict[str, list[Value]]:
 
 def combinations(sets: Mapping[str, list[Value]]) -> list[tuple[tuple[str, Value], ...]]:
     names = list(sets)
-    return [tuple(zip(names, combo, strict=True)) for combo in itertools.product(*(sets[n] for n in names))]
+    return [
+        tuple(zip(names, combo, strict=True))
+        for combo in itertools.product(*(sets[n] for n in names))
+    ]
 
 
 def run_path(
@@ -140,10 +143,12 @@ def check_tree(
             Span(0, min(len(source.text), 1)),
             help="start one with `arch NAME(classes = 2, length = 1000, alphabet = 4) { ... }`",
         )
-    seen: dict[str, ir.Span] = {}
+    seen: dict[str, Span] = {}
     for arch in tree.archs:
         if arch.name in seen:
-            rep.error("duplicate-name", f"architecture `{arch.name}` is defined twice", arch.name_span)
+            rep.error(
+                "duplicate-name", f"architecture `{arch.name}` is defined twice", arch.name_span
+            )
         seen[arch.name] = arch.name_span
     resolver = Resolver(tree, rep)
     checker = ShapeChecker(rep)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from .source import Span
+from .source import NO_SPAN, Span
 from .values import Value
 
 
@@ -164,5 +164,5 @@ class Architecture:
     cls: ClassDef
     input_shape: Shape
     meta: dict[str, Any] = field(default_factory=dict)
-    span: Span = Span(0, 0)
+    span: Span = NO_SPAN
     input_span: Span | None = None

@@ -72,7 +72,11 @@ def padding(n: int) -> Checker:
 
     def checker(v: Value) -> str | None:
         if isinstance(v, str):
-            return None if v in ("same", "valid") else f'padding is a size, "same" or "valid", not {show(v)}'
+            return (
+                None
+                if v in ("same", "valid")
+                else f'padding is a size, "same" or "valid", not {show(v)}'
+            )
         return inner(v)
 
     return checker
@@ -273,7 +277,9 @@ SPECS: dict[str, LayerSpec] = {
             doc="merge axes start_dim..end_dim into one",
         ),
         LayerSpec("view", (), varargs="shape", doc="tensor.view(...); -1 or batch for one axis"),
-        LayerSpec("reshape", (), varargs="shape", doc="tensor.reshape(...); -1 or batch for one axis"),
+        LayerSpec(
+            "reshape", (), varargs="shape", doc="tensor.reshape(...); -1 or batch for one axis"
+        ),
         LayerSpec("permute", (), varargs="dims", doc="reorder axes"),
         LayerSpec(
             "transpose",

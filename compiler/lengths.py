@@ -73,6 +73,7 @@ def _strip(cls: ir.ClassDef) -> tuple[ir.ClassDef, dict[tuple[int, int, str], in
 
 def layers(cls: ir.ClassDef) -> Iterator[ir.Layer]:
     """Every layer of a class and its blocks (each module once per place it is written)."""
+
     def module(node: ir.ModuleExpr) -> Iterator[ir.Layer]:
         if isinstance(node, ir.Layer):
             yield node
@@ -97,7 +98,9 @@ def layers(cls: ir.ClassDef) -> Iterator[ir.Layer]:
 class LengthProbe:
     """Checks one architecture at any input length, quietly."""
 
-    def __init__(self, source: Source, tree: s.File, arch: s.ArchDef, overrides: Mapping[str, Value]):
+    def __init__(
+        self, source: Source, tree: s.File, arch: s.ArchDef, overrides: Mapping[str, Value]
+    ):
         self.source = source
         self.tree = tree
         self.arch = arch
@@ -114,7 +117,7 @@ class LengthProbe:
         resolver = Resolver(self.tree, rep)
         try:
             resolved = resolver.arch(self.arch, {**self.overrides, "length": length})
-        except Exception:  # noqa: BLE001 - any failure to resolve means "not this length"
+        except Exception:
             return Probe(False, False, ())
         if rep.has_errors:
             return Probe(False, False, ())
@@ -136,7 +139,7 @@ class LengthProbe:
 
 def _first(lo: int, hi: int, pred: object) -> int | None:
     """The smallest n in [lo, hi] with pred(n), for a monotone pred; None if none."""
-    check = pred  # type: ignore[assignment]
+    check = pred
     if not check(hi):  # type: ignore[operator]
         return None
     while lo < hi:
@@ -164,7 +167,9 @@ def analyse(probe: LengthProbe) -> LengthInfo:
     pinned_lengths = [w for w, _ in base.pinned]
     if not pinned_lengths:
         ok = _first(minimum, MAX_LENGTH, lambda n: probe(n).ok)
-        return LengthInfo(minimum, (ok, MAX_LENGTH) if ok else None, ok is not None, downsampling(probe, ok))
+        return LengthInfo(
+            minimum, (ok, MAX_LENGTH) if ok else None, ok is not None, downsampling(probe, ok)
+        )
 
     # A written size depending on the length is matched by one contiguous range of lengths.
     def reached(n: int) -> bool:
@@ -202,7 +207,7 @@ def _final_length(probe: LengthProbe, length: int) -> int | None:
     rep = Reporter(probe.source)
     try:
         resolved = Resolver(probe.tree, rep).arch(probe.arch, {**probe.overrides, "length": length})
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
     stripped, _ = _strip(resolved.cls)
     checked = ShapeChecker(rep).check(replace(resolved, cls=stripped))
@@ -254,14 +259,18 @@ def length_report(result: object) -> list[str]:
             continue
         probe = LengthProbe(result.source, result.tree, arch, dict(variant.overrides))
         current = dict(variant.checked.params).get("length") if variant.checked else None
-        out.extend(describe(arch.name, analyse(probe), int(current) if isinstance(current, int) else 0))
+        out.extend(
+            describe(arch.name, analyse(probe), int(current) if isinstance(current, int) else 0)
+        )
     return out
 
 
-def minimum_length(source: Source, tree: s.File, arch: s.ArchDef, overrides: Mapping[str, Value]) -> int | None:
+def minimum_length(
+    source: Source, tree: s.File, arch: s.ArchDef, overrides: Mapping[str, Value]
+) -> int | None:
     """The shortest input length with no too-short error, or None."""
     probe = LengthProbe(source, tree, arch, overrides)
     return _first(1, MAX_LENGTH, lambda n: not probe(n).too_short)
 
 
-__all__ = ["LengthInfo", "LengthProbe", "analyse", "length_report", "minimum_length", "Span"]
+__all__ = ["LengthInfo", "LengthProbe", "Span", "analyse", "length_report", "minimum_length"]

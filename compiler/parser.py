@@ -16,7 +16,9 @@ from . import syntax as s
 from .diagnostics import CompileError, Diagnostic, Note, Severity
 from .source import Source, Span
 
-KEYWORDS = frozenset({"arch", "block", "seq", "residual", "input", "meta", "let", "true", "false", "none"})
+KEYWORDS = frozenset(
+    {"arch", "block", "seq", "residual", "input", "meta", "let", "true", "false", "none"}
+)
 
 
 def _grammar_text() -> str:
@@ -78,6 +80,15 @@ def _tspan(tok: Token) -> Span:
     return Span(start, end)
 
 
+def _bin(op: str) -> Any:
+    """A transformer method for one binary operator."""
+
+    def rule(self: Any, meta: Any, c: list[Any]) -> s.BinOp:
+        return s.BinOp(op, c[0], c[1], _span(meta))
+
+    return rule
+
+
 @v_args(meta=True)
 class _ToSyntax(Transformer[Token, Any]):
     """One grammar rule, one syntax node."""
@@ -104,12 +115,6 @@ class _ToSyntax(Transformer[Token, Any]):
     def var(self, meta: Any, c: list[Token]) -> s.Var:
         return s.Var(str(c[0]), _tspan(c[0]))
 
-    def _bin(op: str) -> Any:  # noqa: N805 - a factory used in the class body
-        def rule(self: Any, meta: Any, c: list[Any]) -> s.BinOp:
-            return s.BinOp(op, c[0], c[1], _span(meta))
-
-        return rule
-
     add = _bin("+")
     sub = _bin("-")
     mul = _bin("*")
@@ -124,7 +129,7 @@ class _ToSyntax(Transformer[Token, Any]):
             return s.Float(-c[0].value, _span(meta))
         return s.Neg(c[0], _span(meta))
 
-    def tuple(self, meta: Any, c: list[Any]) -> s.TupleExpr:
+    def tuple_expr(self, meta: Any, c: list[Any]) -> s.TupleExpr:
         return s.TupleExpr(tuple(x for x in c if x is not None), _span(meta))
 
     # metadata
@@ -279,7 +284,7 @@ def _syntax_error(src: Source, err: UnexpectedInput, parser: Lark) -> Diagnostic
     help_text: str | None = None
     notes: list[Note] = []
     if isinstance(err, UnexpectedCharacters):
-        pos = err.pos_in_stream
+        pos = err.pos_in_stream or 0
         ch = src.text[pos] if pos < len(src.text) else ""
         span = Span(pos, pos + 1)
         if ch == '"':
@@ -292,7 +297,9 @@ def _syntax_error(src: Source, err: UnexpectedInput, parser: Lark) -> Diagnostic
             message = f"unexpected character `{ch}`"
             if err.allowed:
                 help_text = f"expected {_describe_expected(set(err.allowed), parser)} here"
-        return Diagnostic(Severity.ERROR, "syntax", message, src, span, "not valid here", (), help_text)
+        return Diagnostic(
+            Severity.ERROR, "syntax", message, src, span, "not valid here", (), help_text
+        )
     if isinstance(err, UnexpectedToken):
         tok = err.token
         if tok.type == "$END":
@@ -372,7 +379,7 @@ def _check_depth(src: Source, tree: Tree[Token]) -> None:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             meta = node.meta
-            start = getattr(meta, "start_pos", 0) if not getattr(meta, "empty", True) else 0
+            start = 0 if getattr(meta, "empty", True) else int(getattr(meta, "start_pos", 0) or 0)
             raise CompileError(
                 Diagnostic(
                     Severity.ERROR,

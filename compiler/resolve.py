@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import keyword
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,16 +19,62 @@ POISON = "<error>"  # stands in for a step that failed to resolve; checking stop
 
 # Attributes of torch.nn.Module: a layer of that name would be shadowed by the method.
 MODULE_ATTRS = frozenset(
-    "T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda"
-    " double dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter"
-    " get_submodule half ipu load_state_dict modules mtia named_buffers named_children"
-    " named_modules named_parameters parameters register_backward_hook register_buffer"
-    " register_forward_hook register_forward_pre_hook register_full_backward_hook"
-    " register_full_backward_pre_hook register_load_state_dict_post_hook"
-    " register_load_state_dict_pre_hook register_module register_parameter"
-    " register_state_dict_post_hook register_state_dict_pre_hook requires_grad_"
-    " set_extra_state set_submodule share_memory state_dict to to_empty train training type"
-    " xpu zero_grad".split()
+    [
+        "T_destination",
+        "add_module",
+        "apply",
+        "bfloat16",
+        "buffers",
+        "call_super_init",
+        "children",
+        "compile",
+        "cpu",
+        "cuda",
+        "double",
+        "dump_patches",
+        "eval",
+        "extra_repr",
+        "float",
+        "forward",
+        "get_buffer",
+        "get_extra_state",
+        "get_parameter",
+        "get_submodule",
+        "half",
+        "ipu",
+        "load_state_dict",
+        "modules",
+        "mtia",
+        "named_buffers",
+        "named_children",
+        "named_modules",
+        "named_parameters",
+        "parameters",
+        "register_backward_hook",
+        "register_buffer",
+        "register_forward_hook",
+        "register_forward_pre_hook",
+        "register_full_backward_hook",
+        "register_full_backward_pre_hook",
+        "register_load_state_dict_post_hook",
+        "register_load_state_dict_pre_hook",
+        "register_module",
+        "register_parameter",
+        "register_state_dict_post_hook",
+        "register_state_dict_pre_hook",
+        "requires_grad_",
+        "set_extra_state",
+        "set_submodule",
+        "share_memory",
+        "state_dict",
+        "to",
+        "to_empty",
+        "train",
+        "training",
+        "type",
+        "xpu",
+        "zero_grad",
+    ]
 )
 # Names the generated file itself uses.
 RESERVED_CLASS_NAMES = frozenset({"TorchModel", "torch", "nn", "F", "Tensor"})
@@ -66,8 +113,10 @@ class Resolver:
                     notes=[Note("first defined here", self.blocks[block.name].name_span)],
                 )
                 continue
-            if keyword.iskeyword(block.name) or block.name in RESERVED_CLASS_NAMES or (
-                block.name.startswith("_")
+            if (
+                keyword.iskeyword(block.name)
+                or block.name in RESERVED_CLASS_NAMES
+                or (block.name.startswith("_"))
             ):
                 self.rep.error(
                     "bad-name",
@@ -119,7 +168,13 @@ class Resolver:
                     )
                     values[param.name] = default
                 else:
-                    values[param.name] = float(given) if isinstance(default, float) and isinstance(given, int) and not isinstance(given, bool) else given  # noqa: E501
+                    values[param.name] = (
+                        float(given)
+                        if isinstance(default, float)
+                        and isinstance(given, int)
+                        and not isinstance(given, bool)
+                        else given
+                    )
             elif param.default is None:
                 self.rep.error(
                     "missing-argument",
@@ -137,8 +192,11 @@ class Resolver:
                     f"--set {name}: architecture `{arch.name}` has no parameter `{name}`",
                     override_spans.get(name, arch.name_span),
                     label="parameters are declared here",
-                    help=f"did you mean `{suggestion}`?" if suggestion else
-                    "parameters: " + ", ".join(p.name for p in arch.params),
+                    help=(
+                        f"did you mean `{suggestion}`?"
+                        if suggestion
+                        else "parameters: " + ", ".join(p.name for p in arch.params)
+                    ),
                 )
         return values, spans
 
@@ -158,8 +216,15 @@ class Resolver:
                 "undefined-name",
                 f"`{expr.name}` is not defined",
                 expr.span,
-                help=f"did you mean `{suggestion}`?" if suggestion else
-                ("names in scope: " + ", ".join(sorted(env)) if env else "declare it as a parameter"),
+                help=(
+                    f"did you mean `{suggestion}`?"
+                    if suggestion
+                    else (
+                        "names in scope: " + ", ".join(sorted(env))
+                        if env
+                        else "declare it as a parameter"
+                    )
+                ),
             )
         if isinstance(expr, s.TupleExpr):
             return tuple(self.eval(item, env) for item in expr.items)
@@ -241,7 +306,11 @@ class Resolver:
         axes: Sequence[s.Axis]
         span = stmt.span if stmt else arch.name_span
         if stmt is None:
-            axes = (s.Axis("batch", None, span), s.Axis("channels", None, span), s.Axis("length", None, span))
+            axes = (
+                s.Axis("batch", None, span),
+                s.Axis("channels", None, span),
+                s.Axis("length", None, span),
+            )
         else:
             axes = stmt.axes
         dims: list[ir.Dim] = []
@@ -301,11 +370,11 @@ class Resolver:
         out: dict[str, Any] = {}
         for entry in mapping.entries:
             if entry.key in out:
-                self.rep.error("duplicate-argument", f"meta key `{entry.key}` appears twice", entry.span)
-            try:
+                self.rep.error(
+                    "duplicate-argument", f"meta key `{entry.key}` appears twice", entry.span
+                )
+            with contextlib.suppress(CompileError):
                 out[entry.key] = self.meta_value(entry.value, env)
-            except CompileError:
-                pass
         return out
 
     def meta_value(self, value: s.MetaValue, env: Mapping[str, Value]) -> Any:
@@ -372,8 +441,16 @@ class Resolver:
         if isinstance(term, s.Ref) and scope.has_attr(term.name):
             if step.name is not None:
                 self.register(scope, step.name, ir.AttrRef(term.name, term.span), step.span)
-                return [ir.AttrRef(step.name, step.span)] if in_seq else [ir.CallAttr(step.name, step.span)]
-            return [ir.AttrRef(term.name, term.span)] if in_seq else [ir.CallAttr(term.name, term.span)]
+                return (
+                    [ir.AttrRef(step.name, step.span)]
+                    if in_seq
+                    else [ir.CallAttr(step.name, step.span)]
+                )
+            return (
+                [ir.AttrRef(term.name, term.span)]
+                if in_seq
+                else [ir.CallAttr(term.name, term.span)]
+            )
 
         if isinstance(term, s.Residual):
             if in_seq:
@@ -385,7 +462,9 @@ class Resolver:
                 )
             if step.name is not None:
                 raise self.rep.fatal(
-                    "misplaced", "a residual is not a module and cannot be named", step.name_span or step.span,
+                    "misplaced",
+                    "a residual is not a module and cannot be named",
+                    step.name_span or step.span,
                     help="name the layers inside it instead",
                 )
             body = self.body(term.body, scope, in_seq=False)
@@ -403,10 +482,7 @@ class Resolver:
             return list(modules)
         # At class level.
         if step.name is not None:
-            if len(modules) != 1:
-                module = ir.Sequential(tuple(modules), term.span)
-            else:
-                module = modules[0]
+            module = ir.Sequential(tuple(modules), term.span) if len(modules) != 1 else modules[0]
             if isinstance(module, ir.Layer) and lookup(module.kind).functional_only:  # type: ignore[union-attr]
                 raise self.rep.fatal(
                     "no-module-form",
@@ -443,17 +519,29 @@ class Resolver:
                 notes=[Note("first defined here", scope.attr_spans[name])],
                 help="choose another name, or write the bare name to reuse that layer",
             )
-        if name in MODULE_ATTRS or keyword.iskeyword(name) or name in ("self", "x", "identity") or (
-            name.startswith("_")
+        if (
+            name in MODULE_ATTRS
+            or keyword.iskeyword(name)
+            or name in ("self", "x", "identity")
+            or (name.startswith("_"))
         ):
             why = (
-                "it is a Python keyword" if keyword.iskeyword(name)
-                else "torch.nn.Module has an attribute of that name" if name in MODULE_ATTRS
-                else "names starting with `_` are private in PyTorch" if name.startswith("_")
-                else "the generated forward() uses it"
+                "it is a Python keyword"
+                if keyword.iskeyword(name)
+                else (
+                    "torch.nn.Module has an attribute of that name"
+                    if name in MODULE_ATTRS
+                    else (
+                        "names starting with `_` are private in PyTorch"
+                        if name.startswith("_")
+                        else "the generated forward() uses it"
+                    )
+                )
             )
             raise self.rep.fatal(
-                "bad-name", f"`{name}` cannot be used as a layer name: {why}", span,
+                "bad-name",
+                f"`{name}` cannot be used as a layer name: {why}",
+                span,
                 help=f"choose another name, e.g. `{name.strip('_')}_layer`",
             )
         if name in scope.values:
@@ -472,7 +560,9 @@ class Resolver:
         """Module expressions for a term (several for a repetition)."""
         if isinstance(term, s.Repeat):
             if term.count < 1:
-                raise self.rep.fatal("bad-size", "a repetition count must be at least 1", term.count_span)
+                raise self.rep.fatal(
+                    "bad-size", "a repetition count must be at least 1", term.count_span
+                )
             out: list[ir.ModuleExpr] = []
             for _ in range(term.count):
                 out.extend(self.modules(term.term, scope))
@@ -484,7 +574,9 @@ class Resolver:
             return [ir.Sequential(tuple(items), term.span)]
         if isinstance(term, s.Residual):
             raise self.rep.fatal(
-                "misplaced", "a residual cannot be repeated or grouped here", term.span,
+                "misplaced",
+                "a residual cannot be repeated or grouped here",
+                term.span,
                 help="move the residual into a block",
             )
         name = term.name
@@ -509,8 +601,11 @@ class Resolver:
                 "unknown-layer",
                 f"unknown layer or block `{name}`",
                 name_span,
-                help=f"did you mean `{suggestion}`?" if suggestion else
-                "layers: " + ", ".join(all_names()),
+                help=(
+                    f"did you mean `{suggestion}`?"
+                    if suggestion
+                    else "layers: " + ", ".join(all_names())
+                ),
             )
         return [self.layer(spec, call_args, term.span, scope.values)]
 
@@ -540,9 +635,15 @@ class Resolver:
                             "unknown-parameter",
                             f"`{spec.name}` has no parameter `{arg.name}`",
                             Span(arg.span.start, arg.span.start + len(arg.name)),
-                            help=f"did you mean `{suggestion}`?" if suggestion else
-                            ("it takes: " + ", ".join(p.name for p in spec.params) if spec.params
-                             else "it takes no parameters"),
+                            help=(
+                                f"did you mean `{suggestion}`?"
+                                if suggestion
+                                else (
+                                    "it takes: " + ", ".join(p.name for p in spec.params)
+                                    if spec.params
+                                    else "it takes no parameters"
+                                )
+                            ),
                         )
                         failed = True
                         continue
@@ -565,13 +666,18 @@ class Resolver:
                             "type-error",
                             f"`in -> out` is written as the first argument of a layer with an"
                             f" input and an output size; `{spec.name}` "
-                            + ("takes no size" if spec.size_out is None and spec.size_in is None
-                               else "takes only its input size"),
+                            + (
+                                "takes no size"
+                                if spec.size_out is None and spec.size_in is None
+                                else "takes only its input size"
+                            ),
                             arg.span,
                         )
                     in_value = self.eval(arg.size_in, env)
                     self._bind(spec, bound, spans, spec.size_in, in_value, arg.size_in.span)
-                    self._bind(spec, bound, spans, spec.size_out, self.eval(arg.value, env), arg.value.span)
+                    self._bind(
+                        spec, bound, spans, spec.size_out, self.eval(arg.value, env), arg.value.span
+                    )
                     pos_index += 1
                     continue
                 if pos_index >= len(positional):
@@ -621,7 +727,9 @@ class Resolver:
         value = self.eval(expr, env)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.rep.fatal(
-                "type-error", f"expected a whole number, got {show(value)} ({type_name(value)})", expr.span
+                "type-error",
+                f"expected a whole number, got {show(value)} ({type_name(value)})",
+                expr.span,
             )
         return value
 
@@ -645,9 +753,19 @@ class Resolver:
         assert pspec is not None
         err = pspec.check(value)
         if err is not None:
-            code = "bad-probability" if "probability" in err else (
-                "bad-size" if ("at least" in err or "negative" in err or "whole number" in err
-                               and isinstance(value, float)) else "type-error")
+            code = (
+                "bad-probability"
+                if "probability" in err
+                else (
+                    "bad-size"
+                    if (
+                        "at least" in err
+                        or "negative" in err
+                        or ("whole number" in err and isinstance(value, float))
+                    )
+                    else "type-error"
+                )
+            )
             raise self.rep.fatal(code, f"`{name}` of `{spec.name}`: {err}", span)
         bound[name] = value
         spans[name] = span
@@ -658,7 +776,9 @@ class Resolver:
         self, block: s.BlockDef, args: Sequence[s.Arg], span: Span, outer: _Scope
     ) -> ir.BlockRef:
         if block.name in outer.block_stack:
-            cycle = " -> ".join((*outer.block_stack[outer.block_stack.index(block.name):], block.name))
+            cycle = " -> ".join(
+                (*outer.block_stack[outer.block_stack.index(block.name) :], block.name)
+            )
             raise self.rep.fatal(
                 "recursive-block",
                 f"block `{block.name}` uses itself ({cycle})",
@@ -673,7 +793,9 @@ class Resolver:
         index = 0
         for arg in args:
             if arg.size_in is not None:
-                raise self.rep.fatal("type-error", "`->` is for layer sizes, not block arguments", arg.span)
+                raise self.rep.fatal(
+                    "type-error", "`->` is for layer sizes, not block arguments", arg.span
+                )
             if arg.name is None:
                 if index >= len(positional):
                     raise self.rep.fatal(
@@ -692,12 +814,17 @@ class Resolver:
                         "unknown-parameter",
                         f"block `{block.name}` has no parameter `{name}`",
                         arg.span,
-                        help=f"did you mean `{suggestion}`?" if suggestion else
-                        "it takes: " + ", ".join(params),
+                        help=(
+                            f"did you mean `{suggestion}`?"
+                            if suggestion
+                            else "it takes: " + ", ".join(params)
+                        ),
                     )
             if name in values:
                 raise self.rep.fatal(
-                    "duplicate-argument", f"`{name}` of block `{block.name}` is given twice", arg.span
+                    "duplicate-argument",
+                    f"`{name}` of block `{block.name}` is given twice",
+                    arg.span,
                 )
             values[name] = self.eval(arg.value, outer.values)
             value_spans[name] = arg.span
@@ -761,7 +888,9 @@ def _describe_module(module: ir.ModuleExpr) -> str:
 def _usage(spec: LayerSpec) -> str:
     parts = []
     if spec.size_out:
-        parts.append(f"{spec.size_out}" if not spec.size_in else f"[{spec.size_in} ->] {spec.size_out}")
+        parts.append(
+            f"{spec.size_out}" if not spec.size_in else f"[{spec.size_in} ->] {spec.size_out}"
+        )
     elif spec.size_in:
         parts.append(f"[{spec.size_in}]")
     for p in spec.params:

@@ -49,7 +49,9 @@ def _tuple(value: Value, n: int) -> tuple[int, ...]:
     return (int(value),) * n  # type: ignore[arg-type]
 
 
-def _rank_error(ctx: Ctx, layer: ir.Layer, expected: str, shape: Shape, help: str | None = None) -> CompileError:
+def _rank_error(
+    ctx: Ctx, layer: ir.Layer, expected: str, shape: Shape, help: str | None = None
+) -> CompileError:
     return ctx.rep.fatal(
         "wrong-rank",
         f"`{ctx.name}` expects a {expected} input, but its input is {len(shape)}-D "
@@ -74,8 +76,11 @@ def _expect_size(ctx: Ctx, layer: ir.Layer, param: str, dim: Dim, what: str) -> 
     if value is None:
         return replace(layer.with_arg(param, dim.size), comment=comment)
     if value != dim.size:
-        explained = f"{dim.size} = {dim.why}" if " x " in dim.why else (
-            f"{dim.size} {what} {dim.why}" if dim.why else f"{dim.size} {what}")
+        explained = (
+            f"{dim.size} = {dim.why}"
+            if " x " in dim.why
+            else (f"{dim.size} {what} {dim.why}" if dim.why else f"{dim.size} {what}")
+        )
         if param in layer.explicit:
             raise ctx.rep.fatal(
                 "shape-mismatch",
@@ -352,7 +357,9 @@ def rule_reshape(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Sha
     n_infer = sum(1 for t in target if t == -1)
     n_batch = sum(1 for t in target if t == "batch")
     if n_infer > 1 or n_batch > 1:
-        raise ctx.rep.fatal("reshape-size", f"`{call}`: only one axis can be -1 or batch", layer.span)
+        raise ctx.rep.fatal(
+            "reshape-size", f"`{call}`: only one axis can be -1 or batch", layer.span
+        )
     for t in target:
         if isinstance(t, int) and t != -1 and t < 1:
             raise ctx.rep.fatal("bad-size", f"`{call}`: sizes must be positive (or -1)", layer.span)
@@ -413,7 +420,7 @@ def _regroup(shape: Shape, sizes: list[int | None], ctx: Ctx, layer: ir.Layer, c
             else:
                 j += 1
                 group_dst.append(dst[j])
-                pb *= dst[j][1]  # type: ignore[operator]
+                pb *= dst[j][1]
         i += 1
         j += 1
         src_dims = tuple(d for _, d in group_src)
@@ -439,9 +446,11 @@ def _regroup(shape: Shape, sizes: list[int | None], ctx: Ctx, layer: ir.Layer, c
             for jj, _ in group_dst:
                 labels[jj] = src_dims[0].label
     return tuple(
-        Dim(s, labels[k], whys[k] or f"after {ctx.where}", ctx.span, varies[k])
-        if s is not None
-        else next((d for d in shape if d.size is None), Dim(None, "batch"))
+        (
+            Dim(s, labels[k], whys[k] or f"after {ctx.where}", ctx.span, varies[k])
+            if s is not None
+            else next((d for d in shape if d.size is None), Dim(None, "batch"))
+        )
         for k, s in enumerate(sizes)
     )
 
@@ -485,10 +494,14 @@ def rule_select(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shap
     index = int(layer.get("index"))  # type: ignore[arg-type]
     size = shape[axis].size
     if size is None:
-        raise ctx.rep.fatal("bad-axis", f"`{ctx.name}` cannot select from the batch axis", layer.span)
+        raise ctx.rep.fatal(
+            "bad-axis", f"`{ctx.name}` cannot select from the batch axis", layer.span
+        )
     if not -size <= index < size:
         raise ctx.rep.fatal(
-            "bad-axis", f"`{ctx.name}`: index {index} is outside an axis of {size}", layer.arg_span("index")
+            "bad-axis",
+            f"`{ctx.name}`: index {index} is outside an axis of {size}",
+            layer.arg_span("index"),
         )
     return layer, shape[:axis] + shape[axis + 1 :]
 
@@ -565,7 +578,9 @@ class ShapeChecker:
             if module is None:
                 module = self.unused(attr, state)
             attrs.append(replace(attr, module=module))
-        return replace(cls, attrs=tuple(attrs), forward=tuple(ops), in_shape=in_shape, out_shape=shape)
+        return replace(
+            cls, attrs=tuple(attrs), forward=tuple(ops), in_shape=in_shape, out_shape=shape
+        )
 
     def unused(self, attr: ir.Attr, state: _ClassState) -> ir.ModuleExpr:
         self.rep.warning(
@@ -627,7 +642,9 @@ class ShapeChecker:
                 out.append(ir.Residual(tuple(body), op.span, after))
         return out, shape
 
-    def call_attr(self, name: str, shape: Shape, state: _ClassState, span: Span, where: str) -> Shape:
+    def call_attr(
+        self, name: str, shape: Shape, state: _ClassState, span: Span, where: str
+    ) -> Shape:
         attr = state.cls.attr(name)
         assert attr is not None, name
         module = state.filled.get(name, attr.module)

@@ -12,7 +12,9 @@ WIDTH = 96
 
 def quote(text: str) -> str:
     """A string literal; every character that could end or break it is escaped."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    escaped = (
+        text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    )
     escaped = "".join(ch if ch.isprintable() else " " for ch in escaped)
     return f'"{escaped}"'
 
@@ -51,7 +53,9 @@ def meta_value(v: s.MetaValue, indent: str) -> str:
 
 def mapping(m: s.MetaMap, indent: str) -> str:
     flat = "{ " + ", ".join(f"{e.key} = {meta_value(e.value, indent)}" for e in m.entries) + " }"
-    if len(flat) + len(indent) < WIDTH and not any(isinstance(e.value, s.MetaMap) for e in m.entries):
+    if len(flat) + len(indent) < WIDTH and not any(
+        isinstance(e.value, s.MetaMap) for e in m.entries
+    ):
         return flat if m.entries else "{}"
     inner = indent + "  "
     lines = [f"{inner}{e.key} = {meta_value(e.value, inner)}" for e in m.entries]

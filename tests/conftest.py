@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from seeds import SEED_FILE  # noqa: E402
+from seeds import SEED_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -33,7 +33,11 @@ def code_blocks(language: str) -> dict[str, str]:
         if line.strip() != f".. code-block:: {language}":
             continue
         title = next(
-            (lines[j].strip().strip("`").rstrip(":").strip("`") for j in range(i - 1, -1, -1) if lines[j].strip()),
+            (
+                lines[j].strip().strip("`").rstrip(":").strip("`")
+                for j in range(i - 1, -1, -1)
+                if lines[j].strip()
+            ),
             "",
         )
         body: list[str] = []

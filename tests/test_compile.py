@@ -10,17 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from seeds import MODELS, seed_lines
-
 from archc.api import build_module, compile_file, compile_source
 from archc.cli import main
+from seeds import MODELS, seed_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 GENERATED = ROOT / "generated"
 
 
-def archc(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def archc(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "archc", *args],
         cwd=cwd or ROOT,
@@ -38,7 +39,9 @@ def test_generated_files_are_up_to_date(model: str, update_golden: bool) -> None
     golden = GENERATED / f"{model}.py"
     if update_golden:
         golden.write_text(code, encoding="utf-8")
-    assert golden.read_text(encoding="utf-8") == code, "run pytest --update-golden after intended changes"
+    assert (
+        golden.read_text(encoding="utf-8") == code
+    ), "run pytest --update-golden after intended changes"
 
 
 def test_cli_reproduces_committed_file(tmp_path: Path) -> None:
@@ -52,7 +55,13 @@ def test_output_is_identical_across_hash_seeds(tmp_path: Path) -> None:
     outputs = []
     for seed in ("0", "1", "12345"):
         out = tmp_path / seed
-        proc = archc("compile", *(f"examples/{m}.arch" for m in MODELS), "-o", str(out), env={"PYTHONHASHSEED": seed})
+        proc = archc(
+            "compile",
+            *(f"examples/{m}.arch" for m in MODELS),
+            "-o",
+            str(out),
+            env={"PYTHONHASHSEED": seed},
+        )
         assert proc.returncode == 0, proc.stderr
         outputs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
     assert outputs[0] == outputs[1] == outputs[2]
@@ -74,7 +83,14 @@ def test_emitted_code_round_trips(model: str) -> None:
 
 def test_generated_passes_ruff() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", *(str(GENERATED / f"{m}.py") for m in MODELS)],
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--no-cache",
+            *(str(GENERATED / f"{m}.py") for m in MODELS),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -115,10 +131,17 @@ def test_other_lengths_recompute_every_size() -> None:
 
 
 def test_several_values_give_one_file_each(tmp_path: Path) -> None:
-    proc = archc("compile", "examples/basset.arch", "--set", "classes=2,10,20,50", "-o", str(tmp_path))
+    proc = archc(
+        "compile", "examples/basset.arch", "--set", "classes=2,10,20,50", "-o", str(tmp_path)
+    )
     assert proc.returncode == 0, proc.stderr
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["basset_classes10.py", "basset_classes2.py", "basset_classes20.py", "basset_classes50.py"]
+    assert names == [
+        "basset_classes10.py",
+        "basset_classes2.py",
+        "basset_classes20.py",
+        "basset_classes50.py",
+    ]
     assert "nn.Linear(1000, 20)" in (tmp_path / "basset_classes20.py").read_text()
     assert (tmp_path / "basset_classes50.py").read_text() == (GENERATED / "basset.py").read_text()
 
@@ -127,7 +150,16 @@ def test_two_parameters_give_the_product(tmp_path: Path) -> None:
     text = (EXAMPLES / "deepsea.arch").read_text().replace("linear(53 * 960 -> 925)", "linear(925)")
     src = tmp_path / "ds.arch"
     src.write_text(text)
-    proc = archc("compile", str(src), "--set", "classes=2,3", "--set", "length=500,1000", "-o", str(tmp_path / "o"))
+    proc = archc(
+        "compile",
+        str(src),
+        "--set",
+        "classes=2,3",
+        "--set",
+        "length=500,1000",
+        "-o",
+        str(tmp_path / "o"),
+    )
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
         "ds_classes2_length1000.py",
@@ -148,7 +180,9 @@ def test_several_architectures_per_file(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["zoo_big.py", "zoo_small.py"]
     assert "nn.Linear(1000, 3)" in (tmp_path / "o" / "zoo_big.py").read_text()
-    proc = archc("compile", str(src), "--arch", "big", "--class-name", "Big", "-o", str(tmp_path / "p"))
+    proc = archc(
+        "compile", str(src), "--arch", "big", "--class-name", "Big", "-o", str(tmp_path / "p")
+    )
     assert proc.returncode == 0, proc.stderr
     assert "class Big(nn.Module)" in (tmp_path / "p" / "zoo.py").read_text()
 
@@ -159,7 +193,9 @@ def test_error_writes_nothing_and_keeps_existing_files(tmp_path: Path) -> None:
     existing = out / "bad.py"
     existing.write_text("# my file\n")
     src = tmp_path / "bad.arch"
-    src.write_text("arch bad(classes = 2, length = 100, alphabet = 4) {\n  flatten | fc = linear(7 -> classes)\n}\n")
+    src.write_text(
+        "arch bad(classes = 2, length = 100, alphabet = 4) {\n  flatten | fc = linear(7 -> classes)\n}\n"
+    )
     proc = archc("compile", str(src), "-o", str(out))
     assert proc.returncode == 1
     assert "error[shape-mismatch]" in proc.stderr
@@ -210,8 +246,22 @@ def test_every_step_comment_matches_the_real_shape(torch_module: Any) -> None:
     exec(compile(code, "chromdragonn", "exec"), namespace)
     module = namespace["TorchModel"]().eval()
     seen: list[tuple[int, ...]] = []
-    for name in ("prelayer", "layer1", "l1tol2", "layer2", "maxpool1", "l2tol3", "layer3", "maxpool2",
-                 "layer4", "flayer", "maxpool3", "fc1", "fc2", "fc3"):
+    for name in (
+        "prelayer",
+        "layer1",
+        "l1tol2",
+        "layer2",
+        "maxpool1",
+        "l2tol3",
+        "layer3",
+        "maxpool2",
+        "layer4",
+        "flayer",
+        "maxpool3",
+        "fc1",
+        "fc2",
+        "fc3",
+    ):
         getattr(module, name).register_forward_hook(lambda m, i, o: seen.append(tuple(o.shape[1:])))
     with torch.no_grad():
         module(torch.zeros(2, 1000, 4))

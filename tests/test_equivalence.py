@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from seeds import MODELS, SEED_INPUT, seed_python
-
 from archc.api import build_module, compile_file
+from seeds import MODELS, SEED_INPUT, seed_python
 
 pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("seed_available")]
 
@@ -67,7 +66,9 @@ def test_checkpoint_loads_and_outputs_match(model: str, classes: int, torch_modu
 def test_parameter_count_matches_seed(model: str, torch_module: Any) -> None:
     seed = seed_module(model, 50)
     generated = build_module(EXAMPLES / f"{model}.arch")
-    assert sum(p.numel() for p in generated.parameters()) == sum(p.numel() for p in seed.parameters())
+    assert sum(p.numel() for p in generated.parameters()) == sum(
+        p.numel() for p in seed.parameters()
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,7 +79,9 @@ def test_other_lengths_run(model: str, length: int, torch_module: Any) -> None:
     torch = torch_module
     text = (EXAMPLES / f"{model}.arch").read_text()
     # The examples check their seed's magic number; drop it to let archc infer it.
-    text = text.replace("linear(3600 -> 1000)", "linear(1000)").replace("linear(53 * 960 -> 925)", "linear(925)")
+    text = text.replace("linear(3600 -> 1000)", "linear(1000)").replace(
+        "linear(53 * 960 -> 925)", "linear(925)"
+    )
     module = build_module(text, length=length, classes=3)
     module.eval()
     with torch.no_grad():

@@ -15,10 +15,9 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+from archc.cli import main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from archc.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = {p.stem: p.read_text() for p in sorted((ROOT / "examples").glob("*.arch"))}
@@ -52,7 +51,7 @@ def check_text(text: str) -> None:
         assert code in (0, 1, 2), (code, err)
         diags = json.loads(out)
         for diag in diags:
-            assert FIELDS <= set(diag)
+            assert set(diag) >= FIELDS
             assert diag["severity"] in ("error", "warning")
             assert diag["line"] >= 1 and diag["column"] >= 1
             assert re.fullmatch(r"[a-z0-9-]+", diag["code"])
@@ -69,7 +68,7 @@ def check_text(text: str) -> None:
         if code != 0:
             assert written == ["fuzz.py"]
             assert (out_dir / "fuzz.py").read_text() == SENTINEL
-            assert code == 1 and lint_failed or code == 2
+            assert (code == 1 and lint_failed) or code == 2
         else:
             assert not lint_failed
             for name in written:
@@ -98,7 +97,14 @@ def mutated_example(draw: st.DrawFn) -> str:
                 k = draw(st.sampled_from(numbers))
                 tokens[k] = str(draw(st.sampled_from([0, 1, 2, 3, 7, 100, 999, 5000, 10**6])))
         else:
-            tokens.insert(i, draw(st.sampled_from(["(", ")", "{", "}", "|", "=", ",", "->", "*", "-1", "x", '"s"', "\n"])))
+            tokens.insert(
+                i,
+                draw(
+                    st.sampled_from(
+                        ["(", ")", "{", "}", "|", "=", ",", "->", "*", "-1", "x", '"s"', "\n"]
+                    )
+                ),
+            )
     return "".join(tokens)
 
 
@@ -118,9 +124,47 @@ def test_random_text_never_crashes(text: str) -> None:
 @given(
     st.lists(
         st.sampled_from(
-            ["arch", "block", "a", "(", ")", "{", "}", "=", "|", ",", "seq", "residual", "input", "conv1d",
-             "linear", "relu", "1", "4", "-", "*", "->", "\n", "classes", "length", "batch", ":", "meta", "[", "]",
-             '"x"', "1.5", "true", "none", "let", "flatten", "view", "permute", "0", "//"]
+            [
+                "arch",
+                "block",
+                "a",
+                "(",
+                ")",
+                "{",
+                "}",
+                "=",
+                "|",
+                ",",
+                "seq",
+                "residual",
+                "input",
+                "conv1d",
+                "linear",
+                "relu",
+                "1",
+                "4",
+                "-",
+                "*",
+                "->",
+                "\n",
+                "classes",
+                "length",
+                "batch",
+                ":",
+                "meta",
+                "[",
+                "]",
+                '"x"',
+                "1.5",
+                "true",
+                "none",
+                "let",
+                "flatten",
+                "view",
+                "permute",
+                "0",
+                "//",
+            ]
         ),
         max_size=40,
     )
@@ -142,7 +186,7 @@ def test_random_token_soup_never_crashes(tokens: list[str]) -> None:
 def test_deep_nesting_never_crashes(tmp_path: Path, body: str) -> None:
     src = tmp_path / "deep.arch"
     src.write_text("arch m(classes = 2, length = 10, alphabet = 4) {\n" + body + "\n}\n")
-    code, out, err = run(["lint", str(src), "--format", "json"])
+    code, out, _err = run(["lint", str(src), "--format", "json"])
     assert code in (0, 1)
     diags = json.loads(out)
     assert code == 0 or any(d["code"] == "too-deep" for d in diags)

@@ -9,7 +9,6 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
-
 from archc.cli import main
 from archc.diagnostics import render
 
@@ -18,7 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAD = "arch m(classes = 2, length = 100, alphabet = 4) {\n"
 
 
-def lint(tmp_path: Path, text: str, *args: str, name: str = "m.arch") -> tuple[int, list[dict], str]:
+def lint(
+    tmp_path: Path, text: str, *args: str, name: str = "m.arch"
+) -> tuple[int, list[dict], str]:
     path = tmp_path / name
     path.write_text(text)
     out = io.StringIO()
@@ -35,28 +36,104 @@ def lint(tmp_path: Path, text: str, *args: str, name: str = "m.arch") -> tuple[i
 CASES = [
     ("syntax-paren", HEAD + "  c = conv1d(3, 5\n}\n", "syntax", "expected `)`", "\n", 2),
     ("syntax-brace", HEAD + "  c = conv1d(3, 5)\n", "syntax", "a `}` is missing", ")", 2),
-    ("syntax-quote", HEAD + "  c = conv1d(3, 5, padding = 'same')\n}\n", "syntax", "double quotes", "'same'", 2),
-    ("syntax-char", HEAD + "  c = conv1d(3, 5) @ relu\n}\n", "syntax", "unexpected character `@`", "@", 2),
-    ("syntax-two-steps", HEAD + "  c = conv1d(3, 5) relu\n}\n", "syntax", "found the name `relu`", "relu", 2),
-    ("unknown-layer", HEAD + "  c = conv1e(3, 5)\n}\n", "unknown-layer", "unknown layer or block `conv1e`", "conv1e", 2),
+    (
+        "syntax-quote",
+        HEAD + "  c = conv1d(3, 5, padding = 'same')\n}\n",
+        "syntax",
+        "double quotes",
+        "'same'",
+        2,
+    ),
+    (
+        "syntax-char",
+        HEAD + "  c = conv1d(3, 5) @ relu\n}\n",
+        "syntax",
+        "unexpected character `@`",
+        "@",
+        2,
+    ),
+    (
+        "syntax-two-steps",
+        HEAD + "  c = conv1d(3, 5) relu\n}\n",
+        "syntax",
+        "found the name `relu`",
+        "relu",
+        2,
+    ),
+    (
+        "unknown-layer",
+        HEAD + "  c = conv1e(3, 5)\n}\n",
+        "unknown-layer",
+        "unknown layer or block `conv1e`",
+        "conv1e",
+        2,
+    ),
     (
         "unknown-block",
-        "block ResBlock(ch) { residual { c = conv1d(ch, 3, padding = 1) } }\n" + HEAD + "  r = Resblock(4)\n}\n",
+        "block ResBlock(ch) { residual { c = conv1d(ch, 3, padding = 1) } }\n"
+        + HEAD
+        + "  r = Resblock(4)\n}\n",
         "unknown-layer",
         "unknown layer or block `Resblock`",
         "Resblock",
         3,
     ),
-    ("misspelled-param", HEAD + "  c = conv1d(3, kernal_size = 5)\n}\n", "unknown-parameter",
-     "`conv1d` has no parameter `kernal_size`", "kernal_size", 2),
-    ("missing-arg", HEAD + "  c = conv1d(3)\n}\n", "missing-argument", "`conv1d` needs `kernel_size`", "conv1d(3)", 2),
-    ("duplicate-arg", HEAD + "  c = conv1d(3, 5, kernel_size = 5)\n}\n", "duplicate-argument",
-     "`kernel_size` of `conv1d` is given twice", "kernel_size = 5", 2),
-    ("wrong-type", HEAD + '  c = conv1d(3, "five")\n}\n', "type-error", "expected a whole number", '"five"', 2),
-    ("wrong-type-bool", HEAD + "  c = conv1d(3, 5, bias = 1)\n}\n", "type-error", "expected true or false", "bias = 1", 2),
-    ("duplicate-name", HEAD + "  c = conv1d(3, 5)\n  c = conv1d(3, 5)\n}\n", "duplicate-name",
-     "layer name `c` is already used", "c", 3),
-    ("undefined-name", HEAD + "  flatten | fc = linear(clases)\n}\n", "undefined-name", "`clases` is not defined", "clases", 2),
+    (
+        "misspelled-param",
+        HEAD + "  c = conv1d(3, kernal_size = 5)\n}\n",
+        "unknown-parameter",
+        "`conv1d` has no parameter `kernal_size`",
+        "kernal_size",
+        2,
+    ),
+    (
+        "missing-arg",
+        HEAD + "  c = conv1d(3)\n}\n",
+        "missing-argument",
+        "`conv1d` needs `kernel_size`",
+        "conv1d(3)",
+        2,
+    ),
+    (
+        "duplicate-arg",
+        HEAD + "  c = conv1d(3, 5, kernel_size = 5)\n}\n",
+        "duplicate-argument",
+        "`kernel_size` of `conv1d` is given twice",
+        "kernel_size = 5",
+        2,
+    ),
+    (
+        "wrong-type",
+        HEAD + '  c = conv1d(3, "five")\n}\n',
+        "type-error",
+        "expected a whole number",
+        '"five"',
+        2,
+    ),
+    (
+        "wrong-type-bool",
+        HEAD + "  c = conv1d(3, 5, bias = 1)\n}\n",
+        "type-error",
+        "expected true or false",
+        "bias = 1",
+        2,
+    ),
+    (
+        "duplicate-name",
+        HEAD + "  c = conv1d(3, 5)\n  c = conv1d(3, 5)\n}\n",
+        "duplicate-name",
+        "layer name `c` is already used",
+        "c",
+        3,
+    ),
+    (
+        "undefined-name",
+        HEAD + "  flatten | fc = linear(clases)\n}\n",
+        "undefined-name",
+        "`clases` is not defined",
+        "clases",
+        2,
+    ),
     (
         "recursive-block",
         "block A(n) { b = B(n) }\nblock B(n) { a = A(n) }\n" + HEAD + "  a = A(1)\n}\n",
@@ -66,44 +143,167 @@ CASES = [
         2,
     ),
     ("zero-size", HEAD + "  c = conv1d(0, 5)\n}\n", "bad-size", "must be at least 1", "0", 2),
-    ("non-integer-size", HEAD + "  c = conv1d(10 / 3, 5)\n}\n", "bad-size", "expected a whole number", "10 / 3", 2),
-    ("negative-padding", HEAD + "  c = conv1d(8, 5, padding = -1)\n}\n", "bad-size", "must not be negative", "padding = -1", 2),
-    ("dropout-range", HEAD + "  dropout(1.5)\n}\n", "bad-probability", "a probability must lie in [0, 1]", "1.5", 2),
-    ("kernel-too-large", HEAD + "  c = conv1d(8, 200)\n}\n", "too-short",
-     "`c` has a kernel of 200, larger than its input of 100 positions", "c = conv1d(8, 200)", 2),
+    (
+        "non-integer-size",
+        HEAD + "  c = conv1d(10 / 3, 5)\n}\n",
+        "bad-size",
+        "expected a whole number",
+        "10 / 3",
+        2,
+    ),
+    (
+        "negative-padding",
+        HEAD + "  c = conv1d(8, 5, padding = -1)\n}\n",
+        "bad-size",
+        "must not be negative",
+        "padding = -1",
+        2,
+    ),
+    (
+        "dropout-range",
+        HEAD + "  dropout(1.5)\n}\n",
+        "bad-probability",
+        "a probability must lie in [0, 1]",
+        "1.5",
+        2,
+    ),
+    (
+        "kernel-too-large",
+        HEAD + "  c = conv1d(8, 200)\n}\n",
+        "too-short",
+        "`c` has a kernel of 200, larger than its input of 100 positions",
+        "c = conv1d(8, 200)",
+        2,
+    ),
     (
         "length-shrinks",
-        HEAD + "  c = conv1d(8, 5) | p = maxpool1d(10)\n  d = conv1d(8, 5) | q = maxpool1d(10)\n}\n",
+        HEAD
+        + "  c = conv1d(8, 5) | p = maxpool1d(10)\n  d = conv1d(8, 5) | q = maxpool1d(10)\n}\n",
         "too-short",
         "`q` has a pool window of 10, larger than its input of 5 positions",
         "q = maxpool1d(10)",
         3,
     ),
-    ("channels-mismatch", HEAD + "  c = conv1d(5 -> 8, 3)\n}\n", "shape-mismatch",
-     "`c` expects 5 input channels, but its input has 4", "5", 2),
-    ("features-mismatch", HEAD + "  c = conv1d(8, 11)\n  flatten\n  fc = linear(700 -> classes)\n}\n", "shape-mismatch",
-     "`fc` expects 700 input features, but its input has 720", "700", 4),
-    ("batchnorm-mismatch", HEAD + "  c = conv1d(8, 3) | bn = batchnorm1d(16)\n}\n", "shape-mismatch",
-     "`bn` expects 16 features, but its input has 8", "16", 2),
-    ("reuse-mismatch", HEAD + "  c = conv1d(4, 3)\n  d = conv1d(8, 1)\n  c\n}\n", "shape-mismatch",
-     "`c` is reused with 8 input channels, but it was built for 4", "c", 4),
-    ("residual-mismatch", HEAD + "  residual { c = conv1d(8, 3, padding = 1) }\n}\n", "residual-mismatch",
-     "the residual adds a (N, 8, 100) output to its (N, 4, 100) input", "residual", 2),
-    ("view-count", HEAD + "  view(-1, 401)\n}\n", "reshape-size",
-     "`view(-1, 401)` does not fit: each sequence has 400 elements", "view(-1, 401)", 2),
-    ("view-fixed-batch", HEAD + "  view(4, 100)\n}\n", "reshape-size", "only works for one batch size", "view(4, 100)", 2),
-    ("permute-repeat", HEAD + "  permute(0, 2, 2)\n}\n", "bad-axis", "is not a reordering of the 3 axes", "permute(0, 2, 2)", 2),
-    ("permute-range", HEAD + "  permute(0, 3, 1)\n}\n", "bad-axis", "axis 3 does not exist", "permute(0, 3, 1)", 2),
-    ("needs-name", HEAD + "  conv1d(8, 3)\n}\n", "needs-name", "`conv1d` has weights and needs a name", "conv1d(8, 3)", 2),
-    ("wrong-rank", HEAD + "  flatten | c = conv1d(8, 3)\n}\n", "wrong-rank", "expects a 3-D", "c = conv1d(8, 3)", 2),
-    ("bad-name", HEAD + "  eval = conv1d(8, 3)\n}\n", "bad-name", "torch.nn.Module has an attribute", "eval", 2),
-    ("keyword-name", HEAD + "  class = conv1d(8, 3)\n}\n", "bad-name", "Python keyword", "class", 2),
-    ("seq-residual", HEAD + "  s = seq { residual { relu } }\n}\n", "misplaced", "`residual` cannot stand inside `seq`",
-     "residual { relu }", 2),
+    (
+        "channels-mismatch",
+        HEAD + "  c = conv1d(5 -> 8, 3)\n}\n",
+        "shape-mismatch",
+        "`c` expects 5 input channels, but its input has 4",
+        "5",
+        2,
+    ),
+    (
+        "features-mismatch",
+        HEAD + "  c = conv1d(8, 11)\n  flatten\n  fc = linear(700 -> classes)\n}\n",
+        "shape-mismatch",
+        "`fc` expects 700 input features, but its input has 720",
+        "700",
+        4,
+    ),
+    (
+        "batchnorm-mismatch",
+        HEAD + "  c = conv1d(8, 3) | bn = batchnorm1d(16)\n}\n",
+        "shape-mismatch",
+        "`bn` expects 16 features, but its input has 8",
+        "16",
+        2,
+    ),
+    (
+        "reuse-mismatch",
+        HEAD + "  c = conv1d(4, 3)\n  d = conv1d(8, 1)\n  c\n}\n",
+        "shape-mismatch",
+        "`c` is reused with 8 input channels, but it was built for 4",
+        "c",
+        4,
+    ),
+    (
+        "residual-mismatch",
+        HEAD + "  residual { c = conv1d(8, 3, padding = 1) }\n}\n",
+        "residual-mismatch",
+        "the residual adds a (N, 8, 100) output to its (N, 4, 100) input",
+        "residual",
+        2,
+    ),
+    (
+        "view-count",
+        HEAD + "  view(-1, 401)\n}\n",
+        "reshape-size",
+        "`view(-1, 401)` does not fit: each sequence has 400 elements",
+        "view(-1, 401)",
+        2,
+    ),
+    (
+        "view-fixed-batch",
+        HEAD + "  view(4, 100)\n}\n",
+        "reshape-size",
+        "only works for one batch size",
+        "view(4, 100)",
+        2,
+    ),
+    (
+        "permute-repeat",
+        HEAD + "  permute(0, 2, 2)\n}\n",
+        "bad-axis",
+        "is not a reordering of the 3 axes",
+        "permute(0, 2, 2)",
+        2,
+    ),
+    (
+        "permute-range",
+        HEAD + "  permute(0, 3, 1)\n}\n",
+        "bad-axis",
+        "axis 3 does not exist",
+        "permute(0, 3, 1)",
+        2,
+    ),
+    (
+        "needs-name",
+        HEAD + "  conv1d(8, 3)\n}\n",
+        "needs-name",
+        "`conv1d` has weights and needs a name",
+        "conv1d(8, 3)",
+        2,
+    ),
+    (
+        "wrong-rank",
+        HEAD + "  flatten | c = conv1d(8, 3)\n}\n",
+        "wrong-rank",
+        "expects a 3-D",
+        "c = conv1d(8, 3)",
+        2,
+    ),
+    (
+        "bad-name",
+        HEAD + "  eval = conv1d(8, 3)\n}\n",
+        "bad-name",
+        "torch.nn.Module has an attribute",
+        "eval",
+        2,
+    ),
+    (
+        "keyword-name",
+        HEAD + "  class = conv1d(8, 3)\n}\n",
+        "bad-name",
+        "Python keyword",
+        "class",
+        2,
+    ),
+    (
+        "seq-residual",
+        HEAD + "  s = seq { residual { relu } }\n}\n",
+        "misplaced",
+        "`residual` cannot stand inside `seq`",
+        "residual { relu }",
+        2,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("source", "code", "message", "culprit", "line"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("source", "code", "message", "culprit", "line"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
 def test_error_is_reported_where_it_is(
     tmp_path: Path, source: str, code: str, message: str, culprit: str, line: int
 ) -> None:
@@ -127,18 +327,55 @@ def test_error_is_reported_where_it_is(
 
 
 WARNINGS = [
-    ("padding-too-large", HEAD + "  c = conv1d(8, 3, padding = 2)\n}\n", "more than (kernel - 1) / 2 = 1", "padding = 2", 2),
-    ("padding-1x1", HEAD + "  c = conv1d(8, 1, padding = 1)\n}\n", "pads a kernel of size 1", "padding = 1", 2),
-    ("pool-drops", HEAD + "  p = maxpool1d(3)\n}\n", "drops the last 1 of 100 positions", "p = maxpool1d(3)", 2),
-    ("length-pinned", HEAD + "  flatten | fc = linear(400 -> classes)\n}\n", "depends on the input length", "400", 2),
-    ("axis-mix", HEAD + "  permute(0, 2, 1) | reshape(-1, 4, 100)\n}\n", "mixes the axes length (100) and channels (4)",
-     "reshape(-1, 4, 100)", 2),
-    ("axis-order", "arch m(classes = 2, length = 100, alphabet = 4) {\n  input (batch, length, channels)\n"
-     "  c = conv1d(8, 3)\n}\n", "its input is (batch, length, channels)", "c = conv1d(8, 3)", 3),
+    (
+        "padding-too-large",
+        HEAD + "  c = conv1d(8, 3, padding = 2)\n}\n",
+        "more than (kernel - 1) / 2 = 1",
+        "padding = 2",
+        2,
+    ),
+    (
+        "padding-1x1",
+        HEAD + "  c = conv1d(8, 1, padding = 1)\n}\n",
+        "pads a kernel of size 1",
+        "padding = 1",
+        2,
+    ),
+    (
+        "pool-drops",
+        HEAD + "  p = maxpool1d(3)\n}\n",
+        "drops the last 1 of 100 positions",
+        "p = maxpool1d(3)",
+        2,
+    ),
+    (
+        "length-pinned",
+        HEAD + "  flatten | fc = linear(400 -> classes)\n}\n",
+        "depends on the input length",
+        "400",
+        2,
+    ),
+    (
+        "axis-mix",
+        HEAD + "  permute(0, 2, 1) | reshape(-1, 4, 100)\n}\n",
+        "mixes the axes length (100) and channels (4)",
+        "reshape(-1, 4, 100)",
+        2,
+    ),
+    (
+        "axis-order",
+        "arch m(classes = 2, length = 100, alphabet = 4) {\n  input (batch, length, channels)\n"
+        "  c = conv1d(8, 3)\n}\n",
+        "its input is (batch, length, channels)",
+        "c = conv1d(8, 3)",
+        3,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("code", "source", "message", "culprit", "line"), WARNINGS, ids=[w[0] for w in WARNINGS])
+@pytest.mark.parametrize(
+    ("code", "source", "message", "culprit", "line"), WARNINGS, ids=[w[0] for w in WARNINGS]
+)
 def test_warning_is_reported_and_strict_fails(
     tmp_path: Path, code: str, source: str, message: str, culprit: str, line: int
 ) -> None:
@@ -156,7 +393,9 @@ def test_warning_is_reported_and_strict_fails(
 
 
 def test_set_of_unknown_parameter(tmp_path: Path) -> None:
-    exit_code, diags, _ = lint(tmp_path, HEAD + "  flatten | fc = linear(classes)\n}\n", "--set", "clases=3")
+    exit_code, diags, _ = lint(
+        tmp_path, HEAD + "  flatten | fc = linear(classes)\n}\n", "--set", "clases=3"
+    )
     assert exit_code == 1
     assert diags[0]["code"] == "bad-set"
     assert "has no parameter `clases`" in diags[0]["message"]
@@ -165,7 +404,9 @@ def test_set_of_unknown_parameter(tmp_path: Path) -> None:
 
 
 def test_set_of_wrong_type(tmp_path: Path) -> None:
-    exit_code, diags, _ = lint(tmp_path, HEAD + "  flatten | fc = linear(classes)\n}\n", "--set", "classes=abc")
+    exit_code, diags, _ = lint(
+        tmp_path, HEAD + "  flatten | fc = linear(classes)\n}\n", "--set", "classes=abc"
+    )
     assert exit_code == 1
     assert diags[0]["code"] == "bad-set"
     assert "takes a whole number, not a string" in diags[0]["message"]
@@ -188,11 +429,13 @@ def test_mismatch_explains_the_derivation(tmp_path: Path) -> None:
 
 def test_too_short_says_the_minimum_length(tmp_path: Path) -> None:
     text = (ROOT / "examples" / "deepsea.arch").read_text()
-    exit_code, diags, rendered = lint(tmp_path, text, "--set", "length=100", name="deepsea.arch")
+    exit_code, diags, _rendered = lint(tmp_path, text, "--set", "length=100", name="deepsea.arch")
     assert exit_code == 1
     diag = next(d for d in diags if d["code"] == "too-short")
     assert "`conv3` has a kernel of 8, larger than its input of 4 positions" in diag["message"]
-    assert diag["help"].startswith("the shortest input that works is 163 positions (--set length=163)")
+    assert diag["help"].startswith(
+        "the shortest input that works is 163 positions (--set length=163)"
+    )
 
 
 def test_all_independent_problems_are_reported(tmp_path: Path) -> None:
@@ -216,13 +459,25 @@ def test_all_independent_problems_are_reported(tmp_path: Path) -> None:
 
 def test_json_has_every_field(tmp_path: Path) -> None:
     _, diags, _ = lint(tmp_path, HEAD + "  c = conv1d(5 -> 8, 3)\n}\n")
-    assert set(diags[0]) >= {"code", "severity", "message", "path", "line", "column", "end_line", "end_column", "help"}
+    assert set(diags[0]) >= {
+        "code",
+        "severity",
+        "message",
+        "path",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "help",
+    }
     assert (diags[0]["line"], diags[0]["column"]) == (2, 14)
     assert (diags[0]["end_line"], diags[0]["end_column"]) == (2, 15)
 
 
 def test_clean_file_exits_zero(tmp_path: Path) -> None:
-    exit_code, diags, text = lint(tmp_path, HEAD + "  c = conv1d(8, 5) | relu | global_max_pool\n  fc = linear(classes)\n}\n")
+    exit_code, diags, text = lint(
+        tmp_path, HEAD + "  c = conv1d(8, 5) | relu | global_max_pool\n  fc = linear(classes)\n}\n"
+    )
     assert (exit_code, diags) == (0, [])
     assert text.strip() == "no problems in 1 file"
 
@@ -235,7 +490,10 @@ def test_lengths_report(tmp_path: Path) -> None:
     assert "minimum input length: 168" in report
     assert "valid lengths: 984 to 1031 (a written input size pins them)" in report
     assert "total downsampling: 48x along the length" in report
-    source = HEAD + "  c = conv1d(8, 5) | relu | p = maxpool1d(4)\n  global_max_pool | fc = linear(classes)\n}\n"
+    source = (
+        HEAD
+        + "  c = conv1d(8, 5) | relu | p = maxpool1d(4)\n  global_max_pool | fc = linear(classes)\n}\n"
+    )
     (tmp_path / "free.arch").write_text(source)
     out = io.StringIO()
     with redirect_stdout(out):

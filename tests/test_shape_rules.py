@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from archc.diagnostics import Reporter
 from archc.driver import check_tree
 from archc.layers import lookup
@@ -40,7 +39,9 @@ def infer(step: str, sizes: list[int]) -> tuple[tuple[int, ...] | None, list[str
     return tuple(d.size for d in checked.cls.out_shape if d.size is not None), codes  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(("step", "sizes", "expected"), cases(), ids=[f"{c[0]}@{c[1]}" for c in cases()])
+@pytest.mark.parametrize(
+    ("step", "sizes", "expected"), cases(), ids=[f"{c[0]}@{c[1]}" for c in cases()]
+)
 def test_shape_rule(step: str, sizes: str, expected: str) -> None:
     shape, codes = infer(step, [int(s) for s in sizes.split(",")])
     if expected.startswith("error "):

@@ -53,7 +53,9 @@ def test_wheel_in_fresh_venv(tmp_path: Path) -> None:
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    assert (elsewhere / "out" / "deepsea.py").read_text() == (ROOT / "generated" / "deepsea.py").read_text()
+    assert (elsewhere / "out" / "deepsea.py").read_text() == (
+        ROOT / "generated" / "deepsea.py"
+    ).read_text()
     lint = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "archc", "lint", "deepsea.arch"],
         cwd=elsewhere,
