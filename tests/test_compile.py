@@ -270,3 +270,21 @@ def test_every_step_comment_matches_the_real_shape(torch_module: Any) -> None:
         if "= self." in line and "#" in line and "bn" not in line:
             comments.append(tuple(int(v) for v in line.split("# (N, ")[1].rstrip(")").split(", ")))
     assert seen == comments
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("path", sorted((EXAMPLES / "more").glob("*.arch")), ids=lambda p: p.stem)
+def test_more_examples_run_with_their_inferred_shapes(path: Path, torch_module: Any) -> None:
+    from archc.driver import run_path
+
+    torch = torch_module
+    _, result = run_path(str(path))
+    assert result.ok, result.diagnostics
+    (variant,) = result.variants
+    assert variant.checked is not None
+    in_shape = [d.size for d in variant.checked.input_shape]
+    out_shape = [d.size for d in variant.checked.cls.out_shape]
+    module = build_module(path).eval()
+    with torch.no_grad():
+        out = module(torch.zeros(*[3 if s is None else s for s in in_shape]))
+    assert list(out.shape) == [3 if s is None else s for s in out_shape]
