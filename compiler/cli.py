@@ -18,6 +18,7 @@ from . import __version__
 from .diagnostics import Diagnostic, render, summary_line
 from .driver import Result, parse_sets, run_path
 from .frontends import Options, UsageError
+from .outputs import OutputError
 from .values import Value
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
@@ -316,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code: int = args.func(args)
-    except UsageError as err:
+    except (UsageError, OutputError) as err:
         print(f"archc: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:

@@ -288,3 +288,13 @@ def test_more_examples_run_with_their_inferred_shapes(path: Path, torch_module: 
     with torch.no_grad():
         out = module(torch.zeros(*[3 if s is None else s for s in in_shape]))
     assert list(out.shape) == [3 if s is None else s for s in out_shape]
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory\n")
+    proc = archc("compile", "examples/deepsea.arch", "-o", str(blocker))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("archc: error: cannot write")
+    assert "Traceback" not in proc.stderr
+    assert blocker.read_text() == "not a directory\n"
