@@ -82,7 +82,9 @@ def _expect_size(ctx: Ctx, layer: ir.Layer, param: str, dim: Dim, what: str) -> 
             else (f"{dim.size} {what} {dim.why}" if dim.why else f"{dim.size} {what}")
         )
         if param in layer.explicit:
-            raise ctx.rep.fatal(
+            # The output does not depend on the written input size: report and go on with
+            # the real one, so later, independent mistakes are found in the same run.
+            ctx.rep.error(
                 "shape-mismatch",
                 f"`{ctx.name}` expects {value} {what}, but its input has {dim.size}",
                 layer.arg_span(param),
@@ -90,6 +92,7 @@ def _expect_size(ctx: Ctx, layer: ir.Layer, param: str, dim: Dim, what: str) -> 
                 notes=_origin_note(dim),
                 help=f"write {dim.size}, or leave the input size out and archc infers it",
             )
+            return replace(layer.with_arg(param, dim.size), comment=comment)
         raise ctx.rep.fatal(
             "shape-mismatch",
             f"`{ctx.name}` is reused with {dim.size} {what}, but it was built for {value} at its first use",
@@ -262,8 +265,9 @@ def rule_batchnorm(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, S
 def rule_linear(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
     if len(shape) < 2 or shape[-1].size is None:
         raise _rank_error(ctx, layer, "(batch, features)", shape, help="add `flatten` before it")
+    written = layer.get("in_features")
     layer = _expect_size(ctx, layer, "in_features", shape[-1], "input features")
-    if shape[-1].varies and "in_features" in layer.explicit:
+    if shape[-1].varies and "in_features" in layer.explicit and written == shape[-1].size:
         ctx.rep.warning(
             "length-pinned",
             f"`{ctx.name}` fixes its input size to {shape[-1].size}, which depends on the input length: "
@@ -559,12 +563,15 @@ class ShapeChecker:
         self.rep = reporter
 
     def check(self, arch: ir.Architecture) -> ir.Architecture | None:
-        """The checked architecture, or None when a shape problem stopped the walk."""
+        """The checked architecture, or None when a shape error was found."""
         if not arch.input_shape:
             return None
+        before = sum(d.is_error for d in self.rep.items)
         try:
             cls = self.check_class(arch.cls, arch.input_shape, top=True)
         except (CompileError, _Stop):
+            return None
+        if sum(d.is_error for d in self.rep.items) > before:
             return None
         return replace(arch, cls=cls)
 
@@ -627,7 +634,7 @@ class ShapeChecker:
                         (a for a, b in zip(after, before, strict=False) if a.size != b.size),
                         after[-1] if after else None,
                     )
-                    raise self.rep.fatal(
+                    self.rep.error(
                         "residual-mismatch",
                         f"the residual adds a {show_shape(after)} output to its {show_shape(before)} input",
                         op.span,
@@ -635,6 +642,10 @@ class ShapeChecker:
                         notes=_origin_note(changed, "the shape changes here"),
                         help="the body of a residual must keep the shape of its input",
                     )
+                    # Go on with the body's shape, as PyTorch would fail here anyway.
+                    out.append(ir.Residual(tuple(body), op.span, after))
+                    shape = after
+                    continue
                 shape = tuple(
                     replace(a, origin=b.origin, why=b.why) if a.size == b.size else a
                     for a, b in zip(after, before, strict=True)

@@ -531,3 +531,25 @@ def test_lint_examples_have_no_errors() -> None:
         code = main(["lint", *(str(p) for p in sorted((ROOT / "examples").glob("*.arch")))])
     assert code == 0
     assert "error[" not in out.getvalue()
+
+
+def test_independent_shape_errors_in_one_architecture(tmp_path: Path) -> None:
+    """A wrong written size does not hide the mistakes after it."""
+    source = (
+        HEAD
+        + "  c = conv1d(5 -> 8, 3)\n"
+        + "  residual { d = conv1d(16, 3, padding = 1) }\n"
+        + "  flatten\n"
+        + "  fc = linear(700 -> 10)\n"
+        + "  fc2 = linear(11 -> classes)\n"
+        + "}\n"
+    )
+    exit_code, diags, _ = lint(tmp_path, source)
+    assert exit_code == 1
+    assert [(d["code"], d["line"]) for d in diags] == [
+        ("shape-mismatch", 2),
+        ("residual-mismatch", 3),
+        ("shape-mismatch", 5),
+        ("shape-mismatch", 6),
+    ]
+    assert "but its input has 1568" in diags[2]["message"]
