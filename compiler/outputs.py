@@ -21,6 +21,9 @@ def write_all(files: Mapping[Path, str | bytes]) -> None:
     staging leaves every existing file untouched.
     """
     staged: list[tuple[str, Path]] = []
+    # mkstemp creates files private (0600); give outputs the mode a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         for path, content in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,6 +36,7 @@ def write_all(files: Mapping[Path, str | bytes]) -> None:
                 with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                     handle.write(content)
         for tmp, path in staged:
+            os.chmod(tmp, 0o666 & ~umask)
             os.replace(tmp, path)
         staged.clear()
     except OSError as err:
