@@ -72,7 +72,7 @@ def _collapsed_label(row: Row) -> str:
         what = (
             f"seq of {count} \N{MULTIPLICATION SIGN} {next(iter(kinds))}"
             if len(kinds) == 1 and count > 1
-            else (f"seq of {count} steps")
+            else f"seq of {count} steps"
         )
     lines = [row.name, what]
     if row.params:
@@ -128,8 +128,7 @@ class _Dot:
                     fontcolor=SKIP_COLOUR,
                     tooltip="skip connection",
                 )
-                node_shape = add.shape
-                prev, prev_shape = node, node_shape
+                prev, prev_shape = node, add.shape
                 continue
             elif self.depth is not None and level + 1 > self.depth:
                 node = self.node(
@@ -156,7 +155,8 @@ def _colour(kind: str) -> str:
 def _leaf_label(row: Row) -> str:
     detail = row.detail.replace(" -> ", " → ")
     call = f"{row.kind}({detail})" if detail else row.kind
-    return call if row.name == row.kind else f"{row.name}\n{call}"
+    label = call if row.name == row.kind else f"{row.name}\n{call}"
+    return label + "\n(weights shared)" if row.shared else label
 
 
 def to_dot(arch: ir.Architecture, depth: int | None = None, summary: Summary | None = None) -> str:
@@ -220,6 +220,10 @@ def _write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        # mkstemp makes the file private (0600); give it the permissions a new file gets.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -246,6 +250,21 @@ def _render(dot_exe: str, fmt: str, text: str) -> bytes:
     return proc.stdout
 
 
+def _reason(err: OSError, output: Path) -> str:
+    """Why a file could not be written, naming the path at fault when it is another one."""
+    culprit = err.filename
+    if isinstance(err, (FileExistsError, NotADirectoryError)):
+        blocking = next(
+            (p for p in reversed(output.parents) if p.exists() and not p.is_dir()), None
+        )
+        if blocking is not None:
+            return f"{blocking} is a file, not a directory"
+    reason = err.strerror or str(err)
+    if culprit and str(culprit) not in (str(output), ""):
+        return f"{reason} ({culprit})"
+    return reason
+
+
 def write_graph(arch: ir.Architecture, output: Path, depth: int | None) -> list[str]:
     """Draw the architecture to `output` (.svg, .png or .dot); returns the lines to print."""
     fmt = FORMATS.get(output.suffix.lower())
@@ -255,6 +274,8 @@ def write_graph(arch: ir.Architecture, output: Path, depth: int | None) -> list[
         raise UsageError("--depth must be 0 or more")
     text = to_dot(arch, depth)
     try:
+        # Made here, so a path through a file is reported by name before anything is drawn.
+        output.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "dot":
             write_all({output: text})
             return [f"wrote {output}"]
@@ -273,6 +294,5 @@ def write_graph(arch: ir.Architecture, output: Path, depth: int | None) -> list[
         else:
             _write_bytes(output, data)
     except OSError as err:
-        where = err.filename or output
-        raise UsageError(f"cannot write {where}: {err.strerror or err}") from None
+        raise UsageError(f"cannot write {output}: {_reason(err, output)}") from None
     return [f"wrote {output}"]

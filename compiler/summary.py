@@ -14,9 +14,9 @@ docs/summary.md:
   (views such as flatten/view/permute and in-place steps create none); roughly what
   training keeps for the backward pass. Peak: the most bytes alive at once during an
   inference pass (a step's input and output, plus the inputs residuals hold for their add).
-* receptive field: the input positions (bp, along the `length` axis) that can influence
-  one output position, padding included, and the jump (stride in bp) between neighbouring
-  output positions.
+* receptive field: the span of input positions (bp, along the `length` axis) that can
+  influence one output position, padding included (dilation may skip positions inside
+  it), and the jump (stride in bp) between neighbouring output positions.
 """
 
 from __future__ import annotations
@@ -28,9 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ir
-from .diagnostics import CompileError, Reporter
 from .layers import lookup
-from .source import Source
 from .values import Value, show
 
 FLOAT32_BYTES = 4
@@ -291,7 +289,6 @@ class _Walk:
     seen: set[str] = field(default_factory=set)
     peak: int = 0
     contiguous: bool = True
-    scratch: Reporter = field(default_factory=lambda: Reporter(Source("<summary>", "")))
 
     # The live tensors of an inference pass: a step's input, its output, and the
     # inputs that enclosing residuals keep for their add.
@@ -313,10 +310,11 @@ class _Walk:
             if isinstance(op, ir.CallAttr):
                 attr = cls.attr(op.name)
                 assert attr is not None, op.name
+                path = prefix + op.name
                 row = self.module(
-                    cls, prefix, attr.module, prefix + op.name, shape, reach, depth, held
+                    cls, prefix, attr.module, path, shape, op.shape, reach, depth, held
                 )
-                out = op.shape or row.shape
+                out = row.shape
             elif isinstance(op, ir.Functional):
                 out = op.shape
                 row = self.leaf(op.layer, op.layer.kind, None, shape, out, reach, depth, held)
@@ -351,36 +349,35 @@ class _Walk:
         module: ir.ModuleExpr,
         path: str,
         shape: ir.Shape,
+        out: ir.Shape,
         reach: Reach | None,
         depth: int,
         held: int,
     ) -> Row:
+        """The row of one module call; `out` is its output shape when the checker recorded it."""
         if isinstance(module, ir.AttrRef):
             attr = cls.attr(module.name)
             assert attr is not None, module.name
-            return self.module(
-                cls, prefix, attr.module, prefix + module.name, shape, reach, depth, held
-            )
+            path = prefix + module.name
+            return self.module(cls, prefix, attr.module, path, shape, out, reach, depth, held)
         if isinstance(module, ir.Layer):
-            return self.leaf(module, path, path, shape, None, reach, depth, held)
+            return self.leaf(module, path, path, shape, out, reach, depth, held)
         if isinstance(module, ir.BlockRef):
             block = module.cls
             rows, out, out_reach = self.ops(
                 block, path + ".", block.forward, shape, reach, depth + 1, held
             )
-            kind = _block_kind(block)
             out = out or block.out_shape
+            kind = _block_kind(block)
             return _group(path, kind, path, depth, shape, out, out_reach, tuple(rows), "block")
-        known = module.shapes
+        known = module.shapes if len(module.shapes) == len(module.items) else ()
         children: list[Row] = []
         current, current_reach = shape, reach
         for i, item in enumerate(module.items):
             child = self.module(
-                cls, prefix, item, f"{path}.{i}", current, current_reach, depth + 1, held
-            )
-            if len(known) == len(module.items) and known[i]:
-                # The checker's shape is authoritative; the child's own is the same when it ran.
-                child = _with_shape(child, known[i])
+                cls, prefix, item, f"{path}.{i}", current, known[i] if known else (), current_reach,
+                depth + 1, held,
+            )  # fmt: skip
             children.append(child)
             current, current_reach = child.shape, child.reach
         return _group(
@@ -393,13 +390,13 @@ class _Walk:
         name: str,
         path: str | None,
         shape: ir.Shape,
-        out: ir.Shape | None,
+        out: ir.Shape,
         reach: Reach | None,
         depth: int,
         held: int,
     ) -> Row:
-        if out is None:
-            out = self.shape_of(layer, shape)
+        if not out:
+            raise AssertionError(f"`{name}` has no output shape: summarize needs a checked IR")
         shared = path is not None and path in self.seen
         params, buffers, buffer_bytes = (0, 0, 0)
         if path is not None and not shared:
@@ -421,24 +418,6 @@ class _Walk:
             macs=layer_macs(layer, shape, out), activation_bytes=FLOAT32_BYTES * new,
             reach=reach_after(layer, shape, reach), shared=shared and path in self.owned,
         )  # fmt: skip
-
-    def shape_of(self, layer: ir.Layer, shape: ir.Shape) -> ir.Shape:
-        """The output shape of a layer inside `seq`, by the checker's own rule."""
-        from .shapes import RULES, Ctx
-
-        rule = RULES.get(layer.kind)
-        if rule is None:  # pragma: no cover - every checked kind has a rule
-            raise AssertionError(f"no shape rule for {layer.kind}")
-        try:
-            return rule(layer, shape, Ctx(self.scratch, layer.kind, layer.span, layer.kind))[1]
-        except CompileError as err:  # pragma: no cover - the architecture was checked already
-            raise AssertionError(f"checked layer {layer.kind} fails its rule: {err}") from err
-
-
-def _with_shape(row: Row, shape: ir.Shape) -> Row:
-    from dataclasses import replace
-
-    return replace(row, shape=shape)
 
 
 def _group(
@@ -588,8 +567,11 @@ def _total_lines(s: Summary) -> list[tuple[str, str]]:
         ("MACs", f"{t.macs:,} per sequence ({si(t.macs)})"),
         (
             "activations",
-            f"{nbytes(t.activation_bytes)} per sequence created by a forward pass; "
-            f"peak {nbytes(t.peak_activation_bytes)} alive at once at inference",
+            f"{nbytes(t.activation_bytes)} per sequence (every tensor a forward pass creates)",
+        ),
+        (
+            "peak activations",
+            f"{nbytes(t.peak_activation_bytes)} per sequence (alive at once at inference)",
         ),
         ("receptive field", _reach_sentence(t)),
     ]
