@@ -154,12 +154,15 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .frontends import load
     from .unparse import unparse
 
-    sets = {k: v[0] for k, v in parse_sets(args.set or []).items()}
+    all_sets = parse_sets(args.set or [])
+    if any(len(v) > 1 for v in all_sets.values()):
+        raise UsageError("give one value per --set when importing")
+    sets = {k: v[0] for k, v in all_sets.items()}
     loaded = load(args.file, Options(args.class_, args.layout, sets))
     if loaded.tree is None or any(d.is_error for d in loaded.diagnostics):
         return _fail(loaded.diagnostics)
     # The imported architecture must itself check; its problems point into the input file.
-    result = check_tree(loaded.source, loaded.tree, None, None, loaded.reporter)
+    result = check_tree(loaded.source, loaded.tree, all_sets, None, loaded.reporter)
     if not result.ok:
         return _fail(result.diagnostics)
     text = unparse(loaded.tree, loaded.header)

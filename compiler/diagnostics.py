@@ -157,7 +157,8 @@ def render(diag: Diagnostic, color: bool = False) -> str:
     def snippet(span: Span, label: str, marker: str, style: str) -> None:
         ln, c = src.line_col(span.start)
         eln, ec = src.line_col(max(span.start, span.end))
-        text = src.line_text(ln)
+        # A tab is one character wide for the caret: show it as one space.
+        text = src.line_text(ln).replace("\t", " ")
         stop = ec if eln == ln else len(text) + 1
         carets = marker * max(1, stop - c)
         out.append(f"{str(ln).rjust(width)} {paint('|', 'blue')} {text}")

@@ -8,7 +8,8 @@ defaults below apply; they are derived from the architecture where they can be:
 - task: multi-class classification
 - sequencespace: DNA for an alphabet of 4, protein for 20
 - library: PyTorch (the module is PyTorch whatever the metadata said)
-- inputencoding: 1D for input (batch, alphabet, length), 2D for (batch, alphabet, 1, length)
+- inputencoding: 1D for input (batch, alphabet, length), 2D for (batch, alphabet, 1, length);
+  left out only where imported PyTorch metadata left it out and it is seqgra's default, 1D
 - labels: pattern c1..c{classes}, classes being the output size
 - seed: 1; loss: CrossEntropyLoss (BCEWithLogitsLoss for multi-label)
 - optimizer: Adam, learning rate 0.001
@@ -125,8 +126,7 @@ def _classes(arch: ir.Architecture) -> int | None:
 def _hyperparameters(parent: Any, tag: str, values: Any) -> None:
     if not isinstance(values, Mapping):
         raise UsageError(
-            f"seqgra export: meta `{tag}` must be a map of hyperparameters, "
-            f"e.g. {tag} = {{ name = value }}"
+            f"seqgra export: meta `{tag}` must be a map of hyperparameters, e.g. {tag} = {{ name = value }}"
         )
     group = etree.SubElement(parent, tag)
     for name, value in values.items():
@@ -141,8 +141,7 @@ def _labels(parent: Any, labels: Any, classes: int | None) -> None:
             raise UsageError("seqgra export: meta `labels` lists no labels")
         if classes is not None and len(labels) != classes:
             raise UsageError(
-                f"seqgra export: meta `labels` names {len(labels)} classes, "
-                f"but the model outputs {classes}"
+                f"seqgra export: meta `labels` names {len(labels)} classes, but the model outputs {classes}"
             )
         for i, label in enumerate(labels):
             etree.SubElement(element, "label").text = text(label, f"labels[{i}]")
@@ -161,9 +160,7 @@ def _labels(parent: Any, labels: Any, classes: int | None) -> None:
         low = int(str(labels.get("min", 1)).strip())
         high = int(str(labels["max"]).strip())
     except ValueError:
-        raise UsageError(
-            "seqgra export: the label pattern's min and max must be whole numbers"
-        ) from None
+        raise UsageError("seqgra export: the label pattern's min and max must be whole numbers") from None
     if classes is not None and high - low + 1 != classes:
         raise UsageError(
             f"seqgra export: the label pattern names {high - low + 1} classes, "
@@ -209,8 +206,7 @@ def emit_xml(arch: ir.Architecture, module_filename: str, class_name: str) -> st
         space = str(meta["sequencespace"])
         if ALPHABETS.get(space) != alphabet:
             raise UsageError(
-                f"seqgra export: sequencespace {space!r} does not fit an input of "
-                f"{alphabet} channels"
+                f"seqgra export: sequencespace {space!r} does not fit an input of {alphabet} channels"
             )
     else:
         space = next((k for k, v in ALPHABETS.items() if v == alphabet), "")
@@ -229,9 +225,7 @@ def emit_xml(arch: ir.Architecture, module_filename: str, class_name: str) -> st
     if not _ID.fullmatch(model_id):
         raise UsageError(f"seqgra export: id {model_id!r} may only hold letters, digits, _ and -")
 
-    loss = meta.get(
-        "loss", {"loss": "CrossEntropyLoss" if task == TASKS[0] else "BCEWithLogitsLoss"}
-    )
+    loss = meta.get("loss", {"loss": "CrossEntropyLoss" if task == TASKS[0] else "BCEWithLogitsLoss"})
     if library == "TensorFlow" and isinstance(loss, Mapping) and "loss" in loss:
         keras = str(loss["loss"]).lower().replace("_", "").strip()
         if keras not in KERAS_LOSSES:
@@ -247,9 +241,7 @@ def emit_xml(arch: ir.Architecture, module_filename: str, class_name: str) -> st
         general = etree.SubElement(root, "general", id=model_id)
         fields = {
             "name": meta.get("name", arch.name),
-            "description": meta.get(
-                "description", f"{arch.name}, compiled by archc to {module_filename}"
-            ),
+            "description": meta.get("description", f"{arch.name}, compiled by archc to {module_filename}"),
             "task": task,
             "sequencespace": space,
             "library": "PyTorch",
@@ -257,10 +249,10 @@ def emit_xml(arch: ir.Architecture, module_filename: str, class_name: str) -> st
         for key, value in fields.items():
             etree.SubElement(general, key).text = text(value, key)
         if "implementation" in meta:
-            etree.SubElement(general, "implementation").text = text(
-                meta["implementation"], "implementation"
-            )
-        etree.SubElement(general, "inputencoding").text = encoding
+            etree.SubElement(general, "implementation").text = text(meta["implementation"], "implementation")
+        # A PyTorch definition that left it out meant seqgra's default, 1D: keep it out.
+        if declared is not None or encoding != "1D" or "library" not in meta or library != "PyTorch":
+            etree.SubElement(general, "inputencoding").text = encoding
         if "labels" in meta:
             _labels(general, meta["labels"], classes)
         elif classes is None:
@@ -276,9 +268,7 @@ def emit_xml(arch: ir.Architecture, module_filename: str, class_name: str) -> st
         etree.SubElement(general, "seed").text = text(seed, "seed")
 
         architecture = etree.SubElement(root, "architecture")
-        external = etree.SubElement(
-            architecture, "external", format="pytorch-module", classname=class_name
-        )
+        external = etree.SubElement(architecture, "external", format="pytorch-module", classname=class_name)
         external.text = module_filename
 
         _hyperparameters(root, "loss", loss)

@@ -39,6 +39,7 @@ from .source import Source, Span
 MAX_BYTES = 1_000_000  # seqgra model definitions are a few kB
 MAX_DEPTH = 12  # the deepest seqgra element is seqgramodel/general/labels/label (4)
 MAX_VALUE = 200  # characters in one operation attribute
+MAX_MODULE_BYTES = 5_000_000  # a PyTorch module named by <external>
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 ELEMENT = Any  # an lxml element (lxml's own types are private)
@@ -71,9 +72,7 @@ LIBRARIES = ("PyTorch", "TensorFlow", "BayesOptimalClassifier")
 # Keras operations seqgra embeds, by seqgra's own (case-insensitive) name, with the
 # attributes archc translates.
 _COMMON = frozenset({"input_shape"})
-_CONV = frozenset(
-    {"filters", "kernel_size", "strides", "padding", "dilation_rate", "activation", "use_bias"}
-)
+_CONV = frozenset({"filters", "kernel_size", "strides", "padding", "dilation_rate", "activation", "use_bias"})
 OPERATIONS: dict[str, tuple[str, frozenset[str]]] = {
     "conv1d": ("Conv1D", _CONV | _COMMON),
     "conv2d": ("Conv2D", _CONV | _COMMON),
@@ -82,8 +81,7 @@ OPERATIONS: dict[str, tuple[str, frozenset[str]]] = {
     "reshape": ("Reshape", frozenset({"target_shape"}) | _COMMON),
     "lstm": (
         "LSTM",
-        frozenset({"units", "return_sequences", "activation", "recurrent_activation", "use_bias"})
-        | _COMMON,
+        frozenset({"units", "return_sequences", "activation", "recurrent_activation", "use_bias"}) | _COMMON,
     ),
     "globalmaxpool1d": ("GlobalMaxPool1D", _COMMON),
     "maxpool1d": ("MaxPool1D", frozenset({"pool_size", "strides", "padding"}) | _COMMON),
@@ -155,7 +153,8 @@ class _Tag:
 
 def typed(text: str, span: Span) -> s.Expr:
     """A metadata value: typed when the text is its value's canonical spelling, else a string."""
-    if _INT.fullmatch(text) and str(int(text)) == text:
+    # (The length cap keeps clear of Python's limit on converting long digit strings.)
+    if len(text) <= 40 and _INT.fullmatch(text) and str(int(text)) == text:
         return s.Int(int(text), span)
     if text in ("True", "False"):
         return s.Bool(text == "True", span)
@@ -168,8 +167,8 @@ def typed(text: str, span: Span) -> s.Expr:
 
 def _long(text: str, span: Span) -> s.Expr | None:
     """An xs:long field: an integer when canonical, the exact text otherwise, None if invalid."""
-    if not _LONG.fullmatch(text):
-        return None
+    if len(text) > 100 or not _LONG.fullmatch(text) or len(text.strip().lstrip("+-")) > 19:
+        return None  # xs:long holds at most 19 digits
     value = int(text.strip())
     return s.Int(value, span) if str(value) == text else s.Str(text, span)
 
@@ -261,19 +260,18 @@ class _Reader:
             return Span(start, start + len(self.src.line_text(line)))
         return Span(tag.start, tag.end)
 
-    def attr_span(self, el: ELEMENT, name: str) -> Span:
+    def attr_span(self, el: ELEMENT, name: str, whole: bool = False) -> Span:
+        """The span of an attribute's value (or of all of `name="value"` when `whole`)."""
         tag = self.tags.get(el)
         if tag is None:
             return self.span(el)
         local = name.rpartition("}")[2]
-        pattern = (
-            r"(?<![\w:.-])(?:[\w.-]+:)?" + re.escape(local) + r"\s*=\s*(?:\"([^\"]*)\"|'([^']*)')"
-        )
+        pattern = r"(?<![\w:.-])(?:[\w.-]+:)?" + re.escape(local) + r"\s*=\s*(?:\"([^\"]*)\"|'([^']*)')"
         m = re.search(pattern, tag.text)
         if m is None:
             return self.span(el)
         group = 1 if m.group(1) is not None else 2
-        if m.end(group) > m.start(group):
+        if m.end(group) > m.start(group) and not whole:
             return Span(tag.start + m.start(group), tag.start + m.end(group))
         return Span(tag.start + m.start(), tag.start + m.end())
 
@@ -399,9 +397,7 @@ class _Reader:
 
     # ------------------------------------------------------------ structure
 
-    def children(
-        self, el: ELEMENT, spec: Sequence[tuple[str, int, int | None]]
-    ) -> dict[str, list[ELEMENT]]:
+    def children(self, el: ELEMENT, spec: Sequence[tuple[str, int, int | None]]) -> dict[str, list[ELEMENT]]:
         """Child elements by name, checked against an ordered spec of (name, min, max)."""
         names = [name for name, _, _ in spec]
         found: dict[str, list[ELEMENT]] = {name: [] for name in names}
@@ -470,9 +466,7 @@ class _Reader:
                 )
                 return
 
-    def attrs(
-        self, el: ELEMENT, allowed: Sequence[str], required: Sequence[str] = ()
-    ) -> dict[str, str]:
+    def attrs(self, el: ELEMENT, allowed: Sequence[str], required: Sequence[str] = ()) -> dict[str, str]:
         out: dict[str, str] = {}
         for key, value in el.attrib.items():
             if el is self.root and key.startswith(f"{{{XSI}}}"):
@@ -486,7 +480,7 @@ class _Reader:
             self.error(
                 "unknown-attribute",
                 f"unknown attribute `{_local(key)}` on `<{_local(el.tag)}>`",
-                self.attr_span(el, key),
+                self.attr_span(el, key, whole=True),
                 label="not a seqgra attribute here",
                 help=f"did you mean `{suggestion}`?"
                 if suggestion
@@ -568,14 +562,10 @@ class _Reader:
             texts[name], spans[name] = value, self.text_span(child)
             entries.append(s.MetaEntry(name, s.Str(value, spans[name]), self.span(child)))
         self.choice(texts["task"], TASKS, "task", spans["task"])
-        self.choice(
-            texts["sequencespace"], tuple(ALPHABETS), "sequence space", spans["sequencespace"]
-        )
+        self.choice(texts["sequencespace"], tuple(ALPHABETS), "sequence space", spans["sequencespace"])
         self.choice(texts["library"], LIBRARIES, "library", spans["library"])
         if "inputencoding" in texts:
-            self.choice(
-                texts["inputencoding"], ("1D", "2D"), "input encoding", spans["inputencoding"]
-            )
+            self.choice(texts["inputencoding"], ("1D", "2D"), "input encoding", spans["inputencoding"])
         labels_el = parts["labels"][0]
         labels = self.labels(labels_el)
         seed_el = parts["seed"][0]
@@ -664,9 +654,7 @@ class _Reader:
     def pattern(self, el: ELEMENT) -> tuple[s.MetaValue, int] | None:
         attrs = self.attrs(el, ("prefix", "postfix", "min", "max"), ("max",))
         if self.text_no_attrs(el).strip():
-            self.error(
-                "unexpected-text", "`<pattern>` takes attributes only, not text", self.text_span(el)
-            )
+            self.error("unexpected-text", "`<pattern>` takes attributes only, not text", self.text_span(el))
         entries: list[s.MetaEntry] = []
         bounds: dict[str, int] = {"min": 1}
         for key in ("prefix", "postfix", "min", "max"):
@@ -776,8 +764,7 @@ class _Reader:
                 "missing-element",
                 "`<architecture>` is empty",
                 self.span(el),
-                help="give `<sequential>` with Keras operations "
-                "or `<external>` with a PyTorch module",
+                help="give `<sequential>` with Keras operations or `<external>` with a PyTorch module",
             )
             raise _Stop
         return self.sequential(parts["sequential"][0], general, meta)
@@ -796,9 +783,7 @@ class _Reader:
             elif isinstance(value, s.MetaList):
                 stack.extend(value.items)
             elif isinstance(value, s.Str):
-                odd = sorted(
-                    {ch for ch in value.value if not ch.isprintable() and ch not in "\n\t"}
-                )
+                odd = sorted({ch for ch in value.value if not ch.isprintable() and ch not in "\n\t"})
                 if odd:
                     self.warning(
                         "metadata-lossy",
@@ -870,8 +855,16 @@ class _Reader:
                 f"the PyTorch module {target!r} does not exist (looked for {path})",
                 text_span,
                 label="no such file",
-                help="put the module there, or fix the path "
-                "(it is relative to the XML file's folder)",
+                help="put the module there, or fix the path (it is relative to the XML file's folder)",
+            )
+            raise _Stop
+        if path.resolve().suffix != ".py" or path.stat().st_size > MAX_MODULE_BYTES:
+            # A link named .py that leads elsewhere, or a file no model module could be.
+            self.error(
+                "bad-value",
+                f"{target!r} is not a plausible PyTorch module (a link to a non-.py file, "
+                f"or larger than {MAX_MODULE_BYTES:,} bytes)",
+                text_span,
             )
             raise _Stop
         class_name = self.opts.class_name or attrs.get("classname")
@@ -887,8 +880,7 @@ class _Reader:
         if encoding and self.opts.layout and self.opts.layout != encoding:
             self.error(
                 "bad-value",
-                f"--layout {self.opts.layout} contradicts the definition's "
-                f"inputencoding {encoding}",
+                f"--layout {self.opts.layout} contradicts the definition's inputencoding {encoding}",
                 general.spans["inputencoding"],
                 help="seqgra feeds the module in the layout the definition declares; drop --layout",
             )
@@ -904,9 +896,7 @@ class _Reader:
             return given
         found = re.search(r"(?:dna|rna|protein)([0-9]+)", general.model_id, re.IGNORECASE)
         if found:
-            self.header.append(
-                f"length {found.group(1)} is read from the model id {general.model_id!r}"
-            )
+            self.header.append(f"length {found.group(1)} is read from the model id {general.model_id!r}")
             return int(found.group(1))
         return None
 
@@ -1026,9 +1016,7 @@ class _Reader:
             ),
         )
         body: tuple[s.Stmt, ...] = (self.meta_stmt(meta, self.span(el)), keras.input_stmt, *chains)
-        arch = s.ArchDef(
-            identifier(general.model_id), params, body, self.span(self.root), general.id_span
-        )
+        arch = s.ArchDef(identifier(general.model_id), params, body, self.span(self.root), general.id_span)
         header = [
             f"Imported by archc from the seqgra model definition {Path(self.src.path).name}",
             "(Keras layers, TensorFlow semantics kept: channels-last data is permuted",
@@ -1087,9 +1075,7 @@ class _Keras:
 
     @staticmethod
     def call(kind: str, span: Span, *args: tuple[str | None, s.Expr]) -> s.Call:
-        return s.Call(
-            kind, tuple(s.Arg(name, value, value.span) for name, value in args), span, span
-        )
+        return s.Call(kind, tuple(s.Arg(name, value, value.span) for name, value in args), span, span)
 
     @staticmethod
     def step(term: s.Term, span: Span, name: str | None = None) -> s.Step:
@@ -1108,9 +1094,7 @@ class _Keras:
             dims = (0, self.rank, *range(1, self.rank))
         else:
             dims = (0, *range(2, self.rank + 1), 1)
-        steps.append(
-            self.step(self.call("permute", span, *((None, s.Int(d, span)) for d in dims)), span)
-        )
+        steps.append(self.step(self.call("permute", span, *((None, s.Int(d, span)) for d in dims)), span))
         self.first = first
 
     # ------------------------------------------------------------ attribute values
@@ -1161,9 +1145,7 @@ class _Keras:
         else:
             items = _tuple_items(text)
             if items is None or len(items) != n or any(i is None for i in items):
-                what = "a whole number" + (
-                    f" or a tuple of {n}" if n > 1 else " or a 1-tuple like (5,)"
-                )
+                what = "a whole number" + (f" or a tuple of {n}" if n > 1 else " or a 1-tuple like (5,)")
                 raise self.fail(key, text, what, span)
             values = tuple(int(i) for i in items if i is not None)
         if any(v < 1 for v in values):
@@ -1213,9 +1195,7 @@ class _Keras:
     def build(self) -> list[s.Chain]:
         chains: list[s.Chain] = []
         weighted = [
-            i
-            for i, op in enumerate(self.ops)
-            if _op_key(op) in ("conv1d", "conv2d", "dense", "lstm")
+            i for i, op in enumerate(self.ops) if _op_key(op) in ("conv1d", "conv2d", "dense", "lstm")
         ]
         last_dense = max((i for i in weighted if _op_key(self.ops[i]) == "dense"), default=-1)
         if weighted and weighted[-1] != last_dense:
@@ -1238,8 +1218,7 @@ class _Keras:
                 "unknown-operation",
                 "`<operation>` names no layer",
                 span,
-                help="write the Keras layer between the tags, "
-                'e.g. <operation units="10">Dense</operation>',
+                help='write the Keras layer between the tags, e.g. <operation units="10">Dense</operation>',
             )
             raise _Bad
         if key not in OPERATIONS:
@@ -1250,9 +1229,7 @@ class _Keras:
                 f"unknown operation {raw.strip()!r}",
                 self.r.text_span(el),
                 label="archc does not know this Keras layer",
-                help=f"did you mean {suggestion}?"
-                if suggestion
-                else "archc imports " + ", ".join(names),
+                help=f"did you mean {suggestion}?" if suggestion else "archc imports " + ", ".join(names),
             )
             raise _Bad
         display, allowed = OPERATIONS[key]
@@ -1262,7 +1239,7 @@ class _Keras:
             self.r.error(
                 "unsupported",
                 f"`{display}`: archc does not import `{name}`",
-                self.r.attr_span(el, name),
+                self.r.attr_span(el, name, whole=True),
                 label="no .arch equivalent",
                 help="archc imports the architecture only; initializers, regularizers, weights "
                 "and training switches stay in Keras",
@@ -1354,9 +1331,7 @@ class _Keras:
             if want == 3:
                 axes.insert(2, axis("height", 1))
             self.first = True
-            self.notes.append(
-                f"Input in seqgra's PyTorch layout (inputencoding {chosen}): channels first."
-            )
+            self.notes.append(f"Input in seqgra's PyTorch layout (inputencoding {chosen}): channels first.")
         self.rank = want
         self.input_stmt = s.InputStmt(tuple(axes), span)
 
@@ -1369,9 +1344,7 @@ class _Keras:
             )
             raise _Bad
 
-    def activation(
-        self, el: ELEMENT, attrs: dict[str, str], steps: list[s.Step], classifier: bool
-    ) -> None:
+    def activation(self, el: ELEMENT, attrs: dict[str, str], steps: list[s.Step], classifier: bool) -> None:
         name, span = self.word(el, attrs, "activation", ACTIVATIONS, "linear")
         if name == "linear":
             return
@@ -1406,9 +1379,7 @@ class _Keras:
 
     # ------------------------------------------------------------ operations
 
-    def conv(
-        self, el: ELEMENT, attrs: dict[str, str], span: Span, steps: list[s.Step], n: int
-    ) -> None:
+    def conv(self, el: ELEMENT, attrs: dict[str, str], span: Span, steps: list[s.Step], n: int) -> None:
         self.need_rank(
             el,
             (n + 1,),
@@ -1436,18 +1407,13 @@ class _Keras:
                 "unsupported",
                 'padding="same" with strides above 1 has no PyTorch equivalent',
                 pspan,
-                help="Keras pads such convolutions unevenly; "
-                'PyTorch accepts "same" only with stride 1',
+                help='Keras pads such convolutions unevenly; PyTorch accepts "same" only with stride 1',
             )
             raise _Bad
         self.layout(True, span, steps)
 
         def size(values: tuple[int, ...], at: Span) -> s.Expr:
-            return (
-                s.Int(values[0], at)
-                if n == 1
-                else s.TupleExpr(tuple(s.Int(v, at) for v in values), at)
-            )
+            return s.Int(values[0], at) if n == 1 else s.TupleExpr(tuple(s.Int(v, at) for v in values), at)
 
         args: list[tuple[str | None, s.Expr]] = [
             (None, s.Int(filters, fspan)),
@@ -1490,8 +1456,7 @@ class _Keras:
         if classifier and self.rank == 1 and units != self.general.classes:
             self.r.warning(
                 "label-count",
-                f"the last Dense has {units} units, "
-                f"but the labels name {self.general.classes} classes",
+                f"the last Dense has {units} units, but the labels name {self.general.classes} classes",
                 uspan,
                 help="seqgra needs one output per label",
             )
@@ -1514,9 +1479,7 @@ class _Keras:
         text, tspan = got
         items = _tuple_items(text)
         if not items or any(i is None or i == 0 or i < -1 for i in items) or items.count(-1) > 1:
-            raise self.fail(
-                "target_shape", text, "a tuple of positive sizes (one may be -1)", tspan
-            )
+            raise self.fail("target_shape", text, "a tuple of positive sizes (one may be -1)", tspan)
         self.layout(False, span, steps)
         args: list[tuple[str | None, s.Expr]] = [(None, s.Var("batch", tspan))]
         args.extend((None, s.Int(int(i), tspan)) for i in items if i is not None)
@@ -1544,9 +1507,7 @@ class _Keras:
         if not sequences:
             # Keras returns the last step's output unless return_sequences is set.
             steps.append(
-                self.step(
-                    self.call("select", span, (None, s.Int(1, span)), (None, s.Int(-1, span))), span
-                )
+                self.step(self.call("select", span, (None, s.Int(1, span)), (None, s.Int(-1, span))), span)
             )
             self.rank = 1
 
