@@ -49,6 +49,10 @@ def test_cli_reproduces_committed_file(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "deepsea.py").read_bytes() == (GENERATED / "deepsea.py").read_bytes()
     assert f"wrote {tmp_path / 'deepsea.py'}" in proc.stdout
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "deepsea.py").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
 
 
 def test_output_is_identical_across_hash_seeds(tmp_path: Path) -> None:
