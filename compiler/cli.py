@@ -37,7 +37,7 @@ def _print_diagnostics(diags: Sequence[Diagnostic], stream: object) -> None:
 
 
 def _options(args: argparse.Namespace) -> Options:
-    return Options(getattr(args, "class_", None), getattr(args, "layout", None))
+    return Options(getattr(args, "class_", None), getattr(args, "layout", None), keep_sizes=True)
 
 
 def _check(path: str, args: argparse.Namespace, sets: dict[str, list[Value]]) -> Result:

@@ -95,7 +95,7 @@ def run_path(
     single = {k: v[0] for k, v in (sets or {}).items() if len(v) == 1}
     options = options or Options()
     if single and not options.sets:
-        options = Options(options.class_name, options.layout, single)
+        options = Options(options.class_name, options.layout, single, options.keep_sizes)
     loaded = load(path, options)
     if loaded.tree is None:
         return loaded, Result(loaded.source, [], list(loaded.diagnostics))

@@ -27,6 +27,9 @@ class Options:
     class_name: str | None = None  # the nn.Module subclass to lift from a .py file
     layout: str | None = None  # "1D" or "2D" (seqgra's inputencoding) for .py files
     sets: dict[str, Value] = field(default_factory=dict)  # single --set values (e.g. length)
+    # Keep every size a lifted .py writes (lint, compile, summary); `archc import` drops the
+    # ones archc can infer, for an .arch that follows --set length.
+    keep_sizes: bool = False
 
 
 @dataclass

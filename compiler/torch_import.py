@@ -1,0 +1,1021 @@
+"""Lift a hand-written PyTorch module (.py) into an archc syntax tree, statically.
+
+The file is read with `ast` only (never imported or run). Its constructor and forward
+become an `arch` (and one `block` per helper nn.Module class) whose spans point into
+the .py, so `archc lint MODEL.py` reports problems on the user's own lines. The input
+length is searched for: hand-computed sizes (a Linear's in_features after flatten, a
+view's fixed sizes) usually pin it, and the shape checker tells which lengths fit.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import ir
+from . import syntax as s
+from .diagnostics import CompileError, Diagnostic, Reporter
+from .frontends import Loaded, Options
+from .layers import lookup
+from .resolve import RESERVED_CLASS_NAMES, Resolver
+from .shapes import ShapeChecker
+from .source import Source, Span
+from .torch_import_eval import MAIN_PARAM, Interp, Lifted
+from .torch_import_merge import apply_merges, find_merges
+from .torch_import_values import (
+    Batch,
+    BlockNode,
+    Const,
+    FCall,
+    FLayer,
+    FMax,
+    FOp,
+    LayerNode,
+    ListV,
+    ModNode,
+    SeqNode,
+    SpanMap,
+    TupleV,
+    Unsupported,
+    Val,
+)
+from .values import Value
+
+_Measured = dict[Span, list[int]]  # input sizes / element counts by the span of their layer or view
+_Cache = dict[tuple[int, int], "_Measured | None"]
+
+CAP = 1_000_000  # the longest input length searched
+DEFAULT_ALPHABET = 4  # DNA, when nothing in the file fixes the channels
+AXIS_WARNINGS = frozenset({"axis-mix", "axis-order"})
+# Steps that keep the last axis, skipped when looking for the layer that sets `classes`.
+KEEPS_FEATURES = frozenset({"relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "contiguous"})
+# Steps that start a new line of the lifted .arch.
+STARTS_LINE = frozenset({"conv1d", "conv2d", "linear", "lstm"})
+# Steps whose arguments read best positionally: transpose(1, 2), select(1, -1).
+POSITIONAL = frozenset({"transpose", "select"})
+DSL_WORDS = frozenset({"arch", "block", "seq", "residual", "input", "let", "meta", "true", "false", "none"})
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One way the input tensor may be laid out."""
+
+    axes: tuple[str, ...]  # batch, channels, length, and a unit axis for 2-D encodings
+    encoding: str  # "1D" or "2D"
+
+    @property
+    def rank(self) -> int:
+        return len(self.axes)
+
+    def show(self) -> str:
+        return "(" + ", ".join(f"{a}: 1" if a in ("height", "width") else a for a in self.axes) + ")"
+
+
+LAYOUTS = (
+    Layout(("batch", "channels", "length"), "1D"),
+    Layout(("batch", "length", "channels"), "1D"),
+    Layout(("batch", "channels", "height", "length"), "2D"),
+    Layout(("batch", "channels", "length", "width"), "2D"),
+)
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A size written in the file that the input length or alphabet must produce."""
+
+    kind: str  # "size": a layer's written input size; "view": a view's fixed sizes
+    span: Span  # the layer's or the view's span (how it is found in the checked IR)
+    param: str  # the size parameter for "size" pins
+    want: int
+    name: str  # for messages
+    want_span: Span
+
+
+@dataclass(frozen=True)
+class Config:
+    layout: Layout
+    relax: bool = False  # drop written input sizes and loosen fixed views (length search)
+    concise: bool = False  # drop sizes and defaults that checking showed to be implied
+    labels: Mapping[Span, tuple[str, ...]] = field(default_factory=dict)  # view output axis labels
+    alphabet: int = DEFAULT_ALPHABET
+    length: int = 1000
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def read_py(source: Source, options: Options) -> Loaded:
+    """Lift the chosen nn.Module class of a .py file into a syntax tree (never runs the file)."""
+    rep = Reporter(source)
+    try:
+        return _Importer(source, options, rep).run()
+    except Unsupported as err:
+        rep.error(err.code, err.message, err.span, help=err.help)
+    except RecursionError:
+        rep.error("unsupported", "the file nests too deeply for archc to read", _first(source))
+    except CompileError:
+        pass  # already reported
+    except Exception as err:  # a bug in archc must still end as a diagnostic, not a traceback
+        rep.error("internal", f"archc failed to lift this file ({type(err).__name__}: {err})",
+                  _first(source), help="this is a bug in archc; please report it with the file")
+    return Loaded(source, None, rep)
+
+
+def _first(source: Source) -> Span:
+    return Span(0, min(1, len(source.text)))
+
+
+class _Importer:
+    def __init__(self, source: Source, options: Options, rep: Reporter) -> None:
+        self.source = source
+        self.options = options
+        self.rep = rep
+        self.spans = SpanMap(source)
+
+    def run(self) -> Loaded:
+        module = self.parse()
+        if module is None:
+            return Loaded(self.source, None, self.rep)
+        interp = Interp(module, self.spans)
+        name = self.choose_class(interp)
+        if name is None:
+            return Loaded(self.source, None, self.rep)
+        # --set values may fill constructor parameters of the model class.
+        given: dict[str, Val] = {}
+        for key, value in self.options.sets.items():
+            const = _const(value)
+            if const is not None:
+                given[key] = const
+        top = interp.lift(name, top=True, given=given)
+        return _Search(self.source, interp, top, name, self.options, self.rep).run()
+
+    def parse(self) -> ast.Module | None:
+        text = self.source.text
+        try:
+            return ast.parse(text, filename=self.source.path)
+        except SyntaxError as err:
+            line = err.lineno or 1
+            col = err.offset or 1
+            start = self.source.offset(line, col)
+            end = start + 1
+            if err.end_lineno == line and err.end_offset and err.end_offset > col:
+                end = self.source.offset(line, err.end_offset)
+            self.rep.error(
+                "syntax",
+                f"this is not valid Python: {err.msg}",
+                Span(start, max(start + 1, end)) if text else Span(0, 0),
+                help="archc reads the file as Python source; fix the syntax error first",
+            )
+        except (ValueError, MemoryError) as err:
+            self.rep.error("syntax", f"this is not valid Python: {err}", _first(self.source))
+        except RecursionError:
+            self.rep.error("unsupported", "the file nests too deeply for Python's parser",
+                           _first(self.source))
+        return None
+
+    def choose_class(self, interp: Interp) -> str | None:
+        classes = interp.module_classes()
+        wanted = self.options.class_name
+        if wanted is not None:
+            if wanted in classes:
+                return wanted
+            listing = ", ".join(classes) or "none"
+            if wanted in interp.classes:
+                self.rep.error("no-class", f"class `{wanted}` is not an nn.Module subclass",
+                               self.spans.of(interp.classes[wanted]),
+                               help=f"nn.Module subclasses here: {listing}")
+            else:
+                self.rep.error("no-class", f"this file has no class `{wanted}`", _first(self.source),
+                               help=f"nn.Module subclasses here: {listing}")
+            return None
+        if "TorchModel" in classes:
+            return "TorchModel"
+        if len(classes) == 1:
+            return classes[0]
+        if not classes:
+            self.rep.error("no-class", "this file defines no nn.Module subclass", _first(self.source),
+                           help="archc lifts a class like `class TorchModel(nn.Module): ...`")
+            return None
+        # Helper blocks are used by another class; the model itself by none.
+        tops = [c for c in classes if not (interp.uses(c) & set(classes))]
+        if len(tops) == 1:
+            return tops[0]
+        self.rep.error(
+            "ambiguous-class",
+            f"this file has several nn.Module classes: {', '.join(classes)}",
+            self.spans.of(interp.classes[(tops or classes)[1]]),
+            help="pick one with --class NAME",
+        )
+        return None
+
+
+def _const(value: Value) -> Const | None:
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return Const(value)
+    return None
+
+
+# ------------------------------------------------------------------ ranks
+
+
+def _int(value: Val, default: int) -> int:
+    if isinstance(value, Const) and isinstance(value.value, int) and not isinstance(value.value, bool):
+        return value.value
+    return default
+
+
+def _layer_rank(kind: str, args: Mapping[str, Val], positional: list[Val], rank: int) -> int:
+    if kind == "flatten":
+        start = _int(args.get("start_dim", Const(1)), 1)
+        end = _int(args.get("end_dim", Const(-1)), -1)
+        if rank <= 0:
+            return rank
+        return rank - ((end % rank) - (start % rank))
+    if kind in ("view", "reshape"):
+        return len(positional)
+    if kind in ("select", "global_max_pool"):
+        return rank - 1
+    return rank
+
+
+# ------------------------------------------------------------------ building the tree
+
+
+class _Builder:
+    """Writes the lifted classes as a syntax tree under one configuration."""
+
+    def __init__(self, imp: _Search, cfg: Config) -> None:
+        self.imp = imp
+        self.cfg = cfg
+        self.pins: list[Pin] = []
+        self.block_rank: dict[str, int] = {}
+        self.final = imp.final
+
+    # ---------------------------------------------------------------- ranks
+
+    def rank_ops(self, ops: tuple[FOp, ...], lifted: Lifted, rank: int) -> int:
+        for op in ops:
+            if isinstance(op, FCall):
+                rank = self.rank_node(lifted.attrs[op.name], rank)
+            elif isinstance(op, FLayer):
+                named = {n: v for n, v, _ in op.args if n is not None}
+                rank = _layer_rank(op.kind, named, [v for n, v, _ in op.args if n is None], rank)
+            elif isinstance(op, FMax):
+                rank -= 1
+        return rank
+
+    def rank_node(self, node: ModNode, rank: int) -> int:
+        if isinstance(node, LayerNode):
+            return _layer_rank(node.kind, {k: v for k, (v, _) in node.args.items()}, [], rank)
+        if isinstance(node, SeqNode):
+            for item in node.items:
+                rank = self.rank_node(item, rank)
+            return rank
+        block = self.imp.interp.lifted[node.cls_name]
+        return self.rank_ops(block.forward, block, rank)
+
+    # ---------------------------------------------------------------- file
+
+    def file(self) -> s.File:
+        imp = self.imp
+        top = imp.top
+        em = _ClassEmitter(self, top)
+        body: list[s.Stmt] = []
+        layout = self.cfg.layout
+        if layout != LAYOUTS[0] or imp.explicit_axes:
+            body.append(self.input_stmt())
+        body.extend(em.body(layout.rank))
+        blocks: list[s.BlockDef] = []
+        done: set[str] = set()
+        while len(done) < len(self.block_rank):
+            for name in [n for n in self.block_rank if n not in done]:
+                done.add(name)
+                lifted = imp.interp.lifted[name]
+                block_body = _ClassEmitter(self, lifted).body(self.block_rank[name])
+                span = self.imp.spans.of(lifted.node)
+                blocks.append(s.BlockDef(imp.block_names[name], lifted.params, tuple(block_body), span,
+                                         imp.class_name_span(lifted.node)))
+        order = {name: i for i, name in enumerate(imp.interp.lifted)}
+        blocks.sort(key=lambda b: order.get(imp.py_names.get(b.name, ""), 0))
+        span = imp.spans.of(top.node)
+        arch = s.ArchDef(imp.arch_name, tuple(imp.params(self.cfg)), tuple(body), span,
+                         imp.class_name_span(top.node))
+        return s.File((arch,), tuple(blocks))
+
+    def input_stmt(self) -> s.InputStmt:
+        span = self.imp.top.input_span
+        axes = []
+        for name in self.cfg.layout.axes:
+            size: s.Expr | None = None
+            if name in ("height", "width"):
+                size = s.Int(1, span)
+            elif name == "channels" and "alphabet" in self.imp.explicit_axes:
+                size = s.Int(self.cfg.alphabet, span)
+            elif name == "length" and "length" in self.imp.explicit_axes:
+                size = s.Int(self.cfg.length, span)
+            axes.append(s.Axis(name, size, span))
+        return s.InputStmt(tuple(axes), span)
+
+    # ---------------------------------------------------------------- terms
+
+    def expr(self, value: Val, span: Span) -> s.Expr:
+        return self.imp.interp.to_expr(value, span)
+
+    def layer_term(self, node: LayerNode, name: str) -> s.Term:
+        spec = lookup(node.kind)
+        assert spec is not None
+        positional: list[s.Arg] = []
+        keywords: list[s.Arg] = []
+        size_in = node.args.get(spec.size_in) if spec.size_in else None
+        keep_in = size_in is not None and not (self.cfg.relax or self.cfg.concise)
+        if size_in is not None and spec.size_in and isinstance(size_in[0], Const):
+            want = size_in[0].value
+            if isinstance(want, int) and not isinstance(want, bool):
+                self.pins.append(Pin("size", node.span, spec.size_in, want, name, size_in[1]))
+        if spec.size_out:
+            if spec.size_out not in node.args:
+                raise Unsupported("missing-argument", f"nn.{node.torch_name} needs `{spec.size_out}`",
+                                  node.span)
+            value, span = node.args[spec.size_out]
+            out = s.Var("classes", span) if node is self.final else self.expr(value, span)
+            in_expr = self.expr(size_in[0], size_in[1]) if keep_in and size_in else None
+            positional.append(s.Arg(None, out, span, in_expr))
+        elif keep_in and size_in is not None:
+            positional.append(s.Arg(None, self.expr(size_in[0], size_in[1]), size_in[1]))
+        for key, (value, span) in node.args.items():
+            if key in (spec.size_in, spec.size_out):
+                continue
+            if self.cfg.concise and key != "p" and _is_default(node.kind, key, value):
+                continue
+            arg = s.Arg(None if key in MAIN_PARAM else key, self.expr(value, span), span)
+            (positional if arg.name is None else keywords).append(arg)
+        args = (*positional, *keywords)
+        if not args:
+            return s.Ref(node.kind, node.span)
+        return s.Call(node.kind, args, node.span, node.name_span)
+
+    def block_term(self, node: BlockNode, rank: int) -> s.Term:
+        self.block_rank.setdefault(node.cls_name, rank)
+        name = self.imp.block_names[node.cls_name]
+        args = tuple(s.Arg(key, self.expr(value, span), span) for key, value, span in node.args)
+        if not args:
+            return s.Ref(name, node.span)
+        return s.Call(name, args, node.span, node.name_span)
+
+    def flayer_steps(self, op: FLayer | FMax, rank: int) -> list[s.Step]:
+        if isinstance(op, FMax):
+            dim = op.dim + rank if op.dim < 0 else op.dim
+            if not 0 < dim < rank:
+                raise Unsupported("unsupported", f"max over axis {op.dim} of a {rank}-D tensor is not "
+                                  "supported (archc takes the maximum over a feature or length axis)",
+                                  op.span)
+            steps = []
+            if dim != rank - 1:
+                order = [i for i in range(rank) if i != dim] + [dim]
+                args = tuple(s.Arg(None, s.Int(i, op.span), op.span) for i in order)
+                steps.append(s.Step(None, s.Call("permute", args, op.span, op.span), op.span))
+            steps.append(s.Step(None, s.Ref("global_max_pool", op.span), op.span))
+            return steps
+        if op.kind in ("view", "reshape"):
+            return [s.Step(None, self.view_term(op), op.span)]
+        positional: list[s.Arg] = []
+        keywords: list[s.Arg] = []
+        for key, value, span in op.args:
+            if self.cfg.concise and key not in (None, "p", "start_dim") and _is_default(op.kind, key, value):
+                continue
+            arg = s.Arg(key, self.expr(value, span), span)
+            (positional if key is None else keywords).append(arg)
+        if op.kind in POSITIONAL:
+            positional, keywords = [replace(a, name=None) for a in (*positional, *keywords)], []
+        if op.kind == "flatten" and self.cfg.concise and [(k, v) for k, v, _ in op.args] == [
+            ("start_dim", Const(1))
+        ]:
+            positional, keywords = [], []  # the DSL's flatten starts at axis 1
+        args = (*positional, *keywords)
+        term: s.Term = s.Call(op.kind, args, op.span, op.span) if args else s.Ref(op.kind, op.span)
+        return [s.Step(None, term, op.span)]
+
+    def view_term(self, op: FLayer) -> s.Term:
+        values = [v for _, v, _ in op.args]
+        spans = [sp for _, _, sp in op.args]
+        free = [i for i, v in enumerate(values) if isinstance(v, Batch) or v == Const(-1)]
+        fixed = [i for i in range(len(values)) if i not in free]
+        plain = all(isinstance(values[i], Const) for i in fixed)
+        if len(free) == 1 and fixed and plain:
+            want = math.prod(_int(values[i], 1) for i in fixed)
+            self.pins.append(Pin("view", op.span, "", want, f"{op.kind}", op.span))
+            if self.cfg.relax:
+                values = list(values)
+                largest = max(fixed, key=lambda i: _int(values[i], 0))
+                values[free[0]] = Batch()
+                values[largest] = Const(-1)
+        if self.cfg.concise and len(values) == 2 and len(free) >= 1 and free[0] == 0:
+            return s.Ref("flatten", op.span)  # checked: the fixed size is the whole sample
+        labels = self.cfg.labels.get(op.span, ())
+        args = []
+        for i, (value, span) in enumerate(zip(values, spans, strict=True)):
+            expr = self.expr(value, span)
+            if self.cfg.concise and i < len(labels) and isinstance(value, Const):
+                free_length = "length" not in self.imp.explicit_axes
+                if labels[i] == "length" and value.value == self.cfg.length and free_length:
+                    expr = s.Var("length", span)
+                elif labels[i] == "channels" and value.value == self.cfg.alphabet and (
+                    "alphabet" not in self.imp.explicit_axes
+                ):
+                    expr = s.Var("alphabet", span)
+            args.append(s.Arg(None, expr, span))
+        return s.Call(op.kind, tuple(args), op.span, op.span)
+
+
+class _ClassEmitter:
+    """The body of one class: forward steps in order, each module defined where first used."""
+
+    def __init__(self, builder: _Builder, lifted: Lifted) -> None:
+        self.b = builder
+        self.lifted = lifted
+        self.emitted: dict[int, str] = {}  # module -> the attribute name it was defined under
+        self.done: set[str] = set()
+        self.unnamed: set[int] = set()
+        self.attr_of: dict[int, list[str]] = {}
+        for name, node in lifted.attrs.items():
+            self.attr_of.setdefault(id(node), []).append(name)
+
+    def body(self, rank: int) -> list[s.Stmt]:
+        lines, _ = self.ops(self.lifted.forward, rank)
+        for name, node in self.lifted.attrs.items():
+            if name not in self.done:
+                raise Unsupported(
+                    "unsupported",
+                    f"module `{name}` is never used by forward; archc registers a module where it is "
+                    "used, so its weights would be lost",
+                    node.span,
+                    help="remove it from the model, or use it in forward",
+                )
+        return [_chain(line) for line in lines]
+
+    def ops(self, ops: tuple[FOp, ...], rank: int) -> tuple[list[list[s.Step]], int]:
+        lines: list[list[s.Step]] = []
+        cur: list[s.Step] = []
+
+        def flush() -> None:
+            nonlocal cur
+            if cur:
+                lines.append(cur)
+                cur = []
+
+        for op in ops:
+            if isinstance(op, FCall):
+                node = self.lifted.attrs[op.name]
+                step = self.call_step(op, node, rank)
+                if step.name is not None and _starts_line(node) and (
+                    any(_starter(st) for st in cur) or isinstance(step.term, s.Seq)
+                ):
+                    flush()
+                cur.append(step)
+                rank = self.b.rank_node(node, rank)
+            elif isinstance(op, (FLayer, FMax)):
+                cur.extend(self.b.flayer_steps(op, rank))
+                rank = self.b.rank_ops((op,), self.lifted, rank)
+            else:
+                inner, _ = self.ops(op.body, rank)
+                flush()
+                lines.append([s.Step(None, s.Residual(tuple(_chain(line) for line in inner), op.span),
+                                     op.span)])
+            if len(cur) >= 6:
+                flush()
+        flush()
+        return lines, rank
+
+    def call_step(self, op: FCall, node: ModNode, rank: int) -> s.Step:
+        _check_name(op.name, node.span)
+        if op.name in self.done:
+            return s.Step(None, s.Ref(op.name, op.span), op.span)
+        self.done.add(op.name)
+        if id(node) in self.emitted:
+            return s.Step(op.name, s.Ref(self.emitted[id(node)], op.span), op.span, op.span)
+        self.emitted[id(node)] = op.name
+        term = self.term(node, rank, op.name)
+        return s.Step(op.name, term, op.span, op.span)
+
+    def term(self, node: ModNode, rank: int, name: str) -> s.Term:
+        if isinstance(node, LayerNode):
+            return self.b.layer_term(node, name)
+        if isinstance(node, BlockNode):
+            return self.b.block_term(node, rank)
+        lines: list[list[s.Step]] = []
+        cur: list[s.Step] = []
+        items = list(node.items)
+        i = 0
+        while i < len(items):
+            item = items[i]
+            names = self.attr_of.get(id(item))
+            count = 1
+            if names:
+                if id(item) in self.emitted:
+                    step = s.Step(None, s.Ref(self.emitted[id(item)], item.span), item.span)
+                else:
+                    item_name = next((n for n in names if n not in self.done), names[0])
+                    _check_name(item_name, item.span)
+                    self.emitted[id(item)] = item_name
+                    self.done.add(item_name)
+                    step = s.Step(item_name, self.term(item, rank, item_name), item.span, item.span)
+            else:
+                if id(item) in self.unnamed:
+                    raise Unsupported("unsupported", "this module is used in two places without being "
+                                      "an attribute of self; archc cannot share it", item.span,
+                                      help="assign it to self first")
+                self.unnamed.add(id(item))
+                while (
+                    isinstance(item, BlockNode)
+                    and i + count < len(items)
+                    and _same_block(item, items[i + count])
+                    and id(items[i + count]) not in self.attr_of
+                ):
+                    self.unnamed.add(id(items[i + count]))
+                    count += 1
+                term = self.term(item, rank, f"{name}[{i}]")
+                if count > 1:
+                    term = s.Repeat(term, count, item.span, item.span)
+                step = s.Step(None, term, item.span)
+            if _starts_line(item) and any(_starter(st) for st in cur):
+                lines.append(cur)
+                cur = []
+            cur.append(step)
+            for _ in range(count):
+                rank = self.b.rank_node(item, rank)
+            i += count
+        if cur:
+            lines.append(cur)
+        return s.Seq(tuple(_chain(line) for line in lines), node.span)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_name(name: str, span: Span) -> None:
+    """archc names are ASCII identifiers; Python also allows others."""
+    if not _NAME.fullmatch(name):
+        raise Unsupported("bad-name", f"`{name}` is not an ASCII identifier, which archc names must be",
+                          span, help="rename the attribute (its state_dict key changes with it)")
+
+
+def _starts_line(node: ModNode) -> bool:
+    return not isinstance(node, LayerNode) or node.kind in STARTS_LINE
+
+
+def _starter(step: s.Step) -> bool:
+    term = step.term
+    if isinstance(term, s.Repeat):
+        return True
+    name = term.name if isinstance(term, (s.Call, s.Ref)) else ""
+    return isinstance(term, s.Seq) or name in STARTS_LINE or (
+        bool(name) and lookup(name) is None and name[:1].isupper()
+    )
+
+
+def _chain(steps: list[s.Step]) -> s.Chain:
+    span = steps[0].span
+    for st in steps[1:]:
+        span = span.cover(st.span)
+    return s.Chain(tuple(steps), span)
+
+
+def _same_block(a: ModNode, b: ModNode) -> bool:
+    if not (isinstance(a, BlockNode) and isinstance(b, BlockNode)) or a.cls_name != b.cls_name:
+        return False
+    return [(k, v) for k, v, _ in a.args] == [(k, v) for k, v, _ in b.args]
+
+
+def _is_default(kind: str, name: str, value: Val) -> bool:
+    spec = lookup(kind)
+    pspec = spec.param(name) if spec else None
+    if pspec is None or (not isinstance(value, Const) and not _all_const(value)):
+        return False
+    default = pspec.default
+    items = _plain(value)
+    if isinstance(items, tuple):
+        return bool(items) and all(type(i) is type(default) and i == default for i in items)
+    return type(items) is type(default) and items == default
+
+
+def _all_const(value: Val) -> bool:
+    return isinstance(value, (TupleV, ListV)) and all(isinstance(i, Const) for i in value.items)
+
+
+def _plain(value: Val) -> object:
+    if isinstance(value, Const):
+        return value.value
+    return tuple(_plain(i) for i in getattr(value, "items", ()))
+
+
+# ------------------------------------------------------------------ checking and searching
+
+
+@dataclass
+class _Outcome:
+    layout: Layout
+    alphabet: int
+    alphabet_pin: Pin | None
+    length: int | None
+    length_note: str
+    length_pin: Pin | None
+    failure: Unsupported | None  # no length fits a pin
+    checked: ir.Architecture | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    lowest: int = 1  # the shortest length the loosened model accepts
+
+    @property
+    def ok(self) -> bool:
+        return self.checked is not None and not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def clean(self) -> bool:
+        return self.ok and not any(d.code in AXIS_WARNINGS for d in self.diagnostics)
+
+
+class _Search:
+    """Chooses the input layout, alphabet and length, then writes the final tree."""
+
+    def __init__(self, source: Source, interp: Interp, top: Lifted, cls_name: str, options: Options,
+                 rep: Reporter) -> None:
+        self.source = source
+        self.interp = interp
+        self.top = top
+        self.cls_name = cls_name
+        self.options = options
+        self.rep = rep
+        self.spans = interp.spans
+        self.arch_name = _arch_name(source.path)
+        self.final, self.final_value = self.find_final()
+        self.block_names, self.py_names = self.name_blocks()
+        taken = set(top.attrs)
+        self.explicit_axes = {p for p in ("alphabet", "length") if p in taken}
+        if "classes" in taken:
+            self.final = None
+
+    # ---------------------------------------------------------------- names
+
+    def name_blocks(self) -> tuple[dict[str, str], dict[str, str]]:
+        names: dict[str, str] = {}
+        used: set[str] = set()
+        for py in self.interp.lifted:
+            name = py.lstrip("_") or "Block"
+            if not _NAME.fullmatch(name):
+                name = "Block"
+            for param in self.interp.lifted[py].params:
+                _check_name(param.name, param.span)
+            if lookup(name) is not None or name in RESERVED_CLASS_NAMES or name in DSL_WORDS:
+                name += "Block"
+            base, n = name, 2
+            while name in used:
+                name, n = f"{base}{n}", n + 1
+            used.add(name)
+            names[py] = name
+        return names, {v: k for k, v in names.items()}
+
+    def class_name_span(self, node: ast.ClassDef) -> Span:
+        span = self.spans.of(node)
+        text = self.source.text
+        found = re.compile(r"class\s+" + re.escape(node.name)).search(text, span.start)
+        if found and found.start() < span.end:
+            return Span(found.end() - len(node.name), found.end())
+        return span
+
+    def find_final(self) -> tuple[LayerNode | None, int]:
+        """The Linear whose output size is the model's output size (it becomes `classes`)."""
+
+        def last(node: ModNode) -> LayerNode | bool | None:
+            if isinstance(node, LayerNode):
+                if node.kind == "linear":
+                    return node
+                return True if node.kind in KEEPS_FEATURES else None
+            if isinstance(node, SeqNode):
+                for item in reversed(node.items):
+                    found = last(item)
+                    if found is not True:
+                        return found
+                return True
+            return None
+
+        for op in reversed(self.top.forward):
+            if isinstance(op, FLayer) and op.kind in KEEPS_FEATURES:
+                continue
+            if isinstance(op, FCall):
+                found = last(self.top.attrs[op.name])
+                if found is True:
+                    continue
+                if isinstance(found, LayerNode):
+                    out = found.args.get("out_features")
+                    if out is not None and isinstance(out[0], Const) and isinstance(out[0].value, int):
+                        return found, out[0].value
+            break
+        return None, 0
+
+    def params(self, cfg: Config) -> list[s.Param]:
+        out = []
+        if self.final is not None:
+            span = self.final.args["out_features"][1]
+            classes = self.options.sets.get("classes", self.final_value)
+            out.append(s.Param("classes", s.Int(int(classes), span) if isinstance(classes, int) else
+                               s.Int(self.final_value, span), span))
+        span = self.top.input_span
+        if "length" not in self.explicit_axes:
+            out.append(s.Param("length", s.Int(cfg.length, span), span))
+        if "alphabet" not in self.explicit_axes:
+            out.append(s.Param("alphabet", s.Int(cfg.alphabet, span), span))
+        return out
+
+    # ---------------------------------------------------------------- checking
+
+    def check(
+        self, tree: s.File, alphabet: int, length: int
+    ) -> tuple[ir.Architecture | None, list[Diagnostic]]:
+        rep = Reporter(self.source)
+        overrides: dict[str, Value] = {}
+        names = {p.name for p in tree.archs[0].params}
+        if "alphabet" in names:
+            overrides["alphabet"] = alphabet
+        if "length" in names:
+            overrides["length"] = length
+        if "classes" in names and "classes" in self.options.sets:
+            overrides["classes"] = self.options.sets["classes"]
+        try:
+            resolved = Resolver(tree, rep).arch(tree.archs[0], overrides)
+        except CompileError:
+            return None, rep.items
+        if rep.has_errors:
+            return None, rep.items
+        return ShapeChecker(rep).check(resolved), rep.items
+
+    def build(self, cfg: Config) -> tuple[s.File, list[Pin]]:
+        builder = _Builder(self, cfg)
+        return builder.file(), builder.pins
+
+    # ---------------------------------------------------------------- search
+
+    def run(self) -> Loaded:
+        given_layout = self.options.layout
+        layouts = [lay for lay in LAYOUTS if given_layout is None or lay.encoding == given_layout.upper()]
+        outcomes: list[_Outcome] = []
+        chosen: _Outcome | None = None
+        for layout in layouts:
+            outcome = self.evaluate(layout)
+            outcomes.append(outcome)
+            if outcome.clean and outcome.failure is None:
+                chosen = outcome
+                break
+        if chosen is None:
+            chosen = next((o for o in outcomes if o.ok and o.failure is None), outcomes[0])
+        if chosen.failure is not None:
+            err = chosen.failure
+            self.rep.error(err.code, err.message, err.span, help=err.help)
+            return Loaded(self.source, None, self.rep)
+        return self.finish(chosen)
+
+    def evaluate(self, layout: Layout) -> _Outcome:
+        relaxed, pins = self.build(Config(layout, relax=True))
+        sets = self.options.sets
+        alphabet, alphabet_pin = self.find_alphabet(relaxed, pins)
+        given_length = sets.get("length")
+        outcome = _Outcome(layout, alphabet, alphabet_pin, None, "", None, None)
+        if isinstance(given_length, int) and not isinstance(given_length, bool):
+            outcome.length = given_length
+            outcome.length_note = "from --set length"
+        else:
+            self.find_length(relaxed, [p for p in pins if p is not alphabet_pin], outcome)
+        length = outcome.length if outcome.length is not None else outcome_default(outcome)
+        faithful, _ = self.build(Config(layout, alphabet=alphabet, length=length))
+        outcome.checked, outcome.diagnostics = self.check(faithful, alphabet, length)
+        return outcome
+
+    def probe(self, tree: s.File, alphabet: int, length: int, cache: _Cache) -> _Measured | None:
+        """Sizes measured in the loosened model at one alphabet and length (None: it does not check)."""
+        key = (alphabet, length)
+        if key not in cache:
+            checked, _ = self.check(tree, alphabet, length)
+            cache[key] = None if checked is None else _measure(checked)
+        return cache[key]
+
+    def find_alphabet(self, relaxed: s.File, pins: list[Pin]) -> tuple[int, Pin | None]:
+        given = self.options.sets.get("alphabet")
+        if isinstance(given, int) and not isinstance(given, bool):
+            return given, None
+        sizes = [p for p in pins if p.kind == "size"]
+        if not sizes:
+            return DEFAULT_ALPHABET, None
+        cache: _Cache = {}
+        length = self.options.sets.get("length")
+        lengths = [length] if isinstance(length, int) and not isinstance(length, bool) else [
+            1000, 10_000, 100_000]
+        for probe_length in lengths:
+            a = self.probe(relaxed, 7, probe_length, cache)
+            b = self.probe(relaxed, 11, probe_length, cache)
+            if a is None or b is None:
+                continue
+            for pin in sizes:
+                if a.get(pin.span, [0])[0] == 7 and b.get(pin.span, [0])[0] == 11:
+                    return pin.want, pin
+            break
+        return DEFAULT_ALPHABET, None
+
+    def find_length(self, relaxed: s.File, pins: list[Pin], outcome: _Outcome) -> None:
+        cache: _Cache = {}
+        alphabet = outcome.alphabet
+
+        def value(pin: Pin, length: int) -> int | None:
+            got = self.probe(relaxed, alphabet, length, cache)
+            if got is None or pin.span not in got:
+                return None
+            return got[pin.span][0]
+
+        if self.probe(relaxed, alphabet, CAP, cache) is None:
+            return  # no length makes even the loosened model check: the real check will say why
+        lo = _first_true(1, CAP, lambda n: self.probe(relaxed, alphabet, n, cache) is not None)
+        outcome.lowest = lo
+        hi = CAP
+        bounding: Pin | None = None
+        for pin in pins:
+            v_lo, v_hi = value(pin, lo), value(pin, hi)
+            if v_lo is None or v_hi is None or v_lo >= v_hi:
+                continue  # does not grow with the length
+            if not v_lo <= pin.want <= v_hi:
+                near = v_lo if pin.want < v_lo else v_hi
+                at = lo if pin.want < v_lo else hi
+                outcome.failure = self.no_length(pin, [(at, near)])
+                return
+            def reaches(n: int, pin: Pin = pin) -> bool:
+                return (value(pin, n) or 0) >= pin.want
+
+            def passes(n: int, pin: Pin = pin) -> bool:
+                return (value(pin, n) or 0) > pin.want
+
+            a = _first_true(lo, hi, reaches)
+            got = value(pin, a)
+            if got != pin.want:
+                below = a - 1 if a > lo else a
+                outcome.failure = self.no_length(pin, [(below, value(pin, below) or 0), (a, got or 0)])
+                return
+            b = _first_true(a, hi, passes)
+            lo, hi, bounding = a, b - 1, pin
+        if bounding is None or hi >= CAP:
+            outcome.length_note = "nothing in the file fixes it"
+            outcome.lowest = lo
+            return
+        outcome.length = _roundest(lo, hi)
+        outcome.length_pin = bounding
+        what = (
+            f"fixed by the {bounding.want} input features of `{bounding.name}`"
+            if bounding.kind == "size"
+            else f"fixed by the {bounding.want} elements per sample of a {bounding.name}"
+        )
+        spread = f"; lengths {lo}..{hi} all fit" if hi > lo else ""
+        outcome.length_note = f"{what}{spread}"
+
+    def no_length(self, pin: Pin, near: list[tuple[int, int]]) -> Unsupported:
+        what = f"the {pin.want} input features `{pin.name}` expects" if pin.kind == "size" else (
+            f"the {pin.want} elements per sample this {pin.name} expects")
+        nearest = ", ".join(f"length {n} gives {v}" for n, v in near)
+        return Unsupported(
+            "no-length",
+            f"no input length gives {what}",
+            pin.want_span,
+            help=f"the nearest: {nearest}; correct the size, or pass --set length=N to see the "
+            "mismatch at one length",
+        )
+
+    # ---------------------------------------------------------------- result
+
+    def finish(self, chosen: _Outcome) -> Loaded:
+        layout, alphabet = chosen.layout, chosen.alphabet
+        length = chosen.length if chosen.length is not None else outcome_default(chosen)
+        cfg = Config(layout, alphabet=alphabet, length=length)
+        tree, _ = self.build(cfg)
+        if chosen.ok and chosen.checked is not None and not self.options.keep_sizes:
+            labels = dict(_view_labels(chosen.checked))
+            concise, _ = self.build(replace(cfg, concise=True, labels=labels))
+            checked, diags = self.check(concise, alphabet, length)
+            if checked is not None and not any(d.is_error for d in diags):
+                tree = concise
+                merges = find_merges(concise)
+                if merges:
+                    merged = apply_merges(concise, merges)
+                    checked, merged_diags = self.check(merged, alphabet, length)
+                    # Only when no diagnostic moves: each must still point at its own class's lines.
+                    if checked is not None and merged_diags == diags:
+                        tree = merged
+        if chosen.length is None:
+            lo = chosen.lowest
+            self.rep.warning(
+                "length-unknown",
+                f"nothing in this file fixes the input length; archc assumes {length}",
+                self.top.input_span,
+                help="pass --set length=N for the real length"
+                + (f" (lengths from {lo} work)" if lo > 1 else ""),
+            )
+        where = Path(self.source.path).name
+        header = [f"lifted from {where} (class {self.cls_name}) by archc import"]
+        pin = chosen.alphabet_pin
+        alpha_note = (
+            f"the input channels of `{pin.name}`" if pin else
+            ("from --set alphabet" if "alphabet" in self.options.sets else "nothing fixes it: DNA assumed")
+        )
+        header.append(f"input {layout.show()}")
+        header.append(f"alphabet {alphabet}: {alpha_note}")
+        header.append(f"length {length}: {chosen.length_note or 'assumed'}")
+        return Loaded(self.source, tree, self.rep, header)
+
+
+def outcome_default(outcome: _Outcome) -> int:
+    """The length checked when nothing fixes it: 1000, or the shortest that fits if longer."""
+    lo = outcome.lowest
+    return 1000 if lo <= 1000 else -(-lo // 100) * 100
+
+
+def _first_true(lo: int, hi: int, pred: Callable[[int], bool]) -> int:
+    """The smallest n in [lo, hi] with pred(n), assuming pred is monotone (hi + 1 if none)."""
+    if not pred(hi):
+        return hi + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pred(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _roundest(lo: int, hi: int) -> int:
+    """The roundest length in [lo, hi]: most trailing zeros, then a multiple of 5, then the smallest."""
+    best = lo
+    for zeros in range(len(str(hi)), -1, -1):
+        step = 10**zeros
+        first = -(-lo // step) * step
+        if first <= hi and first > 0:
+            best = first
+            break
+    if best % 10:
+        first5 = -(-lo // 5) * 5
+        if first5 <= hi:
+            best = first5
+    return best
+
+
+def _walk_class(cls: ir.ClassDef) -> Iterator[ir.Layer | ir.Functional]:
+    def module(m: ir.ModuleExpr) -> Iterator[ir.Layer | ir.Functional]:
+        if isinstance(m, ir.Layer):
+            yield m
+        elif isinstance(m, ir.Sequential):
+            for item in m.items:
+                yield from module(item)
+        elif isinstance(m, ir.BlockRef):
+            yield from _walk_class(m.cls)
+
+    def ops(items: tuple[ir.Op, ...]) -> Iterator[ir.Layer | ir.Functional]:
+        for op in items:
+            if isinstance(op, ir.Functional):
+                yield op
+            elif isinstance(op, ir.Residual):
+                yield from ops(op.body)
+
+    for attr in cls.attrs:
+        yield from module(attr.module)
+    yield from ops(cls.forward)
+
+
+def _measure(arch: ir.Architecture) -> dict[Span, list[int]]:
+    """Each layer's input size and each view's element count, by span."""
+    out: dict[Span, list[int]] = {}
+    for item in _walk_class(arch.cls):
+        if isinstance(item, ir.Layer):
+            spec = lookup(item.kind)
+            if spec is not None and spec.size_in:
+                value = item.get(spec.size_in)
+                if isinstance(value, int):
+                    out.setdefault(item.span, []).append(value)
+        elif item.layer.kind in ("view", "reshape"):
+            out.setdefault(item.layer.span, []).append(
+                math.prod(d.size for d in item.shape if d.size is not None)
+            )
+    return out
+
+
+def _view_labels(arch: ir.Architecture) -> Iterator[tuple[Span, tuple[str, ...]]]:
+    for item in _walk_class(arch.cls):
+        if isinstance(item, ir.Functional) and item.layer.kind in ("view", "reshape"):
+            yield item.layer.span, tuple(d.label for d in item.shape)
+
+
+def _arch_name(path: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_]", "_", Path(path).stem) or "model"
+    if stem[0].isdigit():
+        stem = "m_" + stem
+    if stem in DSL_WORDS:
+        stem += "_model"
+    return stem
+
+
+__all__ = ["read_py"]

@@ -1,0 +1,1279 @@
+"""Read a PyTorch model file statically: walk its `ast`, never import or run it.
+
+`Interp` follows the constructor of an nn.Module subclass to learn which modules it
+registers (and with which sizes), and its `forward` to learn the order they run in.
+Module-level constants, local variables, integer arithmetic, `math.floor`, helper
+methods and helper functions are followed; anything else stops with `Unsupported`.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import syntax as s
+from .layers import REQUIRED, lookup
+from .source import NO_SPAN, Span
+from .torch_import_values import (
+    Batch,
+    BlockNode,
+    BuiltinRef,
+    ClassRef,
+    Const,
+    FCall,
+    FLayer,
+    FMax,
+    FOp,
+    FResidual,
+    FuncRef,
+    LayerNode,
+    ListV,
+    Method,
+    ModNode,
+    ModV,
+    Namespace,
+    Opaque,
+    Pair,
+    SelfV,
+    SeqNode,
+    SpanMap,
+    SuperV,
+    Sym,
+    Tensor,
+    Training,
+    TupleV,
+    Unsupported,
+    Val,
+    describe,
+)
+
+# nn classes archc knows: DSL kind, and PyTorch's positional parameter order.
+_CONV = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
+         "bias", "padding_mode")
+_BN = ("num_features", "eps", "momentum", "affine", "track_running_stats")
+_MAXPOOL = ("kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode")
+_AVGPOOL = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")
+TORCH_LAYERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "Conv1d": ("conv1d", _CONV),
+    "Conv2d": ("conv2d", _CONV),
+    "BatchNorm1d": ("batchnorm1d", _BN),
+    "BatchNorm2d": ("batchnorm2d", _BN),
+    "MaxPool1d": ("maxpool1d", _MAXPOOL),
+    "MaxPool2d": ("maxpool2d", _MAXPOOL),
+    "AvgPool1d": ("avgpool1d", _AVGPOOL),
+    "AvgPool2d": ("avgpool2d", (*_AVGPOOL, "divisor_override")),
+    "AdaptiveMaxPool1d": ("adaptivemaxpool1d", ("output_size", "return_indices")),
+    "Linear": ("linear", ("in_features", "out_features", "bias")),
+    "LSTM": ("lstm", ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+                      "bidirectional", "proj_size")),
+    "ReLU": ("relu", ("inplace",)),
+    "Sigmoid": ("sigmoid", ()),
+    "Tanh": ("tanh", ()),
+    "Softmax": ("softmax", ("dim",)),
+    "LogSoftmax": ("log_softmax", ("dim",)),
+    "Dropout": ("dropout", ("p", "inplace")),
+    "Flatten": ("flatten", ("start_dim", "end_dim")),
+}
+# PyTorch arguments archc has no use for: accepted only at these (default) values.
+DROPPABLE: dict[str, object] = {
+    "return_indices": False, "proj_size": 0, "divisor_override": None, "device": None,
+    "dtype": None, "_stacklevel": 3,
+}
+# Functional forms: torch.nn.functional name -> DSL kind and the parameters after the input.
+FUNCTIONAL: dict[str, tuple[str, tuple[str, ...]]] = {
+    "relu": ("relu", ("inplace",)),
+    "sigmoid": ("sigmoid", ()),
+    "tanh": ("tanh", ()),
+    "softmax": ("softmax", ("dim", "_stacklevel", "dtype")),
+    "log_softmax": ("log_softmax", ("dim", "_stacklevel", "dtype")),
+    "max_pool1d": ("maxpool1d", ("kernel_size", "stride", "padding", "dilation", "ceil_mode",
+                                 "return_indices")),
+    "max_pool2d": ("maxpool2d", ("kernel_size", "stride", "padding", "dilation", "ceil_mode",
+                                 "return_indices")),
+    "avg_pool1d": ("avgpool1d", _AVGPOOL),
+    "avg_pool2d": ("avgpool2d", (*_AVGPOOL, "divisor_override")),
+    "adaptive_max_pool1d": ("adaptivemaxpool1d", ("output_size", "return_indices")),
+}
+# The parameter written positionally in the DSL (the others become keywords).
+MAIN_PARAM = {"kernel_size", "p", "output_size"}
+# Tensor methods and torch functions that mean one DSL step.
+_ACTIVATIONS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
+_JOINS = {"cat", "concat", "concatenate", "stack", "hstack", "vstack", "add", "mul", "matmul", "bmm",
+          "einsum"}
+BUILTINS = frozenset({"range", "int", "float", "len", "max", "min", "abs", "round", "sum", "list",
+                      "tuple", "super", "print", "bool", "setattr"})
+MAX_STEPS = 200_000
+MAX_DEPTH = 40
+MAX_INT = 10**30
+
+
+class _Return(Exception):
+    def __init__(self, value: Val, node: ast.AST) -> None:
+        super().__init__("return")
+        self.value = value
+        self.node = node
+
+
+@dataclass
+class Frame:
+    """Local variables of one function being followed."""
+
+    names: dict[str, Val]
+    self_v: SelfV | None
+    depth: int = 0
+
+
+@dataclass
+class Lifted:
+    """One nn.Module class of the file, as modules and forward steps."""
+
+    py_name: str
+    node: ast.ClassDef
+    is_block: bool
+    params: tuple[s.Param, ...] = ()
+    attrs: dict[str, ModNode] = field(default_factory=dict)
+    forward: tuple[FOp, ...] = ()
+    input_span: Span = NO_SPAN
+
+
+class Interp:
+    """Follows one file's classes; every value comes from the file's text, nothing is executed."""
+
+    def __init__(self, tree: ast.Module, spans: SpanMap) -> None:
+        self.tree = tree
+        self.spans = spans
+        self.globals: dict[str, Val] = {}
+        self.classes: dict[str, ast.ClassDef] = {}
+        self.lifted: dict[str, Lifted] = {}
+        self.lifting: list[str] = []
+        self.steps = 0
+        self.ids = 0
+        self.module_scan()
+
+    # ------------------------------------------------------------ helpers
+
+    def span(self, node: ast.AST) -> Span:
+        return self.spans.of(node)
+
+    def fail(self, message: str, node: ast.AST | Span, help: str | None = None,
+             code: str = "unsupported") -> Unsupported:
+        span = node if isinstance(node, Span) else self.span(node)
+        return Unsupported(code, message, span, help)
+
+    def tick(self, node: ast.AST) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise self.fail("this file needs more computation than archc follows statically", node)
+
+    def fresh(self) -> int:
+        self.ids += 1
+        return self.ids
+
+    # ------------------------------------------------------------ module level
+
+    def module_scan(self) -> None:
+        """Imports, classes, functions and constants of the file, in order (nothing runs)."""
+        frame = Frame({}, None)
+        for stmt in self.tree.body:
+            if isinstance(stmt, ast.Import):
+                for alias in stmt.names:
+                    if alias.asname:
+                        self.globals[alias.asname] = Namespace(alias.name)
+                    else:
+                        top = alias.name.split(".")[0]
+                        self.globals[top] = Namespace(top)
+            elif isinstance(stmt, ast.ImportFrom):
+                if stmt.level or not stmt.module:
+                    for alias in stmt.names:
+                        self.globals[alias.asname or alias.name] = Opaque(
+                            f"`{alias.asname or alias.name}` (a relative import)", self.span(stmt)
+                        )
+                    continue
+                for alias in stmt.names:
+                    if alias.name != "*":
+                        self.globals[alias.asname or alias.name] = Namespace(f"{stmt.module}.{alias.name}")
+            elif isinstance(stmt, ast.ClassDef):
+                self.classes[stmt.name] = stmt
+                self.globals[stmt.name] = ClassRef(stmt.name)
+            elif isinstance(stmt, ast.FunctionDef):
+                self.globals[stmt.name] = FuncRef(stmt)
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                try:
+                    self.exec_stmt(stmt, frame)
+                except (Unsupported, RecursionError):
+                    for name in _assigned_names(stmt):
+                        frame.names[name] = Opaque(f"`{name}` (not a constant archc can read)",
+                                                   self.span(stmt))
+                self.globals.update(frame.names)
+                frame.names.clear()
+
+    def module_classes(self) -> list[str]:
+        """The nn.Module subclasses of the file, in order."""
+        out = []
+        for name, node in self.classes.items():
+            if any(self.is_module_base(b) for b in node.bases):
+                out.append(name)
+        return out
+
+    def is_module_base(self, base: ast.expr, seen: frozenset[str] = frozenset()) -> bool:
+        try:
+            value = self.eval(base, Frame({}, None))
+        except (Unsupported, RecursionError):
+            return False
+        if isinstance(value, Namespace):
+            return value.qualname in ("torch.nn.Module", "torch.nn.modules.module.Module")
+        if isinstance(value, ClassRef) and value.name in self.classes and value.name not in seen:
+            inner = seen | {value.name}
+            return any(self.is_module_base(b, inner) for b in self.classes[value.name].bases)
+        return False
+
+    def uses(self, name: str) -> set[str]:
+        """Module classes whose source mentions `name` (to find the top class)."""
+        out = set()
+        for other, node in self.classes.items():
+            if other != name and any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node)):
+                out.add(other)
+        return out
+
+    # ------------------------------------------------------------ classes
+
+    def lift(self, name: str, top: bool, given: dict[str, Val] | None = None) -> Lifted:
+        """Follow a class's constructor and forward."""
+        if not top and name in self.lifted:
+            return self.lifted[name]
+        node = self.classes[name]
+        if name in self.lifting:
+            raise self.fail(f"class `{name}` builds an instance of itself", node)
+        for base in node.bases:
+            value = self.eval(base, Frame({}, None))
+            if not (isinstance(value, Namespace) and value.qualname.endswith("Module")):
+                raise self.fail(
+                    f"class `{name}` inherits from `{ast.unparse(base)}`; archc lifts classes that "
+                    "subclass nn.Module directly",
+                    base,
+                )
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef) and item.decorator_list and item.name in (
+                "__init__", "forward"
+            ):
+                raise self.fail(f"a decorated `{item.name}` is not supported", item.decorator_list[0])
+        self.lifting.append(name)
+        try:
+            lifted = Lifted(name, node, not top)
+            self_v = SelfV(name)
+            self.class_constants(node, self_v)
+            init = _method(node, "__init__")
+            if init is not None:
+                frame = Frame({}, self_v)
+                lifted.params = self.bind_ctor(init, frame, top, given or {})
+                with contextlib.suppress(_Return):
+                    self.exec_body(init.body, frame)
+            forward = _method(node, "forward")
+            if forward is None:
+                raise self.fail(f"class `{name}` has no forward method", node)
+            lifted.attrs = {k: v.node for k, v in self_v.attrs.items() if isinstance(v, ModV)}
+            lifted.forward, lifted.input_span = self.lift_forward(forward, self_v)
+        finally:
+            self.lifting.pop()
+        if not top:
+            self.lifted[name] = lifted
+        return lifted
+
+    def class_constants(self, node: ast.ClassDef, self_v: SelfV) -> None:
+        """Class-level constants (`HIDDEN = 32` in the class body), read as `self.HIDDEN`."""
+        frame = Frame({}, None)
+        for stmt in node.body:
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                try:
+                    self.exec_stmt(stmt, frame)
+                except (Unsupported, RecursionError):
+                    for name in _assigned_names(stmt):
+                        frame.names[name] = Opaque(f"`{name}` (not a constant archc can read)",
+                                                   self.span(stmt))
+        for key, value in frame.names.items():
+            if isinstance(value, ModV):
+                raise self.fail("a module built in the class body is shared by every instance; "
+                                "archc lifts modules built in __init__", node)
+            self_v.attrs[key] = value
+
+    def bind_ctor(
+        self, init: ast.FunctionDef, frame: Frame, top: bool, given: dict[str, Val]
+    ) -> tuple[s.Param, ...]:
+        args = init.args
+        if args.vararg or args.kwarg:
+            bad = args.vararg or args.kwarg
+            assert bad is not None
+            raise self.fail("a constructor with *args or **kwargs is not supported", bad)
+        positional = [*args.posonlyargs, *args.args]
+        if not positional:
+            raise self.fail("the constructor takes no `self`", init)
+        frame.names[positional[0].arg] = frame.self_v  # type: ignore[assignment]
+        params = positional[1:] + list(args.kwonlyargs)
+        defaults: dict[str, ast.expr] = {}
+        for arg, default_expr in zip(reversed(positional), reversed(args.defaults), strict=False):
+            defaults[arg.arg] = default_expr
+        for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+            if kw_default is not None:
+                defaults[arg.arg] = kw_default
+        out: list[s.Param] = []
+        for arg in params:
+            span = self.span(arg)
+            default_node = defaults.get(arg.arg)
+            default = self.eval(default_node, Frame({}, None)) if default_node is not None else None
+            if top:
+                if arg.arg in given:
+                    frame.names[arg.arg] = given[arg.arg]
+                elif default is not None:
+                    frame.names[arg.arg] = default
+                else:
+                    raise self.fail(
+                        f"the constructor needs `{arg.arg}`; archc builds the class without arguments",
+                        arg,
+                        help=f"give `{arg.arg}` a default, or pass --set {arg.arg}=VALUE",
+                    )
+                continue
+            frame.names[arg.arg] = Sym(s.Var(arg.arg, span))
+            expr = None
+            if default is not None:
+                assert default_node is not None
+                expr = self.to_expr(default, self.span(default_node))
+            out.append(s.Param(arg.arg, expr, span))
+        return tuple(out)
+
+    def lift_forward(self, fn: ast.FunctionDef, self_v: SelfV) -> tuple[tuple[FOp, ...], Span]:
+        args = fn.args
+        positional = [*args.posonlyargs, *args.args]
+        if args.vararg or args.kwarg or len(positional) < 2:
+            raise self.fail("forward must take exactly one input tensor: `def forward(self, x)`", fn)
+        required = len(positional) - len(args.defaults)
+        if required > 2 or any(d is None for d in args.kw_defaults):
+            raise self.fail("forward takes more than one input; archc lifts single-input models", fn)
+        start = Tensor((), (self.fresh(),))
+        frame = Frame({positional[0].arg: self_v, positional[1].arg: start}, self_v)
+        for extra in [*positional[2:], *args.kwonlyargs]:
+            frame.names[extra.arg] = Opaque(f"the extra forward argument `{extra.arg}`", self.span(extra))
+        self_v.in_forward = True
+        result: Val = Const(None)
+        where: ast.AST = fn
+        try:
+            self.exec_body(fn.body, frame)
+        except _Return as ret:
+            result, where = ret.value, ret.node
+        finally:
+            self_v.in_forward = False
+        if isinstance(result, (Pair, TupleV)):
+            raise self.fail("forward returns a tuple; archc lifts models that return one tensor", where)
+        if not isinstance(result, Tensor):
+            raise self.fail(f"forward must return a tensor computed from its input, not a {describe(result)}",
+                            where)
+        if result.ids[0] != start.ids[0]:
+            raise self.fail("forward returns a tensor that does not come from its input", where)
+        return result.ops, self.span(positional[1])
+
+    # ------------------------------------------------------------ statements
+
+    def exec_body(self, body: list[ast.stmt], frame: Frame) -> None:
+        for stmt in body:
+            self.exec_stmt(stmt, frame)
+
+    def exec_stmt(self, stmt: ast.stmt, frame: Frame) -> None:
+        self.tick(stmt)
+        if isinstance(stmt, ast.Assign):
+            value = self.eval(stmt.value, frame)
+            for target in stmt.targets:
+                self.assign(target, value, frame)
+        elif isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None:
+                self.assign(stmt.target, self.eval(stmt.value, frame), frame)
+        elif isinstance(stmt, ast.AugAssign):
+            current = self.eval(stmt.target, frame)
+            value = self.eval(stmt.value, frame)
+            if isinstance(current, ListV) and isinstance(stmt.op, ast.Add):
+                current.items.extend(self.iterate(value, stmt.value))
+                return
+            self.assign(stmt.target, self.binop(stmt.op, current, value, stmt), frame)
+        elif isinstance(stmt, ast.Expr):
+            value_node = stmt.value
+            if isinstance(value_node, ast.Constant) and isinstance(value_node.value, str):
+                return  # a docstring
+            if (
+                isinstance(value_node, ast.Call)
+                and isinstance(value_node.func, ast.Name)
+                and value_node.func.id == "print"
+                and "print" not in frame.names
+            ):
+                return  # printing changes nothing in the model
+            self.eval(value_node, frame)
+        elif isinstance(stmt, ast.Return):
+            raise _Return(self.eval(stmt.value, frame) if stmt.value is not None else Const(None), stmt)
+        elif isinstance(stmt, ast.If):
+            test = self.eval(stmt.test, frame)
+            self.exec_body(stmt.body if self.truth(test, stmt.test) else stmt.orelse, frame)
+        elif isinstance(stmt, ast.For):
+            if stmt.orelse:
+                raise self.fail("a for loop with an else branch is not supported", stmt)
+            for item in self.iterate(self.eval(stmt.iter, frame), stmt.iter):
+                self.assign(stmt.target, item, frame)
+                self.exec_body(stmt.body, frame)
+        elif isinstance(stmt, (ast.Pass, ast.Assert)):
+            return  # assertions check, they do not build anything
+        else:
+            what = type(stmt).__name__.lower()
+            raise self.fail(f"a `{what}` statement is not supported here", stmt,
+                            help="archc follows assignments, if/for with known values, and return")
+
+    def assign(self, target: ast.expr, value: Val, frame: Frame) -> None:
+        if isinstance(target, ast.Name):
+            frame.names[target.id] = value
+        elif isinstance(target, ast.Attribute):
+            owner = self.eval(target.value, frame)
+            if not isinstance(owner, SelfV):
+                raise self.fail(f"assigning to an attribute of a {describe(owner)} is not supported",
+                                target)
+            self.set_attr(owner, target.attr, value, target)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(value, Pair):
+                items: list[Val] = [value.first, value.second]
+            elif isinstance(value, Opaque):
+                items = [value] * len(target.elts)
+            else:
+                items = self.iterate(value, target)
+            if any(isinstance(e, ast.Starred) for e in target.elts) or len(items) != len(target.elts):
+                raise self.fail(f"cannot unpack {len(items)} values into {len(target.elts)} names", target)
+            for elt, item in zip(target.elts, items, strict=True):
+                if isinstance(value, Pair) and item is value.second:
+                    item = Opaque(f"the {value.second_name or 'second value'} this call returns",
+                                  self.span(elt))
+                self.assign(elt, item, frame)
+        else:
+            raise self.fail(f"assigning to `{ast.unparse(target)}` is not supported", target)
+
+    def set_attr(self, owner: SelfV, name: str, value: Val, node: ast.AST) -> None:
+        if owner.in_forward:
+            raise self.fail("forward assigns to an attribute of self; archc lifts stateless forwards",
+                            node)
+        if isinstance(value, (ListV, TupleV)) and any(isinstance(i, ModV) for i in _flat(value)):
+            raise self.fail(
+                "a plain list of modules is not registered by PyTorch (its weights are not saved)",
+                node,
+                help="wrap the modules in nn.Sequential",
+            )
+        owner.attrs[name] = value
+
+    def truth(self, value: Val, node: ast.AST) -> bool:
+        if isinstance(value, Const):
+            return bool(value.value)
+        if isinstance(value, (TupleV, ListV)):
+            return bool(value.items)
+        if isinstance(value, Training):
+            raise self.fail("forward branches on self.training; archc lifts one path through forward",
+                            node)
+        raise self.fail(f"a condition on a {describe(value)} cannot be decided statically", node)
+
+    def iterate(self, value: Val, node: ast.AST) -> list[Val]:
+        if isinstance(value, (TupleV, ListV)):
+            return list(value.items)
+        if isinstance(value, Const) and isinstance(value.value, str):
+            return [Const(c) for c in value.value]
+        raise self.fail(f"cannot loop over a {describe(value)} statically", node)
+
+    # ------------------------------------------------------------ expressions
+
+    def eval(self, node: ast.expr, frame: Frame) -> Val:
+        self.tick(node)
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if value is None or isinstance(value, (bool, int, float, str)):
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise self.fail("a non-finite number is not supported", node)
+                return Const(value)
+            raise self.fail(f"a {type(value).__name__} constant is not supported here", node)
+        if isinstance(node, ast.Name):
+            return self.lookup_name(node.id, node, frame)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(self.eval(node.value, frame), node.attr, node)
+        if isinstance(node, ast.BinOp):
+            return self.binop(node.op, self.eval(node.left, frame), self.eval(node.right, frame), node)
+        if isinstance(node, ast.UnaryOp):
+            return self.unary(node, self.eval(node.operand, frame))
+        if isinstance(node, ast.BoolOp):
+            result: Val = Const(None)
+            for item in node.values:
+                result = self.eval(item, frame)
+                truth = self.truth(result, item)
+                if isinstance(node.op, ast.And) != truth:
+                    return result
+            return result
+        if isinstance(node, ast.Compare):
+            return self.compare(node, frame)
+        if isinstance(node, ast.IfExp):
+            test = self.eval(node.test, frame)
+            return self.eval(node.body if self.truth(test, node.test) else node.orelse, frame)
+        if isinstance(node, (ast.Tuple, ast.List)):
+            items: list[Val] = []
+            for elt in node.elts:
+                if isinstance(elt, ast.Starred):
+                    items.extend(self.iterate(self.eval(elt.value, frame), elt))
+                else:
+                    items.append(self.eval(elt, frame))
+            return ListV(items) if isinstance(node, ast.List) else TupleV(tuple(items))
+        if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+            return ListV(self.comprehension(node, frame))
+        if isinstance(node, ast.Subscript):
+            return self.subscript(self.eval(node.value, frame), node, frame)
+        if isinstance(node, ast.Call):
+            return self.call(node, frame)
+        if isinstance(node, ast.JoinedStr):
+            return Const(self.fstring(node, frame))
+        what = type(node).__name__
+        raise self.fail(f"`{_short(node)}` ({what}) is not supported here", node)
+
+    def lookup_name(self, name: str, node: ast.AST, frame: Frame) -> Val:
+        if name in frame.names:
+            value = frame.names[name]
+        elif name in self.globals:
+            value = self.globals[name]
+        elif name in BUILTINS:
+            return BuiltinRef(name)
+        elif name == "self" and frame.self_v is not None:
+            return frame.self_v
+        else:
+            raise self.fail(f"`{name}` is not defined (or not imported) in this file", node,
+                            code="undefined-name")
+        if isinstance(value, Opaque):
+            raise self.fail(f"{value.what} cannot be used here", node,
+                            help="archc reads literal numbers, imports and arithmetic on them")
+        return value
+
+    def attribute(self, owner: Val, attr: str, node: ast.Attribute) -> Val:
+        if isinstance(owner, Namespace):
+            return Namespace(f"{owner.qualname}.{attr}")
+        if isinstance(owner, SelfV):
+            if attr in owner.attrs:
+                value = owner.attrs[attr]
+                if isinstance(value, Opaque):
+                    raise self.fail(f"{value.what} cannot be used here", node)
+                return value
+            if attr == "training":
+                if owner.in_forward:
+                    return Training()
+                raise self.fail("self.training is only meaningful in forward", node)
+            method = _method(self.classes[owner.cls_name], attr)
+            if method is not None:
+                if method.decorator_list:
+                    raise self.fail(f"the decorated method `{attr}` is not supported", node)
+                return FuncRef(method, owner)
+            raise self.fail(f"`self.{attr}` is not set before it is used", node, code="undefined-name")
+        if isinstance(owner, ModV) and isinstance(owner.node, LayerNode):
+            layer = owner.node
+            if attr in layer.args:
+                return layer.args[attr][0]
+            spec = lookup(layer.kind)
+            pspec = spec.param(attr) if spec else None
+            if pspec is not None and pspec.default is not REQUIRED:
+                return Const(pspec.default)  # type: ignore[arg-type]
+            raise self.fail(f"`{attr}` of nn.{layer.torch_name} is not known statically", node)
+        if isinstance(owner, Pair) and owner.second_name == "indices":
+            if attr == "values":
+                return owner.first
+            if attr == "indices":
+                return Opaque("the indices torch.max returns", self.span(node))
+        if isinstance(owner, (Tensor, ListV, SuperV)):
+            return Method(owner, attr, self.span(node))
+        raise self.fail(f"`.{attr}` of a {describe(owner)} is not supported", node)
+
+    def unary(self, node: ast.UnaryOp, value: Val) -> Val:
+        if isinstance(node.op, ast.Not):
+            return Const(not self.truth(value, node.operand))
+        if isinstance(value, Sym):
+            if isinstance(node.op, ast.USub):
+                return Sym(s.Neg(value.expr, self.span(node)))
+            if isinstance(node.op, ast.UAdd):
+                return value
+        if isinstance(value, Const) and _is_num(value.value):
+            assert isinstance(value.value, (int, float))
+            if isinstance(node.op, ast.USub):
+                return Const(-value.value)
+            if isinstance(node.op, ast.UAdd):
+                return value
+        raise self.fail(f"`{_short(node)}` is not supported on a {describe(value)}", node)
+
+    def binop(self, op: ast.operator, left: Val, right: Val, node: ast.AST) -> Val:
+        if isinstance(left, Tensor) or isinstance(right, Tensor):
+            if isinstance(op, ast.Add) and isinstance(left, Tensor) and isinstance(right, Tensor):
+                return self.residual(left, right, node)
+            raise self.fail(
+                f"`{_short(node)}`: archc lifts tensor additions of a residual (out + x), nothing else",
+                node,
+            )
+        symbol = _OPS.get(type(op))
+        if symbol is None:
+            raise self.fail(f"the operator in `{_short(node)}` is not supported", node)
+        if isinstance(left, Sym) or isinstance(right, Sym):
+            if symbol == "**" or not all(_numeric(v) for v in (left, right)):
+                raise self.fail(f"`{_short(node)}` on a block parameter is not supported", node)
+            span = self.span(node)
+            return Sym(s.BinOp(symbol, self.to_expr(left, span), self.to_expr(right, span), span))
+        if isinstance(left, Const) and isinstance(right, Const):
+            return Const(self.arith(symbol, left.value, right.value, node))
+        if isinstance(left, TupleV) and isinstance(right, TupleV) and symbol == "+":
+            return TupleV(left.items + right.items)
+        if isinstance(left, (TupleV, ListV)) and isinstance(right, Const) and symbol == "*":
+            if any(isinstance(i, ModV) for i in _flat(left)):
+                raise self.fail(
+                    "repeating a list of modules with `*` shares one module between places",
+                    node,
+                    help="build a new module each time: `[Block() for _ in range(n)]`",
+                )
+            count = right.value
+            if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 10_000:
+                raise self.fail(f"`{_short(node)}` is not supported", node)
+            items = list(left.items) * count
+            return ListV(items) if isinstance(left, ListV) else TupleV(tuple(items))
+        if isinstance(left, ListV) and isinstance(right, (ListV, TupleV)) and symbol == "+":
+            return ListV([*left.items, *right.items])
+        raise self.fail(
+            f"`{_short(node)}` between a {describe(left)} and a {describe(right)} is not supported", node
+        )
+
+    def arith(self, symbol: str, a: object, b: object, node: ast.AST) -> int | float | str:
+        if isinstance(a, str) and isinstance(b, str) and symbol == "+":
+            return a + b
+        if not (_is_num(a) and _is_num(b)):
+            raise self.fail(f"`{_short(node)}` needs numbers", node)
+        assert isinstance(a, (int, float)) and isinstance(b, (int, float))
+        if symbol in ("/", "//", "%") and b == 0:
+            raise self.fail("division by zero", node)
+        if symbol == "**" and (abs(b) > 64 or abs(a) > 10**6):
+            raise self.fail("this power is too large to follow", node)
+        result: int | float
+        if symbol == "+":
+            result = a + b
+        elif symbol == "-":
+            result = a - b
+        elif symbol == "*":
+            result = a * b
+        elif symbol == "/":
+            result = a / b
+        elif symbol == "//":
+            result = a // b
+        elif symbol == "%":
+            result = a % b
+        else:
+            result = a**b
+        if isinstance(result, complex) or abs(result) > MAX_INT:
+            raise self.fail("this number is too large to follow", node)
+        if isinstance(result, float) and not math.isfinite(result):
+            raise self.fail("this computation gives a non-finite number", node)
+        return result
+
+    def compare(self, node: ast.Compare, frame: Frame) -> Val:
+        left = self.eval(node.left, frame)
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            right = self.eval(comparator, frame)
+            if isinstance(op, (ast.Is, ast.IsNot)):
+                same = isinstance(left, Const) and isinstance(right, Const) and left.value is right.value
+                if not (isinstance(left, Const) and isinstance(right, Const)):
+                    raise self.fail(f"`{_short(node)}` cannot be decided statically", node)
+                ok = same if isinstance(op, ast.Is) else not same
+            else:
+                a, b = self.concrete(left, node), self.concrete(right, node)
+                try:
+                    ok = _COMPARE[type(op)](a, b)
+                except (KeyError, TypeError):
+                    raise self.fail(f"`{_short(node)}` cannot be decided statically", node) from None
+            if not ok:
+                return Const(False)
+            left = right
+        return Const(True)
+
+    def concrete(self, value: Val, node: ast.AST) -> object:
+        if isinstance(value, Const):
+            return value.value
+        if isinstance(value, (TupleV, ListV)):
+            return tuple(self.concrete(v, node) for v in value.items)
+        raise self.fail(f"a {describe(value)} is used where archc needs a known value", node)
+
+    def comprehension(self, node: ast.ListComp | ast.GeneratorExp, frame: Frame) -> list[Val]:
+        if len(node.generators) != 1 or node.generators[0].is_async:
+            raise self.fail("a comprehension with several `for`s is not supported", node)
+        gen = node.generators[0]
+        inner = Frame(dict(frame.names), frame.self_v, frame.depth)
+        out: list[Val] = []
+        for item in self.iterate(self.eval(gen.iter, frame), gen.iter):
+            self.assign(gen.target, item, inner)
+            if all(self.truth(self.eval(cond, inner), cond) for cond in gen.ifs):
+                out.append(self.eval(node.elt, inner))
+        return out
+
+    def fstring(self, node: ast.JoinedStr, frame: Frame) -> str:
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.Constant):
+                parts.append(str(value.value))
+            elif isinstance(value, ast.FormattedValue) and not value.format_spec and value.conversion < 0:
+                item = self.concrete(self.eval(value.value, frame), value)
+                if not isinstance(item, (int, str)):
+                    raise self.fail("only whole numbers and strings are formatted statically", value)
+                parts.append(str(item))
+            else:
+                raise self.fail("this f-string is not supported", value)
+        return "".join(parts)
+
+    def subscript(self, owner: Val, node: ast.Subscript, frame: Frame) -> Val:
+        if isinstance(owner, Tensor):
+            return self.tensor_index(owner, node, frame)
+        if isinstance(owner, Method) and owner.name == "shape" and isinstance(owner.target, Tensor):
+            index = self.eval(node.slice, frame)
+            if isinstance(index, Const) and index.value == 0:
+                return Batch()
+            raise self.fail("only the batch size (`x.shape[0]`) is known before shapes are checked", node,
+                            help="write the size as a number")
+        index = self.eval(node.slice, frame)
+        if isinstance(owner, Pair):
+            if isinstance(index, Const) and index.value in (0, -2):
+                return owner.first
+            if isinstance(index, Const) and index.value in (1, -1):
+                return owner.second if not isinstance(owner.second, Opaque) else Opaque(
+                    owner.second.what, self.span(node))
+        if isinstance(owner, (TupleV, ListV)) and isinstance(index, Const) and isinstance(index.value, int):
+            try:
+                return owner.items[index.value]
+            except IndexError:
+                raise self.fail("index out of range", node) from None
+        if isinstance(owner, Const) and isinstance(owner.value, str) and isinstance(index, Const):
+            try:
+                return Const(owner.value[index.value])  # type: ignore[index]
+            except (IndexError, TypeError):
+                raise self.fail("index out of range", node) from None
+        raise self.fail(f"`{_short(node)}`: indexing a {describe(owner)} is not supported", node)
+
+    def tensor_index(self, tensor: Tensor, node: ast.Subscript, frame: Frame) -> Val:
+        elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        picks: list[tuple[int, int]] = []
+        ellipsis = -1
+        for pos, elt in enumerate(elts):
+            if isinstance(elt, ast.Slice):
+                if elt.lower or elt.upper or elt.step:
+                    raise self.fail(f"the slice in `{_short(node)}` is not supported; archc takes one "
+                                    "position of an axis (`x[:, -1, :]`)", elt)
+                continue
+            if isinstance(elt, ast.Constant) and elt.value is Ellipsis:
+                if ellipsis >= 0:
+                    raise self.fail("two `...` in one index", elt)
+                ellipsis = pos
+                continue
+            value = self.eval(elt, frame)
+            if not (isinstance(value, Const) and isinstance(value.value, int)
+                    and not isinstance(value.value, bool)):
+                raise self.fail(f"`{_short(node)}`: only whole-number positions are supported", elt)
+            picks.append((pos, value.value))
+        if len(picks) != 1:
+            raise self.fail(f"`{_short(node)}`: archc takes exactly one position of one axis", node)
+        pos, index = picks[0]
+        dim = pos if ellipsis < 0 or pos < ellipsis else pos - len(elts)
+        span = self.span(node)
+        return self.step(tensor, FLayer("select", (("dim", Const(dim), span), ("index", Const(index), span)),
+                                        span))
+
+    # ------------------------------------------------------------ calls
+
+    def call(self, node: ast.Call, frame: Frame) -> Val:
+        func = self.eval(node.func, frame)
+        args: list[tuple[Val, ast.expr]] = []
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                args.extend((v, arg) for v in self.iterate(self.eval(arg.value, frame), arg))
+            else:
+                args.append((self.eval(arg, frame), arg))
+        kwargs: dict[str, tuple[Val, ast.expr]] = {}
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise self.fail("`**kwargs` in a call is not supported", kw.value)
+            kwargs[kw.arg] = (self.eval(kw.value, frame), kw.value)
+        if isinstance(func, Namespace):
+            return self.call_namespace(func.qualname, args, kwargs, node, frame)
+        if isinstance(func, BuiltinRef):
+            return self.call_builtin(func.name, args, kwargs, node, frame)
+        if isinstance(func, ClassRef):
+            return self.instantiate(func.name, args, kwargs, node)
+        if isinstance(func, FuncRef):
+            return self.call_function(func, args, kwargs, node, frame)
+        if isinstance(func, ModV):
+            return self.call_module(func, args, kwargs, node, frame)
+        if isinstance(func, Method):
+            return self.call_method(func, args, kwargs, node, frame)
+        raise self.fail(f"calling a {describe(func)} is not supported", node)
+
+    def call_function(
+        self, func: FuncRef, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
+        node: ast.Call, frame: Frame,
+    ) -> Val:
+        fn = func.node
+        if frame.depth >= MAX_DEPTH:
+            raise self.fail("calls nest too deeply to follow", node)
+        spec = fn.args
+        if spec.vararg or spec.kwarg or spec.posonlyargs or spec.kwonlyargs:
+            raise self.fail(f"calling `{fn.name}`: only plain parameters are supported", node)
+        names = [a.arg for a in spec.args]
+        given: list[Val] = [func.bound] if func.bound is not None else []
+        given.extend(v for v, _ in args)
+        if len(given) > len(names):
+            raise self.fail(f"`{fn.name}` takes {len(names)} arguments", node)
+        inner = Frame({}, func.bound, frame.depth + 1)
+        defaults = dict(zip(reversed(names), reversed(spec.defaults), strict=False))
+        for i, name in enumerate(names):
+            if i < len(given):
+                inner.names[name] = given[i]
+            elif name in kwargs:
+                inner.names[name] = kwargs.pop(name)[0]
+            elif name in defaults:
+                inner.names[name] = self.eval(defaults[name], Frame({}, None))
+            else:
+                raise self.fail(f"`{fn.name}` needs `{name}`", node)
+        if kwargs:
+            raise self.fail(f"`{fn.name}` has no parameter `{next(iter(kwargs))}`", node)
+        try:
+            self.exec_body(fn.body, inner)
+        except _Return as ret:
+            return ret.value
+        return Const(None)
+
+    def call_builtin(
+        self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
+        node: ast.Call, frame: Frame,
+    ) -> Val:
+        values = [v for v, _ in args]
+        if name == "super":
+            return SuperV()
+        if name == "setattr":
+            if len(values) != 3 or not isinstance(values[0], SelfV):
+                raise self.fail("only setattr(self, NAME, VALUE) is supported", node)
+            attr = self.concrete(values[1], node)
+            if not isinstance(attr, str) or not attr.isidentifier():
+                raise self.fail("setattr needs a name known statically", node)
+            self.set_attr(values[0], attr, values[2], node)
+            return Const(None)
+        if kwargs:
+            raise self.fail(f"keyword arguments to {name}() are not supported", node)
+        if name == "range":
+            bounds = [self.concrete(v, node) for v in values]
+            if not 1 <= len(bounds) <= 3 or not all(isinstance(b, int) for b in bounds):
+                raise self.fail("range() needs whole numbers known statically", node)
+            numbers = range(*[int(b) for b in bounds])  # type: ignore[call-overload]
+            if len(numbers) > 10_000:
+                raise self.fail("this range is too long to follow", node)
+            return ListV([Const(i) for i in numbers])
+        if name in ("list", "tuple"):
+            items = self.iterate(values[0], node) if values else []
+            return ListV(items) if name == "list" else TupleV(tuple(items))
+        if len(values) == 1 and isinstance(values[0], Sym) and name == "int":
+            return values[0]
+        plain = [self.concrete(v, node) for v in values]
+        try:
+            if name == "int" and len(plain) == 1 and isinstance(plain[0], (int, float, bool)):
+                return Const(int(plain[0]))
+            if name == "float" and len(plain) == 1 and isinstance(plain[0], (int, float)):
+                return Const(float(plain[0]))
+            if name == "bool" and len(plain) == 1:
+                return Const(bool(plain[0]))
+            if name == "abs" and len(plain) == 1 and _is_num(plain[0]):
+                return Const(abs(plain[0]))  # type: ignore[arg-type]
+            if name == "round" and len(plain) == 1 and _is_num(plain[0]):
+                return Const(round(plain[0]))  # type: ignore[call-overload]
+            if name == "len" and len(values) == 1 and isinstance(values[0], (TupleV, ListV)):
+                return Const(len(values[0].items))
+            if name in ("max", "min", "sum"):
+                seq = plain[0] if len(plain) == 1 and isinstance(plain[0], tuple) else tuple(plain)
+                numbers_: list[int | float] = [i for i in seq if isinstance(i, (int, float))]
+                if seq and len(numbers_) == len(seq) and not any(isinstance(i, bool) for i in seq):
+                    if name == "sum":
+                        return Const(sum(numbers_))
+                    return Const(max(numbers_) if name == "max" else min(numbers_))
+        except (ValueError, OverflowError):
+            pass
+        raise self.fail(f"`{_short(node)}` is not supported", node)
+
+    def call_namespace(
+        self, qualname: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
+        node: ast.Call, frame: Frame,
+    ) -> Val:
+        parts = qualname.split(".")
+        if qualname in ("torch.nn.Module.__init__", "torch.nn.modules.module.Module.__init__"):
+            return Const(None)  # nn.Module.__init__(self)
+        if qualname.startswith("torch.nn.functional."):
+            return self.functional(parts[-1], args, kwargs, node, f"F.{parts[-1]}")
+        if qualname.startswith("torch.nn.") and len(parts) == 3:
+            return self.construct(parts[2], args, kwargs, node)
+        if qualname.startswith("math.") and len(parts) == 2:
+            return self.math(parts[1], args, kwargs, node)
+        if len(parts) == 2 and parts[0] == "torch":
+            return self.torch_function(parts[1], args, kwargs, node)
+        raise self.fail(f"`{qualname}` is not supported", node.func,
+                        help="archc reads torch.nn layers, torch.nn.functional and a few torch functions")
+
+    def math(self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
+             node: ast.Call) -> Val:
+        if kwargs or len(args) != 1 or name not in ("floor", "ceil", "trunc"):
+            raise self.fail(f"`math.{name}` is not supported here", node)
+        value = args[0][0]
+        if isinstance(value, Sym):
+            expr = value.expr
+            span = self.span(node)
+            if isinstance(expr, s.BinOp) and expr.op == "/" and name in ("floor", "trunc"):
+                return Sym(s.BinOp("//", expr.left, expr.right, span))
+            if isinstance(expr, s.BinOp) and expr.op == "/":
+                neg = s.Neg(s.BinOp("//", s.Neg(expr.left, span), expr.right, span), span)
+                return Sym(neg)
+            return value
+        number = self.concrete(value, node)
+        if not _is_num(number):
+            raise self.fail(f"`math.{name}` needs a number", node)
+        assert isinstance(number, (int, float))
+        if name == "floor":
+            return Const(math.floor(number))
+        return Const(math.ceil(number) if name == "ceil" else math.trunc(number))
+
+    def instantiate(self, name: str, args: list[tuple[Val, ast.expr]],
+                    kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Val:
+        if name not in self.classes or not any(self.is_module_base(b) for b in self.classes[name].bases):
+            raise self.fail(f"`{name}` is not an nn.Module subclass archc can lift", node)
+        self.lift(name, top=False)
+        bound: list[tuple[str | None, Val, Span]] = []
+        for value, expr in args:
+            bound.append((None, value, self.span(expr)))
+        for key, (value, expr) in kwargs.items():
+            bound.append((key, value, self.span(expr)))
+        return ModV(BlockNode(name, tuple(bound), self.span(node), self.span(node.func)))
+
+    def construct(self, cls: str, args: list[tuple[Val, ast.expr]],
+                  kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Val:
+        if cls == "Sequential":
+            if kwargs:
+                raise self.fail("nn.Sequential takes modules only", node)
+            items: list[ModNode] = []
+            for value, expr in args:
+                if isinstance(value, ModV):
+                    items.append(value.node)
+                elif isinstance(value, (ListV, TupleV)) or (
+                    isinstance(value, Namespace) and value.qualname.endswith("OrderedDict")
+                ):
+                    raise self.fail("nn.Sequential of an OrderedDict (named children) is not supported",
+                                    expr, help="pass the modules themselves")
+                else:
+                    raise self.fail(f"nn.Sequential takes modules, not a {describe(value)}", expr)
+            return ModV(SeqNode(items, self.span(node)))
+        if cls == "ModuleList":
+            raise self.fail("nn.ModuleList is not supported", node,
+                            help="use nn.Sequential when the layers run one after another")
+        if cls not in TORCH_LAYERS:
+            known = ", ".join(sorted(TORCH_LAYERS))
+            raise self.fail(f"archc has no layer for nn.{cls}", node.func, code="unknown-layer",
+                            help=f"supported torch.nn layers: {known}, Sequential")
+        kind, order = TORCH_LAYERS[cls]
+        bound = self.bind(f"nn.{cls}", order, args, kwargs, node)
+        return ModV(LayerNode(kind, bound, self.span(node), self.span(node.func), cls))
+
+    def bind(self, what: str, order: tuple[str, ...], args: list[tuple[Val, ast.expr]],
+             kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> dict[str, tuple[Val, Span]]:
+        """Arguments by PyTorch name; arguments archc has no use for must keep their default."""
+        bound: dict[str, tuple[Val, Span]] = {}
+        if len(args) > len(order):
+            raise self.fail(f"{what} takes at most {len(order)} positional arguments here", node)
+        for name, (value, expr) in zip(order, args, strict=False):
+            bound[name] = (value, self.span(expr))
+        for name, (value, expr) in kwargs.items():
+            if name in bound:
+                raise self.fail(f"`{name}` of {what} is given twice", expr)
+            if name not in order and name not in DROPPABLE:
+                raise self.fail(f"{what} has no parameter `{name}` that archc knows", expr,
+                                code="unknown-parameter",
+                                help="parameters: " + ", ".join(o for o in order if o not in DROPPABLE))
+            bound[name] = (value, self.span(expr))
+        for name in list(bound):
+            if name in DROPPABLE:
+                value, span = bound.pop(name)
+                if not (isinstance(value, Const) and value.value == DROPPABLE[name]):
+                    raise self.fail(f"`{name}` of {what} is not supported", span,
+                                    help=f"archc supports only {name}={DROPPABLE[name]!r}")
+        return bound
+
+    # ------------------------------------------------------------ forward
+
+    def step(self, tensor: Tensor, op: FOp) -> Tensor:
+        return Tensor((*tensor.ops, op), (*tensor.ids, self.fresh()))
+
+    def residual(self, left: Tensor, right: Tensor, node: ast.AST) -> Tensor:
+        def prefix(a: Tensor, b: Tensor) -> bool:
+            return len(a.ids) < len(b.ids) and b.ids[: len(a.ids)] == a.ids
+
+        if prefix(right, left):
+            saved, out = right, left
+        elif prefix(left, right):
+            saved, out = left, right
+        else:
+            raise self.fail(
+                f"`{_short(node)}` adds two different branches; archc lifts residuals `out + x` where "
+                "`x` is an earlier value of the same chain",
+                node,
+                help="a projected shortcut (out + self.proj(x)) is not supported",
+            )
+        body = out.ops[len(saved.ops):]
+        return self.step(saved, FResidual(body, self.span(node)))
+
+    def tensor_arg(self, args: list[tuple[Val, ast.expr]], node: ast.Call, what: str) -> Tensor:
+        if not args or not isinstance(args[0][0], Tensor):
+            raise self.fail(f"{what} needs a tensor as its input", node)
+        return args[0][0]
+
+    def call_module(
+        self, func: ModV, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
+        node: ast.Call, frame: Frame,
+    ) -> Val:
+        if frame.self_v is None or not frame.self_v.in_forward:
+            raise self.fail("a module is called outside forward", node)
+        if kwargs or len(args) != 1 or not isinstance(args[0][0], Tensor):
+            raise self.fail("a module call takes exactly one tensor here", node,
+                            help="LSTM initial states are not supported")
+        tensor = args[0][0]
+        owner = frame.self_v
+        name = next((k for k, v in owner.attrs.items() if isinstance(v, ModV) and v.node is func.node), None)
+        mod = func.node
+        span = self.span(node)
+        if name is None:
+            if isinstance(mod, LayerNode) and not lookup(mod.kind).stateful:  # type: ignore[union-attr]
+                layer_args = tuple(
+                    (None if k in MAIN_PARAM else k, v, sp) for k, (v, sp) in mod.args.items()
+                )
+                return self.step(tensor, FLayer(mod.kind, layer_args, span))
+            raise self.fail("this module is not an attribute of self, so its weights would be rebuilt "
+                            "at every call", node, help="assign it to self in __init__")
+        out = self.step(tensor, FCall(name, span))
+        if isinstance(mod, LayerNode) and mod.kind == "lstm":
+            return Pair(out, Opaque("the LSTM states (h, c)", span), "states")
+        return out
+
+    def functional(
+        self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
+        node: ast.Call, shown: str,
+    ) -> Val:
+        tensor = self.tensor_arg(args, node, shown)
+        rest = args[1:]
+        span = self.span(node)
+        if name == "dropout":
+            bound = self.bind(shown, ("p", "training", "inplace"), rest, kwargs, node)
+            training = bound.pop("training", (Const(True), span))
+            if isinstance(training[0], Const) and training[0].value is False:
+                return tensor  # dropout that never drops
+            if not isinstance(training[0], Training):
+                raise self.fail(
+                    f"{shown} without training=self.training also drops in eval mode",
+                    node,
+                    help="pass training=self.training (archc's dropout follows the module's mode), "
+                    "or use an nn.Dropout module",
+                )
+            return self.step(tensor, FLayer("dropout", _dsl_args(bound), span))
+        if name in ("flatten",):
+            return self.flatten(tensor, rest, kwargs, node)
+        if name not in FUNCTIONAL:
+            raise self.fail(f"{shown} is not supported", node.func,
+                            help="functional steps: " + ", ".join(sorted({"dropout", *FUNCTIONAL})))
+        kind, order = FUNCTIONAL[name]
+        bound = self.bind(shown, order, rest, kwargs, node)
+        if kind in ("softmax", "log_softmax") and "dim" not in bound:
+            raise self.fail(f"{shown} without dim is not supported", node, help="pass dim=1")
+        return self.step(tensor, FLayer(kind, _dsl_args(bound), span))
+
+    def flatten(self, tensor: Tensor, rest: list[tuple[Val, ast.expr]],
+                kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Tensor:
+        bound = self.bind("flatten", ("start_dim", "end_dim"), rest, kwargs, node)
+        span = self.span(node)
+        # torch.flatten and Tensor.flatten start at axis 0 unless told otherwise.
+        bound.setdefault("start_dim", (Const(0), span))
+        return self.step(tensor, FLayer("flatten", _dsl_args(bound), span))
+
+    def torch_function(
+        self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
+        node: ast.Call,
+    ) -> Val:
+        if name in _JOINS:
+            raise self.fail(
+                f"torch.{name} joins several tensors; archc lifts one chain of steps (no branches)",
+                node.func,
+                help="write the model as one chain, or keep this part in PyTorch",
+            )
+        if name in _ACTIVATIONS or name in ("softmax", "log_softmax"):
+            return self.functional(name, args, kwargs, node, f"torch.{name}")
+        if name == "flatten":
+            return self.flatten(self.tensor_arg(args, node, "torch.flatten"), args[1:], kwargs, node)
+        tensor = self.tensor_arg(args, node, f"torch.{name}")
+        if name in ("max", "amax", "transpose", "permute", "reshape"):
+            return self.tensor_method(tensor, name, args[1:], kwargs, node)
+        raise self.fail(f"torch.{name} is not supported", node.func)
+
+    def call_method(
+        self, method: Method, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
+        node: ast.Call, frame: Frame,
+    ) -> Val:
+        target = method.target
+        if isinstance(target, SuperV):
+            if method.name == "__init__":
+                return Const(None)
+            raise self.fail(f"super().{method.name} is not supported", node)
+        if isinstance(target, ListV):
+            if method.name == "append" and len(args) == 1 and not kwargs:
+                target.items.append(args[0][0])
+                return Const(None)
+            if method.name == "extend" and len(args) == 1 and not kwargs:
+                target.items.extend(self.iterate(args[0][0], node))
+                return Const(None)
+            raise self.fail(f"list.{method.name} is not supported", node)
+        if isinstance(target, Tensor):
+            return self.tensor_method(target, method.name, args, kwargs, node)
+        raise self.fail(f"`{_short(node)}` is not supported", node)
+
+    def tensor_method(
+        self, tensor: Tensor, name: str, args: list[tuple[Val, ast.expr]],
+        kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call,
+    ) -> Val:
+        span = self.span(node)
+        values = [v for v, _ in args]
+        if name in _ACTIVATIONS and not args and not kwargs:
+            return self.step(tensor, FLayer(_ACTIVATIONS[name], (), span))
+        if name in ("softmax", "log_softmax"):
+            bound = self.bind(f"x.{name}", ("dim",), args, kwargs, node)
+            if "dim" not in bound:
+                raise self.fail(f"x.{name}() without dim is not supported", node)
+            return self.step(tensor, FLayer(name, _dsl_args(bound), span))
+        if name == "contiguous" and not args and not kwargs:
+            return self.step(tensor, FLayer("contiguous", (), span))
+        if name in ("size", "shape") and not kwargs:
+            if not values:
+                return Method(tensor, "shape", span)
+            if len(values) == 1 and isinstance(values[0], Const) and values[0].value == 0:
+                return Batch()
+            raise self.fail("only the batch size (`x.size(0)`) is known before shapes are checked", node,
+                            help="write the size as a number")
+        if name == "flatten":
+            return self.flatten(tensor, args, kwargs, node)
+        if name in ("view", "reshape", "permute"):
+            if kwargs:
+                raise self.fail(f"keyword arguments to {name} are not supported", node)
+            pairs = [(v, self.span(e)) for v, e in args]
+            if len(values) == 1 and isinstance(values[0], (TupleV, ListV)):
+                pairs = [(v, pairs[0][1]) for v in values[0].items]
+            shape: list[tuple[str | None, Val, Span]] = []
+            for value, item_span in pairs:
+                if not isinstance(value, (Const, Batch, Sym)) or (
+                    isinstance(value, Const)
+                    and (not isinstance(value.value, int) or isinstance(value.value, bool))
+                ):
+                    raise self.fail(f"x.{name}() takes whole numbers, -1 or x.size(0) here, not a "
+                                    f"{describe(value)}", item_span)
+                shape.append((None, value, item_span))
+            return self.step(tensor, FLayer(name, tuple(shape), span))
+        if name == "transpose":
+            bound = self.bind("transpose", ("dim0", "dim1"), args, kwargs, node)
+            if len(bound) != 2:
+                raise self.fail("transpose needs two axes", node)
+            return self.step(tensor, FLayer("transpose", _dsl_args(bound), span))
+        if name in ("max", "amax"):
+            bound = self.bind(name, ("dim", "keepdim"), args, kwargs, node)
+            if "dim" not in bound:
+                raise self.fail(f"{name} over all elements is not supported; give dim=", node)
+            keep = bound.get("keepdim", (Const(False), span))[0]
+            dim = bound["dim"][0]
+            if not (isinstance(keep, Const) and keep.value is False):
+                raise self.fail(f"{name} with keepdim=True is not supported", node)
+            if not (isinstance(dim, Const) and _is_num(dim.value) and isinstance(dim.value, int)):
+                raise self.fail(f"{name} over a dim that is not a whole number is not supported", node)
+            out = self.step(tensor, FMax(dim.value, span))
+            if name == "amax":
+                return out
+            return Pair(out, Opaque("the indices torch.max returns", span), "indices")
+        what = f"x.{name}()"
+        if name in ("cat", "add", "mul"):
+            what = f"x.{name}() (joining tensors)"
+        raise self.fail(f"{what} is not supported", node,
+                        help="tensor steps: view, reshape, flatten, permute, transpose, contiguous, "
+                        "max(dim), relu, sigmoid, tanh, softmax, x[:, i]")
+
+    # ------------------------------------------------------------ DSL expressions
+
+    def to_expr(self, value: Val, span: Span) -> s.Expr:
+        """A value as a DSL expression located at `span` (where it is used)."""
+        if isinstance(value, Const):
+            v = value.value
+            if isinstance(v, bool):
+                return s.Bool(v, span)
+            if isinstance(v, int):
+                return s.Int(v, span) if v >= 0 else s.Neg(s.Int(-v, span), span)
+            if isinstance(v, float):
+                return s.Float(v, span) if v >= 0 else s.Neg(s.Float(-v, span), span)
+            if isinstance(v, str):
+                return s.Str(v, span)
+            return s.NoneLit(span)
+        if isinstance(value, (TupleV, ListV)):
+            return s.TupleExpr(tuple(self.to_expr(i, span) for i in value.items), span)
+        if isinstance(value, Sym):
+            return s.Var(value.expr.name, span) if isinstance(value.expr, s.Var) else value.expr
+        if isinstance(value, Batch):
+            return s.Var("batch", span)
+        if isinstance(value, Opaque):
+            raise Unsupported("unsupported", f"{value.what} cannot be used here", span)
+        raise Unsupported("unsupported", f"a {describe(value)} cannot be a layer argument", span)
+
+
+_OPS: dict[type, str] = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
+    ast.Pow: "**",
+}
+_COMPARE: dict[type, Callable[[Any, Any], bool]] = {
+    ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
+    ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
+    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+}
+
+
+def _dsl_args(bound: dict[str, tuple[Val, Span]]) -> tuple[tuple[str | None, Val, Span], ...]:
+    return tuple((None if k in MAIN_PARAM else k, v, sp) for k, (v, sp) in bound.items())
+
+
+def _method(node: ast.ClassDef, name: str) -> ast.FunctionDef | None:
+    for item in node.body:
+        if isinstance(item, ast.FunctionDef) and item.name == name:
+            return item
+    return None
+
+
+def _assigned_names(stmt: ast.stmt) -> list[str]:
+    targets: list[ast.expr] = []
+    if isinstance(stmt, ast.Assign):
+        targets = list(stmt.targets)
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        targets = [stmt.target]
+    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+
+
+def _flat(value: TupleV | ListV) -> list[Val]:
+    out: list[Val] = []
+    for item in value.items:
+        out.extend(_flat(item) if isinstance(item, (TupleV, ListV)) else [item])
+    return out
+
+
+def _is_num(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _numeric(v: Val) -> bool:
+    return isinstance(v, Sym) or (isinstance(v, Const) and _is_num(v.value))
+
+
+def _short(node: ast.AST) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= 60 else text[:57] + "..."
