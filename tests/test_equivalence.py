@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from archc.api import build_module, compile_file
 from seeds import MODELS, SEED_INPUT, seed_python
+from torch_helpers import randomize
 
 pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("seed_available")]
 
@@ -20,18 +21,6 @@ def seed_module(model: str, classes: int) -> Any:
     namespace = types.ModuleType(f"seed_{model}")
     exec(compile(seed_python(model, classes), f"<seed {model}>", "exec"), namespace.__dict__)
     return namespace.TorchModel()
-
-
-def randomize(module: Any, torch: Any, seed: int) -> None:
-    """Random weights and batchnorm statistics, so eval mode exercises every parameter."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in module.state_dict().items():
-            if tensor.dtype.is_floating_point:
-                values = torch.randn(tensor.shape, generator=gen) * 0.1
-                if name.endswith("running_var"):
-                    values = values.abs() + 0.5
-                tensor.copy_(values)
 
 
 @pytest.mark.parametrize("classes", [50, 2, 10, 20])

@@ -19,6 +19,7 @@ from archc.source import Source
 from archc.torch_import import read_py
 from archc.unparse import unparse
 from seeds import MODELS, SEED_INPUT, seed_python
+from torch_helpers import randomize
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "torch"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())
@@ -65,17 +66,6 @@ def original_module(text: str) -> Any:
     namespace = types.ModuleType("original")
     exec(compile(text, "<original>", "exec"), namespace.__dict__)
     return namespace.TorchModel()
-
-
-def randomize(module: Any, torch: Any) -> None:
-    gen = torch.Generator().manual_seed(7)
-    with torch.no_grad():
-        for name, tensor in module.state_dict().items():
-            if tensor.dtype.is_floating_point:
-                values = torch.randn(tensor.shape, generator=gen) * 0.1
-                if name.endswith("running_var"):
-                    values = values.abs() + 0.5
-                tensor.copy_(values)
 
 
 def assert_equivalent(original: Any, arch_text: str, input_shape: tuple[int, ...], torch: Any) -> None:
