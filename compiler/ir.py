@@ -147,12 +147,14 @@ class ClassDef:
     params: tuple[tuple[str, Value], ...] = ()
     in_shape: Shape = ()
     out_shape: Shape = ()
+    # Attributes by name: every forward step looks its module up, so a scan would be quadratic.
+    _by_name: dict[str, Attr] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {a.name: a for a in self.attrs})
 
     def attr(self, name: str) -> Attr | None:
-        for a in self.attrs:
-            if a.name == name:
-                return a
-        return None
+        return self._by_name.get(name)
 
 
 @dataclass(frozen=True)
