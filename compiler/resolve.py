@@ -74,6 +74,9 @@ MODULE_ATTRS = frozenset(
         "type",
         "xpu",
         "zero_grad",
+        # methods the emitter's options add to generated modules
+        "fold_batchnorm",
+        "to_channels_last",
     ]
 )
 # Names the generated file itself uses.
@@ -514,7 +517,8 @@ class Resolver:
         if name in scope.attr_spans:
             raise self.rep.fatal(
                 "duplicate-name",
-                f"layer name `{name}` is already used in this {'block' if scope.block_stack else 'architecture'}",
+                f"layer name `{name}` is already used in this "
+                + ("block" if scope.block_stack else "architecture"),
                 span,
                 notes=[Note("first defined here", scope.attr_spans[name])],
                 help="choose another name, or write the bare name to reuse that layer",
