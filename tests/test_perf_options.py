@@ -184,10 +184,14 @@ def test_bad_memory_format_is_refused() -> None:
 
 
 def test_layer_named_like_an_option_method_is_refused() -> None:
-    text = "arch a(length = 10, alphabet = 4) {\n  fold_batchnorm = conv1d(2, 3)\n  flatten\n}\n"
-    assert "fold_batchnorm" in compile_source(text)  # fine without options
-    with pytest.raises(ValueError, match="would hide the fold_batchnorm"):
-        compile_source(text, options=EmitOptions(fold_batchnorm=True))
+    """The names of the methods the options add are reserved: a diagnostic, not a crash."""
+    from archc.api import ArchError
+
+    for name in ("fold_batchnorm", "to_channels_last"):
+        text = f"arch a(length = 10, alphabet = 4) {{\n  {name} = conv1d(2, 3)\n  flatten\n}}\n"
+        with pytest.raises(ArchError) as err:
+            compile_source(text, options=EmitOptions(fold_batchnorm=True))
+        assert err.value.diagnostics[0].code == "bad-name"
 
 
 def test_cli_writes_the_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
