@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 import sys
 import time
-import types
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
@@ -19,29 +18,11 @@ from typing import Any
 from common import EXAMPLES, ROOT, median, spread
 
 sys.path.insert(0, str(ROOT / "tests"))
-from seeds import SEED_INPUT, seed_python, seed_xml
+from seeds import SEED_INPUT, seed_xml
+from torch_helpers import randomize, seed_module
 
 BATCH = 100
 THREADS = 2
-
-
-def seed_module(model: str) -> Any:
-    """The seed's own module: benchmark data, executed here, never by archc."""
-    namespace = types.ModuleType(f"seed_{model}")
-    exec(compile(seed_python(model), f"<seed {model}>", "exec"), namespace.__dict__)
-    return namespace.TorchModel()
-
-
-def randomize(module: Any, torch: Any, seed: int = 0) -> None:
-    """Random weights and batchnorm statistics (so eval mode uses every one of them)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in module.state_dict().items():
-            if tensor.dtype.is_floating_point:
-                values = torch.randn(tensor.shape, generator=gen) * 0.1
-                if name.endswith("running_var"):
-                    values = values.abs() + 0.5
-                tensor.copy_(values)
 
 
 def optimizer_spec(model: str) -> dict[str, str]:
@@ -132,7 +113,7 @@ def measure_model(
     from archc.emit_torch import EmitOptions
 
     seed = seed_module(model)
-    randomize(seed, torch)
+    randomize(seed, torch, seed=0)
     state = {k: v.clone() for k, v in seed.state_dict().items()}
     seed.eval()
     gen = torch.Generator().manual_seed(1)

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import types
 from pathlib import Path
 from typing import Any
 
 import pytest
 from archc.api import build_module, compile_file
-from seeds import MODELS, SEED_INPUT, seed_python
-from torch_helpers import randomize
+from seeds import MODELS, SEED_INPUT
+from torch_helpers import randomize, seed_module
 
 pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("seed_available")]
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def seed_module(model: str, classes: int) -> Any:
-    """Instantiate the seed's own module (test data; archc itself never executes input files)."""
-    namespace = types.ModuleType(f"seed_{model}")
-    exec(compile(seed_python(model, classes), f"<seed {model}>", "exec"), namespace.__dict__)
-    return namespace.TorchModel()
 
 
 @pytest.mark.parametrize("classes", [50, 2, 10, 20])

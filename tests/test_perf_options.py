@@ -9,7 +9,6 @@ prove the folding algebra to 1e-9.
 from __future__ import annotations
 
 import keyword
-import types
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,8 @@ from archc.emit_torch import (
 from archc.source import Source
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from seeds import SEED_INPUT, seed_python
+from seeds import SEED_INPUT
+from torch_helpers import randomize, seed_module
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -221,25 +221,6 @@ def test_one_dimensional_models_keep_their_forward() -> None:
 # ------------------------------------------------------------------ torch: helpers
 
 
-def seed_module(model: str) -> Any:
-    """The seed's own module (test data; archc itself never executes input files)."""
-    namespace = types.ModuleType(f"seed_{model}")
-    exec(compile(seed_python(model), f"<seed {model}>", "exec"), namespace.__dict__)
-    return namespace.TorchModel()
-
-
-def randomize(module: Any, torch: Any, seed: int = 0) -> None:
-    """Random weights and batchnorm statistics, so eval mode uses every one of them."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in module.state_dict().items():
-            if tensor.dtype.is_floating_point:
-                values = torch.randn(tensor.shape, generator=gen) * 0.1
-                if name.endswith("running_var"):
-                    values = values.abs() + 0.5
-                tensor.copy_(values)
-
-
 def close(got: Any, want: Any, tol: float = 1e-5) -> bool:
     scale = max(1.0, want.abs().max().item())
     return bool((got - want).abs().max().item() <= tol * scale)
@@ -259,7 +240,7 @@ def loaded(model: str, options: EmitOptions, state: Any) -> Any:
 def test_channels_last_chromdragonn_equals_seed(torch_module: Any) -> None:
     torch = torch_module
     seed = seed_module("chromdragonn")
-    randomize(seed, torch)
+    randomize(seed, torch, seed=0)
     seed.eval()
     module = loaded("chromdragonn", EmitOptions("channels_last"), seed.state_dict())
     default = build_module(EXAMPLES / "chromdragonn.arch")

@@ -1,8 +1,18 @@
-"""Helpers shared by the tests that run modules with torch (imported only by those tests)."""
+"""Helpers shared by the tests and benchmarks that run modules with torch."""
 
 from __future__ import annotations
 
+import types
 from typing import Any
+
+from seeds import seed_python
+
+
+def seed_module(model: str, classes: int = 50) -> Any:
+    """Instantiate the seed's own module: test data, executed here, never by archc."""
+    namespace = types.ModuleType(f"seed_{model}")
+    exec(compile(seed_python(model, classes), f"<seed {model}>", "exec"), namespace.__dict__)
+    return namespace.TorchModel()
 
 
 def randomize(module: Any, torch: Any, seed: int = 7) -> None:
