@@ -33,6 +33,7 @@ from lxml import etree
 
 from . import ir
 from .frontends import UsageError
+from .seqgra_import import ALPHABETS, TASKS  # one definition of seqgra's vocabulary
 from .values import py
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -53,8 +54,6 @@ FIELDS = (
     "optimizer",
     "trainingprocess",
 )
-ALPHABETS = {"DNA": 4, "RNA": 4, "protein": 20}
-TASKS = ("multi-class classification", "multi-label classification")
 DEFAULT_OPTIMIZER = {"optimizer": "Adam", "learning_rate": "0.001"}
 DEFAULT_TRAINING = {
     "batch_size": "100",
