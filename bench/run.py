@@ -26,10 +26,11 @@ sys.path.insert(0, str(HERE))
 
 import cli_timing  # noqa: E402
 import common  # noqa: E402
+import limits  # noqa: E402
 import scaling  # noqa: E402
 import stages  # noqa: E402
 
-SECTIONS = ("cli", "stages", "scaling", "runtime")
+SECTIONS = ("cli", "stages", "scaling", "limits", "random", "runtime")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,6 +85,19 @@ def main(argv: list[str] | None = None) -> int:
             "Scaling with the number of layers",
             lambda: scaling.measure(sizes, 2 if q else 3),
             scaling.markdown,
+        )
+    if "limits" in only:
+        sizes = [25_000, 50_000, 100_000] if q else [25_000, 50_000, 100_000, 199_900]
+        section("limits", "Bounded work: up to the layer limit, and hostile inputs",
+                lambda: limits.measure(sizes), limits.markdown)
+    if "random" in only:
+        import random_arch
+
+        section(
+            "random",
+            "Random architectures against torch",
+            lambda: random_arch.run(quick=q),
+            random_arch.render,
         )
     if "runtime" in only:
         import runtime

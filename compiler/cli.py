@@ -86,7 +86,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     results, problems = _checked_variants(args)
     if any(d.is_error for d in problems) or not all(r.ok for _, r in results):
         return _fail(problems)
-    from .emit_torch import EmitOptions, emit
+    from .emit_torch import EmitError, EmitOptions, emit
 
     options = EmitOptions(args.memory_format, args.fold_batchnorm)
     files: dict[Path, str] = {}
@@ -106,7 +106,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
             module_path = Path(args.output) / f"{out_name}.py"
             if module_path in files:
                 raise UsageError(f"two outputs would both be written to {module_path}")
-            files[module_path] = emit(variant.checked, Path(path).name, class_name, options)
+            try:
+                files[module_path] = emit(variant.checked, Path(path).name, class_name, options)
+            except EmitError as err:
+                raise UsageError(f"{path}: {err}") from None
             if args.emit == "seqgra":
                 from .emit_seqgra import emit_xml
 
@@ -188,14 +191,14 @@ def _single_checked(args: argparse.Namespace) -> tuple[Result | None, list[Diagn
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from .summary import render_summary
+    from .summary import render_summaries
 
     result, problems = _single_checked(args)
     if result is None:
         return _fail(problems, "no summary")
-    for variant in result.variants:
-        assert variant.checked is not None
-        sys.stdout.write(render_summary(variant.checked, args.format))
+    archs = [v.checked for v in result.variants if v.checked is not None]
+    # One document whatever the number of architectures (a JSON list for several).
+    sys.stdout.write(render_summaries(archs, args.format))
     return EXIT_OK
 
 
@@ -310,14 +313,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The passes recurse once per nesting level; the resolver refuses models nested
+    # deeper than expansion.MAX_NESTING, which this limit leaves ample room for.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 5000))
     parser = build_parser()
     args = parser.parse_args(argv)
     class_name = getattr(args, "class_name", None)
-    if class_name and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", class_name):
-        print(
-            f"archc: error: --class-name {class_name!r} is not a Python identifier", file=sys.stderr
-        )
-        return EXIT_USAGE
+    if class_name is not None:
+        from .pysafe import class_name_problem, suggest_name
+
+        problem = class_name_problem(class_name)
+        if problem is not None:
+            print(
+                f"archc: error: --class-name {class_name!r} cannot name the module class: {problem}\n"
+                f"help: for example --class-name {suggest_name(class_name)}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     try:
         code: int = args.func(args)
     except (UsageError, OutputError) as err:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from .pysafe import comment
 from .source import Source, Span
 
 
@@ -84,6 +84,15 @@ class Reporter:
 
     source: Source
     items: list[Diagnostic] = field(default_factory=list)
+    # A set beside `items` keeps the duplicate check constant-time: a file with thousands
+    # of errors stays linear. It is rebuilt whenever `items` was replaced or changed.
+    _index: set[Diagnostic] = field(default_factory=set, repr=False, compare=False)
+    _indexed: tuple[int, int] = field(default=(0, -1), repr=False, compare=False)
+
+    def _seen(self, diag: Diagnostic) -> bool:
+        if self._indexed != (id(self.items), len(self.items)):
+            self._index = set(self.items)
+        return diag in self._index
 
     def add(
         self,
@@ -98,8 +107,10 @@ class Reporter:
     ) -> Diagnostic:
         diag = Diagnostic(severity, code, message, self.source, span, label, tuple(notes), help)
         # The same problem reached twice (a reused layer, a repeated block) is shown once.
-        if diag not in self.items:
+        if not self._seen(diag):
             self.items.append(diag)
+            self._index.add(diag)
+        self._indexed = (id(self.items), len(self.items))
         return diag
 
     def error(self, code: str, message: str, span: Span, **kw: Any) -> Diagnostic:
@@ -117,17 +128,58 @@ class Reporter:
         return any(d.is_error for d in self.items)
 
 
+def _distance(a: str, b: str) -> int:
+    """Edit distance with adjacent transpositions (optimal string alignment)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """A 'did you mean' suggestion for a misspelled name, or None."""
+    """A 'did you mean' suggestion for a misspelled name, or None.
+
+    Only a near-miss spelling of the same name counts: case and underscores aside, one
+    typo (a wrong, missing, extra or swapped character) in a short name, two in a name of
+    eight characters or more, or the name cut short (`kernel` for `kernel_size`). A
+    different word that happens to look alike (`gelu` and `relu`, `concat` and `conv`) is
+    no suggestion.
+    """
+
+    def norm(text: str) -> str:
+        return text.lower().replace("_", "")
+
     choices = list(choices)
-    lowered = {c.lower(): c for c in choices}
-    if word.lower() in lowered:
-        return lowered[word.lower()]
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    if not close:
-        close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-        close = [lowered[c] for c in close]
-    return close[0] if close else None
+    key = norm(word)
+    best: tuple[int, str] | None = None
+    for choice in choices:
+        if choice.lower() == word.lower() or norm(choice) == key:
+            return choice
+        other = norm(choice)
+        if len(key) >= 4 and other.startswith(key):
+            # The name cut short (`kernel` for kernel_size, `maxpool` for maxpool1d).
+            distance = len(other) - len(key)
+            if best is None or distance < best[0]:
+                best = (distance, choice)
+            continue
+        limit = 2 if min(len(key), len(other)) >= 8 else 1
+        if len(key) <= 3 or abs(len(key) - len(other)) > limit:
+            continue
+        distance = _distance(key, other)
+        if distance > limit:
+            continue
+        # In a short name a changed first letter makes another word (`gelu`, `relu`).
+        if len(key) < 8 and key[0] != other[0]:
+            continue
+        if best is None or distance < best[0]:
+            best = (distance, choice)
+    return best[1] if best else None
 
 
 # ---------------------------------------------------------------- rendering
@@ -149,22 +201,22 @@ def render(diag: Diagnostic, color: bool = False) -> str:
     pad = " " * width
     out = [
         paint(f"{diag.severity.value}[{diag.code}]", diag.severity.value)
-        + paint(f": {diag.message}", "bold"),
-        f"{pad}{paint('-->', 'blue')} {src.path}:{line}:{col}",
+        + paint(f": {_text(diag.message)}", "bold"),
+        f"{pad}{paint('-->', 'blue')} {comment(src.path)}:{line}:{col}",
         f"{pad} {paint('|', 'blue')}",
     ]
 
     def snippet(span: Span, label: str, marker: str, style: str) -> None:
         ln, c = src.line_col(span.start)
         eln, ec = src.line_col(max(span.start, span.end))
-        # A tab is one character wide for the caret: show it as one space.
-        text = src.line_text(ln).replace("\t", " ")
+        text = src.line_text(ln)
         stop = ec if eln == ln else len(text) + 1
+        text, c, stop = _window(text, c, stop)
         carets = marker * max(1, stop - c)
         out.append(f"{str(ln).rjust(width)} {paint('|', 'blue')} {text}")
         out.append(
             f"{pad} {paint('|', 'blue')} {' ' * (c - 1)}{paint(carets, style)}"
-            + (f" {paint(label, style)}" if label else "")
+            + (f" {paint(_text(label), style)}" if label else "")
         )
 
     # Labels are shown in source order, the primary one marked with ^.
@@ -177,10 +229,40 @@ def render(diag: Diagnostic, color: bool = False) -> str:
         snippet(span, text, marker, style)
     for note in diag.notes:
         if note.span is None:
-            out.append(f"{pad} {paint('=', 'blue')} note: {note.message}")
+            out.append(f"{pad} {paint('=', 'blue')} note: {_text(note.message)}")
     if diag.help:
-        out.append(f"{paint('help', 'bold')}: {diag.help}")
+        out.append(f"{paint('help', 'bold')}: {_text(diag.help)}")
     return "\n".join(out)
+
+
+SHOWN_LINE = 120  # longer source lines are cut around the caret
+SHOWN_TEXT = 400  # longer messages (that quote a huge tuple, say) are cut in the middle
+
+
+def _text(text: str) -> str:
+    """Message text as printed: escaped (no terminal control), and of bounded length."""
+    if len(text) > SHOWN_TEXT:
+        text = text[: SHOWN_TEXT // 2] + " ... " + text[-SHOWN_TEXT // 4 :]
+    return comment(text)
+
+
+def _window(text: str, start: int, stop: int) -> tuple[str, int, int]:
+    """A source line as shown: each character one column (tabs and control characters
+    become one visible character, so no terminal escape is ever printed), and a long
+    line cut around the marked columns [start, stop) (1-based)."""
+    def visible(part: str) -> str:
+        return "".join(" " if ch == "\t" else (ch if ch.isprintable() else "\ufffd") for ch in part)
+
+    if len(text) <= SHOWN_LINE:
+        return visible(text), start, stop
+    lo = max(0, start - 1 - 40)
+    hi = min(len(text), max(stop - 1, start) + 40, lo + SHOWN_LINE)
+    head = "..." if lo > 0 else ""
+    tail = "..." if hi < len(text) else ""
+    shift = len(head) - lo
+    new_start = start + shift
+    new_stop = min(stop + shift, hi + shift + 1)
+    return head + visible(text[lo:hi]) + tail, new_start, max(new_stop, new_start + 1)
 
 
 def summary_line(diags: Sequence[Diagnostic]) -> str:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import ir
 from . import syntax as s
-from .diagnostics import CompileError, Diagnostic, Reporter
+from .bounds import check_bounds
+from .diagnostics import CompileError, Diagnostic, Note, Reporter
 from .frontends import Loaded, Options, UsageError, load
 from .parser import parse
 from .resolve import Resolver
@@ -41,6 +43,7 @@ class Result:
         )
 
 
+MAX_SET_CHARS = 1000  # a --set value is a number, a word or a short string
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][+-]?[0-9]+)?")
 
@@ -49,9 +52,18 @@ def parse_value(text: str) -> Value:
     """A --set value: a number, true/false, none, or a string (quotes optional)."""
     text = text.strip()
     if _INT.fullmatch(text):
+        # Python refuses to convert more than 4,300 digits; no size has more than 19.
+        if len(text.lstrip("+-").lstrip("0")) > 19:
+            raise UsageError(
+                f"--set value {text[:20]}... ({len(text)} characters) is too large: "
+                "sizes are at most 2,147,483,647"
+            )
         return int(text)
     if _FLOAT.fullmatch(text):
-        return float(text)
+        value = float(text)
+        if not math.isfinite(value):
+            raise UsageError(f"--set value {text[:40]} is not a finite number")
+        return value
     if text in ("true", "True"):
         return True
     if text in ("false", "False"):
@@ -73,6 +85,11 @@ def parse_sets(items: Sequence[str]) -> dict[str, list[Value]]:
             raise UsageError(f"--set expects NAME=VALUE[,VALUE...], got {item!r}")
         if name in out:
             raise UsageError(f"--set {name} is given twice; list several values as {name}=A,B")
+        if len(values) > MAX_SET_CHARS:
+            raise UsageError(
+                f"--set {name}: the value is {len(values):,} characters long; at most "
+                f"{MAX_SET_CHARS:,} are read"
+            )
         out[name] = [parse_value(v) for v in values.split(",")]
     return out
 
@@ -153,29 +170,71 @@ def check_tree(
     resolver = Resolver(tree, rep)
     checker = ShapeChecker(rep)
     declared = {p.name for a in archs for p in a.params}
+    combos = combinations(sets or {})
+    varying = [name for name, values in (sets or {}).items() if len(values) > 1]
     for arch in archs:
-        for combo in combinations(sets or {}):
-            overrides = dict(combo)
-            # Each --set value is only meaningful for architectures that declare it.
-            params = {p.name for p in arch.params}
-            applicable = {k: v for k, v in overrides.items() if k in params or k not in declared}
-            before = len(rep.items)
+        found: list[tuple[Diagnostic, list[str]]] = []  # each problem, with the combinations it has
+        by_diag: dict[Diagnostic, tuple[Diagnostic, list[str]]] = {}
+        for combo in combos:
+            # Each combination reports into a list of its own, merged (and annotated) below.
+            outer, rep.items = rep.items, []
             try:
-                resolved = resolver.arch(arch, applicable)
-            except CompileError:
-                result.variants.append(Variant(arch.name, combo, None))
-                continue
-            if any(d.is_error for d in rep.items[before:]):
-                # Resolution errors are reported; checking shapes still finds the independent ones.
-                checker.check(resolved)
-                result.variants.append(Variant(arch.name, combo, None))
-                continue
-            checked = checker.check(resolved)
-            result.variants.append(Variant(arch.name, combo, checked))
-            if checked is None:
-                _explain_too_short(source, tree, arch, applicable, rep, before)
+                _check_combo(
+                    result, resolver, checker, source, tree, arch, combo, declared, rep
+                )
+            finally:
+                label = ", ".join(f"{k}={v}" for k, v in combo if k in varying)
+                for diag in rep.items:
+                    entry = by_diag.get(diag)
+                    if entry is None:
+                        entry = by_diag[diag] = (diag, [label])
+                        found.append(entry)
+                    elif label not in entry[1]:
+                        entry[1].append(label)
+                rep.items = outer
+        for diag, labels in found:
+            if len(labels) < len(combos) and all(labels):
+                # The problem belongs to some --set combinations only: say which.
+                note = Note("with " + "; with ".join(labels))
+                diag = replace(diag, notes=(*diag.notes, note))
+            rep.items.append(diag)  # found holds each problem once
     result.diagnostics = list(rep.items)
     return result
+
+
+def _check_combo(
+    result: Result,
+    resolver: Resolver,
+    checker: ShapeChecker,
+    source: Source,
+    tree: s.File,
+    arch: s.ArchDef,
+    combo: tuple[tuple[str, Value], ...],
+    declared: set[str],
+    rep: Reporter,
+) -> None:
+    """Resolve and check one architecture at one --set combination."""
+    overrides = dict(combo)
+    # Each --set value is only meaningful for architectures that declare it.
+    params = {p.name for p in arch.params}
+    applicable = {k: v for k, v in overrides.items() if k in params or k not in declared}
+    before = len(rep.items)
+    try:
+        resolved = resolver.arch(arch, applicable)
+    except CompileError:
+        result.variants.append(Variant(arch.name, combo, None))
+        return
+    if any(d.is_error for d in rep.items[before:]):
+        # Resolution errors are reported; checking shapes still finds the independent ones.
+        checker.check(resolved)
+        result.variants.append(Variant(arch.name, combo, None))
+        return
+    checked = checker.check(resolved)
+    if checked is not None and not check_bounds(checked, rep):
+        checked = None
+    result.variants.append(Variant(arch.name, combo, checked))
+    if checked is None:
+        _explain_too_short(source, tree, arch, applicable, rep, before)
 
 
 def _explain_too_short(
@@ -187,8 +246,6 @@ def _explain_too_short(
     start: int,
 ) -> None:
     """Tell a too-short error which input length is the shortest that works."""
-    from dataclasses import replace
-
     from .lengths import minimum_length
 
     for index in range(start, len(rep.items)):

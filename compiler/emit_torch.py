@@ -16,7 +16,8 @@ from typing import Any
 
 from . import ir
 from .layers import lookup
-from .values import Value, py
+from .pysafe import class_name_problem, comment, docstring, literal, suggest_name
+from .values import Value
 
 FUNCTIONAL = {
     "relu": "F.relu",
@@ -62,12 +63,10 @@ class EmitOptions:
 def _meta_repr(value: Any) -> str:
     """Python source for metadata: only plain data, every string through repr()."""
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k!r}: {_meta_repr(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{literal(str(k))}: {_meta_repr(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_meta_repr(v) for v in value) + "]"
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return repr(value)
-    raise TypeError(f"unexpected metadata value {value!r}")
+    return literal(value)
 
 
 @dataclass
@@ -365,6 +364,11 @@ class _Emitter:
     by_key: dict[tuple[Any, ...], _ClassCode] = field(default_factory=dict)
     shapes_by_key: dict[tuple[Any, ...], list[list[ir.Shape]]] = field(default_factory=dict)
     names_used: dict[str, int] = field(default_factory=dict)
+    # Class names that are spoken for: the module's class and every block the user named.
+    reserved: set[str] = field(default_factory=set)
+    taken: set[str] = field(default_factory=set)
+    # Classes (by key) whose calls cannot be lined up: their comments show axis names only.
+    relabel: set[tuple[Any, ...]] = field(default_factory=set)
     uses_functional: bool = False
     indexes: dict[int, tuple[ir.ClassDef, dict[str, ir.Attr]]] = field(default_factory=dict)
     swap_hw: bool = False  # the 4-D stretch runs with height and width exchanged
@@ -383,24 +387,42 @@ class _Emitter:
         if isinstance(module, ir.Sequential):
             return "nn.Sequential(" + ", ".join(self.module_expr(m) for m in module.items) + ")"
         if isinstance(module, ir.BlockRef):
-            return f"{self.block_class(module.cls)}()"
+            name, key = self.block_class(module.cls)
+            # An instance called at several shapes: its comments name each call's shape.
+            for call in module.calls:
+                _, shapes = self.class_code(call, call.name)
+                if len(shapes) == len(self.shapes_by_key[key][0]):
+                    self.shapes_by_key[key].append(shapes)
+                else:  # pragma: no cover - the same module emits the same steps
+                    self.relabel.add(key)
+            return f"{name}()"
         return layer_module(module, self.swap_hw)
 
-    def block_class(self, cls: ir.ClassDef) -> str:
+    def block_class(self, cls: ir.ClassDef) -> tuple[str, tuple[Any, ...]]:
+        """The class name of a block instance (made on first use), and its key."""
         code, shapes = self.class_code(cls, cls.name)
         key = (cls.name, tuple(code.init), tuple(code.forward), tuple(map(tuple, code.methods)))
         if key in self.by_key:
             self.shapes_by_key[key].append(shapes)
-            return self.by_key[key].name
+            return self.by_key[key].name, key
         count = self.names_used.get(cls.name, 0) + 1
         self.names_used[cls.name] = count
-        code.name = cls.name if count == 1 else f"{cls.name}_{count}"
-        args = ", ".join(f"{k}={py(v)}" for k, v in cls.params)
+        if count == 1:
+            code.name = cls.name
+        else:
+            # The k-th distinct instance of block B is B_k, unless the user named a
+            # block (or the module class) that: then the next free number.
+            while f"{cls.name}_{count}" in self.reserved or f"{cls.name}_{count}" in self.taken:
+                count += 1
+            self.names_used[cls.name] = count
+            code.name = f"{cls.name}_{count}"
+        self.taken.add(code.name)
+        args = ", ".join(f"{k}={literal(v)}" for k, v in cls.params)
         code.doc = f"Block `{cls.name}`" + (f" with {args}" if args else "") + "."
         self.by_key[key] = code
         self.shapes_by_key[key] = [shapes]
         self.classes.append(code)
-        return code.name
+        return code.name, key
 
     # ---------------------------------------------------------------- classes
 
@@ -413,7 +435,7 @@ class _Emitter:
                     "options add; rename the layer"
                 )
             if isinstance(attr.module, ir.Layer) and attr.module.comment:
-                init.append(f"# {attr.module.comment}")
+                init.append(f"# {comment(attr.module.comment)}")
             init.append(f"self.{attr.name} = {self.module_expr(attr.module)}")
         forward: list[str] = []
         shapes: list[ir.Shape] = []
@@ -441,9 +463,11 @@ class _Emitter:
         shapes: list[ir.Shape],
         depth: int,
         flow: _Flow | None = None,
+        shape: ir.Shape | None = None,
     ) -> None:
         flow = flow or _Flow(len(cls.in_shape), False)
         attrs = self.attr_index(cls)
+        current = cls.in_shape if shape is None else shape  # the input of the next op
         for op in ops:
             rank_in = flow.rank
             if flow.swapped and not cls.is_block and len(op.shape) != 4:
@@ -452,19 +476,23 @@ class _Emitter:
                 flow.swapped = False
             if isinstance(op, ir.CallAttr):
                 attr = attrs.get(op.name)
-                is_lstm = (
-                    attr is not None and isinstance(attr.module, ir.Layer) and attr.module.kind == "lstm"
-                )
+                module = attr.module if attr is not None else None
+                while isinstance(module, ir.AttrRef):  # an alias of an LSTM returns a tuple too
+                    aliased = attrs.get(module.name)
+                    module = aliased.module if aliased is not None else None
+                is_lstm = isinstance(module, ir.Layer) and module.kind == "lstm"
                 target = "x, _" if is_lstm else "x"
                 lines.append(f"{target} = self.{op.name}(x)")
             elif isinstance(op, ir.Functional):
-                lines.append(f"x = {self.functional(op.layer, cls, flow)}")
+                batch = next((i for i, d in enumerate(current) if d.size is None), 0)
+                lines.append(f"x = {self.functional(op.layer, cls, flow, batch)}")
             else:
                 var = "identity" if depth == 0 else f"identity{depth}"
                 lines.append(f"{var} = x")
                 shapes.append(())
-                self.forward_ops(cls, op.body, lines, shapes, depth + 1, flow)
+                self.forward_ops(cls, op.body, lines, shapes, depth + 1, flow, current)
                 lines.append(f"x = x + {var}")
+            current = op.shape or current
             shapes.append(_swap_shape(op.shape) if flow.swapped else op.shape)
             flow.rank = len(op.shape) if op.shape else flow.rank
             if self.options.channels_last and flow.rank == 4 and rank_in != 4:
@@ -483,7 +511,8 @@ class _Emitter:
         shapes.append(shape)
         flow.converted = True
 
-    def functional(self, layer: ir.Layer, cls: ir.ClassDef, flow: _Flow) -> str:
+    def functional(self, layer: ir.Layer, cls: ir.ClassDef, flow: _Flow, batch: int = 0) -> str:
+        """The expression of a step with no module; `batch` is the input's batch axis."""
         kind = layer.kind
         if flow.swapped and kind in SPATIAL_2D:
             layer = _swapped(layer)
@@ -498,16 +527,16 @@ class _Emitter:
         if kind in ("view", "reshape", "permute"):
             values = layer.get("shape" if kind != "permute" else "dims")
             assert isinstance(values, tuple)
-            items = ["x.size(0)" if v == "batch" else py(v) for v in values]
+            items = [f"x.size({batch})" if v == "batch" else literal(v) for v in values]
             method = kind
             if kind == "view" and self.options.channels_last and (flow.converted or cls.is_block):
                 # A channels-last tensor is not contiguous: view() could refuse it.
                 method = "reshape"
             return f"x.{method}({', '.join(items)})"
         if kind == "transpose":
-            return f"x.transpose({py(layer.get('dim0'))}, {py(layer.get('dim1'))})"
+            return f"x.transpose({literal(layer.get('dim0'))}, {literal(layer.get('dim1'))})"
         if kind == "select":
-            return f"x.select({py(layer.get('dim'))}, {py(layer.get('index'))})"
+            return f"x.select({literal(layer.get('dim'))}, {literal(layer.get('index'))})"
         if kind == "contiguous":
             if self.options.channels_last and flow.rank == 4:
                 return CHANNELS_LAST
@@ -533,15 +562,15 @@ def _kwargs(layer: ir.Layer) -> list[str]:
             continue
         if _is_default(layer, name, value) and name not in layer.explicit:
             continue
-        out.append(f"{name}={py(value)}")
+        out.append(f"{name}={literal(value)}")
     return out
 
 
 def _flatten_args(layer: ir.Layer) -> list[str]:
     start, end = layer.get("start_dim"), layer.get("end_dim")
     if end != -1:
-        return [py(start), py(end)]
-    return [py(start)]
+        return [literal(start), literal(end)]
+    return [literal(start)]
 
 
 def layer_module(layer: ir.Layer, swap_hw: bool = False) -> str:
@@ -558,28 +587,37 @@ def layer_module(layer: ir.Layer, swap_hw: bool = False) -> str:
         cls = "_Conv2dT"
     elif swap_hw and layer.kind in SPATIAL_2D:
         layer = _swapped(layer)
-    args = [py(layer.get(n)) for n in (spec.size_in, spec.size_out) if n is not None]
+    args = [literal(layer.get(n)) for n in (spec.size_in, spec.size_out) if n is not None]
     return f"{cls}({', '.join([*args, *_kwargs(layer)])})"
 
 
-def _merge_shapes(instances: list[list[ir.Shape]]) -> list[str]:
-    """Shape comments for a class used at several sizes: differing axes show their name."""
+def _merge_shapes(instances: list[list[ir.Shape]], relabel: bool = False) -> list[str]:
+    """Shape comments for a class used at several sizes: differing axes show their name
+    (every axis but the batch with `relabel`, when not every size is known)."""
     merged = []
     for step in zip(*instances, strict=True):
         first = step[0]
         if not first:
             merged.append("")
             continue
+        if relabel:
+            merged.append(" or ".join(dict.fromkeys(ir.show_axes_sized(s) for s in step)))
+            continue
+        if len({len(s) for s in step}) > 1:
+            # Instances of different rank share the class: name each shape it sees.
+            shown = list(dict.fromkeys(ir.show_shape(s) for s in step))
+            merged.append(" or ".join(shown))
+            continue
         dims = []
         for i, dim in enumerate(first):
-            sizes = {s[i].size for s in step if len(s) > i}
+            sizes = {s[i].size for s in step}
             dims.append(dim.show() if len(sizes) == 1 else dim.label)
         merged.append("(" + ", ".join(dims) + ")")
     return merged
 
 
 def _with_comments(lines: list[str], comments: list[str]) -> list[str]:
-    return [f"{line}  # {c}" if c else line for line, c in zip(lines, comments, strict=True)]
+    return [f"{line}  # {comment(c)}" if c else line for line, c in zip(lines, comments, strict=True)]
 
 
 def _top_methods(emitter: _Emitter, top: _ClassCode) -> list[list[str]]:
@@ -646,9 +684,30 @@ def _template() -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        autoescape=False,  # the output is Python: every value is validated or repr()'d
+        autoescape=False,  # the output is Python: user text goes through the filters below
     )
+    # Every piece of user text in the template passes one of these (compiler/pysafe.py).
+    env.filters["comment"] = comment
+    env.filters["docstring"] = docstring
     return env.get_template("torch_module.py.jinja")
+
+
+class EmitError(ValueError):
+    """The module cannot be emitted as asked (a class name that cannot work)."""
+
+
+def _block_names(cls: ir.ClassDef) -> set[str]:
+    """The names of every block class used anywhere inside `cls` (without recursion)."""
+    names: set[str] = set()
+    stack: list[Any] = [*(a.module for a in cls.attrs)]
+    while stack:
+        module = stack.pop()
+        if isinstance(module, ir.Sequential):
+            stack.extend(module.items)
+        elif isinstance(module, ir.BlockRef):
+            names.add(module.cls.name)
+            stack.extend(a.module for a in module.cls.attrs)
+    return names
 
 
 def render_python(
@@ -659,11 +718,21 @@ def render_python(
 ) -> str:
     """The module source before formatting."""
     options = options or EmitOptions()
+    problem = class_name_problem(class_name)
+    if problem is not None:
+        raise EmitError(f"`{class_name}` cannot name the module class: {problem}")
+    blocks = _block_names(arch.cls)
+    if class_name in blocks:
+        raise EmitError(
+            f"the module class `{class_name}` would have the name of block `{class_name}`; "
+            f"choose another class name, e.g. {suggest_name(class_name, blocks)}"
+        )
     em = _Emitter(options, swap_hw=options.channels_last and _length_on_width(arch))
+    em.reserved = {*blocks, class_name}
     em.uses_functional = em.swap_hw  # _Conv2dT calls F.conv2d
     top, top_shapes = em.class_code(arch.cls, class_name)
     for key, code in em.by_key.items():
-        code.forward = _with_comments(code.forward, _merge_shapes(em.shapes_by_key[key]))
+        code.forward = _with_comments(code.forward, _merge_shapes(em.shapes_by_key[key], key in em.relabel))
     top.forward = _with_comments(top.forward, [ir.show_shape(s) if s else "" for s in top_shapes])
     top.methods = [*top.methods, *_top_methods(em, top)]
     if options.fold_batchnorm:
@@ -686,7 +755,7 @@ def render_python(
         _template().render(
             source=source_name,
             arch=arch.name,
-            params=", ".join(f"{k}={py(v)}" for k, v in arch.params) or "none",
+            params=", ".join(f"{k}={literal(v)}" for k, v in arch.params) or "none",
             in_shape=ir.show_shape(arch.input_shape),
             in_axes=ir.show_axes(arch.input_shape),
             out_shape=ir.show_shape(out_shape),

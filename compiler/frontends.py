@@ -6,6 +6,8 @@ so diagnostics from checking it land on the user's own lines.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,18 +51,47 @@ class Loaded:
 SUFFIXES = (".arch", ".xml", ".py")
 
 
+# Every input is read up to this many bytes and refused beyond: real architecture
+# files are a few kB, and the 10,000-layer benchmark chain is 0.3 MB; parsing a file at
+# the cap takes about 10 s (bench/limits.py).
+MAX_INPUT_BYTES = 524_288
+
+
 def read_source(path: str) -> Source | Diagnostic:
-    """The file as text, or a diagnostic when it is not UTF-8; UsageError when unreadable."""
+    """The file as text, or a diagnostic when it is not UTF-8 or too large; UsageError
+    when it cannot be read or is not a regular file (a device or a pipe is never read)."""
     try:
-        data = Path(path).read_bytes()
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise UsageError(f"{path}: is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"{path}: is not a regular file (archc reads only files)")
+        # O_NONBLOCK: should the path be swapped for a pipe after the check, open() does
+        # not wait for a writer; the read below stops at the cap either way.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise UsageError(f"{path}: is not a regular file (archc reads only files)")
+            data = handle.read(MAX_INPUT_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise UsageError(f"{path}: is a directory") from None
     except OSError as err:
         raise UsageError(f"{path}: cannot read it ({err.strerror})") from None
+    if len(data) > MAX_INPUT_BYTES:
+        head = data[:4096].decode("utf-8", errors="replace")
+        return Diagnostic(
+            Severity.ERROR,
+            "too-large",
+            f"the file is larger than {MAX_INPUT_BYTES:,} bytes, the most archc reads",
+            Source(path, head),
+            Span(0, min(1, len(head))),
+            help="architecture files are a few kilobytes; split generated inputs or use blocks and repeats",
+        )
     try:
-        return Source(path, data.decode("utf-8"))
+        # A byte-order mark (some Windows editors write one) is not part of the text.
+        return Source(path, data.decode("utf-8").removeprefix("\ufeff"))
     except UnicodeDecodeError as err:
         src = Source(path, data.decode("utf-8", errors="replace"))
         return Diagnostic(

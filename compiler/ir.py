@@ -35,6 +35,11 @@ def show_shape(shape: Shape) -> str:
     return "(" + ", ".join(d.show() for d in shape) + ")"
 
 
+def show_axes_sized(shape: Shape) -> str:
+    """Like show_shape, with each sized axis named instead: (N, channels, length)."""
+    return "(" + ", ".join("N" if d.size is None else d.label for d in shape) + ")"
+
+
 def show_axes(shape: Shape) -> str:
     return "(" + ", ".join(d.label for d in shape) + ")"
 
@@ -90,6 +95,10 @@ class BlockRef:
 
     cls: ClassDef
     span: Span
+    # Set by checking when the instance is called at several input shapes: `cls` then
+    # holds the sizes of one call only, and the emitter must not print them as the rule.
+    varies: bool = False
+    calls: tuple[ClassDef, ...] = ()  # the checked class of every later call at another shape
 
 
 ModuleExpr = Union[Layer, Sequential, BlockRef, AttrRef]

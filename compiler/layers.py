@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,24 +14,46 @@ REQUIRED = object()  # marks a parameter with no default
 Checker = Callable[[Value], "str | None"]
 
 
+# The largest size, stride, padding, dilation or axis index archc accepts: torch's
+# kernels index with 32-bit integers along one axis, and no genomics model comes near.
+MAX_SIZE = 2**31 - 1
+
+
 def _is_int(v: Value) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _too_big(v: int) -> str | None:
+    if abs(v) > MAX_SIZE:
+        return f"must be at most {MAX_SIZE:,}, got {_short(v)}"
+    return None
+
+
+def _short(v: int) -> str:
+    """A number as shown in a message: a 100-digit number is not printed whole."""
+    text = str(v)
+    return text if len(text) <= 24 else f"{text[:8]}...{text[-4:]} ({len(text)} digits)"
 
 
 def positive(v: Value) -> str | None:
     if not _is_int(v):
         return f"expected a whole number, got {show(v)} ({type_name(v)})"
-    return None if v >= 1 else f"must be at least 1, got {v}"  # type: ignore[operator]
+    assert isinstance(v, int)
+    return _too_big(v) or (None if v >= 1 else f"must be at least 1, got {v}")
 
 
 def non_negative(v: Value) -> str | None:
     if not _is_int(v):
         return f"expected a whole number, got {show(v)} ({type_name(v)})"
-    return None if v >= 0 else f"must not be negative, got {v}"  # type: ignore[operator]
+    assert isinstance(v, int)
+    return _too_big(v) or (None if v >= 0 else f"must not be negative, got {v}")
 
 
 def any_int(v: Value) -> str | None:
-    return None if _is_int(v) else f"expected a whole number, got {show(v)} ({type_name(v)})"
+    if not _is_int(v):
+        return f"expected a whole number, got {show(v)} ({type_name(v)})"
+    assert isinstance(v, int)
+    return _too_big(v)
 
 
 def boolean(v: Value) -> str | None:
@@ -40,7 +63,18 @@ def boolean(v: Value) -> str | None:
 def number(v: Value) -> str | None:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return f"expected a number, got {show(v)} ({type_name(v)})"
-    return None
+    if isinstance(v, int):
+        return _too_big(v)
+    return None if math.isfinite(v) else f"must be a finite number, got {v}"
+
+
+def positive_number(v: Value) -> str | None:
+    """eps and the like: torch divides by it (and by sqrt(var + eps))."""
+    err = number(v)
+    if err:
+        return err
+    assert isinstance(v, (int, float))
+    return None if v > 0 else f"must be greater than 0, got {show(v)}"
 
 
 def probability(v: Value) -> str | None:
@@ -48,6 +82,14 @@ def probability(v: Value) -> str | None:
     if err:
         return err
     return None if 0 <= v <= 1 else f"a probability must lie in [0, 1], got {show(v)}"  # type: ignore[operator]
+
+
+def fraction(v: Value) -> str | None:
+    """batchnorm momentum: the weight of the new batch in the running statistics."""
+    err = number(v)
+    if err:
+        return err
+    return None if 0 <= v <= 1 else f"must lie in [0, 1], got {show(v)}"  # type: ignore[operator]
 
 
 def per_axis(check: Checker, n: int) -> Checker:
@@ -158,8 +200,8 @@ def _bn(name: str, cls: str) -> LayerSpec:
         name,
         (
             ParamSpec("num_features", positive, None),
-            ParamSpec("eps", number, 1e-5),
-            ParamSpec("momentum", optional(number), 0.1),
+            ParamSpec("eps", positive_number, 1e-5),
+            ParamSpec("momentum", optional(fraction), 0.1),
             ParamSpec("affine", boolean, True),
             ParamSpec("track_running_stats", boolean, True),
         ),
@@ -312,3 +354,89 @@ def lookup(name: str) -> LayerSpec | None:
 
 def all_names() -> list[str]:
     return sorted(SPECS)
+
+
+# PyTorch layers and tensor operations archc does not have (yet): an unknown step of one of
+# these names is "not supported yet", not a misspelling of some other layer. Keys are
+# lowercase without underscores; values are the PyTorch spelling.
+UNSUPPORTED: dict[str, str] = {
+    key.lower().replace("_", ""): torch_name
+    for key, torch_name in (
+        ("gelu", "nn.GELU"),
+        ("silu", "nn.SiLU"),
+        ("swish", "nn.SiLU"),
+        ("elu", "nn.ELU"),
+        ("selu", "nn.SELU"),
+        ("celu", "nn.CELU"),
+        ("leakyrelu", "nn.LeakyReLU"),
+        ("prelu", "nn.PReLU"),
+        ("relu6", "nn.ReLU6"),
+        ("mish", "nn.Mish"),
+        ("hardtanh", "nn.Hardtanh"),
+        ("hardswish", "nn.Hardswish"),
+        ("hardsigmoid", "nn.Hardsigmoid"),
+        ("softplus", "nn.Softplus"),
+        ("softsign", "nn.Softsign"),
+        ("logsigmoid", "nn.LogSigmoid"),
+        ("glu", "nn.GLU"),
+        ("threshold", "nn.Threshold"),
+        ("layernorm", "nn.LayerNorm"),
+        ("groupnorm", "nn.GroupNorm"),
+        ("instancenorm1d", "nn.InstanceNorm1d"),
+        ("instancenorm2d", "nn.InstanceNorm2d"),
+        ("localresponsenorm", "nn.LocalResponseNorm"),
+        ("batchnorm3d", "nn.BatchNorm3d"),
+        ("embedding", "nn.Embedding"),
+        ("conv3d", "nn.Conv3d"),
+        ("convtranspose1d", "nn.ConvTranspose1d"),
+        ("convtranspose2d", "nn.ConvTranspose2d"),
+        ("upsample", "nn.Upsample"),
+        ("interpolate", "F.interpolate"),
+        ("pixelshuffle", "nn.PixelShuffle"),
+        ("adaptiveavgpool1d", "nn.AdaptiveAvgPool1d"),
+        ("adaptiveavgpool2d", "nn.AdaptiveAvgPool2d"),
+        ("adaptivemaxpool2d", "nn.AdaptiveMaxPool2d"),
+        ("global_avg_pool", "nn.AdaptiveAvgPool1d(1)"),
+        ("globalaveragepooling1d", "nn.AdaptiveAvgPool1d(1)"),
+        ("maxpool3d", "nn.MaxPool3d"),
+        ("avgpool3d", "nn.AvgPool3d"),
+        ("lppool1d", "nn.LPPool1d"),
+        ("identity", "nn.Identity"),
+        ("constantpad1d", "nn.ConstantPad1d"),
+        ("zeropad1d", "nn.ZeroPad1d"),
+        ("zeropad2d", "nn.ZeroPad2d"),
+        ("reflectionpad1d", "nn.ReflectionPad1d"),
+        ("replicationpad1d", "nn.ReplicationPad1d"),
+        ("pad", "F.pad"),
+        ("unflatten", "nn.Unflatten"),
+        ("squeeze", "torch.squeeze"),
+        ("unsqueeze", "torch.unsqueeze"),
+        ("cat", "torch.cat"),
+        ("concat", "torch.cat"),
+        ("concatenate", "torch.cat"),
+        ("stack", "torch.stack"),
+        ("add", "torch.add"),
+        ("mean", "torch.mean"),
+        ("sum", "torch.sum"),
+        ("max", "torch.max"),
+        ("gru", "nn.GRU"),
+        ("rnn", "nn.RNN"),
+        ("lstmcell", "nn.LSTMCell"),
+        ("grucell", "nn.GRUCell"),
+        ("multiheadattention", "nn.MultiheadAttention"),
+        ("transformer", "nn.Transformer"),
+        ("transformerencoder", "nn.TransformerEncoder"),
+        ("transformerencoderlayer", "nn.TransformerEncoderLayer"),
+        ("transformerdecoderlayer", "nn.TransformerDecoderLayer"),
+        ("bilinear", "nn.Bilinear"),
+        ("alphadropout", "nn.AlphaDropout"),
+        ("dropout1d", "nn.Dropout1d"),
+        ("dropout2d", "nn.Dropout2d"),
+        ("softmax2d", "nn.Softmax2d"),
+    )
+}
+
+
+def unsupported(name: str) -> str | None:
+    """The PyTorch spelling of a known layer or operation archc lacks, or None."""
+    return UNSUPPORTED.get(name.lower().replace("_", ""))

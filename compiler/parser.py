@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
+import re
 import sys
 import tempfile
 from functools import lru_cache
@@ -113,6 +115,31 @@ def _tspan(tok: Token) -> Span:
     return Span(start, end)
 
 
+class _LiteralError(Exception):
+    """A literal no later stage can hold (raised while building the tree)."""
+
+    def __init__(self, span: Span, message: str, help: str | None = None) -> None:
+        super().__init__(message)
+        self.span, self.message, self.help = span, message, help
+
+
+MAX_INT = 2**63 - 1
+# Control characters other than tab: XML cannot carry them, and no model needs them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _whole(tok: Token) -> int:
+    text = str(tok)
+    # Checked before int(): Python refuses to convert more than 4,300 digits.
+    if len(text.lstrip("0")) > 19 or int(text) > MAX_INT:
+        raise _LiteralError(
+            _tspan(tok),
+            "this number does not fit in a 64-bit integer",
+            "sizes are at most 2,147,483,647",
+        )
+    return int(text)
+
+
 def _bin(op: str) -> Any:
     """A transformer method for one binary operator."""
 
@@ -128,13 +155,25 @@ class _ToSyntax(Transformer[Token, Any]):
 
     # expressions
     def int(self, meta: Any, c: list[Token]) -> s.Int:
-        return s.Int(int(c[0]), _tspan(c[0]))
+        return s.Int(_whole(c[0]), _tspan(c[0]))
 
     def float(self, meta: Any, c: list[Token]) -> s.Float:
-        return s.Float(float(c[0]), _tspan(c[0]))
+        value = float(c[0])
+        if not math.isfinite(value):
+            raise _LiteralError(_tspan(c[0]), "this number is too large for a 64-bit float")
+        return s.Float(value, _tspan(c[0]))
 
     def string(self, meta: Any, c: list[Token]) -> s.Str:
-        return s.Str(unescape(str(c[0])[1:-1]), _tspan(c[0]))
+        text = str(c[0])
+        bad = _CONTROL.search(text)
+        if bad is not None:
+            start = _tspan(c[0]).start + bad.start()
+            raise _LiteralError(
+                Span(start, start + 1),
+                f"a string cannot hold the control character U+{ord(bad.group()):04X}",
+                'write \\n for a new line and \\t for a tab; other control characters are refused',
+            )
+        return s.Str(unescape(text[1:-1]), _tspan(c[0]))
 
     def true(self, meta: Any, c: list[Any]) -> s.Bool:
         return s.Bool(True, _span(meta))
@@ -204,7 +243,7 @@ class _ToSyntax(Transformer[Token, Any]):
         return s.Residual(c[0], _span(meta))
 
     def repeat(self, meta: Any, c: list[Any]) -> s.Repeat:
-        return s.Repeat(c[0], int(c[1]), _span(meta), _tspan(c[1]))
+        return s.Repeat(c[0], _whole(c[1]), _span(meta), _tspan(c[1]))
 
     def named(self, meta: Any, c: list[Any]) -> s.Step:
         return s.Step(str(c[0]), c[1], _span(meta), _tspan(c[0]))
@@ -398,7 +437,12 @@ def parse(src: Source) -> s.File:
     except UnexpectedInput as err:
         raise CompileError(_syntax_error(src, err, parser)) from None
     _check_depth(src, tree)
-    result: s.File = _to_syntax(tree)
+    try:
+        result: s.File = _to_syntax(tree)
+    except _LiteralError as err:
+        raise CompileError(
+            Diagnostic(Severity.ERROR, "bad-value", err.message, src, err.span, "", (), err.help)
+        ) from None
     return result
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import keyword
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +12,9 @@ from typing import Any
 from . import ir
 from . import syntax as s
 from .diagnostics import CompileError, Note, Reporter, did_you_mean
-from .layers import REQUIRED, LayerSpec, all_names, lookup
+from .expansion import MAX_LAYERS, MAX_NESTING, Expansion
+from .layers import MAX_SIZE, REQUIRED, LayerSpec, all_names, lookup, unsupported
+from .pysafe import class_name_problem, suggest_name
 from .source import Span
 from .values import Value, show, type_name
 
@@ -79,8 +82,6 @@ MODULE_ATTRS = frozenset(
         "to_channels_last",
     ]
 )
-# Names the generated file itself uses.
-RESERVED_CLASS_NAMES = frozenset({"TorchModel", "torch", "nn", "F", "Tensor"})
 
 # Axis names with a conventional size taken from the architecture's parameters.
 AXIS_DEFAULTS = {"channels": "alphabet", "length": "length"}
@@ -116,15 +117,14 @@ class Resolver:
                     notes=[Note("first defined here", self.blocks[block.name].name_span)],
                 )
                 continue
-            if (
-                keyword.iskeyword(block.name)
-                or block.name in RESERVED_CLASS_NAMES
-                or (block.name.startswith("_"))
-            ):
+            problem = class_name_problem(block.name)
+            if problem is not None:
                 self.rep.error(
                     "bad-name",
-                    f"`{block.name}` cannot be used as a block name: the generated code needs it",
+                    f"`{block.name}` cannot name a block: {problem}",
                     block.name_span,
+                    help=f"a block becomes a Python class; call it e.g. "
+                    f"`{suggest_name(block.name, {b.name for b in file.blocks})}`",
                 )
             if lookup(block.name) is not None:
                 self.rep.error(
@@ -134,6 +134,7 @@ class Resolver:
                     help="choose another name for the block",
                 )
             self.blocks[block.name] = block
+        self.expansion = Expansion(self.blocks)
 
     # ------------------------------------------------------------ parameters
 
@@ -153,6 +154,15 @@ class Resolver:
                 )
                 continue
             spans[param.name] = param.span
+            if keyword.iskeyword(param.name) or param.name == "self":
+                # Parameters become constructor arguments of the generated class.
+                self.rep.error(
+                    "bad-name",
+                    f"`{param.name}` cannot name a parameter: "
+                    + ("it is a Python keyword" if keyword.iskeyword(param.name) else "archc uses it"),
+                    param.span,
+                    help=f"call it e.g. `{param.name}_`",
+                )
             default: Value = None
             if param.default is not None:
                 try:
@@ -246,19 +256,21 @@ class Resolver:
         assert isinstance(left, (int, float)) and isinstance(right, (int, float))
         if expr.op in ("/", "//", "%") and right == 0:
             raise self.rep.fatal("type-error", "division by zero", expr.span)
-        if expr.op == "+":
-            return left + right
-        if expr.op == "-":
-            return left - right
-        if expr.op == "*":
-            return left * right
-        if expr.op == "//":
-            return left // right
-        if expr.op == "%":
-            return left % right
-        if isinstance(left, int) and isinstance(right, int) and left % right == 0:
-            return left // right
-        return left / right
+        return self._bounded(_arith(expr.op, left, right), expr.span)
+
+    def _bounded(self, value: int | float, span: Span) -> int | float:
+        """Arithmetic stays within 64-bit integers and finite floats, as torch's sizes do;
+        bounding every step also keeps Python from computing numbers of a million digits."""
+        if isinstance(value, int) and abs(value) > MAX_INT:
+            raise self.rep.fatal(
+                "bad-value",
+                "this value does not fit in a 64-bit integer",
+                span,
+                help=f"sizes are at most {MAX_SIZE:,}",
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.rep.fatal("bad-value", f"this computes {value}, not a finite number", span)
+        return value
 
     # ------------------------------------------------------------ architectures
 
@@ -268,6 +280,26 @@ class Resolver:
         overrides: Mapping[str, Value] | None = None,
         override_spans: Mapping[str, Span] | None = None,
     ) -> ir.Architecture:
+        excess = self.expansion.check(arch)
+        if excess is not None:
+            if excess.what == "layers":
+                shown = f"{excess.amount:,}" if excess.amount <= MAX_LAYERS else f"more than {MAX_LAYERS:,}"
+                raise self.rep.fatal(
+                    "too-large",
+                    f"architecture `{arch.name}` expands to {shown} layers; archc builds at most "
+                    f"{MAX_LAYERS:,}",
+                    excess.span,
+                    label="most of them come from here",
+                    help="use fewer repetitions; real architectures have thousands of layers at most",
+                )
+            raise self.rep.fatal(
+                "too-deep",
+                f"blocks and groups nest {excess.amount} levels deep in `{arch.name}`; archc handles "
+                f"at most {MAX_NESTING}",
+                excess.span,
+                label="the deepest nesting starts here",
+                help="nest fewer blocks inside one another",
+            )
         params, param_spans = self.bind_params(arch, overrides or {}, override_spans or {})
         scope = _Scope(dict(params), dict(param_spans))
         meta: dict[str, Any] = {}
@@ -344,10 +376,11 @@ class Resolver:
                     + (f" or declare the parameter `{hint}`" if hint else ""),
                 )
                 return ()
-            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_SIZE:
                 self.rep.error(
                     "bad-size",
-                    f"input axis `{axis.name}` must have a positive whole size, got {show(size)}",
+                    f"input axis `{axis.name}` must have a whole size from 1 to {MAX_SIZE:,}, "
+                    f"got {show(size)}",
                     axis.span,
                 )
                 return ()
@@ -601,6 +634,16 @@ class Resolver:
         if spec is None:
             choices = all_names() + list(self.blocks) + [a.name for a in scope.attrs]
             suggestion = did_you_mean(name, choices)
+            torch_name = unsupported(name)
+            if torch_name is not None:
+                # A real PyTorch layer, not a typo: say so rather than suggest a look-alike.
+                raise self.rep.fatal(
+                    "unsupported-layer",
+                    f"`{name}` ({torch_name}) is not supported by archc yet",
+                    name_span,
+                    help="archc has: " + ", ".join(all_names())
+                    + "; or write a block from these, or keep this part in PyTorch",
+                )
             raise self.rep.fatal(
                 "unknown-layer",
                 f"unknown layer or block `{name}`",
@@ -693,10 +736,12 @@ class Resolver:
                         help=_usage(spec),
                     )
                 name = positional[pos_index]
+                pos_index += 1  # taken even if the value is refused: the next goes to the next slot
                 self._bind(spec, bound, spans, name, self.eval(arg.value, env), arg.span)
-                pos_index += 1
-            except CompileError:
+            except CompileError as err:
                 failed = True
+                if err.diagnostic.code == "too-many-arguments":
+                    break  # one report, not one per surplus argument
         if spec.varargs:
             bound[spec.varargs] = tuple(varargs)
             spans[spec.varargs] = span
@@ -735,6 +780,10 @@ class Resolver:
                 f"expected a whole number, got {show(value)} ({type_name(value)})",
                 expr.span,
             )
+        if abs(value) > MAX_SIZE:
+            raise self.rep.fatal(
+                "bad-size", f"sizes are at most {MAX_SIZE:,}, got {show(value)}", expr.span
+            )
         return value
 
     def _bind(
@@ -757,19 +806,19 @@ class Resolver:
         assert pspec is not None
         err = pspec.check(value)
         if err is not None:
-            code = (
-                "bad-probability"
-                if "probability" in err
-                else (
-                    "bad-size"
-                    if (
-                        "at least" in err
-                        or "negative" in err
-                        or ("whole number" in err and isinstance(value, float))
-                    )
-                    else "type-error"
-                )
-            )
+            if "probability" in err:
+                code = "bad-probability"
+            elif (
+                "at least" in err
+                or "at most" in err
+                or "negative" in err
+                or ("whole number" in err and isinstance(value, float))
+            ):
+                code = "bad-size"
+            elif "finite" in err or "greater than" in err or "must lie in" in err:
+                code = "bad-value"
+            else:
+                code = "type-error"
             raise self.rep.fatal(code, f"`{name}` of `{spec.name}`: {err}", span)
         bound[name] = value
         spans[name] = span
@@ -852,6 +901,28 @@ class Resolver:
             block.name, tuple(scope.attrs), tuple(ops), block.span, True, tuple(values.items())
         )
         return ir.BlockRef(cls, span)
+
+
+MAX_INT = 2**63 - 1
+
+
+def _arith(op: str, left: int | float, right: int | float) -> int | float:
+    if op == "+":
+        return left + right
+    if op == "-":
+        return left - right
+    if op == "*":
+        return left * right
+    if op == "//":
+        return left // right
+    if op == "%":
+        return left % right
+    if isinstance(left, int) and isinstance(right, int) and left % right == 0:
+        return left // right
+    try:
+        return left / right
+    except OverflowError:  # int / int beyond the float range
+        return math.inf
 
 
 def _names(expr: s.Expr) -> set[str]:

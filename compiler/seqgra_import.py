@@ -36,10 +36,10 @@ from .frontends import Loaded, Options, read_source
 from .parser import KEYWORDS
 from .source import Source, Span
 
-MAX_BYTES = 1_000_000  # seqgra model definitions are a few kB
+MAX_BYTES = 500_000  # seqgra model definitions are a few kB (under the input cap of frontends)
 MAX_DEPTH = 12  # the deepest seqgra element is seqgramodel/general/labels/label (4)
 MAX_VALUE = 200  # characters in one operation attribute
-MAX_MODULE_BYTES = 5_000_000  # a PyTorch module named by <external>
+MAX_MODULE_BYTES = 524_288  # a PyTorch module named by <external> (the input cap of frontends)
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 ELEMENT = Any  # an lxml element (lxml's own types are private)

@@ -32,6 +32,115 @@ class Ctx:
     name: str
     span: Span
     where: str  # the top-level step, for derivations ("after layer3")
+    layout: Layout | None = None  # the input's memory layout
+    out_layout: Layout | None = None  # set by rules that compute the output's strides
+
+
+# The batch size, for arithmetic that must hold for every batch: a large prime, so that no
+# product of the sizes of one sample equals it or a multiple of it by accident.
+BATCH = 2**61 - 1
+# Whether the emitter writes `batch` in view/reshape as x.size(0) whatever axis holds the
+# batch. It writes x.size(k) of the batch axis k: `batch` is the batch size everywhere.
+BATCH_IS_SIZE0 = False
+
+
+def _sizes(shape: Shape) -> tuple[int, ...]:
+    """Concrete sizes, the batch axis standing at the generic batch size."""
+    return tuple(BATCH if d.size is None else d.size for d in shape)
+
+
+def _batch_axis(shape: Shape) -> int | None:
+    return next((i for i, d in enumerate(shape) if d.size is None), None)
+
+
+def contiguous_strides(sizes: tuple[int, ...]) -> tuple[int, ...]:
+    out: list[int] = []
+    acc = 1
+    for size in reversed(sizes):
+        out.append(acc)
+        acc *= size
+    return tuple(reversed(out))
+
+
+def dense_like(sizes: tuple[int, ...], strides: tuple[int, ...]) -> tuple[int, ...]:
+    """Strides of a new dense tensor in the input's memory order, as elementwise ops make it."""
+    order = sorted(range(len(sizes)), key=lambda i: -strides[i])  # outermost first, stable
+    out = [0] * len(sizes)
+    acc = 1
+    for i in reversed(order):
+        out[i] = acc
+        acc *= sizes[i]
+    return tuple(out)
+
+
+def channels_last(sizes: tuple[int, ...], strides: tuple[int, ...]) -> bool:
+    """Whether torch takes a 4-D tensor for channels-last (2-D convolutions, pools and
+    batchnorm then return channels-last): c10's `is_channels_last_strides_2d_s4`."""
+    if len(sizes) != 4 or strides[1] == 0:
+        return False
+    low = 0
+    for d in (1, 3, 2, 0):
+        if sizes[d] == 0 or strides[d] < low:
+            return False
+        if d == 0 and low == strides[1]:
+            return False  # ambiguous (N111-like): torch falls back to contiguous
+        low = strides[d] * (sizes[d] if sizes[d] > 1 else 1)
+    return True
+
+
+def channels_last_strides(sizes: tuple[int, ...]) -> tuple[int, ...]:
+    _, c, h, w = sizes
+    return (h * w * c, 1, w * c, c)
+
+
+def view_strides(
+    old_sizes: tuple[int, ...], old_strides: tuple[int, ...], new_sizes: tuple[int, ...]
+) -> tuple[int, ...] | None:
+    """The strides `view` gives, or None when torch refuses the view.
+
+    torch's `computeStride` (aten/src/ATen/TensorUtils.cpp): the old axes fall into chunks
+    that are contiguous among themselves; each chunk must be split or merged into whole new
+    axes, never shared between two chunks.
+    """
+    if not old_sizes:
+        return (1,) * len(new_sizes)
+    new_strides = [0] * len(new_sizes)
+    view_d = len(new_sizes) - 1
+    chunk_base_stride = old_strides[-1]
+    tensor_numel = 1
+    view_numel = 1
+    for tensor_d in range(len(old_sizes) - 1, -1, -1):
+        tensor_numel *= old_sizes[tensor_d]
+        if tensor_d == 0 or (
+            old_sizes[tensor_d - 1] != 1
+            and old_strides[tensor_d - 1] != tensor_numel * chunk_base_stride
+        ):
+            while view_d >= 0 and (view_numel < tensor_numel or new_sizes[view_d] == 1):
+                new_strides[view_d] = view_numel * chunk_base_stride
+                view_numel *= new_sizes[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if tensor_d > 0:
+                chunk_base_stride = old_strides[tensor_d - 1]
+                tensor_numel = 1
+                view_numel = 1
+    if view_d != -1:
+        return None
+    return tuple(new_strides)
+
+
+@dataclass
+class Layout:
+    """How a tensor lies in memory: its strides, and where it stopped being contiguous."""
+
+    strides: tuple[int, ...]
+    origin: Span | None = None
+    why: str = ""
+
+    @staticmethod
+    def of(shape: Shape) -> Layout:
+        return Layout(contiguous_strides(_sizes(shape)))
 
 
 def _pos(label: str) -> str:
@@ -79,7 +188,11 @@ def _expect_size(ctx: Ctx, layer: ir.Layer, param: str, dim: Dim, what: str) -> 
         explained = (
             f"{dim.size} = {dim.why}"
             if " x " in dim.why
-            else (f"{dim.size} {what} {dim.why}" if dim.why else f"{dim.size} {what}")
+            else (
+                f"{dim.size} {what}: the {dim.why}"
+                if dim.why.startswith("input ")
+                else (f"{dim.size} {what} {dim.why}" if dim.why else f"{dim.size} {what}")
+            )
         )
         if param in layer.explicit:
             # The output does not depend on the written input size: report and go on with
@@ -120,7 +233,113 @@ def _out_channels(ctx: Ctx, size: int) -> Dim:
     return Dim(size, "channels", f"from {ctx.where}", ctx.span)
 
 
+def _memory_order(shape: Shape, strides: tuple[int, ...]) -> str:
+    order = sorted(range(len(shape)), key=lambda i: -strides[i])
+    return "(" + ", ".join(shape[i].label for i in order) + ")"
+
+
+def _batch_mix(
+    ctx: Ctx, message: str, shape: Shape, help: str, span: Span | None = None
+) -> CompileError:
+    """An error for a step that would move data between the samples of a batch."""
+    b = _batch_axis(shape)
+    notes = []
+    if b is not None and b != 0 and shape[b].origin is not None:
+        # The step that moved the batch axis, or the input declaration that put it there.
+        notes = [Note(shape[b].origin_note or f"the input has the batch on axis {b}", shape[b].origin)]
+    return ctx.rep.fatal(
+        "batch-mix",
+        message,
+        span or ctx.span,
+        label=f"input {show_shape(shape)} {show_axes(shape)}",
+        notes=notes,
+        help=help,
+    )
+
+
+def _pointwise(layer: ir.Layer, axis: int, n: int) -> bool:
+    """Whether a convolution or pool sees each position of spatial `axis` (0-based among
+    the n spatial axes) on its own: window 1, stride 1, no padding. The batch may stand
+    on such an axis without its samples meeting."""
+    kernel = _tuple(layer.get("kernel_size"), n)[axis]
+    stride_value = layer.get("stride")
+    stride = kernel if stride_value is None else _tuple(stride_value, n)[axis]
+    pad_value = layer.get("padding", 0)
+    pad = 0 if isinstance(pad_value, str) else _tuple(pad_value, n)[axis]
+    return kernel == 1 and stride == 1 and pad == 0
+
+
+def _needs_batch_first(ctx: Ctx, shape: Shape, acts: str, layer: ir.Layer | None = None, n: int = 0) -> None:
+    """Convolutions take axis 0 as the batch: the batch anywhere else is mixed (on a spatial
+    axis, unless the kernel sees one position at a time) or taken for the channels, whose
+    number is fixed by the weights."""
+    b = _batch_axis(shape)
+    if b is None or b == 0:
+        return
+    if layer is not None and b >= 2 and _pointwise(layer, b - 2, n):
+        return
+    raise _batch_mix(
+        ctx,
+        f"`{ctx.name}` takes axis 0 as the batch, but its input has the batch on axis {b}: "
+        f"it would {acts} across the samples of a batch",
+        shape,
+        help="move the batch axis back to the front with `permute` before this step",
+    )
+
+
+def _batch_not_spatial(
+    ctx: Ctx, shape: Shape, acts: str, lead: int = 2, layer: ir.Layer | None = None
+) -> None:
+    """Pools treat the axes before the pooled ones alike, each index on its own: the batch
+    may stand on any of them, but on a pooled axis neighbouring samples would be pooled
+    together (unless the window is one position with stride 1)."""
+    b = _batch_axis(shape)
+    if b is None or b < lead:
+        return
+    if layer is not None and _pointwise(layer, b - lead, len(shape) - lead):
+        return
+    raise _batch_mix(
+        ctx,
+        f"`{ctx.name}` {acts} along axis {b}, which holds the batch: it would mix the samples "
+        "of a batch",
+        shape,
+        help="move the batch axis to the front with `permute` before this step",
+    )
+
+
+def pool_output(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil: bool) -> int:
+    """torch's `pooling_output_shape`: the last window must start inside the input or its left padding."""
+    eff = dilation * (kernel - 1) + 1
+    out = (size + 2 * pad - eff + (stride - 1 if ceil else 0)) // stride + 1
+    if ceil and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
 # ------------------------------------------------------------------ rules
+
+
+def _padding_mode_check(
+    ctx: Ctx, layer: ir.Layer, axis: Dim, index: int, left: int, right: int
+) -> None:
+    """reflect needs padding < size, circular <= size (per side), as torch's F.pad checks."""
+    mode = layer.get("padding_mode", "zeros")
+    worst = max(left, right)
+    assert axis.size is not None
+    if mode == "reflect" and worst >= axis.size:
+        limit = f"less than the {axis.size} positions of its input"
+    elif mode == "circular" and worst > axis.size:
+        limit = f"at most the {axis.size} positions of its input (it wraps around once)"
+    else:
+        return
+    raise ctx.rep.fatal(
+        "bad-padding",
+        f'`{ctx.name}`: padding_mode="{mode}" pads axis {index} by {worst}, but {mode} padding '
+        f"must be {limit}",
+        layer.arg_span("padding_mode"),
+        notes=_origin_note(axis),
+        help="use a longer input, less padding, or padding_mode=\"zeros\" or \"replicate\"",
+    )
 
 
 def rule_conv(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
@@ -130,6 +349,7 @@ def rule_conv(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]
     axes = "(batch, channels, length)" if n == 1 else "(batch, channels, height, width)"
     if len(shape) != n + 2:
         raise _rank_error(ctx, layer, f"{n + 2}-D {axes}", shape)
+    _needs_batch_first(ctx, shape, "convolve", layer, n)
     channels = shape[1]
     if n == 1 and channels.label == "length" and shape[2].label == "channels":
         ctx.rep.warning(
@@ -165,11 +385,18 @@ def rule_conv(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]
     out: list[Dim] = [shape[0], _out_channels(ctx, out_ch)]
     for i in range(n):
         axis = shape[2 + i]
-        assert axis.size is not None
+        if axis.size is None:  # the batch, seen one position at a time (_pointwise)
+            out.append(axis)
+            continue
         eff = dilation[i] * (kernel[i] - 1) + 1
         if same:
+            # torch pads (eff - 1) // 2 on the left and the rest on the right: any kernel,
+            # even or dilated, keeps the length.
+            total = eff - 1
+            _padding_mode_check(ctx, layer, axis, 2 + i, total // 2, total - total // 2)
             out.append(replace(axis, why=f"after {ctx.where}", origin=ctx.span))
             continue
+        _padding_mode_check(ctx, layer, axis, 2 + i, pad[i], pad[i])
         if kernel[i] == 1 and pad[i] > 0:
             ctx.rep.warning(
                 "padding-1x1",
@@ -179,12 +406,22 @@ def rule_conv(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]
                 help="padding a 1-wide kernel only grows the output; use padding 0 unless this is intended",
             )
         elif pad[i] > (eff - 1) / 2:
+            if (eff - 1) % 2:
+                # An even (effective) kernel needs eff - 1 positions of padding, an odd number:
+                # symmetric padding cannot give it.
+                fix = (
+                    f"an even kernel ({eff}) cannot keep the length with the same padding on "
+                    f'both sides: use padding = "same" (torch pads {(eff - 1) // 2} left, '
+                    f"{eff - 1 - (eff - 1) // 2} right) or an odd kernel"
+                )
+            else:
+                fix = f"for a same-length output use padding {(eff - 1) // 2}"
             ctx.rep.warning(
                 "padding-too-large",
                 f"`{ctx.name}` pads by {pad[i]} on axis {2 + i}, more than (kernel - 1) / 2 = "
                 f"{(eff - 1) / 2:g}: the output grows by {2 * pad[i] - (eff - 1)} positions",
                 layer.arg_span("padding"),
-                help=f"for a same-length output use padding {(eff - 1) // 2}",
+                help=fix,
             )
         if axis.size + 2 * pad[i] < eff:
             raise _length_error(ctx, layer, axis, eff - 2 * pad[i], f"a kernel of {eff}")
@@ -197,18 +434,24 @@ def rule_pool(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]
     spec = lookup(layer.kind)
     assert spec is not None
     n = spec.spatial
-    if len(shape) != n + 2:
+    # torch also pools an unbatched input, one axis fewer: each index of the axes before the
+    # pooled ones is pooled on its own.
+    if len(shape) not in (n + 1, n + 2):
         raise _rank_error(ctx, layer, f"{n + 2}-D", shape)
+    lead = len(shape) - n
+    _batch_not_spatial(ctx, shape, "pools", lead, layer)
     kernel = _tuple(layer.get("kernel_size"), n)
     stride_value = layer.get("stride")
     stride = kernel if stride_value is None else _tuple(stride_value, n)
     pad = _tuple(layer.get("padding"), n)
     dilation = _tuple(layer.get("dilation", 1), n)
     ceil_mode = bool(layer.get("ceil_mode"))
-    out: list[Dim] = [shape[0], shape[1]]
+    out: list[Dim] = list(shape[:lead])
     for i in range(n):
-        axis = shape[2 + i]
-        assert axis.size is not None
+        axis = shape[lead + i]
+        if axis.size is None:  # the batch, pooled one position at a time (_pointwise)
+            out.append(axis)
+            continue
         eff = dilation[i] * (kernel[i] - 1) + 1
         if pad[i] * 2 > kernel[i]:
             raise ctx.rep.fatal(
@@ -217,39 +460,60 @@ def rule_pool(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]
                 "(PyTorch refuses it)",
                 layer.arg_span("padding"),
             )
-        if axis.size + 2 * pad[i] < eff:
-            raise _length_error(ctx, layer, axis, eff - 2 * pad[i], f"a pool window of {eff}")
-        span_len = axis.size + 2 * pad[i] - eff
-        if ceil_mode:
-            size = -(-span_len // stride[i]) + 1
-            if (size - 1) * stride[i] >= axis.size + pad[i]:
-                size -= 1
-        else:
-            size = span_len // stride[i] + 1
-            dropped = span_len % stride[i]
-            if dropped and kernel[i] > 1:
-                ctx.rep.warning(
-                    "pool-drops",
-                    f"`{ctx.name}` drops the last {dropped} of {axis.size} positions on axis {2 + i}: "
-                    f"the window {kernel[i]} with stride {stride[i]} does not divide them",
-                    ctx.span,
-                    notes=_origin_note(axis),
-                    help="make the input a multiple of the stride, or set ceil_mode=true",
-                )
+        size = pool_output(axis.size, kernel[i], stride[i], pad[i], dilation[i], ceil_mode)
+        if size < 1:
+            need = eff - 2 * pad[i] if not ceil_mode else eff - 2 * pad[i] - stride[i] + 1
+            raise _length_error(ctx, layer, axis, max(need, 1), f"a pool window of {eff}")
+        # Input positions after the end of the last window are never seen.
+        last_end = (size - 1) * stride[i] - pad[i] + eff  # one past the last covered position
+        dropped = axis.size - last_end
+        if dropped > 0 and kernel[i] > 1:
+            why = (
+                f"no window of {eff} with stride {stride[i]} and padding {pad[i]} covers them"
+                if pad[i]
+                else f"the window {eff} with stride {stride[i]} does not divide them"
+            )
+            ctx.rep.warning(
+                "pool-drops",
+                f"`{ctx.name}` drops the last {dropped} of {axis.size} positions on axis {lead + i}: {why}",
+                ctx.span,
+                notes=_origin_note(axis),
+                help="make the input a multiple of the stride, or set ceil_mode=true"
+                if not pad[i]
+                else "change the padding or the stride so the windows reach the end, or set "
+                "ceil_mode=true",
+            )
         out.append(Dim(size, axis.label, f"after {ctx.where}", ctx.span, axis.varies))
     return layer, tuple(out)
 
 
 def rule_adaptive(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
-    if len(shape) not in (2, 3) or shape[0].size is not None:
+    if len(shape) not in (2, 3):
         raise _rank_error(ctx, layer, "3-D (batch, channels, length)", shape)
+    if shape[-1].size is None:
+        raise _batch_mix(
+            ctx,
+            f"`{ctx.name}` pools the last axis, which holds the batch: it would pool "
+            "across the samples of a batch",
+            shape,
+            help="put the positions on the last axis: (batch, channels, length)",
+        )
     size = int(layer.get("output_size"))  # type: ignore[arg-type]
     return layer, (*shape[:-1], Dim(size, shape[-1].label, f"after {ctx.where}", ctx.span))
 
 
 def rule_global_max(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
-    if len(shape) != 3:
+    # x.amax(dim=-1) takes any rank; it is meant for (batch, channels, length).
+    if len(shape) < 2:
         raise _rank_error(ctx, layer, "3-D (batch, channels, length)", shape)
+    if shape[-1].size is None:
+        raise _batch_mix(
+            ctx,
+            f"`{ctx.name}` takes the maximum over the last axis, which holds the batch: "
+            "it would take it across the samples of a batch",
+            shape,
+            help="put the positions on the last axis: (batch, channels, length)",
+        )
     return layer, shape[:-1]
 
 
@@ -258,13 +522,52 @@ def rule_batchnorm(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, S
     if len(shape) not in ranks:
         expected = "2-D or 3-D" if layer.kind == "batchnorm1d" else "4-D"
         raise _rank_error(ctx, layer, expected, shape)
+    if shape[1].size is None:
+        # Each index of axis 1 is a channel with its own statistics and weights.
+        raise _batch_mix(
+            ctx,
+            f"`{ctx.name}` normalizes each index of axis 1 as a channel, but axis 1 holds the "
+            "batch: its num_features would have to be the batch size",
+            shape,
+            help="move the batch axis to the front with `permute` before this step",
+        )
+    if layer.get("track_running_stats") is False:
+        # In eval mode too: a sample's output would depend on the rest of its batch.
+        ctx.rep.error(
+            "batch-mix",
+            f"`{ctx.name}` has track_running_stats=false: it normalizes with the statistics of "
+            "the current batch in eval mode too, so each sample's output depends on the other "
+            "samples of its batch",
+            layer.arg_span("track_running_stats"),
+            help="keep track_running_stats=true for outputs that depend on one sample alone at "
+            "inference",
+        )
     layer = _expect_size(ctx, layer, "num_features", shape[1], "features")
     return layer, shape
 
 
 def rule_linear(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
-    if len(shape) < 2 or shape[-1].size is None:
+    if len(shape) < 2:
         raise _rank_error(ctx, layer, "(batch, features)", shape, help="add `flatten` before it")
+    if shape[-1].size is None:
+        raise _batch_mix(
+            ctx,
+            f"`{ctx.name}` acts on the last axis, which holds the batch: it would mix the "
+            "samples of a batch",
+            shape,
+            help="put the features on the last axis (`permute` the batch axis away from it), "
+            "or `flatten` first",
+        )
+    if len(shape) == 3 and shape[-1].label == "length" and shape[-2].label == "channels":
+        ctx.rep.warning(
+            "axis-order",
+            f"`{ctx.name}` acts on the last axis, but that axis holds the length: its input is "
+            f"{show_axes(shape)}",
+            ctx.span,
+            notes=_origin_note(shape[-1]),
+            help="linear acts on the last axis: `flatten` first for one output per sequence, or "
+            "`permute(0, 2, 1)` to act on the channels at each position",
+        )
     written = layer.get("in_features")
     layer = _expect_size(ctx, layer, "in_features", shape[-1], "input features")
     if shape[-1].varies and "in_features" in layer.explicit and written == shape[-1].size:
@@ -285,14 +588,36 @@ def rule_lstm(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]
         raise _rank_error(ctx, layer, "3-D", shape)
     batch_first = bool(layer.get("batch_first"))
     batch_axis = 0 if batch_first else 1
-    if shape[batch_axis].size is not None:
+    b = _batch_axis(shape)
+    if b != batch_axis:
         expected = "(batch, length, features)" if batch_first else "(length, batch, features)"
-        raise ctx.rep.fatal(
+        role = "sequence" if b == 1 - batch_axis else "feature"
+        raise _batch_mix(
+            ctx,
+            f"`{ctx.name}` (batch_first={show(batch_first)}) expects {expected}, but its input "
+            f"{show_axes(shape)} has the batch on its {role} axis: it would run across the "
+            "samples of a batch",
+            shape,
+            help=(
+                "set batch_first=true"
+                if not batch_first and b == 0
+                else (
+                    "set batch_first=false, or permute the batch axis first"
+                    if batch_first and b == 1
+                    else "permute the axes into " + expected
+                )
+            ),
+        )
+    seq_axis = 1 - batch_axis
+    if shape[seq_axis].label == "channels" and shape[2].label == "length":
+        ctx.rep.warning(
             "axis-order",
-            f"`{ctx.name}` (batch_first={show(batch_first)}) expects {expected}, but its input is "
-            f"{show_axes(shape)}",
+            f"`{ctx.name}` runs along axis {seq_axis}, but that axis holds the channels: its "
+            f"input is {show_axes(shape)}",
             ctx.span,
-            help="set batch_first=true" if not batch_first else "permute the batch axis first",
+            notes=_origin_note(shape[2]),
+            help="an LSTM takes the positions as its sequence and the channels as its features; "
+            + ("add `permute(0, 2, 1)` before it" if batch_first else "permute the axes first"),
         )
     layer = _expect_size(ctx, layer, "input_size", shape[2], "input features")
     hidden = int(layer.get("hidden_size"))  # type: ignore[arg-type]
@@ -303,7 +628,16 @@ def rule_lstm(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]
 
 def rule_identity(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
     if layer.kind in ("softmax", "log_softmax"):
-        _axis(ctx, layer, "dim", shape)
+        axis = _axis(ctx, layer, "dim", shape)
+        if shape[axis].size is None:
+            raise _batch_mix(
+                ctx,
+                f"`{ctx.name}` normalizes over axis {axis}, the batch axis: each output "
+                "would depend on every sample of the batch",
+                shape,
+                help=f"normalize over the classes, e.g. {layer.kind}({len(shape) - 1})",
+                span=layer.arg_span("dim"),
+            )
     return layer, shape
 
 
@@ -339,15 +673,38 @@ def rule_flatten(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Sha
     end = _axis(ctx, layer, "end_dim", shape)
     if end < start:
         raise ctx.rep.fatal("bad-axis", f"`{ctx.name}`: end_dim comes before start_dim", layer.span)
-    if any(d.size is None for d in shape[start : end + 1]):
-        raise ctx.rep.fatal(
-            "bad-axis",
-            f"`{ctx.name}` would merge the batch axis into the features",
-            ctx.span,
-            help="flatten from axis 1: `flatten` or `flatten(1)`",
+    if start == end:
+        # torch.flatten over a single axis returns its input unchanged.
+        ctx.out_layout = ctx.layout
+        return layer, shape
+    b = _batch_axis(shape)
+    if b is not None and start <= b <= end:
+        if all(d.size == 1 for d in shape[start : end + 1] if d.size is not None):
+            # Only size-1 axes join the batch: no sample meets another.
+            return layer, _flattened(ctx, shape, (*shape[:start], shape[b], *shape[end + 1 :]))
+        merged = show_axes(shape[start : end + 1])
+        raise _batch_mix(
+            ctx,
+            f"`{ctx.name}` merges the batch axis with other axes {merged} into one: "
+            "the samples of a batch would run into each other",
+            shape,
+            help=(
+                "flatten from axis 1: `flatten` or `flatten(1)`"
+                if b == 0
+                else "flatten only the axes after the batch, or move the batch axis to the "
+                "front with `permute` first"
+            ),
         )
-    merged = _merge(shape[start : end + 1], ctx)
-    return layer, (*shape[:start], merged, *shape[end + 1 :])
+    merged_dim = _merge(shape[start : end + 1], ctx)
+    return layer, _flattened(ctx, shape, (*shape[:start], merged_dim, *shape[end + 1 :]))
+
+
+def _flattened(ctx: Ctx, shape: Shape, out: Shape) -> Shape:
+    """torch.flatten reshapes: a view when the strides allow it, else a contiguous copy."""
+    if ctx.layout is not None:
+        strides = view_strides(_sizes(shape), ctx.layout.strides, _sizes(out))
+        ctx.out_layout = Layout.of(out) if strides is None else replace(ctx.layout, strides=strides)
+    return out
 
 
 def rule_reshape(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
@@ -368,24 +725,59 @@ def rule_reshape(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Sha
         if isinstance(t, int) and t != -1 and t < 1:
             raise ctx.rep.fatal("bad-size", f"`{call}`: sizes must be positive (or -1)", layer.span)
     fixed = math.prod(t for t in target if isinstance(t, int) and t != -1)
-    sizes: list[int | None]
-    if n_batch:
-        if elements % fixed or (n_infer == 0 and fixed != elements):
+    sizes = _sizes(shape)
+    as_infer = False
+    if n_batch and shape[0].size is not None and BATCH_IS_SIZE0:
+        # The emitted code reads `batch` as x.size(0), here not the batch size. Alone, it
+        # can be written -1 instead (the other sizes then fix it to the batch size).
+        if n_infer:
+            raise ctx.rep.fatal(
+                "reshape-size",
+                f"`{call}`: `batch` stands for x.size(0), the size of axis 0, but axis 0 holds "
+                f"the {shape[0].label} ({shape[0].size}) here, not the batch; beside a -1 it "
+                "cannot be told from it",
+                ctx.span,
+                label=f"input {show_shape(shape)} {show_axes(shape)}",
+                notes=_origin_note(shape[0]),
+                help="write every other size out, or move the batch axis to the front with "
+                "`permute` first",
+            )
+        as_infer = True
+    values = [BATCH if t == "batch" else int(t) for t in target]  # type: ignore[arg-type]
+    total = math.prod(sizes)
+    known = math.prod(v for v in values if v != -1)
+    if n_infer:
+        if total % known:
             raise _reshape_mismatch(ctx, layer, call, elements, derivation, fixed, shape)
-        inferred = elements // fixed
-        sizes = [None if t == "batch" else (inferred if t == -1 else int(t)) for t in target]  # type: ignore[arg-type]
-    elif n_infer:
-        if fixed != elements:
+        values = [total // known if v == -1 else v for v in values]
+    elif known != total:
+        if n_batch:
             raise _reshape_mismatch(ctx, layer, call, elements, derivation, fixed, shape)
-        sizes = [None if t == -1 else int(t) for t in target]  # type: ignore[arg-type]
-    else:
         raise ctx.rep.fatal(
             "reshape-size",
             f"`{call}` fixes every axis, so it only works for one batch size",
             ctx.span,
             help=f"write -1 or `batch` for the batch axis, e.g. {layer.kind}(-1, ...)",
         )
-    return layer, _regroup(shape, sizes, ctx, layer, call)
+    new = tuple(values)
+    out = _regroup(shape, new, ctx, layer, call)
+    if as_infer:
+        layer = layer.with_arg("shape", tuple(-1 if t == "batch" else t for t in target))
+    if ctx.layout is not None:
+        strides = view_strides(sizes, ctx.layout.strides, new)
+        if strides is None and layer.kind == "view":
+            raise ctx.rep.fatal(
+                "view-stride",
+                f"`{call}` cannot view its input: the input is not laid out in memory in the "
+                "order of its axes, and view() never copies (torch raises here)",
+                ctx.span,
+                label=f"input {show_shape(shape)} {show_axes(shape)} lies in memory as "
+                f"{_memory_order(shape, ctx.layout.strides)}",
+                notes=[Note(ctx.layout.why, ctx.layout.origin)] if ctx.layout.origin else [],
+                help="use `reshape`, which copies when it must, or add `contiguous` before the view",
+            )
+        ctx.out_layout = Layout.of(out) if strides is None else replace(ctx.layout, strides=strides)
+    return layer, out
 
 
 def _reshape_mismatch(
@@ -402,32 +794,62 @@ def _reshape_mismatch(
     )
 
 
-def _regroup(shape: Shape, sizes: list[int | None], ctx: Ctx, layer: ir.Layer, call: str) -> Shape:
-    """Label the new axes, and warn when a reshape reads one axis order as another."""
-    src = [(i, d) for i, d in enumerate(shape) if d.size not in (None, 1)]
-    dst = [(j, s) for j, s in enumerate(sizes) if s not in (None, 1)]
-    labels: list[str] = ["unit" if s == 1 else "batch" for s in sizes]
+def _show_size(size: int) -> str:
+    if size == BATCH:
+        return "N"
+    if size % BATCH == 0:
+        return f"{size // BATCH}N"
+    return str(size)
+
+
+def _regroup(shape: Shape, sizes: tuple[int, ...], ctx: Ctx, layer: ir.Layer, call: str) -> Shape:
+    """Label the new axes; the batch must map to one axis of its own, and warn when a
+    reshape reads one axis order as another."""
+    old = _sizes(shape)
+    src = [(i, n) for i, n in enumerate(old) if n != 1]
+    dst = [(j, n) for j, n in enumerate(sizes) if n != 1]
+    labels: list[str] = ["unit" if n == 1 else "batch" for n in sizes]
     whys: list[str] = ["" for _ in sizes]
     varies: list[bool] = [False for _ in sizes]
+    batch_at: int | None = None
     i = j = 0
     while i < len(src) and j < len(dst):
         group_src = [src[i]]
         group_dst = [dst[j]]
-        pa = src[i][1].size
-        pb = dst[j][1]
-        assert pa is not None and pb is not None
+        pa, pb = src[i][1], dst[j][1]
         while pa != pb:
             if pa < pb:
                 i += 1
                 group_src.append(src[i])
-                pa *= src[i][1].size  # type: ignore[operator]
+                pa *= src[i][1]
             else:
                 j += 1
                 group_dst.append(dst[j])
                 pb *= dst[j][1]
         i += 1
         j += 1
-        src_dims = tuple(d for _, d in group_src)
+        src_dims = tuple(shape[k] for k, _ in group_src)
+        if any(d.size is None for d in src_dims):
+            if len(group_src) == 1 and len(group_dst) == 1:
+                batch_at = group_dst[0][0]
+                continue
+            into = ", ".join(_show_size(n) for _, n in group_dst)
+            what = (
+                f"splits the batch axis into ({', '.join(_show_size(n) for _, n in group_dst)})"
+                if len(group_src) == 1
+                else (
+                    f"merges {show_axes(src_dims)} = ({', '.join(d.show() for d in src_dims)}) "
+                    + (f"into one axis of {into}" if len(group_dst) == 1 else f"into ({into})")
+                )
+            )
+            raise _batch_mix(
+                ctx,
+                f"`{call}` {what}: the batch axis would not stay an axis of its own, and "
+                "samples of a batch would mix",
+                shape,
+                help="keep the batch as its own axis: `batch` or -1 for it alone, e.g. "
+                f"{layer.kind}(batch, -1); `permute` the batch axis to the front first if needed",
+            )
         for jj, _ in group_dst:
             varies[jj] = any(d.varies for d in src_dims)
         if len(group_src) > 1 and len(group_dst) > 1:
@@ -437,7 +859,7 @@ def _regroup(shape: Shape, sizes: list[int | None], ctx: Ctx, layer: ir.Layer, c
                 f"`{call}` mixes the axes {mixed}: it is not a pure merge or split of adjacent axes",
                 ctx.span,
                 label=f"reads {show_axes(src_dims)} = {tuple(d.size for d in src_dims)} in memory order "
-                f"as {tuple(s for _, s in group_dst)}",
+                f"as {tuple(n for _, n in group_dst)}",
                 notes=_origin_note(src_dims[-1]),
                 help="if the axes are in the wrong order, `permute` them first",
             )
@@ -449,13 +871,34 @@ def _regroup(shape: Shape, sizes: list[int | None], ctx: Ctx, layer: ir.Layer, c
         else:
             for jj, _ in group_dst:
                 labels[jj] = src_dims[0].label
+    batch = next((d for d in shape if d.size is None), Dim(None, "batch"))
     return tuple(
         (
-            Dim(s, labels[k], whys[k] or f"after {ctx.where}", ctx.span, varies[k])
-            if s is not None
-            else next((d for d in shape if d.size is None), Dim(None, "batch"))
+            batch
+            if k == batch_at
+            else Dim(n, labels[k], whys[k] or f"after {ctx.where}", ctx.span, varies[k])
         )
-        for k, s in enumerate(sizes)
+        for k, n in enumerate(sizes)
+    )
+
+
+def _moved_batch(before: Shape, after: Shape, ctx: Ctx) -> Shape:
+    """Mark where the batch axis was moved, for the notes of a later batch-mix error."""
+    b0, b1 = _batch_axis(before), _batch_axis(after)
+    if b0 == b1 or b1 is None:
+        return after
+    moved = replace(after[b1], origin=ctx.span, origin_note=f"the batch axis moves to axis {b1} here")
+    return (*after[:b1], moved, *after[b1 + 1 :])
+
+
+def _permuted_layout(ctx: Ctx, order: list[int], what: str) -> None:
+    if ctx.layout is None:
+        return
+    strides = tuple(ctx.layout.strides[d] for d in order)
+    ctx.out_layout = (
+        replace(ctx.layout, strides=strides)
+        if ctx.layout.origin is not None
+        else Layout(strides, ctx.span, what)
     )
 
 
@@ -482,15 +925,17 @@ def rule_permute(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Sha
             ctx.span,
             help=f"give each axis 0..{rank - 1} exactly once",
         )
-    return layer, tuple(shape[d] for d in normalized)
+    _permuted_layout(ctx, normalized, "permuted here (permute returns a view, not a copy)")
+    return layer, _moved_batch(shape, tuple(shape[d] for d in normalized), ctx)
 
 
 def rule_transpose(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
     a = _axis(ctx, layer, "dim0", shape)
     b = _axis(ctx, layer, "dim1", shape)
-    out = list(shape)
-    out[a], out[b] = out[b], out[a]
-    return layer, tuple(out)
+    order = list(range(len(shape)))
+    order[a], order[b] = order[b], order[a]
+    _permuted_layout(ctx, order, "transposed here (transpose returns a view, not a copy)")
+    return layer, _moved_batch(shape, tuple(shape[d] for d in order), ctx)
 
 
 def rule_select(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
@@ -498,8 +943,14 @@ def rule_select(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shap
     index = int(layer.get("index"))  # type: ignore[arg-type]
     size = shape[axis].size
     if size is None:
-        raise ctx.rep.fatal(
-            "bad-axis", f"`{ctx.name}` cannot select from the batch axis", layer.span
+        raise _batch_mix(
+            ctx,
+            f"`{ctx.name}` selects one index of axis {axis}, the batch axis: it would keep one "
+            "sample for the whole batch",
+            shape,
+            help="select from another axis (e.g. the last step of an LSTM: select(1, -1) with "
+            "batch_first=true)",
+            span=layer.arg_span("dim"),
         )
     if not -size <= index < size:
         raise ctx.rep.fatal(
@@ -507,11 +958,40 @@ def rule_select(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shap
             f"`{ctx.name}`: index {index} is outside an axis of {size}",
             layer.arg_span("index"),
         )
+    if ctx.layout is not None:
+        strides = ctx.layout.strides[:axis] + ctx.layout.strides[axis + 1 :]
+        ctx.out_layout = (
+            replace(ctx.layout, strides=strides)
+            if ctx.layout.origin is not None
+            else Layout(strides, ctx.span, "selected here (select returns a view with gaps)")
+        )
     return layer, shape[:axis] + shape[axis + 1 :]
 
 
 def rule_poison(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
     raise _Stop
+
+
+def broadcast(a: Shape, b: Shape) -> Shape | None:
+    """torch's broadcasting of two shapes (aligned from the last axis), or None.
+
+    The batch axis stands for any batch size: it matches only the batch or a 1.
+    """
+    out: list[Dim] = []
+    for k in range(1, max(len(a), len(b)) + 1):
+        da = a[-k] if k <= len(a) else None
+        db = b[-k] if k <= len(b) else None
+        if da is None or db is None:
+            out.append(da or db)  # type: ignore[arg-type]
+        elif da.size == db.size:
+            out.append(da)
+        elif da.size == 1:
+            out.append(db)
+        elif db.size == 1:
+            out.append(da)
+        else:
+            return None
+    return tuple(reversed(out))
 
 
 Rule = Callable[[ir.Layer, Shape, Ctx], tuple[ir.Layer, Shape]]
@@ -546,6 +1026,39 @@ RULES: dict[str, Rule] = {
 }
 
 
+# Layers whose output keeps the input's memory order (checked against torch 2.13): the
+# elementwise ones make a dense tensor in that order, in-place ReLU and eval-mode dropout
+# return the input itself (the worst case for a later view, so it stands for both modes).
+_SAME_TENSOR = frozenset({"dropout"})
+_DENSE_ORDER = frozenset({"sigmoid", "tanh", "avgpool1d", "adaptivemaxpool1d"})
+_KEEP_CHANNELS_LAST = frozenset({"conv2d", "batchnorm2d", "maxpool2d", "avgpool2d"})
+
+
+def next_layout(layer: ir.Layer, shape: Shape, out: Shape, layout: Layout, span: Span) -> Layout:
+    """The memory layout of a layer's output, as torch makes it."""
+    kind = layer.kind
+    ins, outs = _sizes(shape), _sizes(out)
+    if kind in _SAME_TENSOR or (kind == "relu" and layer.get("inplace")):
+        return layout
+    if kind in _DENSE_ORDER or kind == "relu":
+        return replace(layout, strides=dense_like(outs, layout.strides))
+    if kind == "global_max_pool":  # x.amax(dim=-1): a new tensor in the input's order
+        return replace(layout, strides=dense_like(outs, layout.strides[:-1]))
+    if kind in _KEEP_CHANNELS_LAST and channels_last(ins, layout.strides):
+        return replace(layout, strides=channels_last_strides(outs))
+    if kind == "lstm" and layer.get("batch_first"):
+        # nn.LSTM computes (length, batch, features) and returns it transposed.
+        n, _, features = outs
+        return Layout(
+            (features, n * features, 1),
+            span,
+            "nn.LSTM with batch_first=true returns a transposed, non-contiguous output",
+        )
+    # Convolutions, maxpool1d, batchnorm1d, linear, softmax, contiguous, LSTM: a new
+    # contiguous tensor.
+    return Layout.of(out)
+
+
 # ------------------------------------------------------------------ classes
 
 
@@ -561,12 +1074,14 @@ class ShapeChecker:
 
     def __init__(self, reporter: Reporter) -> None:
         self.rep = reporter
+        self.layout = Layout(())
 
     def check(self, arch: ir.Architecture) -> ir.Architecture | None:
         """The checked architecture, or None when a shape error was found."""
         if not arch.input_shape:
             return None
         before = sum(d.is_error for d in self.rep.items)
+        self.layout = Layout.of(arch.input_shape)
         try:
             cls = self.check_class(arch.cls, arch.input_shape, top=True)
         except (CompileError, _Stop):
@@ -628,30 +1143,82 @@ class ShapeChecker:
                 out.append(replace(op, layer=layer, shape=shape))
             else:
                 before = shape
+                saved = self.layout
                 body, after = self.ops(op.body, shape, state, top)
-                if tuple(d.size for d in after) != tuple(d.size for d in before):
-                    changed = next(
-                        (a for a, b in zip(after, before, strict=False) if a.size != b.size),
-                        after[-1] if after else None,
-                    )
-                    self.rep.error(
-                        "residual-mismatch",
-                        f"the residual adds a {show_shape(after)} output to its {show_shape(before)} input",
-                        op.span,
-                        label=f"body gives {show_shape(after)} {show_axes(after)}",
-                        notes=_origin_note(changed, "the shape changes here"),
-                        help="the body of a residual must keep the shape of its input",
-                    )
-                    # Go on with the body's shape, as PyTorch would fail here anyway.
-                    out.append(ir.Residual(tuple(body), op.span, after))
-                    shape = after
-                    continue
-                shape = tuple(
-                    replace(a, origin=b.origin, why=b.why) if a.size == b.size else a
-                    for a, b in zip(after, before, strict=True)
+                shape = self.residual_add(op, body, before, after, state)
+                # x + identity: a new tensor in the body output's memory order.
+                self.layout = (
+                    Layout(dense_like(_sizes(shape), self.layout.strides))
+                    if len(self.layout.strides) == len(shape) and after == shape
+                    else Layout.of(shape)
                 )
-                out.append(ir.Residual(tuple(body), op.span, after))
+                del saved
+                out.append(ir.Residual(tuple(body), op.span, shape))
         return out, shape
+
+    def residual_add(
+        self, op: ir.Residual, body: list[ir.Op], before: Shape, after: Shape, state: _ClassState
+    ) -> Shape:
+        """The shape of `body(x) + x`, by torch's broadcasting; a mismatch is reported."""
+        result = broadcast(after, before)
+        if result is not None and sum(d.size is None for d in result) > 1:
+            raise self.rep.fatal(
+                "batch-mix",
+                f"the residual adds a {show_axes(after)} output to its {show_axes(before)} "
+                "input: the batch axes do not line up, so broadcasting pairs every sample with "
+                "every other",
+                op.span,
+                label=f"body gives {show_shape(after)} {show_axes(after)}",
+                notes=[Note("the shape changes here", self.change_site(body, before, state))],
+                help="the body of a residual must keep the batch axis where it is",
+            )
+        if result is None:
+            self.rep.error(
+                "residual-mismatch",
+                f"the residual adds a {show_shape(after)} output to its {show_shape(before)} input",
+                op.span,
+                label=f"body gives {show_shape(after)} {show_axes(after)}",
+                notes=[Note("the shape changes here", self.change_site(body, before, state))],
+                help="the body of a residual must keep the shape of its input (or one that "
+                "broadcasts to it)",
+            )
+            # Go on with the body's shape, as PyTorch would fail here anyway.
+            return after
+        sizes = tuple(d.size for d in result)
+        if sizes != tuple(d.size for d in after) or sizes != tuple(d.size for d in before):
+            self.rep.warning(
+                "residual-broadcast",
+                f"the residual body gives {show_shape(after)}, which torch broadcasts to "
+                f"{show_shape(result)} to add it to its {show_shape(before)} input",
+                op.span,
+                label=f"body gives {show_shape(after)} {show_axes(after)}",
+                notes=[Note("the shape changes here", self.change_site(body, before, state))],
+                help="a broadcast add is rarely what a residual means: check the step that "
+                "changes the shape",
+            )
+        if len(result) != len(before):
+            return result
+        return tuple(
+            replace(a, origin=b.origin, why=b.why) if a.size == b.size else a
+            for a, b in zip(result, before, strict=True)
+        )
+
+    def change_site(self, body: list[ir.Op], before: Shape, state: _ClassState) -> Span:
+        """The step of a residual body after which the shape stays different from the input."""
+        sizes = tuple(d.size for d in before)
+        steps: list[tuple[Span, Shape]] = []
+        for op in body:
+            module = state.filled.get(op.name) if isinstance(op, ir.CallAttr) else None
+            if isinstance(module, ir.Sequential) and len(module.shapes) == len(module.items):
+                steps.extend((item.span, sh) for item, sh in zip(module.items, module.shapes, strict=True))
+            else:
+                steps.append((op.span, op.shape))
+        site = steps[-1][0] if steps else body[-1].span
+        for span, shape in reversed(steps):
+            if tuple(d.size for d in shape) == sizes:
+                break
+            site = span
+        return site
 
     def call_attr(
         self, name: str, shape: Shape, state: _ClassState, span: Span, where: str
@@ -681,18 +1248,67 @@ class ShapeChecker:
                     item.span,
                     ctx.where,
                 )
+                self.seq_item(item, state)
                 checked, shape = self.module(item, shape, state, item_ctx)
                 items.append(checked)
                 shapes.append(shape)
             return replace(module, items=tuple(items), shapes=tuple(shapes)), shape
         cls = self.check_class(module.cls, shape)
+        if module.cls.in_shape and _sized(module.cls.in_shape) != _sized(shape):
+            # A reused instance called at another shape: keep the first call's sizes and
+            # mark it, so the emitter does not print them as the sizes of every call. Where
+            # the IR can hold every call's checked class (`calls`), they are kept too.
+            return replace(module, varies=True, calls=(*module.calls, cls)), cls.out_shape
         return replace(module, cls=cls), cls.out_shape
+
+    def seq_item(self, item: ir.ModuleExpr, state: _ClassState) -> None:
+        """An nn.Sequential holds modules and passes each one's output on as it is."""
+        target = item
+        seen: set[str] = set()
+        while isinstance(target, ir.AttrRef) and target.name not in seen:
+            seen.add(target.name)
+            attr = state.cls.attr(target.name)
+            if attr is None:
+                return
+            target = attr.module
+        if not isinstance(target, ir.Layer):
+            return
+        spec = lookup(target.kind)
+        if spec is not None and spec.functional_only:
+            raise self.rep.fatal(
+                "no-module-form",
+                f"`{target.kind}` is a tensor operation with no module form: it cannot stand "
+                "inside `seq` (nn.Sequential holds modules)",
+                item.span,
+                help="move it out of the seq, before or after it",
+            )
+        if target.kind == "lstm":
+            raise self.rep.fatal(
+                "lstm-in-seq",
+                "an `lstm` inside `seq` passes its whole (output, (h, c)) tuple to the next step: "
+                "nn.Sequential does not unpack it",
+                item.span,
+                help="move the lstm out of the seq and name it: at the class level archc "
+                "unpacks `x, _ = self.lstm(x)`",
+            )
 
     def layer(self, layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
         rule = RULES.get(layer.kind)
         if rule is None:  # pragma: no cover - the catalogue and the rules are kept in step
             raise AssertionError(f"no shape rule for {layer.kind}")
-        return rule(layer, shape, ctx)
+        if len(self.layout.strides) != len(shape):  # pragma: no cover - kept in step below
+            self.layout = Layout.of(shape)
+        ctx.layout = self.layout
+        checked, out = rule(layer, shape, ctx)
+        layout = ctx.out_layout or next_layout(checked, shape, out, self.layout, ctx.span)
+        if layout.strides == contiguous_strides(_sizes(out)):
+            layout = Layout(layout.strides)
+        self.layout = layout
+        return checked, out
+
+
+def _sized(shape: Shape) -> tuple[int | None, ...]:
+    return tuple(d.size for d in shape)
 
 
 def _kind(item: ir.ModuleExpr, parent: str) -> str:

@@ -540,16 +540,28 @@ def _header_lines(arch: ir.Architecture) -> list[str]:
     ]
 
 
-def _reach_sentence(totals: Totals) -> str:
+def _reach_sentence(totals: Totals, length: int | None = None) -> str:
     if totals.reach is None:
         return "none: the input has no `length` axis"
     if totals.local_reach is None:
         return "every output sees the whole input"
     local = totals.local_reach
-    text = f"{local.size} bp, jump {local.jump} bp (at `{totals.local_at}`)"
+    text = f"{local.size:,} bp, jump {local.jump} bp (at `{totals.local_at}`)"
+    if length is not None and local.size > length:
+        # Padding widens the field past the input: say so, or 3,068 bp of a 1,000 bp input
+        # reads as a bug.
+        text += (
+            f", more than the {length:,} bp input: it counts the padding positions, so one "
+            "output sees at most the whole input"
+        )
     if totals.reach.whole:
         text += "; the layers after it see the whole input"
     return text
+
+
+def _input_length(arch: ir.Architecture) -> int | None:
+    axis = length_axis(arch.input_shape)
+    return None if axis is None else arch.input_shape[axis].size
 
 
 def _total_lines(s: Summary) -> list[tuple[str, str]]:
@@ -573,7 +585,7 @@ def _total_lines(s: Summary) -> list[tuple[str, str]]:
             "peak activations",
             f"{nbytes(t.peak_activation_bytes)} per sequence (alive at once at inference)",
         ),
-        ("receptive field", _reach_sentence(t)),
+        ("receptive field", _reach_sentence(t, _input_length(s.arch))),
     ]
     for path, params in t.unused:
         lines.append(("unused", f"`{path}` is never called in forward ({params:,} parameters)"))
@@ -723,3 +735,14 @@ def render_summary(arch: ir.Architecture, fmt: str) -> str:
     if fmt == "text":
         return render_text(summary)
     raise ValueError(f"unknown summary format {fmt!r}")
+
+
+def render_summaries(archs: list[ir.Architecture], fmt: str) -> str:
+    """The summaries of several architectures (one file): one JSON document for json.
+
+    With one architecture the JSON is that architecture's object, as before; with several,
+    a list of them, in file order.
+    """
+    if fmt == "json" and len(archs) > 1:
+        return json.dumps([to_json(summarize(a)) for a in archs], indent=2) + "\n"
+    return "".join(render_summary(a, fmt) for a in archs)

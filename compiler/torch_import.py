@@ -21,7 +21,8 @@ from . import syntax as s
 from .diagnostics import CompileError, Diagnostic, Reporter
 from .frontends import Loaded, Options
 from .layers import lookup
-from .resolve import RESERVED_CLASS_NAMES, Resolver
+from .pysafe import class_name_problem
+from .resolve import Resolver
 from .shapes import ShapeChecker
 from .source import Source, Span
 from .torch_import_eval import MAIN_PARAM, Interp, Lifted
@@ -81,6 +82,9 @@ LAYOUTS = (
     Layout(("batch", "channels", "height", "length"), "2D"),
     Layout(("batch", "channels", "length", "width"), "2D"),
 )
+
+# seqgra's encodings (docs/seqgra.md): 1D feeds (batch, alphabet, length), 2D (batch, alphabet, 1, length).
+ENCODED_LAYOUT = {"1D": LAYOUTS[0], "2D": LAYOUTS[2]}
 
 
 @dataclass(frozen=True)
@@ -668,7 +672,12 @@ class _Search:
                 name = "Block"
             for param in self.interp.lifted[py].params:
                 _check_name(param.name, param.span)
-            if lookup(name) is not None or name in RESERVED_CLASS_NAMES or name in DSL_WORDS:
+            if (
+                lookup(name) is not None
+                or class_name_problem(name) is not None
+                or name in ("TorchModel", "Tensor")
+                or name in DSL_WORDS
+            ):
                 name += "Block"
             base, n = name, 2
             while name in used:
@@ -759,7 +768,10 @@ class _Search:
 
     def run(self) -> Loaded:
         given_layout = self.options.layout
-        layouts = [lay for lay in LAYOUTS if given_layout is None or lay.encoding == given_layout.upper()]
+        # A seqgra encoding (from the XML or --layout) says exactly how the module is fed:
+        # lint then reports what the module's own steps do with that input. Only without
+        # one does the file itself decide (ChromDragoNN's leading permute).
+        layouts = list(LAYOUTS) if given_layout is None else [ENCODED_LAYOUT[given_layout.upper()]]
         outcomes: list[_Outcome] = []
         chosen: _Outcome | None = None
         for layout in layouts:

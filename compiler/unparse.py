@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from . import syntax as s
+from .pysafe import comment
 
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2}
 WIDTH = 96
@@ -116,7 +117,8 @@ def params(ps: Sequence[s.Param]) -> str:
 
 def unparse(file: s.File, header: Sequence[str] = ()) -> str:
     """The .arch text of a syntax tree: header comment lines, blocks, then architectures."""
-    out: list[str] = [f"# {line}".rstrip() for line in header]
+    # Header lines name input files: escaped, so a file name cannot start a line of its own.
+    out: list[str] = [f"# {comment(line)}".rstrip() for line in header]
     if out:
         out.append("")
     for block in file.blocks:

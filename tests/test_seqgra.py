@@ -573,7 +573,6 @@ def test_export_escapes_every_value(tmp_path: Path, capsys: pytest.CaptureFixtur
 @pytest.mark.parametrize(
     ("meta", "message"),
     [
-        ('name = "bell\x07"', "metadata cannot be written as XML"),
         ('id = "has space"', "id 'has space' may only hold letters, digits, _ and -"),
         ('author = "me"', "meta `author` has no place in a seqgra model definition"),
         ('labels = ["only one"]', "meta `labels` names 1 classes, but the model outputs 2"),

@@ -586,12 +586,14 @@ def test_seqgra_xml_and_seed_python_are_summarized_like_arch(model: str, tmp_pat
         checked = result.variants[0].checked
         assert checked is not None
         got = summarize(checked).totals
-        assert (got.params, got.buffers, got.macs, got.local_reach) == (
-            want.params,
-            want.buffers,
-            want.macs,
-            want.local_reach,
-        ), path
+        assert (got.params, got.buffers, got.macs) == (want.params, want.buffers, want.macs), path
+        if model == "chromdragonn" and path == xml:
+            # The definition says inputencoding 1D, so seqgra feeds (batch, 4, 1000); the seed
+            # permutes it as if it were (batch, 1000, 4) and its view then mixes the axes:
+            # there is no receptive field along the sequence to compare.
+            assert "axis-mix" in [d.code for d in result.diagnostics]
+            continue
+        assert got.local_reach == want.local_reach, path
 
 
 def test_docs_show_the_current_summary(capsys: pytest.CaptureFixture[str]) -> None:
