@@ -206,6 +206,8 @@ def render(diag: Diagnostic, color: bool = False) -> str:
         f"{pad} {paint('|', 'blue')}",
     ]
 
+    last: list[tuple[int, str] | None] = [None]  # the source line printed last
+
     def snippet(span: Span, label: str, marker: str, style: str) -> None:
         ln, c = src.line_col(span.start)
         eln, ec = src.line_col(max(span.start, span.end))
@@ -213,7 +215,10 @@ def render(diag: Diagnostic, color: bool = False) -> str:
         stop = ec if eln == ln else len(text) + 1
         text, c, stop = _window(text, c, stop)
         carets = marker * max(1, stop - c)
-        out.append(f"{str(ln).rjust(width)} {paint('|', 'blue')} {text}")
+        # Labels on one line share it, as in rustc (unless the line was cut differently).
+        if last[0] != (ln, text):
+            out.append(f"{str(ln).rjust(width)} {paint('|', 'blue')} {text}")
+        last[0] = (ln, text)
         out.append(
             f"{pad} {paint('|', 'blue')} {' ' * (c - 1)}{paint(carets, style)}"
             + (f" {paint(_text(label), style)}" if label else "")
