@@ -1,6 +1,6 @@
 """Checked IR -> diagnostics: every tensor of the model must be one torch can allocate.
 
-Each size is already at most 2**31 - 1 (layers.MAX_SIZE); their products are not,
+Each size is already at most 2**31 - 1 (values.MAX_SIZE); their products are not,
 and `linear(2000000000 -> 2000000000)` would be written into a module that fails
 when built ("Overflow when unpacking long long"), or one no machine can hold.
 """

@@ -17,7 +17,7 @@ from .parser import parse
 from .resolve import Resolver
 from .shapes import ShapeChecker
 from .source import Source, Span
-from .values import Value
+from .values import MAX_SIZE, Value
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def parse_value(text: str) -> Value:
         if len(text.lstrip("+-").lstrip("0")) > 19:
             raise UsageError(
                 f"--set value {text[:20]}... ({len(text)} characters) is too large: "
-                "sizes are at most 2,147,483,647"
+                f"sizes are at most {MAX_SIZE:,}"
             )
         return int(text)
     if _FLOAT.fullmatch(text):

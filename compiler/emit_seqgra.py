@@ -33,8 +33,8 @@ from lxml import etree
 
 from . import ir
 from .frontends import UsageError
+from .pysafe import literal
 from .seqgra_import import ALPHABETS, TASKS  # one definition of seqgra's vocabulary
-from .values import py
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 SCHEMA = "https://kkrismer.github.io/seqgra/model-config.xsd"
@@ -87,9 +87,9 @@ def text(value: Any, where: str) -> str:
     if value is None:
         return "None"
     if isinstance(value, tuple):
-        return py(value)
+        return literal(value)
     if isinstance(value, list):
-        return "[" + ", ".join(py(v) if isinstance(v, tuple) else repr(v) for v in value) + "]"
+        return "[" + ", ".join(literal(v) if isinstance(v, tuple) else repr(v) for v in value) + "]"
     raise UsageError(f"seqgra export: {where} must be a single value, not a {type(value).__name__}")
 
 

@@ -367,8 +367,6 @@ class _Emitter:
     # Class names that are spoken for: the module's class and every block the user named.
     reserved: set[str] = field(default_factory=set)
     taken: set[str] = field(default_factory=set)
-    # Classes (by key) whose calls cannot be lined up: their comments show axis names only.
-    relabel: set[tuple[Any, ...]] = field(default_factory=set)
     uses_functional: bool = False
     indexes: dict[int, tuple[ir.ClassDef, dict[str, ir.Attr]]] = field(default_factory=dict)
     swap_hw: bool = False  # the 4-D stretch runs with height and width exchanged
@@ -390,11 +388,7 @@ class _Emitter:
             name, key = self.block_class(module.cls)
             # An instance called at several shapes: its comments name each call's shape.
             for call in module.calls:
-                _, shapes = self.class_code(call, call.name)
-                if len(shapes) == len(self.shapes_by_key[key][0]):
-                    self.shapes_by_key[key].append(shapes)
-                else:  # pragma: no cover - the same module emits the same steps
-                    self.relabel.add(key)
+                self.shapes_by_key[key].append(self.class_code(call, call.name)[1])
             return f"{name}()"
         return layer_module(module, self.swap_hw)
 
@@ -591,17 +585,14 @@ def layer_module(layer: ir.Layer, swap_hw: bool = False) -> str:
     return f"{cls}({', '.join([*args, *_kwargs(layer)])})"
 
 
-def _merge_shapes(instances: list[list[ir.Shape]], relabel: bool = False) -> list[str]:
-    """Shape comments for a class used at several sizes: differing axes show their name
-    (every axis but the batch with `relabel`, when not every size is known)."""
+def _merge_shapes(instances: list[list[ir.Shape]]) -> list[str]:
+    """Shape comments for a class used at several sizes: differing axes show their name,
+    differing ranks every shape seen."""
     merged = []
     for step in zip(*instances, strict=True):
         first = step[0]
         if not first:
             merged.append("")
-            continue
-        if relabel:
-            merged.append(" or ".join(dict.fromkeys(ir.show_axes_sized(s) for s in step)))
             continue
         if len({len(s) for s in step}) > 1:
             # Instances of different rank share the class: name each shape it sees.
@@ -732,7 +723,7 @@ def render_python(
     em.uses_functional = em.swap_hw  # _Conv2dT calls F.conv2d
     top, top_shapes = em.class_code(arch.cls, class_name)
     for key, code in em.by_key.items():
-        code.forward = _with_comments(code.forward, _merge_shapes(em.shapes_by_key[key], key in em.relabel))
+        code.forward = _with_comments(code.forward, _merge_shapes(em.shapes_by_key[key]))
     top.forward = _with_comments(top.forward, [ir.show_shape(s) if s else "" for s in top_shapes])
     top.methods = [*top.methods, *_top_methods(em, top)]
     if options.fold_batchnorm:

@@ -35,11 +35,6 @@ def show_shape(shape: Shape) -> str:
     return "(" + ", ".join(d.show() for d in shape) + ")"
 
 
-def show_axes_sized(shape: Shape) -> str:
-    """Like show_shape, with each sized axis named instead: (N, channels, length)."""
-    return "(" + ", ".join("N" if d.size is None else d.label for d in shape) + ")"
-
-
 def show_axes(shape: Shape) -> str:
     return "(" + ", ".join(d.label for d in shape) + ")"
 

@@ -6,17 +6,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .values import Value, show, type_name
+from .values import MAX_SIZE, Value, show, type_name
 
 REQUIRED = object()  # marks a parameter with no default
 
 # A checker returns an error message, or None when the value is acceptable.
 Checker = Callable[[Value], "str | None"]
-
-
-# The largest size, stride, padding, dilation or axis index archc accepts: torch's
-# kernels index with 32-bit integers along one axis, and no genomics model comes near.
-MAX_SIZE = 2**31 - 1
 
 
 def _is_int(v: Value) -> bool:

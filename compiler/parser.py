@@ -20,6 +20,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from . import syntax as s
 from .diagnostics import CompileError, Diagnostic, Note, Severity
 from .source import Source, Span
+from .values import MAX_INT, MAX_SIZE
 
 KEYWORDS = frozenset(
     {"arch", "block", "seq", "residual", "input", "meta", "let", "true", "false", "none"}
@@ -123,7 +124,6 @@ class _LiteralError(Exception):
         self.span, self.message, self.help = span, message, help
 
 
-MAX_INT = 2**63 - 1
 # Control characters other than tab: XML cannot carry them, and no model needs them.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -135,7 +135,7 @@ def _whole(tok: Token) -> int:
         raise _LiteralError(
             _tspan(tok),
             "this number does not fit in a 64-bit integer",
-            "sizes are at most 2,147,483,647",
+            f"sizes are at most {MAX_SIZE:,}",
         )
     return int(text)
 

@@ -13,10 +13,10 @@ from . import ir
 from . import syntax as s
 from .diagnostics import CompileError, Note, Reporter, did_you_mean
 from .expansion import MAX_LAYERS, MAX_NESTING, Expansion
-from .layers import MAX_SIZE, REQUIRED, LayerSpec, all_names, lookup, unsupported
+from .layers import REQUIRED, LayerSpec, all_names, lookup, unsupported
 from .pysafe import class_name_problem, suggest_name
 from .source import Span
-from .values import Value, show, type_name
+from .values import MAX_INT, MAX_SIZE, Value, show, type_name
 
 POISON = "<error>"  # stands in for a step that failed to resolve; checking stops there
 
@@ -901,9 +901,6 @@ class Resolver:
             block.name, tuple(scope.attrs), tuple(ops), block.span, True, tuple(values.items())
         )
         return ir.BlockRef(cls, span)
-
-
-MAX_INT = 2**63 - 1
 
 
 def _arith(op: str, left: int | float, right: int | float) -> int | float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from . import ir
 from .diagnostics import CompileError, Note, Reporter
@@ -1161,6 +1162,15 @@ class ShapeChecker:
     ) -> Shape:
         """The shape of `body(x) + x`, by torch's broadcasting; a mismatch is reported."""
         result = broadcast(after, before)
+
+        def where() -> dict[str, Any]:
+            """What every residual diagnostic shows: the body's shape, and the step where
+            the shape changes (found only when there is something to report)."""
+            return {
+                "label": f"body gives {show_shape(after)} {show_axes(after)}",
+                "notes": [Note("the shape changes here", self.change_site(body, before, state))],
+            }
+
         if result is not None and sum(d.size is None for d in result) > 1:
             raise self.rep.fatal(
                 "batch-mix",
@@ -1168,19 +1178,17 @@ class ShapeChecker:
                 "input: the batch axes do not line up, so broadcasting pairs every sample with "
                 "every other",
                 op.span,
-                label=f"body gives {show_shape(after)} {show_axes(after)}",
-                notes=[Note("the shape changes here", self.change_site(body, before, state))],
                 help="the body of a residual must keep the batch axis where it is",
+                **where(),
             )
         if result is None:
             self.rep.error(
                 "residual-mismatch",
                 f"the residual adds a {show_shape(after)} output to its {show_shape(before)} input",
                 op.span,
-                label=f"body gives {show_shape(after)} {show_axes(after)}",
-                notes=[Note("the shape changes here", self.change_site(body, before, state))],
                 help="the body of a residual must keep the shape of its input (or one that "
                 "broadcasts to it)",
+                **where(),
             )
             # Go on with the body's shape, as PyTorch would fail here anyway.
             return after
@@ -1191,10 +1199,9 @@ class ShapeChecker:
                 f"the residual body gives {show_shape(after)}, which torch broadcasts to "
                 f"{show_shape(result)} to add it to its {show_shape(before)} input",
                 op.span,
-                label=f"body gives {show_shape(after)} {show_axes(after)}",
-                notes=[Note("the shape changes here", self.change_site(body, before, state))],
                 help="a broadcast add is rarely what a residual means: check the step that "
                 "changes the shape",
+                **where(),
             )
         if len(result) != len(before):
             return result

@@ -6,6 +6,11 @@ from typing import Union
 
 Value = Union[int, float, bool, str, None, tuple["Value", ...]]
 
+# The largest size, stride, padding, dilation or axis index archc accepts: torch's
+# kernels index with 32-bit integers along one axis, and no genomics model comes near.
+MAX_SIZE = 2**31 - 1
+MAX_INT = 2**63 - 1  # whole numbers in expressions: torch's sizes are 64-bit
+
 
 def type_name(value: Value) -> str:
     """The user-facing name of a value's type."""
@@ -32,13 +37,5 @@ def show(value: Value) -> str:
         return f'"{value}"'
     if isinstance(value, tuple):
         inner = ", ".join(show(v) for v in value)
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    return repr(value)
-
-
-def py(value: Value) -> str:
-    """A value as Python source (strings escaped with repr)."""
-    if isinstance(value, tuple):
-        inner = ", ".join(py(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     return repr(value)
