@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -77,6 +77,9 @@ class _ClassCode:
     forward: list[str]
     methods: list[list[str]] = field(default_factory=list)  # extra methods, one list each
     folds: bool = False  # has a _fold_batchnorm() method
+    signature: str = "x: torch.Tensor"
+    returns: str = "x"
+    return_type: str = "torch.Tensor"
 
 
 @dataclass
@@ -86,6 +89,7 @@ class _Flow:
     rank: int
     converted: bool  # x may be channels-last (or a non-contiguous tensor derived from it)
     swapped: bool = False  # x holds (batch, channels, width, height): see _length_on_width
+    var: str = "x"  # the variable that holds the current tensor
 
 
 # ------------------------------------------------------------------ batchnorm folding
@@ -150,14 +154,9 @@ def _run_counts(cls: ir.ClassDef, attrs: dict[str, ir.Attr]) -> Counter[_Key]:
                 base = key if key[0] == "slot" else ("slot", key[1], ())
                 run(item, ("slot", base[1], (*base[2], i)))
 
-    def ops(items: tuple[ir.Op, ...]) -> None:
-        for op in items:
-            if isinstance(op, ir.CallAttr):
-                run(ir.AttrRef(op.name, op.span), None)
-            elif isinstance(op, ir.Residual):
-                ops(op.body)
-
-    ops(cls.forward)
+    for op in ir.walk(cls.forward):
+        if isinstance(op, ir.CallAttr) and op.index is None:
+            run(ir.AttrRef(op.name, op.span), None)
     return counts
 
 
@@ -201,14 +200,19 @@ def _fold_pairs(cls: ir.ClassDef) -> list[tuple[_Key, _Key]]:
 
     def ops(items: tuple[ir.Op, ...]) -> None:
         for op, following in itertools.pairwise(items):
-            if isinstance(op, ir.CallAttr) and isinstance(following, ir.CallAttr):
+            if (
+                isinstance(op, ir.CallAttr)
+                and isinstance(following, ir.CallAttr)
+                and op.index is None
+                and following.index is None
+            ):
                 first = _root(attrs, ir.AttrRef(op.name, op.span))
                 second = _root(attrs, ir.AttrRef(following.name, following.span))
                 if _foldable(first, second, counts, len(op.shape)):
                     pairs.append((first[0], second[0]))  # type: ignore[arg-type]
         for op in items:
-            if isinstance(op, ir.Residual):
-                ops(op.body)
+            for inner in ir.nested(op):
+                ops(inner)
 
     ops(cls.forward)
     return pairs
@@ -273,10 +277,12 @@ def _module_ok(attrs: dict[str, ir.Attr], module: ir.ModuleExpr) -> bool:
 
 def _op_ok(cls: ir.ClassDef, attrs: dict[str, ir.Attr], op: ir.Op) -> bool:
     if isinstance(op, ir.CallAttr):
-        return _module_ok(attrs, ir.AttrRef(op.name, op.span))
+        return op.index is None and _module_ok(attrs, ir.AttrRef(op.name, op.span))
     if isinstance(op, ir.Functional):
         return op.layer.kind in HW_AGNOSTIC
-    return all(_op_ok(cls, attrs, inner) for inner in op.body)
+    if isinstance(op, ir.Residual) and not op.has_shortcut:
+        return all(_op_ok(cls, attrs, inner) for inner in op.body)
+    return False  # the swapped layout is kept to plain chains
 
 
 def _has_2d(attrs: dict[str, ir.Attr], module: ir.ModuleExpr | ir.Op) -> bool:
@@ -288,8 +294,10 @@ def _has_2d(attrs: dict[str, ir.Attr], module: ir.ModuleExpr | ir.Op) -> bool:
     if isinstance(module, (ir.Layer, ir.Functional)):
         layer = module if isinstance(module, ir.Layer) else module.layer
         return layer.kind in SPATIAL_2D
-    if isinstance(module, ir.Residual):
-        return any(_has_2d(attrs, op) for op in module.body)
+    if isinstance(module, (ir.Residual, ir.Loop)):
+        return any(_has_2d(attrs, op) for ops in ir.nested(module) for op in ops)
+    if isinstance(module, ir.ModuleList):
+        return any(_has_2d(attrs, item) for item in module.items)
     if isinstance(module, ir.Sequential):
         return any(_has_2d(attrs, item) for item in module.items)
     if isinstance(module, ir.BlockRef):
@@ -304,8 +312,10 @@ def _touches_4d(attrs: dict[str, ir.Attr], module: ir.ModuleExpr | ir.Op) -> boo
         module = _root(attrs, module)[1]
     if isinstance(module, ir.CallAttr):
         return _touches_4d(attrs, ir.AttrRef(module.name, module.span))
-    if isinstance(module, ir.Residual):
-        return any(_touches_4d(attrs, op) for op in module.body)
+    if isinstance(module, (ir.Residual, ir.Loop)):
+        return any(_touches_4d(attrs, op) for ops in ir.nested(module) for op in ops)
+    if isinstance(module, ir.ModuleList):
+        return any(_touches_4d(attrs, item) for item in module.items)
     if isinstance(module, ir.Sequential):
         return any(_touches_4d(attrs, item) for item in module.items)
     if isinstance(module, ir.BlockRef):
@@ -322,6 +332,8 @@ def _length_on_width(arch: ir.Architecture) -> bool:
     cls = arch.cls
     attrs = _attrs(cls)
     rank = len(arch.input_shape)
+    if arch.extra_inputs or cls.outputs:
+        return False
     entries = [arch.input_shape] if rank == 4 else []
     inside = rank == 4
     for op in cls.forward:
@@ -370,6 +382,11 @@ class _Emitter:
     uses_functional: bool = False
     indexes: dict[int, tuple[ir.ClassDef, dict[str, ir.Attr]]] = field(default_factory=dict)
     swap_hw: bool = False  # the 4-D stretch runs with height and width exchanged
+    # Per class while its forward is written: every tensor name, the ones read by name
+    # (whose variables must not be overwritten), and how many fresh variables were made.
+    tensor_names: set[str] = field(default_factory=set)
+    protected: set[str] = field(default_factory=set)
+    fresh_count: int = 0
 
     def attr_index(self, cls: ir.ClassDef) -> dict[str, ir.Attr]:
         entry = self.indexes.get(id(cls))
@@ -384,6 +401,8 @@ class _Emitter:
             return f"self.{module.name}"
         if isinstance(module, ir.Sequential):
             return "nn.Sequential(" + ", ".join(self.module_expr(m) for m in module.items) + ")"
+        if isinstance(module, ir.ModuleList):
+            return "nn.ModuleList([" + ", ".join(self.module_expr(m) for m in module.items) + "])"
         if isinstance(module, ir.BlockRef):
             name, key = self.block_class(module.cls)
             # An instance called at several shapes: its comments name each call's shape.
@@ -437,11 +456,24 @@ class _Emitter:
         flow = _Flow(len(cls.in_shape), False, self.swap_hw and len(cls.in_shape) == 4)
         if self.options.channels_last and not cls.is_block and flow.rank == 4:
             self.enter_4d(forward, shapes, cls.in_shape, flow)
+        flow.var = cls.inputs[0] if cls.inputs else "x"
+        self.tensor_names = _tensor_names(cls)
+        self.protected = _read_names(cls)
+        self.fresh_count = 0
         self.forward_ops(cls, cls.forward, forward, shapes, 0, flow)
         if flow.swapped and not cls.is_block:
             forward.append("x = x.transpose(2, 3)")
             shapes.append(cls.out_shape)
         code = _ClassCode(name, "", init, forward)
+        if len(cls.inputs) > 1:
+            code.signature = ", ".join(f"{n}: torch.Tensor" for n in cls.inputs)
+        elif cls.inputs and cls.inputs[0] != "x":  # pragma: no cover - blocks read `x`
+            code.signature = f"{cls.inputs[0]}: torch.Tensor"
+        if len(cls.outputs) > 1:
+            code.returns = ", ".join(cls.outputs)
+            code.return_type = "tuple[" + ", ".join("torch.Tensor" for _ in cls.outputs) + "]"
+        else:
+            code.returns = cls.outputs[0] if cls.outputs else flow.var
         if self.options.fold_batchnorm:
             method = _fold_method(cls)
             if method:
@@ -462,35 +494,134 @@ class _Emitter:
         flow = flow or _Flow(len(cls.in_shape), False)
         attrs = self.attr_index(cls)
         current = cls.in_shape if shape is None else shape  # the input of the next op
-        for op in ops:
+        for index, op in enumerate(ops):
             rank_in = flow.rank
             if flow.swapped and not cls.is_block and len(op.shape) != 4:
                 lines.append("x = x.transpose(2, 3)")  # back to (batch, channels, height, width)
                 shapes.append(())
                 flow.swapped = False
+            if isinstance(op, ir.Load):
+                flow.var = op.name
+                current = op.shape or current
+                flow.rank = len(op.shape) if op.shape else flow.rank
+                continue
+            if isinstance(op, ir.Store):
+                if flow.var != op.name:
+                    lines.append(f"{op.name} = {flow.var}")
+                    shapes.append(())
+                    flow.var = op.name
+                continue
+            if isinstance(op, ir.Loop):
+                self.loop(cls, op, lines, shapes, depth, flow, current)
+                current = op.shape or current
+                flow.rank = len(op.shape) if op.shape else flow.rank
+                continue
+            source = flow.var
             if isinstance(op, ir.CallAttr):
                 attr = attrs.get(op.name)
                 module = attr.module if attr is not None else None
+                if isinstance(module, ir.ModuleList) and op.index is not None:
+                    module = module.items[op.index]
                 while isinstance(module, ir.AttrRef):  # an alias of an LSTM returns a tuple too
                     aliased = attrs.get(module.name)
                     module = aliased.module if aliased is not None else None
-                is_lstm = isinstance(module, ir.Layer) and module.kind == "lstm"
-                target = "x, _" if is_lstm else "x"
-                lines.append(f"{target} = self.{op.name}(x)")
+                kind = module.kind if isinstance(module, ir.Layer) else ""
+                call = f"self.{op.name}" if op.index is None else f"self.{op.name}[{op.index}]"
+                target = self.target(ops, index, flow)
+                form = CALL_FORMS.get(kind, "{out} = {mod}({x})")
+                lines.append(form.format(out=target, mod=call, x=source))
             elif isinstance(op, ir.Functional):
                 batch = next((i for i, d in enumerate(current) if d.size is None), 0)
-                lines.append(f"x = {self.functional(op.layer, cls, flow, batch)}")
+                target = self.target(ops, index, flow)
+                lines.append(f"{target} = {self.functional(op.layer, cls, flow, batch, var=source)}")
+            elif isinstance(op, ir.Merge):
+                target = self.target(ops, index, flow)
+                lines.append(f"{target} = {_merge_expr(op, source)}")
             else:
                 var = "identity" if depth == 0 else f"identity{depth}"
-                lines.append(f"{var} = x")
+                lines.append(f"{var} = {source}")
                 shapes.append(())
                 self.forward_ops(cls, op.body, lines, shapes, depth + 1, flow, current)
-                lines.append(f"x = x + {var}")
+                body = flow.var
+                skip = var
+                if op.shortcut:
+                    flow.var = var
+                    self.forward_ops(cls, op.shortcut, lines, shapes, depth + 1, flow, current)
+                    skip = flow.var
+                flow.var = body
+                target = self.target(ops, index, flow)
+                lines.append(f"{target} = {body} + {skip}")
+            flow.var = target
             current = op.shape or current
             shapes.append(_swap_shape(op.shape) if flow.swapped else op.shape)
             flow.rank = len(op.shape) if op.shape else flow.rank
             if self.options.channels_last and flow.rank == 4 and rank_in != 4:
                 self.enter_4d(lines, shapes, op.shape, flow, swap=not cls.is_block)
+
+    def target(self, ops: tuple[ir.Op, ...], index: int, flow: _Flow) -> str:
+        """The variable a step writes: the name its chain gives its result, else the current
+        variable unless a later step reads that tensor by name, else a fresh variable."""
+        for later in ops[index + 1 :]:
+            if isinstance(later, ir.Store):
+                return later.name
+            if not isinstance(later, (ir.CallAttr, ir.Functional)):
+                break
+        if flow.var not in self.protected:
+            return flow.var
+        while True:
+            self.fresh_count += 1
+            name = "h" if self.fresh_count == 1 else f"h{self.fresh_count}"
+            if name not in self.tensor_names:
+                self.protected.discard(name)
+                return name
+
+    def loop(
+        self,
+        cls: ir.ClassDef,
+        op: ir.Loop,
+        lines: list[str],
+        shapes: list[ir.Shape],
+        depth: int,
+        flow: _Flow,
+        current: ir.Shape,
+    ) -> None:
+        """A Python loop over the module lists when every iteration reads the same; else
+        the iterations one after another."""
+        rendered: list[tuple[list[str], list[ir.Shape], _Flow]] = []
+        state = (flow.var, self.fresh_count)
+        for iteration in op.iterations:
+            body_lines: list[str] = []
+            body_shapes: list[ir.Shape] = []
+            inner = replace(flow)
+            self.forward_ops(cls, iteration, body_lines, body_shapes, depth, inner, current)
+            rendered.append((body_lines, body_shapes, inner))
+            flow.var = inner.var
+            current = iteration[-1].shape if iteration and iteration[-1].shape else current
+        lists = _loop_lists(op)
+        template = _loop_template(rendered, lists, flow, state[0])
+        if template is None or len(op.iterations) < 2:
+            for body_lines, body_shapes, inner in rendered:
+                lines.extend(body_lines)
+                shapes.extend(body_shapes)
+                flow.var, flow.rank = inner.var, inner.rank
+            return
+        body_lines, body_shapes = template
+        names = _loop_names(lists, self.tensor_names)
+        if not lists:
+            lines.append(f"for _ in range({len(op.iterations)}):")
+        elif len(lists) == 1:
+            lines.append(f"for {names[0]} in self.{lists[0]}:")
+        else:
+            lines.append(
+                f"for {', '.join(names)} in zip({', '.join(f'self.{n}' for n in lists)}):"
+            )
+        shapes.append(())
+        for line in body_lines:
+            for name, var in zip(lists, names, strict=True):
+                line = line.replace(f"self.{name}[@]", var)
+            lines.append("    " + line)
+        shapes.extend(body_shapes)
+        flow.rank = rendered[-1][2].rank
 
     def enter_4d(
         self, lines: list[str], shapes: list[ir.Shape], shape: ir.Shape, flow: _Flow, swap: bool = True
@@ -505,39 +636,136 @@ class _Emitter:
         shapes.append(shape)
         flow.converted = True
 
-    def functional(self, layer: ir.Layer, cls: ir.ClassDef, flow: _Flow, batch: int = 0) -> str:
+    def functional(
+        self, layer: ir.Layer, cls: ir.ClassDef, flow: _Flow, batch: int = 0, var: str = "x"
+    ) -> str:
         """The expression of a step with no module; `batch` is the input's batch axis."""
         kind = layer.kind
         if flow.swapped and kind in SPATIAL_2D:
             layer = _swapped(layer)
         if kind in FUNCTIONAL:
             self.uses_functional = self.uses_functional or FUNCTIONAL[kind].startswith("F.")
-            args = ["x", *_kwargs(layer)]
+            args = [var, *_kwargs(layer)]
             if kind == "dropout":
                 args.append("training=self.training")
             return f"{FUNCTIONAL[kind]}({', '.join(args)})"
         if kind == "flatten":
-            return f"torch.flatten({', '.join(['x', *_flatten_args(layer)])})"
+            return f"torch.flatten({', '.join([var, *_flatten_args(layer)])})"
         if kind in ("view", "reshape", "permute"):
             values = layer.get("shape" if kind != "permute" else "dims")
             assert isinstance(values, tuple)
-            items = [f"x.size({batch})" if v == "batch" else literal(v) for v in values]
+            items = [f"{var}.size({batch})" if v == "batch" else literal(v) for v in values]
             method = kind
             if kind == "view" and self.options.channels_last and (flow.converted or cls.is_block):
                 # A channels-last tensor is not contiguous: view() could refuse it.
                 method = "reshape"
-            return f"x.{method}({', '.join(items)})"
+            return f"{var}.{method}({', '.join(items)})"
         if kind == "transpose":
-            return f"x.transpose({literal(layer.get('dim0'))}, {literal(layer.get('dim1'))})"
+            return f"{var}.transpose({literal(layer.get('dim0'))}, {literal(layer.get('dim1'))})"
         if kind == "select":
-            return f"x.select({literal(layer.get('dim'))}, {literal(layer.get('index'))})"
+            return f"{var}.select({literal(layer.get('dim'))}, {literal(layer.get('index'))})"
         if kind == "contiguous":
             if self.options.channels_last and flow.rank == 4:
-                return CHANNELS_LAST
-            return "x.contiguous()"
+                return CHANNELS_LAST.replace("x", var, 1)
+            return f"{var}.contiguous()"
         if kind == "global_max_pool":
-            return "x.amax(dim=-1)"
+            return f"{var}.amax(dim=-1)"
         raise AssertionError(f"no functional form for {kind}")  # pragma: no cover
+
+
+CALL_FORMS: dict[str, str] = {"lstm": "{out}, _ = {mod}({x})"}
+
+
+def _merge_expr(op: ir.Merge, current: str) -> str:
+    names = [current if name == "" else name for name in op.operands]
+    if op.kind in ("cat", "stack"):
+        return f"torch.{op.kind}([{', '.join(names)}], dim={op.dim})"
+    if op.kind == "add":
+        return " + ".join(names)
+    if op.kind == "mul":
+        return " * ".join(names)
+    if op.kind == "mean":
+        return f"({' + '.join(names)}) / {len(names)}"
+    text = names[0]
+    for name in names[1:]:
+        text = f"torch.maximum({text}, {name})"
+    return text
+
+
+def _tensor_names(cls: ir.ClassDef) -> set[str]:
+    names = set(cls.inputs)
+    names.update(op.name for op in ir.walk(cls.forward) if isinstance(op, ir.Store))
+    return names
+
+
+def _read_names(cls: ir.ClassDef) -> set[str]:
+    """Tensors read by name (not only by continuing a chain): their variables stay."""
+    names = set(cls.outputs)
+    for op in ir.walk(cls.forward):
+        if isinstance(op, ir.Load):
+            names.add(op.name)
+        elif isinstance(op, ir.Merge):
+            names.update(n for n in op.operands if n)
+    return names
+
+
+def _loop_lists(op: ir.Loop) -> list[str]:
+    """The module lists a loop's iterations index, if each iteration k calls item k of each
+    list once (the loop can then iterate over the lists); else []."""
+    lists: list[str] | None = None
+    for k, iteration in enumerate(op.iterations):
+        calls = [o for o in ir.walk(iteration) if isinstance(o, ir.CallAttr) and o.index is not None]
+        names = [c.name for c in calls]
+        if len(set(names)) != len(names) or any(c.index != k for c in calls):
+            return []
+        if lists is None:
+            lists = names
+        elif names != lists:
+            return []
+    return lists or []
+
+
+def _loop_template(
+    rendered: list[tuple[list[str], list[ir.Shape], _Flow]],
+    lists: list[str],
+    flow: _Flow,
+    entry_var: str,
+) -> tuple[list[str], list[ir.Shape]] | None:
+    """One body for every iteration, with `self.<list>[@]` for the indexed items."""
+    template: list[str] | None = None
+    template_shapes: list[ir.Shape] = []
+    for k, (lines, shapes, inner) in enumerate(rendered):
+        if inner.var != entry_var:
+            return None  # the loop must carry its tensor in one variable
+        body = list(lines)
+        for name in lists:
+            body = [line.replace(f"self.{name}[{k}]", f"self.{name}[@]") for line in body]
+        if any(re.search(r"self\.\w+\[\d+\]", line) for line in body):
+            return None
+        if template is None:
+            template, template_shapes = body, list(shapes)
+        elif body != template:
+            return None
+        else:
+            template_shapes = [
+                a if a == b else () for a, b in zip(template_shapes, shapes, strict=True)
+            ]
+    if template is None:
+        return None
+    return template, template_shapes
+
+
+def _loop_names(lists: list[str], taken: set[str]) -> list[str]:
+    names: list[str] = []
+    for name in lists:
+        base = name[:-1] if name.endswith("s") and len(name) > 1 else f"{name}_item"
+        candidate = base
+        n = 1
+        while candidate in taken or candidate in names or candidate in ("x", "self"):
+            n += 1
+            candidate = f"{base}{n}"
+        names.append(candidate)
+    return names
 
 
 def _is_default(layer: ir.Layer, name: str, value: Value) -> bool:

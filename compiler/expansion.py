@@ -51,9 +51,23 @@ def _saturating(n: int) -> int:
     return min(n, _CAP)
 
 
+def _count(expr: s.Expr) -> int:
+    """A repetition count written as a number; one written with parameters is known only
+    once they are bound, and the resolver bounds it then."""
+    return max(expr.value, 0) if isinstance(expr, s.Int) else 1
+
+
 def _walk_body(stmts: tuple[s.Stmt, ...], local: _Local, times: int, depth: int, blocks: set[str]) -> None:
     for stmt in stmts:
-        if isinstance(stmt, s.Chain):
+        if isinstance(stmt, s.BindStmt):
+            stmt = stmt.chain
+        if isinstance(stmt, s.ForStmt):
+            bounds = [b.value if isinstance(b, s.Int) else None for b in stmt.range_args]
+            n = 1
+            if all(b is not None for b in bounds):
+                n = len(range(*[b for b in bounds if b is not None])) if bounds[-1] != 0 else 0
+            _walk_body(stmt.body, local, _saturating(times * max(n, 0)), depth, blocks)
+        elif isinstance(stmt, s.Chain):
             for step in stmt.steps:
                 _walk_term(step.term, local, times, depth, blocks, None)
 
@@ -64,11 +78,16 @@ def _walk_term(
     # Recursion here follows the syntax tree, whose depth the parser caps. A diagnostic
     # points at the outermost repetition of what it counts (`B() * 1000`).
     if isinstance(term, s.Repeat):
-        count = _saturating(times * max(term.count, 0))
+        count = _saturating(times * _count(term.count))
         _walk_term(term.term, local, count, depth, blocks, repeat or term.span)
     elif isinstance(term, (s.Seq, s.Residual)):
         local.depth = max(local.depth, depth + 1)
         _walk_body(term.body, local, times, depth + 1, blocks)
+        if isinstance(term, s.Residual) and term.shortcut:
+            _walk_body(term.shortcut, local, times, depth + 1, blocks)
+    elif isinstance(term, s.Cond):
+        _walk_body(term.then, local, times, depth, blocks)
+        _walk_body(term.orelse or (), local, times, depth, blocks)
     elif term.name in blocks:
         local.uses.append((term.name, times, depth, repeat or term.span))
     else:

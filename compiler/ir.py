@@ -96,7 +96,15 @@ class BlockRef:
     calls: tuple[ClassDef, ...] = ()  # the checked class of every later call at another shape
 
 
-ModuleExpr = Union[Layer, Sequential, BlockRef, AttrRef]
+@dataclass(frozen=True, slots=True)
+class ModuleList:
+    """`nn.ModuleList`: the layers one name takes in the iterations of a loop."""
+
+    items: tuple[ModuleExpr, ...]
+    span: Span
+
+
+ModuleExpr = Union[Layer, Sequential, BlockRef, AttrRef, ModuleList]
 SeqItem = ModuleExpr
 
 
@@ -111,11 +119,12 @@ class Attr:
 
 @dataclass(frozen=True, slots=True)
 class CallAttr:
-    """`x = self.<name>(x)`."""
+    """`x = self.<name>(x)`, or `self.<name>[index](x)` for an item of a loop's list."""
 
     name: str
     span: Span
     shape: Shape = ()
+    index: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,14 +138,62 @@ class Functional:
 
 @dataclass(frozen=True, slots=True)
 class Residual:
-    """`x = body(x) + x`."""
+    """`x = body(x) + x`, or `body(x) + shortcut(x)` when the shortcut has steps."""
 
     body: tuple[Op, ...]
     span: Span
     shape: Shape = ()
+    shortcut: tuple[Op, ...] = ()
+    has_shortcut: bool = False  # written with `shortcut { ... }` (possibly empty)
 
 
-Op = Union[CallAttr, Functional, Residual]
+@dataclass(frozen=True, slots=True)
+class Load:
+    """The next steps read the named tensor (an input or one named with `:=`)."""
+
+    name: str
+    span: Span
+    shape: Shape = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """`name := ...`: the current tensor gets a name, to be read later."""
+
+    name: str
+    span: Span
+    shape: Shape = ()
+
+
+MERGES = ("cat", "stack", "add", "mul", "mean", "max")
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """Several tensors into one: concatenation, stacking, or an element-wise add,
+    product, mean or maximum. An operand "" is the current tensor."""
+
+    kind: str
+    operands: tuple[str, ...]
+    operand_spans: tuple[Span, ...]
+    span: Span
+    dim: int | str | None = None  # cat and stack: an axis index or an axis name
+    shape: Shape = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """`for i in range(...)`: the body once per index, unrolled; named layers in the body
+    are items of module lists (`CallAttr.index`)."""
+
+    var: str
+    indices: tuple[int, ...]
+    iterations: tuple[tuple[Op, ...], ...]
+    span: Span
+    shape: Shape = ()
+
+
+Op = Union[CallAttr, Functional, Residual, Load, Store, Merge, Loop]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +208,9 @@ class ClassDef:
     params: tuple[tuple[str, Value], ...] = ()
     in_shape: Shape = ()
     out_shape: Shape = ()
+    inputs: tuple[str, ...] = ("x",)  # forward's arguments; the first is the starting tensor
+    outputs: tuple[str, ...] = ()  # returned tensors in order; () returns the current one
+    out_shapes: tuple[Shape, ...] = ()  # filled by checking: the shape of every output
     # Attributes by name: every forward step looks its module up, so a scan would be quadratic.
     _by_name: dict[str, Attr] = field(init=False, repr=False, compare=False, hash=False)
 
@@ -172,3 +232,26 @@ class Architecture:
     meta: dict[str, Any] = field(default_factory=dict)
     span: Span = NO_SPAN
     input_span: Span | None = None
+    # Every input after the first, with its shape and where it is declared.
+    extra_inputs: tuple[tuple[str, Shape, Span], ...] = ()
+
+
+def nested(op: Op) -> tuple[tuple[Op, ...], ...]:
+    """The op sequences inside a step: a residual's body and shortcut, a loop's iterations."""
+    if isinstance(op, Residual):
+        return (op.body, op.shortcut)
+    if isinstance(op, Loop):
+        return op.iterations
+    return ()
+
+
+def walk(ops: tuple[Op, ...]) -> list[Op]:
+    """Every op, nested ones included, in order (an explicit stack: no recursion)."""
+    out: list[Op] = []
+    stack: list[Op] = list(reversed(ops))
+    while stack:
+        op = stack.pop()
+        out.append(op)
+        for inner in reversed(nested(op)):
+            stack.extend(reversed(inner))
+    return out

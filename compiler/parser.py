@@ -23,7 +23,10 @@ from .source import Source, Span
 from .values import MAX_INT, MAX_SIZE
 
 KEYWORDS = frozenset(
-    {"arch", "block", "seq", "residual", "input", "meta", "let", "true", "false", "none"}
+    {
+        "arch", "block", "seq", "residual", "shortcut", "input", "meta", "let", "true", "false",
+        "none", "for", "in", "if", "else", "return", "and", "or", "not",
+    }
 )
 
 
@@ -193,6 +196,15 @@ class _ToSyntax(Transformer[Token, Any]):
     div = _bin("/")
     floordiv = _bin("//")
     mod = _bin("%")
+    pow = _bin("**")
+    and_ = _bin("and")
+    or_ = _bin("or")
+
+    def compare(self, meta: Any, c: list[Any]) -> s.BinOp:
+        return s.BinOp(str(c[1]), c[0], c[2], _span(meta))
+
+    def not_(self, meta: Any, c: list[Any]) -> s.Not:
+        return s.Not(c[0], _span(meta))
 
     def neg(self, meta: Any, c: list[Any]) -> s.Expr:
         if isinstance(c[0], s.Int):
@@ -240,10 +252,13 @@ class _ToSyntax(Transformer[Token, Any]):
         return s.Seq(c[0], _span(meta))
 
     def residual(self, meta: Any, c: list[Any]) -> s.Residual:
-        return s.Residual(c[0], _span(meta))
+        return s.Residual(c[0], _span(meta), c[1])
+
+    def cond(self, meta: Any, c: list[Any]) -> s.Cond:
+        return s.Cond(c[0], c[1], c[2], _span(meta))
 
     def repeat(self, meta: Any, c: list[Any]) -> s.Repeat:
-        return s.Repeat(c[0], _whole(c[1]), _span(meta), _tspan(c[1]))
+        return s.Repeat(c[0], c[1], _span(meta), c[1].span)
 
     def named(self, meta: Any, c: list[Any]) -> s.Step:
         return s.Step(str(c[0]), c[1], _span(meta), _tspan(c[0]))
@@ -258,7 +273,24 @@ class _ToSyntax(Transformer[Token, Any]):
         return s.Axis(str(c[0]), c[1], _span(meta))
 
     def input_stmt(self, meta: Any, c: list[Any]) -> s.InputStmt:
-        return s.InputStmt(tuple(x for x in c if isinstance(x, s.Axis)), _span(meta))
+        name = c[0]
+        return s.InputStmt(
+            tuple(x for x in c[1:] if isinstance(x, s.Axis)),
+            _span(meta),
+            None if name is None else str(name),
+            None if name is None else _tspan(name),
+        )
+
+    def bind_stmt(self, meta: Any, c: list[Any]) -> s.BindStmt:
+        return s.BindStmt(str(c[0]), c[1], _span(meta), _tspan(c[0]))
+
+    def return_stmt(self, meta: Any, c: list[Any]) -> s.ReturnStmt:
+        names = tuple((str(tok), _tspan(tok)) for tok in c if tok is not None)
+        return s.ReturnStmt(names, _span(meta))
+
+    def for_stmt(self, meta: Any, c: list[Any]) -> s.ForStmt:
+        bounds = tuple(x for x in c[1:-1] if x is not None)
+        return s.ForStmt(str(c[0]), _tspan(c[0]), bounds, c[-1], _span(meta))
 
     def let_stmt(self, meta: Any, c: list[Any]) -> s.LetStmt:
         return s.LetStmt(str(c[0]), c[1], _span(meta), _tspan(c[0]))
@@ -309,7 +341,6 @@ _TOKEN_WORDS = {
     "PLUS": "`+`",
     "MINUS": "`-`",
     "PERCENT": "`%`",
-    "__ANON_0": "`->`",
     "$END": "the end of the file",
 }
 

@@ -14,9 +14,12 @@ from . import syntax as s
 from .diagnostics import CompileError, Note, Reporter, did_you_mean
 from .expansion import MAX_LAYERS, MAX_NESTING, Expansion
 from .layers import REQUIRED, LayerSpec, all_names, lookup, unsupported
-from .pysafe import class_name_problem, suggest_name
+from .pysafe import BUILTIN_NAMES, GENERATED_GLOBALS, class_name_problem, suggest_name
 from .source import Span
 from .values import MAX_INT, MAX_SIZE, Value, show, type_name
+
+# Calls that merge named tensors; `mean` and `max` over an axis are layers.
+MERGE_NAMES = frozenset(ir.MERGES)
 
 POISON = "<error>"  # stands in for a step that failed to resolve; checking stops there
 
@@ -96,9 +99,39 @@ class _Scope:
     attrs: list[ir.Attr] = field(default_factory=list)
     attr_spans: dict[str, Span] = field(default_factory=dict)
     block_stack: tuple[str, ...] = ()
+    # The dataflow graph: named tensors (inputs and `:=`), which of them are read, the
+    # tensor the next chain continues from when it has a name, and the outputs.
+    tensors: dict[str, Span] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)
+    current: str | None = None
+    implicit: list[tuple[str, Span]] = field(default_factory=list)  # chains continuing a name
+    returns: tuple[tuple[str, Span], ...] | None = None
+    return_span: Span | None = None
+    # Inside a `for` at class level: named layers are items of module lists.
+    loop_depth: int = 0
+    loop_tensors: set[str] = field(default_factory=set)
+    lists: dict[str, list[ir.ModuleExpr]] = field(default_factory=dict)
+    list_loops: dict[str, Span | None] = field(default_factory=dict)
+    loop_id: Span | None = None
+    in_loop: int = 0  # loops of any kind, seq ones included
+    nested: int = 0  # inside a residual, an `if` or a loop: no `return` there
+    in_shortcut: bool = False
 
     def has_attr(self, name: str) -> bool:
         return name in self.attr_spans
+
+    def is_tensor(self, name: str) -> bool:
+        return name in self.tensors and name not in self.attr_spans
+
+    def class_attrs(self) -> tuple[ir.Attr, ...]:
+        """The attributes, with every loop's module list filled in."""
+        return tuple(
+            ir.Attr(a.name, ir.ModuleList(tuple(self.lists[a.name]), a.span), a.span)
+            if a.name in self.lists
+            else a
+            for a in self.attrs
+        )
 
 
 class Resolver:
@@ -241,6 +274,37 @@ class Resolver:
             )
         if isinstance(expr, s.TupleExpr):
             return tuple(self.eval(item, env) for item in expr.items)
+        if isinstance(expr, s.Not):
+            v = self.eval(expr.operand, env)
+            if not isinstance(v, bool):
+                raise self.rep.fatal("type-error", f"`not` needs true or false, got a {type_name(v)}", expr.span)
+            return not v
+        if isinstance(expr, s.BinOp) and expr.op in ("and", "or"):
+            left_v = self.eval(expr.left, env)
+            right_v = self.eval(expr.right, env)
+            for v in (left_v, right_v):
+                if not isinstance(v, bool):
+                    raise self.rep.fatal(
+                        "type-error", f"`{expr.op}` needs true or false, got a {type_name(v)}", expr.span
+                    )
+            return (left_v and right_v) if expr.op == "and" else (left_v or right_v)
+        if isinstance(expr, s.BinOp) and expr.op in _COMPARISONS:
+            left_v = self.eval(expr.left, env)
+            right_v = self.eval(expr.right, env)
+            numbers = all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left_v, right_v)
+            )
+            if expr.op in ("==", "!="):
+                if not numbers and type(left_v) is not type(right_v):
+                    raise self.rep.fatal(
+                        "type-error",
+                        f"`{expr.op}` compares a {type_name(left_v)} with a {type_name(right_v)}",
+                        expr.span,
+                    )
+                return (left_v == right_v) == (expr.op == "==")
+            if not numbers:
+                raise self.rep.fatal("type-error", f"`{expr.op}` compares numbers", expr.span)
+            return bool(_COMPARISONS[expr.op](left_v, right_v))
         if isinstance(expr, s.Neg):
             v = self.eval(expr.operand, env)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -256,6 +320,19 @@ class Resolver:
         assert isinstance(left, (int, float)) and isinstance(right, (int, float))
         if expr.op in ("/", "//", "%") and right == 0:
             raise self.rep.fatal("type-error", "division by zero", expr.span)
+        if expr.op == "**":
+            if isinstance(left, int) and isinstance(right, int) and right < 0:
+                raise self.rep.fatal(
+                    "type-error", "a whole number to a negative power is not whole", expr.span
+                )
+            if abs(left) > 1 and abs(right) > 64:
+                # Checked before computing it: 2 ** 10 ** 9 would take Python minutes.
+                raise self.rep.fatal(
+                    "bad-value",
+                    "this power does not fit in a 64-bit integer",
+                    expr.span,
+                    help=f"sizes are at most {MAX_SIZE:,}",
+                )
         return self._bounded(_arith(expr.op, left, right), expr.span)
 
     def _bounded(self, value: int | float, span: Span) -> int | float:
@@ -303,28 +380,48 @@ class Resolver:
         params, param_spans = self.bind_params(arch, overrides or {}, override_spans or {})
         scope = _Scope(dict(params), dict(param_spans))
         meta: dict[str, Any] = {}
-        input_stmt: s.InputStmt | None = None
+        input_stmts: list[s.InputStmt] = []
         ops: list[ir.Op] = []
+        if not any(isinstance(stmt, s.InputStmt) for stmt in arch.body):
+            self.declare_tensor("x", arch.name_span, scope, is_input=True)
         for stmt in arch.body:
             if isinstance(stmt, s.InputStmt):
-                if input_stmt is not None:
-                    self.rep.error(
-                        "duplicate-argument",
-                        "the input shape is declared twice",
-                        stmt.span,
-                        notes=[Note("first declared here", input_stmt.span)],
-                    )
-                elif ops:
+                if ops:
                     self.rep.error(
                         "input-order", "`input` must come before the first step", stmt.span
                     )
-                input_stmt = stmt
+                name = stmt.name or ("x" if not input_stmts else None)
+                if name is None:
+                    self.rep.error(
+                        "missing-argument",
+                        "only the first input may go without a name",
+                        stmt.span,
+                        help="name it after `input`, e.g. `input features (batch, features: 10)`",
+                    )
+                else:
+                    with contextlib.suppress(CompileError):
+                        self.declare_tensor(name, stmt.name_span or stmt.span, scope, is_input=True)
+                input_stmts.append(stmt)
             elif isinstance(stmt, s.MetaStmt):
                 meta.update(self.meta(stmt.mapping, scope.values))
             else:
                 ops.extend(self.stmt(stmt, scope, in_seq=False))
-        input_shape = self.input_shape(arch, input_stmt, scope.values)
-        cls = ir.ClassDef("TorchModel", tuple(scope.attrs), tuple(ops), arch.span)
+        self.finish_graph(scope, arch.span)
+        first = input_stmts[0] if input_stmts else None
+        input_shape = self.input_shape(arch, first, scope.values)
+        extra: list[tuple[str, ir.Shape, Span]] = []
+        for stmt in input_stmts[1:]:
+            shape = self.input_shape(arch, stmt, scope.values)
+            if stmt.name is not None and shape:
+                extra.append((stmt.name, shape, stmt.span))
+        cls = ir.ClassDef(
+            "TorchModel",
+            scope.class_attrs(),
+            tuple(ops),
+            arch.span,
+            inputs=tuple(scope.inputs),
+            outputs=tuple(name for name, _ in scope.returns or ()),
+        )
         return ir.Architecture(
             arch.name,
             tuple(params.items()),
@@ -332,8 +429,89 @@ class Resolver:
             input_shape,
             meta,
             arch.span,
-            input_stmt.span if input_stmt else None,
+            first.span if first else None,
+            tuple(extra),
         )
+
+    # ------------------------------------------------------------ the dataflow graph
+
+    def declare_tensor(self, name: str, span: Span, scope: _Scope, is_input: bool = False) -> None:
+        """A new named tensor: an input, or `name := ...`."""
+        problem = _tensor_name_problem(name)
+        if problem is None and (name in scope.attr_spans or name in self.blocks or lookup(name)):
+            problem = "a layer or block has that name"
+        if problem is None and name in scope.values:
+            problem = "a parameter has that name"
+        if problem is not None:
+            raise self.rep.fatal(
+                "bad-name",
+                f"`{name}` cannot name a tensor: {problem}",
+                span,
+                help=f"choose another name, e.g. `{name.strip('_')}_out`",
+            )
+        if name in scope.tensors and not (scope.loop_depth and name in scope.loop_tensors):
+            raise self.rep.fatal(
+                "duplicate-name",
+                f"tensor `{name}` is already defined",
+                span,
+                notes=[Note("first defined here", scope.tensors[name])],
+                help="give each named tensor its own name",
+            )
+        if scope.loop_depth:
+            scope.loop_tensors.add(name)
+        scope.tensors.setdefault(name, span)
+        if is_input:
+            scope.inputs.append(name)
+            if len(scope.inputs) == 1:
+                scope.current = name
+
+    def read_tensor(self, name: str, span: Span, scope: _Scope) -> None:
+        if name not in scope.tensors or name in scope.attr_spans:
+            suggestion = did_you_mean(name, [t for t in scope.tensors if t not in scope.attr_spans])
+            raise self.rep.fatal(
+                "undefined-tensor",
+                f"no tensor is called `{name}`",
+                span,
+                help=(
+                    f"did you mean `{suggestion}`?"
+                    if suggestion
+                    else "name a tensor with `name := ...` before reading it"
+                    + (" (tensors: " + ", ".join(scope.tensors) + ")" if scope.tensors else "")
+                ),
+            )
+        scope.used.add(name)
+
+    def finish_graph(self, scope: _Scope, span: Span) -> None:
+        """Diagnostics of the whole graph: unread tensors and outputs fed into another chain."""
+        outputs = {name for name, _ in scope.returns or ()}
+        for name, where in scope.implicit:
+            if name in outputs:
+                self.rep.warning(
+                    "chained-output",
+                    f"this chain continues from `{name}`, which is also returned: it computes "
+                    f"from `{name}`, not from what `{name}` was computed from",
+                    where,
+                    help="start the chain with the tensor it should read, e.g. "
+                    "`head := trunk | ...`",
+                )
+        for name, where in scope.tensors.items():
+            if name in scope.used or name in outputs:
+                continue
+            if name in scope.inputs:
+                if name != scope.inputs[0]:
+                    self.rep.warning(
+                        "unused-input",
+                        f"input `{name}` is never read",
+                        where,
+                        help=f"read it in a chain (`{name} | ...`) or remove it",
+                    )
+                continue
+            self.rep.warning(
+                "unused-tensor",
+                f"tensor `{name}` is never read",
+                where,
+                help=f"read it in a chain (`{name} | ...`), return it, or drop the `{name} :=`",
+            )
 
     def input_shape(
         self, arch: s.ArchDef, stmt: s.InputStmt | None, env: Mapping[str, Value]
@@ -453,26 +631,308 @@ class Resolver:
             except CompileError:
                 pass
             return []
+        if scope.return_span is not None and not isinstance(stmt, (s.InputStmt, s.MetaStmt)):
+            raise self.rep.fatal(
+                "misplaced",
+                "nothing can follow `return`",
+                stmt.span,
+                notes=[Note("the outputs are returned here", scope.return_span)],
+                help="move `return` to the end",
+            )
+        if isinstance(stmt, s.BindStmt):
+            if in_seq:
+                raise self.rep.fatal(
+                    "misplaced",
+                    "`:=` names a tensor and cannot stand inside `seq`, which holds layers",
+                    stmt.span,
+                    help="name the tensor after the seq: `name := group`",
+                )
+            ops = self.chain(stmt.chain, scope, in_seq)
+            self.declare_tensor(stmt.name, stmt.name_span, scope)
+            scope.current = stmt.name
+            return [*ops, ir.Store(stmt.name, stmt.name_span)]
+        if isinstance(stmt, s.ReturnStmt):
+            if in_seq or scope.nested:
+                raise self.rep.fatal(
+                    "misplaced",
+                    "`return` belongs at the end of an `arch` or a `block`",
+                    stmt.span,
+                )
+            for name, span in stmt.names:
+                self.read_tensor(name, span, scope)
+            seen: dict[str, Span] = {}
+            for name, span in stmt.names:
+                if name in seen:
+                    self.rep.warning(
+                        "duplicate-output",
+                        f"`{name}` is returned twice",
+                        span,
+                        notes=[Note("returned first here", seen[name])],
+                    )
+                seen.setdefault(name, span)
+            if scope.block_stack and len(stmt.names) > 1:
+                raise self.rep.fatal(
+                    "misplaced",
+                    "a block returns one tensor",
+                    stmt.span,
+                    help="return several tensors from the `arch`; a block is one step of a chain",
+                )
+            scope.returns = stmt.names
+            scope.return_span = stmt.span
+            return []
+        if isinstance(stmt, s.ForStmt):
+            return self.for_stmt(stmt, scope, in_seq)
         if not isinstance(stmt, s.Chain):  # input/meta at the wrong depth
             return self.body([stmt], scope, in_seq)
+        return self.chain(stmt, scope, in_seq)
+
+    def chain(self, chain: s.Chain, scope: _Scope, in_seq: bool) -> list[Any]:
+        """The ops of one chain; a chain that starts with a tensor's name reads it, any
+        other continues from the current tensor."""
         out: list[Any] = []
         previous: str | None = None
-        for step in stmt.steps:
+        steps = chain.steps
+        first = steps[0]
+        start: str | None = None
+        if not in_seq and isinstance(first.term, s.Ref) and scope.is_tensor(first.term.name):
+            start = first.term.name
+            if first.name is not None:
+                raise self.rep.fatal(
+                    "misplaced",
+                    f"`{first.name} = {start}` names a tensor with `=`, which names layers",
+                    first.span,
+                    help=f"name a tensor with `:=`: `{first.name} := {start}`",
+                )
+            self.read_tensor(start, first.term.span, scope)
+            out.append(ir.Load(start, first.term.span))
+            steps = steps[1:]
+        elif not in_seq and not self.is_merge(first.term, scope) and scope.current is not None:
+            scope.used.add(scope.current)
+            if scope.current not in scope.inputs[:1]:
+                scope.implicit.append((scope.current, chain.span))
+        for step in steps:
             try:
-                out.extend(self.step(step, scope, in_seq, previous))
+                out.extend(self.step(step, scope, in_seq, previous, first=step is first))
                 previous = step.name
             except CompileError:
                 if not in_seq:
                     out.append(ir.Functional(ir.Layer(POISON, (), step.span), step.span))
+        if not in_seq:
+            scope.current = start if start is not None and not steps else None
         return out
 
+    def for_stmt(self, stmt: s.ForStmt, scope: _Scope, in_seq: bool) -> list[Any]:
+        """A loop, unrolled: at class level an ir.Loop, inside a seq its items in order."""
+        if stmt.var in scope.values or stmt.var in scope.tensors or keyword.iskeyword(stmt.var):
+            raise self.rep.fatal(
+                "duplicate-name",
+                f"`{stmt.var}` is already defined and cannot be the loop index",
+                stmt.var_span,
+                help="choose another name for the index, e.g. `i`",
+            )
+        bounds: list[int] = []
+        for expr in stmt.range_args:
+            value = self.eval(expr, scope.values)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise self.rep.fatal(
+                    "type-error",
+                    f"range() takes whole numbers, got {show(value)} ({type_name(value)})",
+                    expr.span,
+                )
+            bounds.append(value)
+        if len(bounds) == 3 and bounds[2] == 0:
+            raise self.rep.fatal("bad-value", "the step of range() cannot be 0", stmt.range_args[2].span)
+        indices = range(*bounds)
+        if len(indices) > MAX_LAYERS:
+            raise self.rep.fatal(
+                "too-large",
+                f"this loop runs {len(indices):,} times; archc builds at most {MAX_LAYERS:,} layers",
+                stmt.span,
+            )
+        iterations: list[tuple[Any, ...]] = []
+        outer_loop = scope.loop_id
+        scope.loop_id = stmt.span
+        scope.in_loop += 1
+        scope.nested += 1
+        if not in_seq:
+            scope.loop_depth += 1
+        try:
+            for index in indices:
+                scope.values[stmt.var] = index
+                scope.value_spans[stmt.var] = stmt.var_span
+                iterations.append(tuple(self.body(stmt.body, scope, in_seq)))
+        finally:
+            scope.values.pop(stmt.var, None)
+            scope.value_spans.pop(stmt.var, None)
+            scope.loop_id = outer_loop
+            scope.in_loop -= 1
+            scope.nested -= 1
+            if not in_seq:
+                scope.loop_depth -= 1
+                if not scope.loop_depth:
+                    scope.loop_tensors.clear()
+        if in_seq:
+            return [item for iteration in iterations for item in iteration]
+        return [ir.Loop(stmt.var, tuple(indices), tuple(iterations), stmt.span)]
+
+    def is_merge(self, term: s.Term, scope: _Scope) -> bool:
+        """`cat(a, b, dim = 1)`, `add(a, b)`, ...; `mean(dim = 2)` is a layer."""
+        if not isinstance(term, s.Call) or term.name not in MERGE_NAMES:
+            return False
+        if term.name not in ("mean", "max"):
+            return True
+        return any(
+            a.name is None and isinstance(a.value, s.Var) and scope.is_tensor(a.value.name)
+            for a in term.args
+        )
+
+    def merge(self, term: s.Call, scope: _Scope, first: bool) -> ir.Merge:
+        kind = term.name
+        operands: list[str] = [] if first else [""]
+        spans: list[Span] = [] if first else [term.name_span]
+        dim: int | str | None = None
+        joins = kind in ("cat", "stack")
+        for arg in term.args:
+            if arg.size_in is not None:
+                raise self.rep.fatal("type-error", "`->` is for layer sizes", arg.span)
+            if arg.name is None:
+                if not isinstance(arg.value, s.Var):
+                    raise self.rep.fatal(
+                        "type-error",
+                        f"`{kind}` merges tensors: write the names of the tensors",
+                        arg.span,
+                        help=f"e.g. `{kind}(a, b{', dim = 1' if joins else ''})`",
+                    )
+                self.read_tensor(arg.value.name, arg.value.span, scope)
+                operands.append(arg.value.name)
+                spans.append(arg.value.span)
+            elif joins and arg.name == "dim":
+                value = self.eval(arg.value, scope.values)
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise self.rep.fatal(
+                        "type-error", f"`dim` is an axis index, got {show(value)}", arg.span
+                    )
+                dim = value
+            elif joins and arg.name == "axis":
+                if not isinstance(arg.value, s.Var):
+                    raise self.rep.fatal(
+                        "type-error",
+                        "`axis` is an axis name, such as `channels`; `dim` takes an index",
+                        arg.span,
+                    )
+                dim = arg.value.name
+            else:
+                raise self.rep.fatal(
+                    "unknown-parameter",
+                    f"`{kind}` has no parameter `{arg.name}`",
+                    arg.span,
+                    help="it takes the tensors it merges"
+                    + (" and `dim` (an index) or `axis` (a name)" if joins else ""),
+                )
+        if joins and dim is None:
+            raise self.rep.fatal(
+                "missing-argument",
+                f"`{kind}` needs the axis to join on",
+                term.span,
+                help="add `dim = 1` (an index) or `axis = channels` (an axis name)",
+            )
+        if len(operands) < 2:
+            raise self.rep.fatal(
+                "missing-argument",
+                f"`{kind}` merges two or more tensors; it has {len(operands)}",
+                term.span,
+                help=(
+                    f"name the tensors, e.g. `{kind}(a, b)`"
+                    if first
+                    else f"after `|`, `{kind}(b)` merges the current tensor with `b`"
+                ),
+            )
+        return ir.Merge(kind, tuple(operands), tuple(spans), term.span, dim)
+
     def step(
-        self, step: s.Step, scope: _Scope, in_seq: bool, previous: str | None = None
+        self,
+        step: s.Step,
+        scope: _Scope,
+        in_seq: bool,
+        previous: str | None = None,
+        first: bool = False,
     ) -> list[Any]:
         """Resolve one step: forward ops at class level, Sequential items inside seq."""
         term = step.term
-        if step.name is not None:
+        in_list = bool(step.name is not None and scope.loop_depth and not in_seq and step.name in scope.lists)
+        if step.name is not None and in_seq and scope.in_loop:
+            raise self.rep.fatal(
+                "misplaced",
+                "a layer inside a `seq` in a loop cannot be named: the seq numbers its layers",
+                step.name_span or step.span,
+                help="drop the name, or name the whole seq",
+            )
+        if step.name is not None and not in_list:
             self.check_new_attr(step.name, step.name_span or step.span, scope)
+        if isinstance(term, s.Ref) and scope.is_tensor(term.name):
+            raise self.rep.fatal(
+                "misplaced",
+                f"`{term.name}` is a tensor: only the first step of a chain reads a tensor",
+                term.span,
+                help=f"start a new line with `{term.name} | ...`, or merge it here, e.g. "
+                f"`add({term.name})`",
+            )
+        if self.is_merge(term, scope):
+            assert isinstance(term, s.Call)
+            if in_seq:
+                raise self.rep.fatal(
+                    "misplaced",
+                    f"`{term.name}` merges tensors and cannot stand inside `seq`, which holds layers",
+                    term.span,
+                )
+            if step.name is not None:
+                raise self.rep.fatal(
+                    "misplaced",
+                    f"`{term.name}` is not a module and cannot be named with `=`",
+                    step.name_span or step.span,
+                    help="name its result instead: `name := ...`",
+                )
+            return [self.merge(term, scope, first)]
+        if isinstance(term, s.Ref) and term.name in MERGE_NAMES and term.name not in ("mean", "max"):
+            raise self.rep.fatal(
+                "missing-argument",
+                f"`{term.name}` needs the tensors it merges",
+                term.span,
+                help=f"e.g. `{term.name}(a, b)`, or `{term.name}(b)` after `|`",
+            )
+        if isinstance(term, s.Cond):
+            if step.name is not None:
+                raise self.rep.fatal(
+                    "misplaced",
+                    "an `if` is not a module and cannot be named",
+                    step.name_span or step.span,
+                    help="name the layers inside it instead",
+                )
+            chosen = self.condition(term.cond, scope)
+            scope.nested += 1
+            try:
+                return self.body(term.then if chosen else term.orelse or (), scope, in_seq)
+            finally:
+                scope.nested -= 1
+        if (
+            scope.in_shortcut
+            and not in_seq
+            and step.name is None
+            and (
+                (isinstance(term, s.Ref) and term.name == "crop")
+                or (isinstance(term, s.Call) and term.name == "crop" and not term.args)
+            )
+        ):
+            # In a shortcut, a bare `crop` crops to the length of the residual's body.
+            layer = ir.Layer("crop", (("left", None), ("right", None), ("to", None)), term.span)
+            return [ir.Functional(layer, term.span)]
+        if isinstance(term, s.Ref) and term.name in scope.lists:
+            raise self.rep.fatal(
+                "misplaced",
+                f"`{term.name}` is a list of layers, one per iteration of its loop",
+                term.span,
+                help="use it inside its loop, where the name stands for this iteration's layer",
+            )
         # A bare name that was defined before is a reuse of that module.
         if isinstance(term, s.Ref) and scope.has_attr(term.name):
             if step.name is not None:
@@ -503,8 +963,27 @@ class Resolver:
                     step.name_span or step.span,
                     help="name the layers inside it instead",
                 )
-            body = self.body(term.body, scope, in_seq=False)
-            return [ir.Residual(tuple(body), term.span)]
+            entry, outer_shortcut = scope.current, scope.in_shortcut
+            scope.nested += 1
+            try:
+                scope.in_shortcut = False
+                body = self.body(term.body, scope, in_seq=False)
+                shortcut: list[Any] = []
+                if term.shortcut is not None:
+                    scope.current, scope.in_shortcut = entry, True
+                    shortcut = self.body(term.shortcut, scope, in_seq=False)
+            finally:
+                scope.nested -= 1
+                scope.in_shortcut = outer_shortcut
+            scope.current = None
+            return [
+                ir.Residual(
+                    tuple(body),
+                    term.span,
+                    shortcut=tuple(shortcut),
+                    has_shortcut=term.shortcut is not None,
+                )
+            ]
 
         modules = self.modules(term, scope)
         if in_seq:
@@ -526,6 +1005,9 @@ class Resolver:
                     step.name_span or step.span,
                     help=f"write `{module.kind}(...)` as an unnamed step",
                 )
+            if scope.loop_depth:
+                index = self.register_item(scope, step.name, module, step.span)
+                return [ir.CallAttr(step.name, step.span, index=index)]
             self.register(scope, step.name, module, step.span)
             return [ir.CallAttr(step.name, step.span)]
         ops: list[ir.Op] = []
@@ -588,22 +1070,77 @@ class Resolver:
                 span,
                 notes=[Note("the parameter", scope.value_spans[name])],
             )
+        if name in scope.tensors:
+            raise self.rep.fatal(
+                "duplicate-name",
+                f"`{name}` is a tensor and cannot also name a layer",
+                span,
+                notes=[Note("the tensor", scope.tensors[name])],
+            )
 
     def register(self, scope: _Scope, name: str, module: ir.ModuleExpr, span: Span) -> None:
         scope.attrs.append(ir.Attr(name, module, span))
         scope.attr_spans[name] = span
 
+    def register_item(self, scope: _Scope, name: str, module: ir.ModuleExpr, span: Span) -> int:
+        """A named layer in a loop: the next item of the module list of that name."""
+        items = scope.lists.get(name)
+        if items is None:
+            items = scope.lists[name] = []
+            scope.list_loops[name] = scope.loop_id
+            self.register(scope, name, ir.ModuleList((), span), span)
+        elif scope.list_loops.get(name) != scope.loop_id:
+            raise self.rep.fatal(
+                "duplicate-name",
+                f"layer name `{name}` is already used by another loop",
+                span,
+                notes=[Note("first defined here", scope.attr_spans[name])],
+            )
+        items.append(module)
+        return len(items) - 1
+
+    def condition(self, expr: s.Expr, scope: _Scope) -> bool:
+        value = self.eval(expr, scope.values)
+        if not isinstance(value, bool):
+            raise self.rep.fatal(
+                "type-error",
+                f"`if` needs true or false, got {show(value)} ({type_name(value)})",
+                expr.span,
+                help="compare it, e.g. `if layers > 0 { ... }`, or pass a boolean parameter",
+            )
+        return value
+
     def modules(self, term: s.Term, scope: _Scope) -> list[ir.ModuleExpr]:
         """Module expressions for a term (several for a repetition)."""
         if isinstance(term, s.Repeat):
-            if term.count < 1:
+            count = self.eval(term.count, scope.values)
+            if isinstance(count, bool) or not isinstance(count, int):
+                raise self.rep.fatal(
+                    "type-error",
+                    f"a repetition count is a whole number, got {show(count)} ({type_name(count)})",
+                    term.count_span,
+                )
+            if count < 1:
                 raise self.rep.fatal(
                     "bad-size", "a repetition count must be at least 1", term.count_span
                 )
+            if count > MAX_LAYERS:
+                raise self.rep.fatal(
+                    "too-large",
+                    f"this repeats {count:,} times; archc builds at most {MAX_LAYERS:,} layers",
+                    term.span,
+                )
             out: list[ir.ModuleExpr] = []
-            for _ in range(term.count):
+            for _ in range(count):
                 out.extend(self.modules(term.term, scope))
             return out
+        if isinstance(term, s.Cond):
+            raise self.rep.fatal(
+                "misplaced",
+                "an `if` cannot be repeated or grouped here",
+                term.span,
+                help="put the repetition inside the `if`",
+            )
         if isinstance(term, s.Seq):
             items = self.body(term.body, scope, in_seq=True)
             if not items:
@@ -893,17 +1430,52 @@ class Resolver:
                 values[param.name] = self.eval(param.default, values)
                 value_spans[param.name] = param.span
         scope = _Scope(values, value_spans, block_stack=(*outer.block_stack, block.name))
+        scope.tensors["x"] = block.name_span
+        scope.inputs.append("x")
+        scope.current = "x"
         before = len(self.rep.items)
         ops = self.body(block.body, scope, in_seq=False)
+        self.finish_graph(scope, block.span)
         if len(self.rep.items) > before and any(d.is_error for d in self.rep.items[before:]):
             raise CompileError(self.rep.items[-1])
         cls = ir.ClassDef(
-            block.name, tuple(scope.attrs), tuple(ops), block.span, True, tuple(values.items())
+            block.name,
+            scope.class_attrs(),
+            tuple(ops),
+            block.span,
+            True,
+            tuple(values.items()),
+            outputs=tuple(name for name, _ in scope.returns or ()),
         )
         return ir.BlockRef(cls, span)
 
 
+_COMPARISONS: dict[str, Any] = {
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _tensor_name_problem(name: str) -> str | None:
+    if keyword.iskeyword(name):
+        return "it is a Python keyword"
+    if name in GENERATED_GLOBALS or name == "self" or name in BUILTIN_NAMES:
+        return "the generated module needs that name"
+    if name.startswith("_") or name.startswith("identity"):
+        return "archc's generated forward() uses names like it"
+    return None
+
+
 def _arith(op: str, left: int | float, right: int | float) -> int | float:
+    if op == "**":
+        try:
+            return left**right
+        except (OverflowError, ZeroDivisionError):
+            return math.inf
     if op == "+":
         return left + right
     if op == "-":
@@ -928,7 +1500,7 @@ def _names(expr: s.Expr) -> set[str]:
         return {expr.name}
     if isinstance(expr, s.BinOp):
         return _names(expr.left) | _names(expr.right)
-    if isinstance(expr, s.Neg):
+    if isinstance(expr, (s.Neg, s.Not)):
         return _names(expr.operand)
     if isinstance(expr, s.TupleExpr):
         return set().union(*(_names(i) for i in expr.items)) if expr.items else set()

@@ -1068,6 +1068,8 @@ class _ClassState:
     cls: ir.ClassDef
     filled: dict[str, ir.ModuleExpr] = field(default_factory=dict)
     out_shapes: dict[str, Shape] = field(default_factory=dict)
+    # Named tensors: their shapes and memory layouts, and where each was named.
+    tensors: dict[str, tuple[Shape, Layout]] = field(default_factory=dict)
 
 
 class ShapeChecker:
@@ -1083,18 +1085,31 @@ class ShapeChecker:
             return None
         before = sum(d.is_error for d in self.rep.items)
         self.layout = Layout.of(arch.input_shape)
+        extra = {name: shape for name, shape, _ in arch.extra_inputs}
         try:
-            cls = self.check_class(arch.cls, arch.input_shape, top=True)
+            cls = self.check_class(arch.cls, arch.input_shape, top=True, extra=extra)
         except (CompileError, _Stop):
             return None
         if sum(d.is_error for d in self.rep.items) > before:
             return None
         return replace(arch, cls=cls)
 
-    def check_class(self, cls: ir.ClassDef, shape: Shape, top: bool = False) -> ir.ClassDef:
+    def check_class(
+        self, cls: ir.ClassDef, shape: Shape, top: bool = False, extra: dict[str, Shape] | None = None
+    ) -> ir.ClassDef:
         state = _ClassState(cls)
         in_shape = shape
+        if cls.inputs:
+            state.tensors[cls.inputs[0]] = (shape, self.layout)
+        for name, extra_shape in (extra or {}).items():
+            state.tensors[name] = (extra_shape, Layout.of(extra_shape))
         ops, shape = self.ops(cls.forward, shape, state, top)
+        out_shapes: tuple[Shape, ...] = ()
+        if cls.outputs:
+            out_shapes = tuple(state.tensors[name][0] for name in cls.outputs)
+            shape = out_shapes[0]
+            if len(cls.outputs) == 1:
+                self.layout = state.tensors[cls.outputs[0]][1]
         attrs = []
         for attr in cls.attrs:
             module = state.filled.get(attr.name)
@@ -1102,7 +1117,12 @@ class ShapeChecker:
                 module = self.unused(attr, state)
             attrs.append(replace(attr, module=module))
         return replace(
-            cls, attrs=tuple(attrs), forward=tuple(ops), in_shape=in_shape, out_shape=shape
+            cls,
+            attrs=tuple(attrs),
+            forward=tuple(ops),
+            in_shape=in_shape,
+            out_shape=shape,
+            out_shapes=out_shapes or (shape,),
         )
 
     def unused(self, attr: ir.Attr, state: _ClassState) -> ir.ModuleExpr:
@@ -1136,32 +1156,201 @@ class ShapeChecker:
         out: list[ir.Op] = []
         for op in ops:
             if isinstance(op, ir.CallAttr):
-                shape = self.call_attr(op.name, shape, state, op.span, op.name)
+                shape = self.call_attr(op.name, shape, state, op.span, op.name, op.index)
                 out.append(replace(op, shape=shape))
             elif isinstance(op, ir.Functional):
                 ctx = Ctx(self.rep, op.layer.kind, op.span, op.layer.kind)
                 layer, shape = self.layer(op.layer, shape, ctx)
                 out.append(replace(op, layer=layer, shape=shape))
+            elif isinstance(op, ir.Load):
+                shape, self.layout = state.tensors[op.name]
+                out.append(replace(op, shape=shape))
+            elif isinstance(op, ir.Store):
+                state.tensors[op.name] = (shape, self.layout)
+                out.append(replace(op, shape=shape))
+            elif isinstance(op, ir.Merge):
+                shape = self.merge(op, shape, state)
+                self.layout = Layout.of(shape)
+                out.append(replace(op, shape=shape))
+            elif isinstance(op, ir.Loop):
+                iterations = []
+                for iteration in op.iterations:
+                    checked, shape = self.ops(iteration, shape, state, top)
+                    iterations.append(tuple(checked))
+                out.append(replace(op, iterations=tuple(iterations), shape=shape))
             else:
                 before = shape
                 saved = self.layout
                 body, after = self.ops(op.body, shape, state, top)
-                shape = self.residual_add(op, body, before, after, state)
+                body_layout = self.layout
+                skip = before
+                shortcut: list[ir.Op] = []
+                if op.shortcut:
+                    self.layout = saved
+                    filled = tuple(self.crop_to(o, after) for o in op.shortcut)
+                    shortcut, skip = self.ops(filled, before, state, top)
+                    self.layout = body_layout
+                shape = self.residual_add(op, body, skip, after, state)
                 # x + identity: a new tensor in the body output's memory order.
                 self.layout = (
                     Layout(dense_like(_sizes(shape), self.layout.strides))
                     if len(self.layout.strides) == len(shape) and after == shape
                     else Layout.of(shape)
                 )
-                del saved
-                out.append(ir.Residual(tuple(body), op.span, shape))
+                out.append(replace(op, body=tuple(body), shape=shape, shortcut=tuple(shortcut)))
         return out, shape
+
+    def crop_to(self, op: ir.Op, body: Shape) -> ir.Op:
+        """A bare `crop` in a shortcut crops to the length of the residual's body."""
+        if (
+            isinstance(op, ir.Functional)
+            and op.layer.kind == "crop"
+            and all(v is None for _, v in op.layer.args)
+            and body
+        ):
+            size = body[-1].size
+            layer = op.layer.with_arg("to", size)
+            return replace(op, layer=replace(layer, explicit=frozenset({"to"})))
+        return op
+
+    def merge(self, op: ir.Merge, current: Shape, state: _ClassState) -> Shape:
+        """The shape of a merge of named tensors; every operand is checked against the first."""
+        shapes = [current if name == "" else state.tensors[name][0] for name in op.operands]
+        names = ["the current tensor" if name == "" else f"`{name}`" for name in op.operands]
+
+        def mismatch(message: str, axis: int | None, help: str) -> CompileError:
+            notes = []
+            for name, sh, span in zip(names, shapes, op.operand_spans, strict=True):
+                dim = sh[axis] if axis is not None and -len(sh) <= axis < len(sh) else None
+                where = dim.origin if dim is not None and dim.origin is not None else span
+                what = (
+                    f"{name} is {show_shape(sh)} {show_axes(sh)}"
+                    + (f": {dim.show()} {dim.label} set here" if dim is not None and dim.size else "")
+                )
+                notes.append(Note(what, where))
+            return self.rep.fatal(
+                "merge-mismatch", message, op.span, label=f"`{op.kind}` is here", notes=notes, help=help
+            )
+
+        if op.kind in ("cat", "stack"):
+            first = shapes[0]
+            rank = len(first)
+            for sh in shapes[1:]:
+                if len(sh) != rank:
+                    raise mismatch(
+                        f"`{op.kind}` joins tensors of {rank} and {len(sh)} axes",
+                        None,
+                        f"every tensor {'joined' if op.kind == 'cat' else 'stacked'} by `{op.kind}` has the same axes",
+                    )
+            axis = self.merge_axis(op, first, rank + (op.kind == "stack"))
+            batch = _batch_axis(first)
+            if op.kind == "stack":
+                for index, sh in enumerate(shapes[1:], 1):
+                    for k, (a, b) in enumerate(zip(first, sh, strict=True)):
+                        if a.size != b.size:
+                            raise mismatch(
+                                f"`stack` needs equal shapes: {names[0]} is {show_shape(first)} and "
+                                f"{names[index]} is {show_shape(sh)}",
+                                k,
+                                "stack tensors of one shape, or use `cat` to join along an axis",
+                            )
+                if batch is not None and axis <= batch:
+                    raise self.rep.fatal(
+                        "batch-mix",
+                        "`stack` at this axis puts the new axis before the batch axis",
+                        op.span,
+                        help=f"stack after the batch axis: dim = {batch + 1} or later",
+                    )
+                new = Dim(len(shapes), "stack", f"{len(shapes)} stacked tensors", op.span)
+                return (*first[:axis], new, *first[axis:])
+            if axis == batch:
+                raise self.rep.fatal(
+                    "batch-mix",
+                    "`cat` along the batch axis joins samples, not features",
+                    op.span,
+                    help="join along another axis, such as `axis = channels`",
+                )
+            for index, sh in enumerate(shapes[1:], 1):
+                for k, (a, b) in enumerate(zip(first, sh, strict=True)):
+                    if k != axis and a.size != b.size:
+                        raise mismatch(
+                            f"`cat` joins on {first[axis].label}, but the {a.label} differs: "
+                            f"{a.show()} in {names[0]} and {b.show()} in {names[index]}",
+                            k,
+                            f"every axis but the joined one must have one size; check what sets the {a.label}",
+                        )
+            total = sum(sh[axis].size or 0 for sh in shapes)
+            parts = " + ".join(str(sh[axis].size) for sh in shapes)
+            joined = Dim(total, first[axis].label, f"{parts} {first[axis].label} joined by cat", op.span)
+            return (*first[:axis], joined, *first[axis + 1 :])
+        result: Shape | None = shapes[0]
+        for index, sh in enumerate(shapes[1:], 1):
+            assert result is not None
+            combined = broadcast(result, sh)
+            if combined is None:
+                bad = next(
+                    (
+                        -k
+                        for k in range(1, min(len(result), len(sh)) + 1)
+                        if result[-k].size != sh[-k].size and 1 not in (result[-k].size, sh[-k].size)
+                    ),
+                    None,
+                )
+                raise mismatch(
+                    f"`{op.kind}` needs shapes that match or broadcast: {names[0]} is "
+                    f"{show_shape(shapes[0])} and {names[index]} is {show_shape(sh)}",
+                    bad,
+                    "the tensors must have one shape; check the step that sets the size that differs",
+                )
+            result = combined
+        assert result is not None
+        if sum(d.size is None for d in result) > 1:
+            raise self.rep.fatal(
+                "batch-mix",
+                f"`{op.kind}` lines up the batch axis of one tensor with another axis of the other",
+                op.span,
+                help="merge tensors whose batch axes line up",
+            )
+        if any(_sizes(sh) != _sizes(result) for sh in shapes):
+            self.rep.warning(
+                "merge-broadcast",
+                f"`{op.kind}` broadcasts "
+                + " and ".join(show_shape(sh) for sh in shapes)
+                + f" to {show_shape(result)}",
+                op.span,
+                help="a broadcast merge is rarely meant; check the shapes of the branches",
+            )
+        return result
+
+    def merge_axis(self, op: ir.Merge, shape: Shape, rank: int) -> int:
+        if isinstance(op.dim, str):
+            for k, d in enumerate(shape):
+                if d.label == op.dim:
+                    return k
+            raise self.rep.fatal(
+                "bad-axis",
+                f"`{op.kind}` joins on `{op.dim}`, but the tensors have no axis of that name",
+                op.span,
+                help=f"their axes are {show_axes(shape)}",
+            )
+        assert op.dim is not None
+        axis = op.dim + rank if op.dim < 0 else op.dim
+        if not 0 <= axis < rank:
+            raise self.rep.fatal(
+                "bad-axis",
+                f"`{op.kind}` at dim {op.dim}: the tensors have {len(shape)} axes",
+                op.span,
+                help=f"dim is from {-rank} to {rank - 1}",
+            )
+        return axis
 
     def residual_add(
         self, op: ir.Residual, body: list[ir.Op], before: Shape, after: Shape, state: _ClassState
     ) -> Shape:
-        """The shape of `body(x) + x`, by torch's broadcasting; a mismatch is reported."""
+        """The shape of `body(x) + x` (or `+ shortcut(x)`), by torch's broadcasting; a
+        mismatch is reported."""
         result = broadcast(after, before)
+        skip = "shortcut's output" if op.has_shortcut else "input"
 
         def where() -> dict[str, Any]:
             """What every residual diagnostic shows: the body's shape, and the step where
@@ -1175,7 +1364,7 @@ class ShapeChecker:
             raise self.rep.fatal(
                 "batch-mix",
                 f"the residual adds a {show_axes(after)} output to its {show_axes(before)} "
-                "input: the batch axes do not line up, so broadcasting pairs every sample with "
+                f"{skip}: the batch axes do not line up, so broadcasting pairs every sample with "
                 "every other",
                 op.span,
                 help="the body of a residual must keep the batch axis where it is",
@@ -1184,10 +1373,14 @@ class ShapeChecker:
         if result is None:
             self.rep.error(
                 "residual-mismatch",
-                f"the residual adds a {show_shape(after)} output to its {show_shape(before)} input",
+                f"the residual adds a {show_shape(after)} output to its {show_shape(before)} {skip}",
                 op.span,
-                help="the body of a residual must keep the shape of its input (or one that "
-                "broadcasts to it)",
+                help=(
+                    "the body and the shortcut must give one shape (or ones that broadcast)"
+                    if op.has_shortcut
+                    else "the body of a residual must keep the shape of its input (or one that "
+                    "broadcasts to it); a `shortcut { ... }` can project the input"
+                ),
                 **where(),
             )
             # Go on with the body's shape, as PyTorch would fail here anyway.
@@ -1197,7 +1390,7 @@ class ShapeChecker:
             self.rep.warning(
                 "residual-broadcast",
                 f"the residual body gives {show_shape(after)}, which torch broadcasts to "
-                f"{show_shape(result)} to add it to its {show_shape(before)} input",
+                f"{show_shape(result)} to add it to its {show_shape(before)} {skip}",
                 op.span,
                 help="a broadcast add is rarely what a residual means: check the step that "
                 "changes the shape",
@@ -1228,11 +1421,19 @@ class ShapeChecker:
         return site
 
     def call_attr(
-        self, name: str, shape: Shape, state: _ClassState, span: Span, where: str
+        self, name: str, shape: Shape, state: _ClassState, span: Span, where: str, index: int | None = None
     ) -> Shape:
         attr = state.cls.attr(name)
         assert attr is not None, name
         module = state.filled.get(name, attr.module)
+        if isinstance(module, ir.ModuleList):
+            assert index is not None, name
+            ctx = Ctx(self.rep, f"{name}[{index}]", span, where)
+            item, out = self.module(module.items[index], shape, state, ctx)
+            items = list(module.items)
+            items[index] = item
+            state.filled[name] = replace(module, items=tuple(items))
+            return out
         checked, out = self.module(module, shape, state, Ctx(self.rep, name, span, where))
         state.filled[name] = checked
         return out
@@ -1260,6 +1461,8 @@ class ShapeChecker:
                 items.append(checked)
                 shapes.append(shape)
             return replace(module, items=tuple(items), shapes=tuple(shapes)), shape
+        if isinstance(module, ir.ModuleList):  # pragma: no cover - the resolver indexes lists
+            raise AssertionError("a module list is called through its items")
         cls = self.check_class(module.cls, shape)
         if module.cls.in_shape and _sized(module.cls.in_shape) != _sized(shape):
             # A reused instance called at another shape: keep the first call's sizes and

@@ -289,6 +289,8 @@ class _Walk:
     seen: set[str] = field(default_factory=set)
     peak: int = 0
     contiguous: bool = True
+    # Named tensors of the class being walked: shape and receptive field, by (class, name).
+    tensors: dict[tuple[int, str], tuple[ir.Shape, Reach | None]] = field(default_factory=dict)
 
     # The live tensors of an inference pass: a step's input, its output, and the
     # inputs that enclosing residuals keep for their add.
@@ -307,13 +309,52 @@ class _Walk:
     ) -> tuple[list[Row], ir.Shape, Reach | None]:
         rows: list[Row] = []
         for op in ops:
+            if isinstance(op, ir.Load):
+                shape, reach = self.tensors[(id(cls), op.name)]
+                continue
+            if isinstance(op, ir.Store):
+                self.tensors[(id(cls), op.name)] = (shape, reach)
+                continue
+            if isinstance(op, ir.Merge):
+                operands = [
+                    (shape, reach) if name == "" else self.tensors[(id(cls), name)]
+                    for name in op.operands
+                ]
+                out = op.shape
+                merged = operands[0][1]
+                for _, other in operands[1:]:
+                    # Through branches the field is the widest path's.
+                    merged = merged.union(other) if merged is not None and other is not None else None
+                added = numel(out)
+                self.note_live(held, *(numel(sh) for sh, _ in operands), added)
+                self.contiguous = True
+                names = ", ".join(name or "current" for name in op.operands)
+                row = Row(
+                    name=op.kind, kind=op.kind, detail=names, path=None, group=None,
+                    depth=depth, in_shape=operands[0][0], shape=out, params=0, buffers=0,
+                    buffer_bytes=0, macs=0, activation_bytes=FLOAT32_BYTES * added, reach=merged,
+                )  # fmt: skip
+                rows.append(row)
+                shape, reach = out, merged
+                continue
+            if isinstance(op, ir.Loop):
+                children: list[Row] = []
+                entry = shape
+                for iteration in op.iterations:
+                    inner, shape, reach = self.ops(cls, prefix, iteration, shape, reach, depth + 1, held)
+                    children.extend(inner)
+                row = _group(f"for {op.var}", "loop", None, depth, entry, shape, reach, tuple(children), "loop")
+                rows.append(row)
+                continue
             if isinstance(op, ir.CallAttr):
                 attr = cls.attr(op.name)
                 assert attr is not None, op.name
                 path = prefix + op.name
-                row = self.module(
-                    cls, prefix, attr.module, path, shape, op.shape, reach, depth, held
-                )
+                module = attr.module
+                if isinstance(module, ir.ModuleList):
+                    assert op.index is not None
+                    module, path = module.items[op.index], f"{path}.{op.index}"
+                row = self.module(cls, prefix, module, path, shape, op.shape, reach, depth, held)
                 out = row.shape
             elif isinstance(op, ir.Functional):
                 out = op.shape
@@ -323,17 +364,25 @@ class _Walk:
                 body, body_out, body_reach = self.ops(
                     cls, prefix, op.body, shape, reach, depth + 1, held + skip
                 )
+                skip_reach = reach
+                if op.shortcut:
+                    short, _, skip_reach = self.ops(
+                        cls, prefix, op.shortcut, shape, reach, depth + 1, held + numel(body_out)
+                    )
+                    body = [*body, _group("shortcut", "shortcut", None, depth + 1, shape,
+                                          op.shortcut[-1].shape, skip_reach, tuple(short), "seq")]
                 out = op.shape or body_out
                 merged = (
-                    body_reach.union(reach)
-                    if body_reach is not None and reach is not None
+                    body_reach.union(skip_reach)
+                    if body_reach is not None and skip_reach is not None
                     else None
                 )
                 added = numel(out)
                 self.note_live(held, numel(body_out), skip, added)
                 self.contiguous = True
                 add = Row(
-                    name="add", kind="add", detail="+ input", path=None, group=None,
+                    name="add", kind="add", detail="+ shortcut" if op.has_shortcut else "+ input",
+                    path=None, group=None,
                     depth=depth + 1, in_shape=body_out, shape=out, params=0, buffers=0,
                     buffer_bytes=0, macs=0, activation_bytes=FLOAT32_BYTES * added, reach=merged,
                 )  # fmt: skip
@@ -364,12 +413,15 @@ class _Walk:
             return self.leaf(module, path, path, shape, out, reach, depth, held)
         if isinstance(module, ir.BlockRef):
             block = module.cls
+            self.tensors[(id(block), block.inputs[0] if block.inputs else "x")] = (shape, reach)
             rows, out, out_reach = self.ops(
                 block, path + ".", block.forward, shape, reach, depth + 1, held
             )
             out = out or block.out_shape
             kind = _block_kind(block)
             return _group(path, kind, path, depth, shape, out, out_reach, tuple(rows), "block")
+        if isinstance(module, ir.ModuleList):  # pragma: no cover - lists are called by item
+            raise AssertionError("a module list is called through its items")
         known = module.shapes if len(module.shapes) == len(module.items) else ()
         children: list[Row] = []
         current, current_reach = shape, reach
@@ -459,6 +511,9 @@ def owned_modules(cls: ir.ClassDef, prefix: str = "") -> dict[str, tuple[int, in
                 visit(item, f"{path}.{i}")
         elif isinstance(module, ir.BlockRef):
             out.update(owned_modules(module.cls, path + "."))
+        elif isinstance(module, ir.ModuleList):
+            for i, item in enumerate(module.items):
+                visit(item, f"{path}.{i}")
 
     for attr in cls.attrs:
         visit(attr.module, prefix + attr.name)
@@ -470,7 +525,16 @@ def summarize(arch: ir.Architecture) -> Summary:
     owned = owned_modules(arch.cls)
     walk = _Walk(owned)
     start = Reach() if length_axis(arch.input_shape) is not None else None
+    walk.tensors[(id(arch.cls), arch.cls.inputs[0] if arch.cls.inputs else "x")] = (arch.input_shape, start)
+    for name, shape, _ in arch.extra_inputs:
+        walk.tensors[(id(arch.cls), name)] = (shape, Reach() if length_axis(shape) is not None else None)
     rows, _, reach = walk.ops(arch.cls, "", arch.cls.forward, arch.input_shape, start, 0, 0)
+    if arch.cls.outputs:
+        # The field of the widest output.
+        reaches = [walk.tensors[(id(arch.cls), name)][1] for name in arch.cls.outputs]
+        reach = reaches[0]
+        for other in reaches[1:]:
+            reach = reach.union(other) if reach is not None and other is not None else None
     leaves = [r for row in rows for r in row.walk() if r.group is None]
     local: Reach | None = None
     local_at: str | None = None

@@ -47,7 +47,7 @@ class Var:
 
 @dataclass(frozen=True, slots=True)
 class BinOp:
-    op: str  # one of + - * / // %
+    op: str  # one of + - * / // % ** == != < <= > >= and or
     left: Expr
     right: Expr
     span: Span
@@ -60,12 +60,18 @@ class Neg:
 
 
 @dataclass(frozen=True, slots=True)
+class Not:
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class TupleExpr:
     items: tuple[Expr, ...]
     span: Span
 
 
-Expr = Union[Int, Float, Str, Bool, NoneLit, Var, BinOp, Neg, TupleExpr]
+Expr = Union[Int, Float, Str, Bool, NoneLit, Var, BinOp, Neg, Not, TupleExpr]
 
 # ------------------------------------------------------------------ metadata
 
@@ -128,19 +134,32 @@ class Seq:
 
 @dataclass(frozen=True, slots=True)
 class Residual:
+    """`residual { body }`: body(x) + x; with `shortcut { ... }`, body(x) + shortcut(x)."""
+
     body: tuple[Stmt, ...]
+    span: Span
+    shortcut: tuple[Stmt, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cond:
+    """`if cond { ... } else { ... }`: the steps of the branch the parameters choose."""
+
+    cond: Expr
+    then: tuple[Stmt, ...]
+    orelse: tuple[Stmt, ...] | None
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Repeat:
     term: Term
-    count: int
+    count: Expr
     span: Span
     count_span: Span
 
 
-Term = Union[Ref, Call, Seq, Residual, Repeat]
+Term = Union[Ref, Call, Seq, Residual, Cond, Repeat]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +187,8 @@ class Axis:
 class InputStmt:
     axes: tuple[Axis, ...]
     span: Span
+    name: str | None = None  # `input seq (...)`; the first input is `x` when unnamed
+    name_span: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +205,36 @@ class MetaStmt:
     span: Span
 
 
-Stmt = Union[Chain, InputStmt, LetStmt, MetaStmt]
+@dataclass(frozen=True, slots=True)
+class BindStmt:
+    """`name := chain`: the chain's result is a tensor called `name`."""
+
+    name: str
+    chain: Chain
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnStmt:
+    """`return a, b`: the outputs, in order."""
+
+    names: tuple[tuple[str, Span], ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ForStmt:
+    """`for i in range(start, stop, step) { ... }`."""
+
+    var: str
+    var_span: Span
+    range_args: tuple[Expr, ...]
+    body: tuple[Stmt, ...]
+    span: Span
+
+
+Stmt = Union[Chain, InputStmt, LetStmt, MetaStmt, BindStmt, ReturnStmt, ForStmt]
 
 # ------------------------------------------------------------------ definitions
 

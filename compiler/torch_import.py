@@ -543,7 +543,7 @@ class _ClassEmitter:
                     count += 1
                 term = self.term(item, rank, f"{name}[{i}]")
                 if count > 1:
-                    term = s.Repeat(term, count, item.span, item.span)
+                    term = s.Repeat(term, s.Int(count, item.span), item.span, item.span)
                 step = s.Step(None, term, item.span)
             if _starts_line(item) and any(_starter(st) for st in cur):
                 lines.append(cur)

@@ -67,6 +67,18 @@ def _map_stmts(stmts: Sequence[s.Stmt], fn: Callable[[s.Call], s.Term]) -> tuple
             return t if isinstance(got, s.Call) and got.name == t.name and not got.args else got
         if isinstance(t, s.Repeat):
             return replace(t, term=term(t.term))
+        if isinstance(t, s.Cond):
+            return replace(
+                t,
+                then=_map_stmts(t.then, fn),
+                orelse=None if t.orelse is None else _map_stmts(t.orelse, fn),
+            )
+        if isinstance(t, s.Residual):
+            return replace(
+                t,
+                body=_map_stmts(t.body, fn),
+                shortcut=None if t.shortcut is None else _map_stmts(t.shortcut, fn),
+            )
         return replace(t, body=_map_stmts(t.body, fn))
 
     out: list[s.Stmt] = []

@@ -7,7 +7,19 @@ from collections.abc import Sequence
 from . import syntax as s
 from .pysafe import comment
 
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2}
+# Binding strength as in the grammar: `or` < `and` < `not` < comparisons < + - < * / // % < **.
+_PRECEDENCE = {
+    "or": -3,
+    "and": -2,
+    **dict.fromkeys(("==", "!=", "<", "<=", ">", ">="), 0),
+    "+": 1,
+    "-": 1,
+    "*": 2,
+    "/": 2,
+    "//": 2,
+    "%": 2,
+    "**": 4,
+}
 WIDTH = 96
 
 
@@ -36,11 +48,19 @@ def expr(e: s.Expr, parent: int = 0) -> str:
         return e.name
     if isinstance(e, s.Neg):
         return f"-{expr(e.operand, 3)}"
+    if isinstance(e, s.Not):
+        text = f"not {expr(e.operand, -1)}"
+        return f"({text})" if parent > -1 else text
     if isinstance(e, s.TupleExpr):
         inner = ", ".join(expr(i) for i in e.items)
         return f"({inner},)" if len(e.items) == 1 else f"({inner})"
     prec = _PRECEDENCE[e.op]
-    text = f"{expr(e.left, prec)} {e.op} {expr(e.right, prec + 1)}"
+    if e.op == "**":  # right-associative; its left operand is a primary
+        text = f"{expr(e.left, prec + 1)} ** {expr(e.right, 3)}"
+    elif prec == 0:  # comparisons do not chain
+        text = f"{expr(e.left, 1)} {e.op} {expr(e.right, 1)}"
+    else:
+        text = f"{expr(e.left, prec)} {e.op} {expr(e.right, prec + 1)}"
     return f"({text})" if prec < parent else text
 
 
@@ -76,18 +96,27 @@ def term(t: s.Term, indent: str) -> str:
     if isinstance(t, s.Call):
         return f"{t.name}({', '.join(arg(a) for a in t.args)})"
     if isinstance(t, s.Repeat):
-        return f"{term(t.term, indent)} * {t.count}"
-    keyword = "seq" if isinstance(t, s.Seq) else "residual"
-    return f"{keyword} {body(t.body, indent)}"
+        return f"{term(t.term, indent)} * {expr(t.count, 3)}"
+    if isinstance(t, s.Cond):
+        text = f"if {expr(t.cond)} {body(t.then, indent, force=True)}"
+        return text if t.orelse is None else f"{text} else {body(t.orelse, indent, force=True)}"
+    if isinstance(t, s.Residual):
+        text = f"residual {body(t.body, indent)}"
+        return text if t.shortcut is None else f"{text} shortcut {body(t.shortcut, indent)}"
+    return f"seq {body(t.body, indent)}"
 
 
-def body(stmts: Sequence[s.Stmt], indent: str) -> str:
-    """`{ ... }` on one line when it is short and simple, else one statement a line."""
+def body(stmts: Sequence[s.Stmt], indent: str, force: bool = False) -> str:
+    """`{ ... }` on one line when it is short and simple, else one statement a line.
+
+    One line joins chains with `|`; `force` keeps statements apart (an `if` body may hold
+    several chains, and joining them would make one)."""
     inner = indent + "  "
     lines = [stmt(x, inner) for x in stmts]
-    one_line = "{ " + " | ".join(lines) + " }"
+    one_line = "{ " + " | ".join(lines) + " }" if lines else "{}"
     if (
-        all(isinstance(x, s.Chain) for x in stmts)
+        (not force or len(stmts) <= 1)
+        and all(isinstance(x, s.Chain) for x in stmts)
         and all("\n" not in line for line in lines)
         and len(one_line) + len(indent) < WIDTH - 20
     ):
@@ -105,9 +134,16 @@ def stmt(x: s.Stmt, indent: str) -> str:
         return " | ".join(step(st, indent) for st in x.steps)
     if isinstance(x, s.InputStmt):
         axes = ", ".join(a.name if a.size is None else f"{a.name}: {expr(a.size)}" for a in x.axes)
-        return f"input ({axes})"
+        return f"input {x.name} ({axes})" if x.name else f"input ({axes})"
     if isinstance(x, s.LetStmt):
         return f"let {x.name} = {expr(x.value)}"
+    if isinstance(x, s.BindStmt):
+        return f"{x.name} := {stmt(x.chain, indent)}"
+    if isinstance(x, s.ReturnStmt):
+        return "return " + ", ".join(name for name, _ in x.names)
+    if isinstance(x, s.ForStmt):
+        bounds = ", ".join(expr(b) for b in x.range_args)
+        return f"for {x.var} in range({bounds}) {body(x.body, indent, force=True)}"
     return f"meta {mapping(x.mapping, indent)}"
 
 
