@@ -33,7 +33,7 @@ def hostile() -> dict[str, str]:
     chain = "\n".join(["block C0() { relu }"] + [f"block C{i}() {{ c = C{i - 1}() }}" for i in range(1, 200)])
     head = "arch a(classes = 2, length = 10, alphabet = 4) {\n"
     tail = "  flatten\n  fc = linear(classes)\n}\n"
-    from archc.frontends import MAX_INPUT_BYTES
+    from archc.frontends.files import MAX_INPUT_BYTES
 
     steps = (MAX_INPUT_BYTES - 200) // len("relu | ")
     return {
@@ -66,7 +66,7 @@ def measure(sizes: list[int]) -> dict[str, Any]:
 
 
 def markdown(res: dict[str, Any]) -> list[str]:
-    from archc.expansion import MAX_LAYERS
+    from archc.ir.expansion import MAX_LAYERS
 
     sizes = res["sizes"]
     rows = {int(k): v for k, v in res["rows"].items()}

@@ -59,7 +59,7 @@ def has_batchnorm(model: str) -> bool:
 def eval_variants(torch: Any, model: str, state: Any) -> dict[str, tuple[Any, str]]:
     """name -> (eval module, how it was made). A 1-D model has no channels-last variant:
     its channels-last code is the default code (PyTorch has no such format for 3-D tensors)."""
-    from archc.emit_torch import EmitOptions
+    from archc.backends.emit_torch import EmitOptions
 
     out: dict[str, tuple[Any, str]] = {}
     out["default"] = (build(model, EmitOptions(), state).eval(), "archc compile")
@@ -110,7 +110,7 @@ def summarize(times: dict[str, list[float]]) -> dict[str, Any]:
 def measure_model(
     torch: Any, model: str, eval_rounds: int, train_rounds: int, rng: random.Random, compiled_train: bool
 ) -> dict[str, Any]:
-    from archc.emit_torch import EmitOptions
+    from archc.backends.emit_torch import EmitOptions
 
     seed = seed_module(model)
     randomize(seed, torch, seed=0)

@@ -17,10 +17,10 @@ SHAPES = {"chain": chain_arch, "residual stack": residual_arch}
 
 
 def one(text: str, name: str) -> dict[str, float]:
+    from archc.backends.emit_torch import emit
+    from archc.core.source import Source
     from archc.driver import check_tree
-    from archc.emit_torch import emit
-    from archc.parser import parse
-    from archc.source import Source
+    from archc.syntax.parser import parse
 
     gc.collect()
     source = Source(name, text)

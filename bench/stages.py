@@ -27,12 +27,12 @@ def _time(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
 def stage_times(text: str, name: str, repeat: int) -> dict[str, list[float]]:
     """parse, resolve, check, render, format (fast path) and black on the whole file."""
     import black
-    from archc.diagnostics import Reporter
-    from archc.emit_torch import LINE_LENGTH, format_python, render_python
-    from archc.parser import parse
-    from archc.resolve import Resolver
-    from archc.shapes import ShapeChecker
-    from archc.source import Source
+    from archc.backends.emit_torch import LINE_LENGTH, format_python, render_python
+    from archc.checks.shapes import ShapeChecker
+    from archc.core.diagnostics import Reporter
+    from archc.core.source import Source
+    from archc.ir.resolve import Resolver
+    from archc.syntax.parser import parse
 
     source = Source(name, text)
     out: dict[str, list[float]] = {}
@@ -58,7 +58,7 @@ def import_costs(repeat: int) -> dict[str, list[float]]:
     mods = {
         "python -c pass": "pass",
         "import archc.driver (lint path)": "import archc.driver",
-        "import archc.driver + emit_torch": "import archc.driver, archc.emit_torch",
+        "import archc.driver + emit_torch": "import archc.driver, archc.backends.emit_torch",
         "import jinja2": "import jinja2",
         "import black": "import black",
         "import lark": "import lark",
@@ -79,7 +79,7 @@ def import_costs(repeat: int) -> dict[str, list[float]]:
 
 def grammar_costs(repeat: int) -> dict[str, list[float]]:
     """Building the LALR tables (empty cache) against loading them from the cache."""
-    from archc import parser
+    from archc.syntax import parser
 
     old = os.environ.get("XDG_CACHE_HOME")
     out: dict[str, list[float]] = {"build (empty cache)": [], "load (cached)": []}
@@ -136,7 +136,7 @@ def markdown(res: dict[str, Any]) -> list[str]:
     out += ["| import | median ms | extra ms |", "|---|---:|---:|"]
     for label, times in res["imports"].items():
         out.append(f"| `{label}` | {median(times) * 1000:.0f} | {(median(times) - base) * 1000:.0f} |")
-    out += ["", "Lark LALR tables (`archc.parser._parser()`), ms:", ""]
+    out += ["", "Lark LALR tables (`archc.syntax.parser._parser()`), ms:", ""]
     out += ["| grammar | median ms | range ms |", "|---|---:|---:|"]
     for label, times in res["grammar"].items():
         lo, hi = spread(times)

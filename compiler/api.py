@@ -6,10 +6,10 @@ import types
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import Diagnostic, render
+from .core.diagnostics import Diagnostic, render
+from .core.source import Source
+from .core.values import Value
 from .driver import run
-from .source import Source
-from .values import Value
 
 
 class ArchError(Exception):
@@ -34,7 +34,7 @@ def compile_source(
 
     `options` is an `archc.emit_torch.EmitOptions` (memory format, batchnorm folding).
     """
-    from .emit_torch import emit
+    from .backends.emit_torch import emit
 
     source = Source(path, text)
     result = run(source, {k: [v] for k, v in (params or {}).items()}, arch)

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .diagnostics import Diagnostic, render, summary_line
-from .driver import Result, parse_sets, run_path
-from .frontends import Options, UsageError
-from .outputs import OutputError
-from .values import Value
+from .core.diagnostics import Diagnostic, render, summary_line
+from .core.outputs import OutputError
+from .core.values import Value
+from .driver import Result, length_report, parse_sets, run_path
+from .frontends.files import Options, UsageError
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
 
@@ -86,7 +86,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     results, problems = _checked_variants(args)
     if any(d.is_error for d in problems) or not all(r.ok for _, r in results):
         return _fail(problems)
-    from .emit_torch import EmitError, EmitOptions, emit
+    from .backends.emit_torch import EmitError, EmitOptions, emit
 
     options = EmitOptions(args.memory_format, args.fold_batchnorm)
     files: dict[Path, str] = {}
@@ -111,12 +111,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
             except EmitError as err:
                 raise UsageError(f"{path}: {err}") from None
             if args.emit == "seqgra":
-                from .emit_seqgra import emit_xml
+                from .backends.emit_seqgra import emit_xml
 
                 files[module_path.with_suffix(".xml")] = emit_xml(
                     variant.checked, module_path.name, class_name
                 )
-    from .outputs import write_all
+    from .core.outputs import write_all
 
     write_all(files)
     for target in files:
@@ -134,8 +134,6 @@ def cmd_lint(args: argparse.Namespace) -> int:
     results, everything = _checked_variants(args)
     reports: list[str] = []
     if args.lengths:
-        from .lengths import length_report
-
         for _, result in results:
             if result.ok:
                 reports.extend(length_report(result))
@@ -154,8 +152,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from .driver import check_tree
-    from .frontends import load
-    from .unparse import unparse
+    from .frontends.load import load
+    from .syntax.unparse import unparse
 
     all_sets = parse_sets(args.set or [])
     if any(len(v) > 1 for v in all_sets.values()):
@@ -170,7 +168,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         return _fail(result.diagnostics)
     text = unparse(loaded.tree, loaded.header)
     if args.output and args.output != "-":
-        from .outputs import write_all
+        from .core.outputs import write_all
 
         write_all({Path(args.output): text})
         print(f"wrote {args.output}", file=sys.stderr)
@@ -191,7 +189,7 @@ def _single_checked(args: argparse.Namespace) -> tuple[Result | None, list[Diagn
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from .summary import render_summaries
+    from .backends.summary import render_summaries
 
     result, problems = _single_checked(args)
     if result is None:
@@ -203,7 +201,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from .graph import write_graph
+    from .backends.graph import write_graph
 
     result, problems = _single_checked(args)
     if result is None:
@@ -320,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     class_name = getattr(args, "class_name", None)
     if class_name is not None:
-        from .pysafe import class_name_problem, suggest_name
+        from .core.pysafe import class_name_problem, suggest_name
 
         problem = class_name_problem(class_name)
         if problem is not None:

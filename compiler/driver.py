@@ -1,4 +1,9 @@
-"""The pipeline for one source: parse -> resolve -> check, per architecture and --set values."""
+"""The pipeline for one source: parse -> resolve -> check, per architecture and --set values.
+
+The driver is the last stage but the command line: it imports every stage before it
+(`checks.lengths` too, for the --lengths report and too-short hints), and none of
+them imports it.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,17 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from . import ir
-from . import syntax as s
-from .bounds import check_bounds
-from .diagnostics import CompileError, Diagnostic, Note, Reporter
-from .frontends import Loaded, Options, UsageError, load
-from .parser import parse
-from .resolve import Resolver
-from .shapes import ShapeChecker
-from .source import Source, Span
-from .values import MAX_SIZE, Value
+from .checks.bounds import check_bounds
+from .checks.shapes import ShapeChecker
+from .core.diagnostics import CompileError, Diagnostic, Note, Reporter
+from .core.source import Source, Span
+from .core.values import MAX_SIZE, Value
+from .frontends.files import Loaded, Options, UsageError
+from .frontends.load import load
+from .ir import nodes as ir
+from .ir.resolve import Resolver
+from .syntax import tree as s
+from .syntax.parser import parse
 
 
 @dataclass(frozen=True)
@@ -246,7 +252,7 @@ def _explain_too_short(
     start: int,
 ) -> None:
     """Tell a too-short error which input length is the shortest that works."""
-    from .lengths import minimum_length
+    from .checks.lengths import minimum_length
 
     for index in range(start, len(rep.items)):
         diag = rep.items[index]
@@ -259,3 +265,23 @@ def _explain_too_short(
                 help=f"the shortest input that works is {shortest} positions "
                 f"(--set length={shortest}); or use a smaller kernel, stride or pool",
             )
+
+
+def length_report(result: Result) -> list[str]:
+    """The --lengths report for every architecture of a checked result."""
+    from .checks.lengths import LengthProbe, analyse, describe
+
+    if result.tree is None:
+        return []
+    out: list[str] = []
+    for variant in result.variants:
+        arch = next(a for a in result.tree.archs if a.name == variant.arch_name)
+        if "length" not in {p.name for p in arch.params}:
+            out.append(f"{arch.name}: has no `length` parameter")
+            continue
+        probe = LengthProbe(result.source, result.tree, arch, dict(variant.overrides))
+        current = dict(variant.checked.params).get("length") if variant.checked else None
+        out.extend(
+            describe(arch.name, analyse(probe), int(current) if isinstance(current, int) else 0)
+        )
+    return out

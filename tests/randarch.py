@@ -1450,9 +1450,9 @@ def _kind_of(node: Any) -> str:
 
 def classify(program: Program, text: str) -> Verdict:
     """Run archc and the reference on one program and compare them."""
+    from archc.backends.emit_torch import emit
+    from archc.core.source import Source
     from archc.driver import run
-    from archc.emit_torch import emit
-    from archc.source import Source
 
     torch.manual_seed(0)
     ref = build_reference(program)

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from archc import graph as graph_module
-from archc import ir
+from archc.backends import graph as graph_module
+from archc.backends.graph import quote, to_dot
+from archc.backends.summary import Summary, summarize
 from archc.cli import main
+from archc.core.source import Source
 from archc.driver import run, run_path
-from archc.graph import quote, to_dot
-from archc.source import Source
-from archc.summary import Summary, summarize
+from archc.ir import nodes as ir
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from archc.cli import main
-from archc.expansion import MAX_LAYERS, MAX_NESTING
-from archc.frontends import MAX_INPUT_BYTES
+from archc.frontends.files import MAX_INPUT_BYTES
+from archc.ir.expansion import MAX_LAYERS, MAX_NESTING
 
 ROOT = Path(__file__).resolve().parent.parent
 

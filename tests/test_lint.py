@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from archc.cli import main
-from archc.diagnostics import render
+from archc.core.diagnostics import render
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -517,8 +517,8 @@ def test_no_colour_when_not_a_terminal(tmp_path: Path) -> None:
 
 
 def test_colour_on_request() -> None:
-    from archc.diagnostics import Diagnostic, Severity
-    from archc.source import Source, Span
+    from archc.core.diagnostics import Diagnostic, Severity
+    from archc.core.source import Source, Span
 
     diag = Diagnostic(Severity.ERROR, "x", "msg", Source("f", "abc\n"), Span(0, 1))
     assert "\x1b[1;31m" in render(diag, color=True)

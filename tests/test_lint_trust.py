@@ -327,8 +327,8 @@ def test_did_you_mean_stays_quiet_for_other_words(tmp_path: Path, word: str) -> 
 
 
 def test_did_you_mean_unit() -> None:
-    from archc.diagnostics import did_you_mean
-    from archc.layers import all_names
+    from archc.core.diagnostics import did_you_mean
+    from archc.ir.layers import all_names
 
     names = all_names()
     assert did_you_mean("gelu", names) is None
@@ -370,9 +370,9 @@ def test_receptive_field_larger_than_the_input_says_it_counts_padding(tmp_path: 
 
 
 def test_summary_json_of_several_architectures_is_one_document() -> None:
+    from archc.backends.summary import render_summaries
+    from archc.core.source import Source
     from archc.driver import run
-    from archc.source import Source
-    from archc.summary import render_summaries
 
     text = HEAD + "  c = conv1d(8, 3)\n}\n" + HEAD.replace("arch m", "arch n") + "  d = conv1d(4, 5)\n}\n"
     result = run(Source("two.arch", text))

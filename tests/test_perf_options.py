@@ -15,9 +15,7 @@ from typing import Any
 import black
 import pytest
 from archc.api import build_module, compile_source
-from archc.cli import main
-from archc.driver import run
-from archc.emit_torch import (
+from archc.backends.emit_torch import (
     LINE_LENGTH,
     EmitOptions,
     _black_statement,
@@ -25,7 +23,9 @@ from archc.emit_torch import (
     format_python,
     render_python,
 )
-from archc.source import Source
+from archc.cli import main
+from archc.core.source import Source
+from archc.driver import run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from seeds import SEED_INPUT
@@ -135,8 +135,8 @@ def test_deepsea_compiles_without_black(tmp_path: Path) -> None:
 
 @pytest.fixture
 def fresh_parser(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    """archc.parser with its cache under tmp_path, rebuilt on each `_parser()` call."""
-    from archc import parser
+    """archc.syntax.parser with its cache under tmp_path, rebuilt on each `_parser()` call."""
+    from archc.syntax import parser
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     parser._parser.cache_clear()

@@ -68,10 +68,10 @@ def test_oracle_agrees_on_a_correct_model(torch_module: Any) -> None:
 
 
 def _patched_emit(monkeypatch: pytest.MonkeyPatch, edit: Any) -> None:
-    import archc.emit_torch
+    import archc.backends.emit_torch
 
-    real = archc.emit_torch.emit
-    monkeypatch.setattr(archc.emit_torch, "emit", lambda *a, **k: edit(real(*a, **k)))
+    real = archc.backends.emit_torch.emit
+    monkeypatch.setattr(archc.backends.emit_torch, "emit", lambda *a, **k: edit(real(*a, **k)))
 
 
 @pytest.mark.torch

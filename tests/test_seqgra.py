@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archc import syntax as s
 from archc.cli import main
-from archc.diagnostics import Reporter
-from archc.frontends import Loaded, Options
-from archc.parser import parse
-from archc.seqgra_import import MAX_BYTES, identifier, typed
-from archc.source import Source, Span
+from archc.core.diagnostics import Reporter
+from archc.core.source import Source, Span
+from archc.frontends.files import Loaded, Options
+from archc.frontends.seqgra_import import MAX_BYTES, identifier, typed
+from archc.syntax import tree as s
+from archc.syntax.parser import parse
 from lxml import etree
 from seeds import MODELS, SEQGRA_MD, SEQGRA_XSD, seed_python, seed_xml
 
@@ -375,7 +375,7 @@ def fake_read_py(monkeypatch: pytest.MonkeyPatch) -> list[Options]:
     """A stand-in PyTorch lifter: the '.py' file holds .arch text, parsed as such.
 
     It lets the metadata attachment and the XML round trip be tested whatever
-    state the real lifter (`archc.torch_import`) is in; the calls are recorded.
+    state the real lifter (`archc.frontends.torch_import`) is in; the calls are recorded.
     """
     calls: list[Options] = []
 
@@ -383,9 +383,9 @@ def fake_read_py(monkeypatch: pytest.MonkeyPatch) -> list[Options]:
         calls.append(options)
         return Loaded(source, parse(source), Reporter(source), ["lifted by the stand-in"])
 
-    fake = types.ModuleType("archc.torch_import")
+    fake = types.ModuleType("archc.frontends.torch_import")
     fake.read_py = read_py  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "archc.torch_import", fake)
+    monkeypatch.setitem(sys.modules, "archc.frontends.torch_import", fake)
     return calls
 
 
@@ -457,7 +457,7 @@ def test_lifted_module_gets_the_definitions_name_and_metadata(
 
 def _real_read_py() -> Any:
     try:
-        return getattr(importlib.import_module("archc.torch_import"), "read_py", None)
+        return getattr(importlib.import_module("archc.frontends.torch_import"), "read_py", None)
     except ImportError:
         return None
 
@@ -923,7 +923,7 @@ def test_external_architectures_that_cannot_be_imported(
 def test_missing_lifter_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "archc.torch_import", None)  # import now fails
+    monkeypatch.setitem(sys.modules, "archc.frontends.torch_import", None)  # import now fails
     (tmp_path / "model.py").write_text("import torch\n")
     path = tmp_path / "def.xml"
     path.write_text(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from archc.diagnostics import Reporter
+from archc.core.diagnostics import Reporter
+from archc.core.source import Source
 from archc.driver import check_tree
-from archc.layers import lookup
-from archc.parser import parse
-from archc.source import Source
+from archc.ir.layers import lookup
+from archc.syntax.parser import parse
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "shape_rules.txt"
 AXES = {1: ["features"], 2: ["channels", "length"], 3: ["channels", "height", "length"]}

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archc import ir
 from archc.api import build_module
+from archc.backends.summary import Reach, Row, Summary, render_summary, summarize
 from archc.cli import main
+from archc.core.source import Source
 from archc.driver import run, run_path
-from archc.source import Source
-from archc.summary import Reach, Row, Summary, render_summary, summarize
+from archc.ir import nodes as ir
 from seeds import MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -544,7 +544,7 @@ LIFTABLE = [
 def test_lifted_python_is_summarized_like_arch(name: str, torch_module: Any) -> None:
     """A .py goes through the same checked IR; its totals match the fixture module itself."""
     pytest.importorskip(
-        "archc.torch_import", reason="the PyTorch importer is not in this checkout yet"
+        "archc.frontends.torch_import", reason="the PyTorch importer is not in this checkout yet"
     )
     import types
 
@@ -567,10 +567,10 @@ def test_lifted_python_is_summarized_like_arch(name: str, torch_module: Any) -> 
 def test_seqgra_xml_and_seed_python_are_summarized_like_arch(model: str, tmp_path: Path) -> None:
     """The seed's XML names the seed's PyTorch module; both read as the network of the .arch."""
     pytest.importorskip(
-        "archc.torch_import", reason="the PyTorch importer is not in this checkout yet"
+        "archc.frontends.torch_import", reason="the PyTorch importer is not in this checkout yet"
     )
     pytest.importorskip(
-        "archc.seqgra_import", reason="the seqgra importer is not in this checkout yet"
+        "archc.frontends.seqgra_import", reason="the seqgra importer is not in this checkout yet"
     )
     from seeds import seed_python, seed_xml
 

@@ -11,7 +11,7 @@ import itertools
 import random
 
 import pytest
-from archc.shapes import BATCH, contiguous_strides, pool_output, view_strides
+from archc.checks.shapes import BATCH, contiguous_strides, pool_output, view_strides
 from test_shape_rules import checked_shape
 
 pytestmark = pytest.mark.torch
@@ -161,12 +161,12 @@ def test_view_stride_errors_fail_in_torch(torch_module) -> None:  # type: ignore
 
 def test_channels_last_detection_agrees_with_torch(torch_module) -> None:  # type: ignore[no-untyped-def]
     """A 2-D convolution returns channels-last exactly when archc predicts it."""
-    from archc.ir import Dim
-    from archc.shapes import Layout, channels_last_strides, next_layout
+    from archc.checks.shapes import Layout, channels_last_strides, next_layout
+    from archc.ir.nodes import Dim
 
     torch = torch_module
-    from archc.ir import Layer
-    from archc.source import Span
+    from archc.core.source import Span
+    from archc.ir.nodes import Layer
 
     rng = random.Random(4)
     conv = torch.nn.Conv2d(3, 2, 1)

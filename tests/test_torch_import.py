@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from archc.cli import main
-from archc.frontends import Options
-from archc.source import Source
-from archc.torch_import import read_py
-from archc.unparse import unparse
+from archc.core.source import Source
+from archc.frontends.files import Options
+from archc.frontends.torch_import import read_py
+from archc.syntax.unparse import unparse
 from seeds import MODELS, SEED_INPUT, seed_python
 from torch_helpers import randomize
 

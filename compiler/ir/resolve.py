@@ -9,14 +9,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ir
-from . import syntax as s
-from .diagnostics import CompileError, Note, Reporter, did_you_mean
+from ..core.diagnostics import CompileError, Note, Reporter, did_you_mean
+from ..core.pysafe import BUILTIN_NAMES, GENERATED_GLOBALS, class_name_problem, suggest_name
+from ..core.source import Span
+from ..core.values import MAX_INT, MAX_SIZE, Value, show, type_name
+from ..syntax import tree as s
+from . import nodes as ir
 from .expansion import MAX_LAYERS, MAX_NESTING, Expansion
 from .layers import REQUIRED, LayerSpec, all_names, lookup, unsupported
-from .pysafe import BUILTIN_NAMES, GENERATED_GLOBALS, class_name_problem, suggest_name
-from .source import Span
-from .values import MAX_INT, MAX_SIZE, Value, show, type_name
 
 # Calls that merge named tensors; `mean` and `max` over an axis are layers.
 MERGE_NAMES = frozenset(ir.MERGES)

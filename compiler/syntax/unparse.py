@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import syntax as s
-from .pysafe import comment
+from ..core.pysafe import comment
+from . import tree as s
 
 # Binding strength as in the grammar: `or` < `and` < `not` < comparisons < + - < * / // % < **.
 _PRECEDENCE = {

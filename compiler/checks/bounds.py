@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import ir
-from .diagnostics import Reporter
-from .source import Span
+from ..core.diagnostics import Reporter
+from ..core.source import Span
+from ..ir import nodes as ir
 
 # 2**40 elements is 4 TiB as float32: more than any machine allocates in one tensor.
 MAX_ELEMENTS = 2**40

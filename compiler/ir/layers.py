@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .values import MAX_SIZE, Value, show, type_name
+from ..core.values import MAX_SIZE, Value, show, type_name
 
 REQUIRED = object()  # marks a parameter with no default
 

@@ -30,11 +30,12 @@ from typing import Any
 
 from lxml import etree
 
-from . import syntax as s
-from .diagnostics import Diagnostic, Reporter, did_you_mean
-from .frontends import Loaded, Options, read_source
-from .parser import KEYWORDS
-from .source import Source, Span
+from ..core.diagnostics import Diagnostic, Reporter, did_you_mean
+from ..core.seqgra_vocab import ALPHABETS, TASKS
+from ..core.source import Source, Span
+from ..syntax import tree as s
+from ..syntax.parser import KEYWORDS
+from .files import Loaded, Options, read_source
 
 MAX_BYTES = 500_000  # seqgra model definitions are a few kB (under the input cap of frontends)
 MAX_DEPTH = 12  # the deepest seqgra element is seqgramodel/general/labels/label (4)
@@ -65,8 +66,6 @@ _GENERAL = (
 _ARCHITECTURE = (("sequential", 0, 1), ("hyperparameters", 0, 1), ("external", 0, 1))
 _HYPER_GROUPS = ("loss", "optimizer", "trainingprocess")
 
-TASKS = ("multi-class classification", "multi-label classification")
-ALPHABETS = {"DNA": 4, "RNA": 4, "protein": 20}
 LIBRARIES = ("PyTorch", "TensorFlow", "BayesOptimalClassifier")
 
 # Keras operations seqgra embeds, by seqgra's own (case-insensitive) name, with the

@@ -16,15 +16,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import ir
-from . import syntax as s
-from .diagnostics import CompileError, Diagnostic, Reporter
-from .frontends import Loaded, Options
-from .layers import lookup
-from .pysafe import class_name_problem
-from .resolve import Resolver
-from .shapes import ShapeChecker
-from .source import Source, Span
+from ..checks.shapes import ShapeChecker
+from ..core.diagnostics import CompileError, Diagnostic, Reporter
+from ..core.pysafe import class_name_problem
+from ..core.source import Source, Span
+from ..core.values import Value
+from ..ir import nodes as ir
+from ..ir.layers import lookup
+from ..ir.resolve import Resolver
+from ..syntax import tree as s
+from .files import Loaded, Options
 from .torch_import_eval import MAIN_PARAM, Interp, Lifted
 from .torch_import_merge import apply_merges, find_merges
 from .torch_import_values import (
@@ -44,7 +45,6 @@ from .torch_import_values import (
     Unsupported,
     Val,
 )
-from .values import Value
 
 _Measured = dict[Span, list[int]]  # input sizes / element counts by the span of their layer or view
 _Cache = dict[tuple[int, int], "_Measured | None"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from .source import Span
+from ..core.source import Span
 
 # ------------------------------------------------------------------ expressions
 

@@ -17,10 +17,10 @@ import lark
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from . import syntax as s
-from .diagnostics import CompileError, Diagnostic, Note, Severity
-from .source import Source, Span
-from .values import MAX_INT, MAX_SIZE
+from ..core.diagnostics import CompileError, Diagnostic, Note, Severity
+from ..core.source import Source, Span
+from ..core.values import MAX_INT, MAX_SIZE
+from . import tree as s
 
 KEYWORDS = frozenset(
     {

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from . import ir
-from .layers import lookup
-from .pysafe import class_name_problem, comment, docstring, literal, suggest_name
-from .values import Value
+from ..core.pysafe import class_name_problem, comment, docstring, literal, suggest_name
+from ..core.values import Value
+from ..ir import nodes as ir
+from ..ir.layers import lookup
 
 FUNCTIONAL = {
     "relu": "F.relu",

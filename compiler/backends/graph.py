@@ -16,11 +16,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ir
-from .frontends import UsageError
-from .outputs import write_all
+from ..core.outputs import write_all
+from ..core.values import show
+from ..frontends.files import UsageError
+from ..ir import nodes as ir
 from .summary import Row, Summary, si, summarize
-from .values import show
 
 DOT_TIMEOUT_S = 60
 FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot"}

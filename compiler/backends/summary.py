@@ -27,9 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ir
-from .layers import lookup
-from .values import Value, show
+from ..core.values import Value, show
+from ..ir import nodes as ir
+from ..ir.layers import lookup
 
 FLOAT32_BYTES = 4
 INT64_BYTES = 8

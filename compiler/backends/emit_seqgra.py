@@ -31,10 +31,10 @@ from typing import Any
 
 from lxml import etree
 
-from . import ir
-from .frontends import UsageError
-from .pysafe import literal
-from .seqgra_import import ALPHABETS, TASKS  # one definition of seqgra's vocabulary
+from ..core.pysafe import literal
+from ..core.seqgra_vocab import ALPHABETS, TASKS  # one definition of seqgra's vocabulary
+from ..frontends.files import UsageError
+from ..ir import nodes as ir
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 SCHEMA = "https://kkrismer.github.io/seqgra/model-config.xsd"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import syntax as s
-from .source import Span
+from ..core.source import Span
+from ..syntax import tree as s
 
 MAX_LAYERS = 200_000  # layers (and reuses of layers) of one expanded architecture
 MAX_NESTING = 100  # blocks, seq groups and residuals nested inside one another

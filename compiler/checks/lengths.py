@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
-from . import ir
-from . import syntax as s
-from .diagnostics import Reporter
-from .layers import lookup
-from .resolve import Resolver
+from ..core.diagnostics import Reporter
+from ..core.source import Source, Span
+from ..core.values import Value
+from ..ir import nodes as ir
+from ..ir.layers import lookup
+from ..ir.resolve import Resolver
+from ..syntax import tree as s
 from .shapes import ShapeChecker
-from .source import Source, Span
-from .values import Value
 
 MAX_LENGTH = 1 << 24
 
@@ -244,27 +244,6 @@ def describe(name: str, info: LengthInfo, current: int) -> list[str]:
     return lines
 
 
-def length_report(result: object) -> list[str]:
-    """The --lengths report for every architecture of a checked result."""
-    from .driver import Result
-
-    assert isinstance(result, Result)
-    if result.tree is None:
-        return []
-    out: list[str] = []
-    for variant in result.variants:
-        arch = next(a for a in result.tree.archs if a.name == variant.arch_name)
-        if "length" not in {p.name for p in arch.params}:
-            out.append(f"{arch.name}: has no `length` parameter")
-            continue
-        probe = LengthProbe(result.source, result.tree, arch, dict(variant.overrides))
-        current = dict(variant.checked.params).get("length") if variant.checked else None
-        out.extend(
-            describe(arch.name, analyse(probe), int(current) if isinstance(current, int) else 0)
-        )
-    return out
-
-
 def minimum_length(
     source: Source, tree: s.File, arch: s.ArchDef, overrides: Mapping[str, Value]
 ) -> int | None:
@@ -273,4 +252,4 @@ def minimum_length(
     return _first(1, MAX_LENGTH, lambda n: not probe(n).too_short)
 
 
-__all__ = ["LengthInfo", "LengthProbe", "Span", "analyse", "length_report", "minimum_length"]
+__all__ = ["LengthInfo", "LengthProbe", "Span", "analyse", "describe", "minimum_length"]

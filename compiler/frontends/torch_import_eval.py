@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import syntax as s
-from .layers import REQUIRED, lookup
-from .source import NO_SPAN, Span
+from ..core.source import NO_SPAN, Span
+from ..ir.layers import REQUIRED, lookup
+from ..syntax import tree as s
 from .torch_import_values import (
     Batch,
     BlockNode,

@@ -12,11 +12,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from . import syntax as s
-from .layers import lookup
-from .unparse import expr as show_expr
-from .unparse import params as show_params
-from .unparse import stmt as show_stmt
+from ..ir.layers import lookup
+from ..syntax import tree as s
+from ..syntax.unparse import expr as show_expr
+from ..syntax.unparse import params as show_params
+from ..syntax.unparse import stmt as show_stmt
 
 _RENAME = {"out_channels": "channels", "out_features": "features", "hidden_size": "hidden",
            "num_features": "features", "in_channels": "in_channels"}

@@ -10,8 +10,8 @@ import ast
 from dataclasses import dataclass, field
 from typing import Union
 
-from . import syntax as s
-from .source import Source, Span
+from ..core.source import Source, Span
+from ..syntax import tree as s
 
 
 class Unsupported(Exception):

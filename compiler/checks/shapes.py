@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import ir
-from .diagnostics import CompileError, Note, Reporter
-from .ir import Dim, Shape, show_axes, show_shape
-from .layers import lookup
-from .resolve import POISON
-from .source import Span
-from .values import Value, show
+from ..core.diagnostics import CompileError, Note, Reporter
+from ..core.source import Span
+from ..core.values import Value, show
+from ..ir import nodes as ir
+from ..ir.layers import lookup
+from ..ir.nodes import Dim, Shape, show_axes, show_shape
+from ..ir.resolve import POISON
 
 
 class _Stop(Exception):

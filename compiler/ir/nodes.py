@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from .source import NO_SPAN, Span
-from .values import Value
+from ..core.source import NO_SPAN, Span
+from ..core.values import Value
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
-"""Front ends: read .arch, seqgra .xml or PyTorch .py files into one syntax tree.
+"""What every front end shares: reading a file safely, the options and the result.
 
-Every front end returns a `syntax.File` whose spans point into the file it read,
-so diagnostics from checking it land on the user's own lines.
+The importers (`seqgra_import`, `torch_import`) import this module, and `load`
+(which dispatches to them by suffix) imports them, so neither imports `load`.
 """
 
 from __future__ import annotations
@@ -9,13 +9,11 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from . import syntax as s
-from .diagnostics import CompileError, Diagnostic, Reporter, Severity
-from .parser import parse
-from .source import Source, Span
-from .values import Value
+from ..core.diagnostics import Diagnostic, Reporter, Severity
+from ..core.source import Source, Span
+from ..core.values import Value
+from ..syntax import tree as s
 
 
 class UsageError(Exception):
@@ -102,31 +100,3 @@ def read_source(path: str) -> Source | Diagnostic:
             Span(err.start, err.start + 1),
             help="save the file as UTF-8",
         )
-
-
-def load(path: str, options: Options | None = None) -> Loaded:
-    """Read any supported file into a syntax tree."""
-    options = options or Options()
-    suffix = Path(path).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise UsageError(f"{path}: archc reads .arch, seqgra .xml and PyTorch .py files")
-    got = read_source(path)
-    if isinstance(got, Diagnostic):
-        rep = Reporter(got.source)
-        rep.items.append(got)
-        return Loaded(got.source, None, rep)
-    source = got
-    if suffix == ".arch":
-        rep = Reporter(source)
-        try:
-            return Loaded(source, parse(source), rep)
-        except CompileError as err:
-            rep.items.append(err.diagnostic)
-            return Loaded(source, None, rep)
-    if suffix == ".xml":
-        from .seqgra_import import read_xml
-
-        return read_xml(source, options)
-    from .torch_import import read_py
-
-    return read_py(source, options)

@@ -1,0 +1,1 @@
+"""Stage 6, back ends: PyTorch code, seqgra XML, summary tables and Graphviz diagrams."""
