@@ -835,6 +835,25 @@ def _merge_shapes(instances: list[list[ir.Shape]]) -> list[str]:
     return merged
 
 
+def _inputs_text(arch: ir.Architecture) -> str:
+    """`(N, 4, 1000) (batch, channels, length)`, with every input's name when there are several."""
+    first = f"{ir.show_shape(arch.input_shape)} {ir.show_axes(arch.input_shape)}"
+    if not arch.extra_inputs:
+        return first
+    name = arch.cls.inputs[0] if arch.cls.inputs else "x"
+    rest = [f"{n} {ir.show_shape(sh)} {ir.show_axes(sh)}" for n, sh, _ in arch.extra_inputs]
+    return ", ".join([f"{name} {first}", *rest])
+
+
+def _outputs_text(arch: ir.Architecture) -> str:
+    cls = arch.cls
+    if len(cls.outputs) <= 1:
+        return ir.show_shape(cls.out_shape)
+    return ", ".join(
+        f"{name} {ir.show_shape(sh)}" for name, sh in zip(cls.outputs, cls.out_shapes, strict=True)
+    )
+
+
 def _with_comments(lines: list[str], comments: list[str]) -> list[str]:
     return [f"{line}  # {comment(c)}" if c else line for line, c in zip(lines, comments, strict=True)]
 
@@ -958,8 +977,7 @@ def render_python(
         top.init.append("self._folded = False  # set by fold_batchnorm()")
     out_shape = arch.cls.out_shape
     top.doc = (
-        f"Architecture `{arch.name}`: input {ir.show_shape(arch.input_shape)} "
-        f"{ir.show_axes(arch.input_shape)}, output {ir.show_shape(out_shape)}."
+        f"Architecture `{arch.name}`: input {_inputs_text(arch)}, output {_outputs_text(arch)}."
     )
     imports = ["import torch"]
     if em.uses_functional:
@@ -975,9 +993,8 @@ def render_python(
             source=source_name,
             arch=arch.name,
             params=", ".join(f"{k}={literal(v)}" for k, v in arch.params) or "none",
-            in_shape=ir.show_shape(arch.input_shape),
-            in_axes=ir.show_axes(arch.input_shape),
-            out_shape=ir.show_shape(out_shape),
+            in_text=_inputs_text(arch),
+            out_shape=_outputs_text(arch),
             imports=imports,
             metadata=_meta_repr(arch.meta) if arch.meta else "",
             variant=" ".join(flags),

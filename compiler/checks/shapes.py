@@ -1169,9 +1169,9 @@ class ShapeChecker:
                 state.tensors[op.name] = (shape, self.layout)
                 out.append(replace(op, shape=shape))
             elif isinstance(op, ir.Merge):
-                shape = self.merge(op, shape, state)
+                shape, dim = self.merge(op, shape, state)
                 self.layout = Layout.of(shape)
-                out.append(replace(op, shape=shape))
+                out.append(replace(op, shape=shape, dim=dim))
             elif isinstance(op, ir.Loop):
                 iterations = []
                 for iteration in op.iterations:
@@ -1213,8 +1213,9 @@ class ShapeChecker:
             return replace(op, layer=replace(layer, explicit=frozenset({"to"})))
         return op
 
-    def merge(self, op: ir.Merge, current: Shape, state: _ClassState) -> Shape:
-        """The shape of a merge of named tensors; every operand is checked against the first."""
+    def merge(self, op: ir.Merge, current: Shape, state: _ClassState) -> tuple[Shape, int | None]:
+        """The shape of a merge of named tensors and the index of the axis it joins on;
+        every operand is checked against the first."""
         shapes = [current if name == "" else state.tensors[name][0] for name in op.operands]
         names = ["the current tensor" if name == "" else f"`{name}`" for name in op.operands]
 
@@ -1262,7 +1263,7 @@ class ShapeChecker:
                         help=f"stack after the batch axis: dim = {batch + 1} or later",
                     )
                 new = Dim(len(shapes), "stack", f"{len(shapes)} stacked tensors", op.span)
-                return (*first[:axis], new, *first[axis:])
+                return (*first[:axis], new, *first[axis:]), axis
             if axis == batch:
                 raise self.rep.fatal(
                     "batch-mix",
@@ -1282,7 +1283,7 @@ class ShapeChecker:
             total = sum(sh[axis].size or 0 for sh in shapes)
             parts = " + ".join(str(sh[axis].size) for sh in shapes)
             joined = Dim(total, first[axis].label, f"{parts} {first[axis].label} joined by cat", op.span)
-            return (*first[:axis], joined, *first[axis + 1 :])
+            return (*first[:axis], joined, *first[axis + 1 :]), axis
         result: Shape | None = shapes[0]
         for index, sh in enumerate(shapes[1:], 1):
             assert result is not None
@@ -1320,7 +1321,7 @@ class ShapeChecker:
                 op.span,
                 help="a broadcast merge is rarely meant; check the shapes of the branches",
             )
-        return result
+        return result, None
 
     def merge_axis(self, op: ir.Merge, shape: Shape, rank: int) -> int:
         if isinstance(op.dim, str):
