@@ -180,6 +180,17 @@ def emit_xml(arch: ir.Architecture, module_filename: str, class_name: str) -> st
             f"seqgra export: meta `{unknown[0]}` has no place in a seqgra model definition "
             f"(it holds: {', '.join(FIELDS)})"
         )
+    if len(arch.cls.outputs) > 1:
+        raise UsageError(
+            f"seqgra export: `{arch.name}` returns {len(arch.cls.outputs)} outputs "
+            f"({', '.join(arch.cls.outputs)}), but seqgra trains a model with one output; "
+            "export an architecture that returns one tensor"
+        )
+    if arch.extra_inputs:
+        raise UsageError(
+            f"seqgra export: `{arch.name}` takes {1 + len(arch.extra_inputs)} inputs, but seqgra "
+            "feeds a model one sequence tensor"
+        )
     params = dict(arch.params)
     alphabet_param = params.get("alphabet")
     alphabet = alphabet_param if isinstance(alphabet_param, int) else None

@@ -89,6 +89,7 @@ class _Dot:
     edges: list[str] = field(default_factory=list)
     count: int = 0
     clusters: int = 0
+    named: dict[str, tuple[str, ir.Shape]] = field(default_factory=dict)  # tensor -> its node
 
     def node(self, label: str, indent: int, **style: str) -> str:
         name = f"n{self.count}"
@@ -103,11 +104,25 @@ class _Dot:
         self, rows: tuple[Row, ...], prev: str, prev_shape: ir.Shape, level: int, indent: int
     ) -> tuple[str, ir.Shape]:
         for row in rows:
-            if row.group is None:
+            if row.kind == "tensor" and row.group is None:
+                self.named[row.detail] = (prev, prev_shape)
+                continue
+            if row.kind == "read" and row.group is None:
+                prev, prev_shape = self.named[row.detail]
+                continue
+            if row.kind in ir.MERGES and row.group is None and row.path is None:
+                node = self.node(row.kind, indent, shape="ellipse", fillcolor="#ffd9d4")
+                for operand in row.detail.split(", "):
+                    src, shape = (prev, prev_shape) if operand == "|" else self.named[operand]
+                    self.edge(src, node, shape)
+            elif row.group is None:
                 node = self.node(_leaf_label(row), indent, fillcolor=_colour(row.kind))
                 self.edge(prev, node, prev_shape)
             elif row.group == "residual":
                 body, add = row.children[:-1], row.children[-1]
+                shortcut = body[-1] if body and body[-1].kind == "shortcut" else None
+                if shortcut is not None:
+                    body = body[:-1]
                 last, last_shape = self.rows(body, prev, prev_shape, level, indent)
                 node = self.node(
                     "+",
@@ -119,14 +134,17 @@ class _Dot:
                     tooltip="residual add",
                 )
                 self.edge(last, node, last_shape)
+                skip, skip_shape = prev, prev_shape
+                if shortcut is not None:
+                    skip, skip_shape = self.rows(shortcut.children, prev, prev_shape, level, indent)
                 self.edge(
-                    prev,
+                    skip,
                     node,
-                    prev_shape,
+                    skip_shape,
                     style="dashed",
                     color=SKIP_COLOUR,
                     fontcolor=SKIP_COLOUR,
-                    tooltip="skip connection",
+                    tooltip="skip connection" if shortcut is None else "shortcut",
                 )
                 prev, prev_shape = node, add.shape
                 continue
@@ -139,7 +157,13 @@ class _Dot:
                 self.clusters += 1
                 pad = "  " * indent
                 self.body.append(f"{pad}subgraph cluster_{self.clusters} {{")
-                title = f"{row.name}: {row.kind}" if row.group == "block" else f"{row.name} (seq)"
+                title = (
+                    f"{row.name}: {row.kind}"
+                    if row.group == "block"
+                    else row.name
+                    if row.group == "loop"
+                    else f"{row.name} (seq)"
+                )
                 style = "rounded,filled" if row.group == "block" else "rounded,dashed"
                 self.body.append(f"{pad}  graph {_attrs(label=title, style=style)};")
                 node, _ = self.rows(row.children, prev, prev_shape, level + 1, indent + 1)
@@ -171,9 +195,20 @@ def to_dot(arch: ir.Architecture, depth: int | None = None, summary: Summary | N
     inputs = dot.node(
         f"input\n{ir.show_axes(arch.input_shape)}", 1, shape="oval", fillcolor="#e9ecef"
     )
+    dot.named[arch.cls.inputs[0] if arch.cls.inputs else "x"] = (inputs, arch.input_shape)
+    for name, shape, _ in arch.extra_inputs:
+        node = dot.node(f"{name}\n{ir.show_axes(shape)}", 1, shape="oval", fillcolor="#e9ecef")
+        dot.named[name] = (node, shape)
     last, last_shape = dot.rows(s.rows, inputs, arch.input_shape, 0, 1)
-    output = dot.node("output", 1, shape="oval", fillcolor="#e9ecef")
-    dot.edge(last, output, last_shape)
+    if arch.cls.outputs:
+        for name in arch.cls.outputs:
+            src, shape = dot.named[name]
+            label = "output" if len(arch.cls.outputs) == 1 else f"output {name}"
+            output = dot.node(label, 1, shape="oval", fillcolor="#e9ecef")
+            dot.edge(src, output, shape)
+    else:
+        output = dot.node("output", 1, shape="oval", fillcolor="#e9ecef")
+        dot.edge(last, output, last_shape)
     head = [
         f"digraph {quote(arch.name)} {{",
         "  graph "

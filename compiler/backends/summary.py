@@ -309,11 +309,20 @@ class _Walk:
     ) -> tuple[list[Row], ir.Shape, Reach | None]:
         rows: list[Row] = []
         for op in ops:
-            if isinstance(op, ir.Load):
-                shape, reach = self.tensors[(id(cls), op.name)]
-                continue
-            if isinstance(op, ir.Store):
-                self.tensors[(id(cls), op.name)] = (shape, reach)
+            if isinstance(op, (ir.Load, ir.Store)):
+                if isinstance(op, ir.Load):
+                    shape, reach = self.tensors[(id(cls), op.name)]
+                else:
+                    self.tensors[(id(cls), op.name)] = (shape, reach)
+                # Rows of their own: where a branch starts, and the names the graph joins on.
+                rows.append(
+                    Row(
+                        name=f"{op.name} |" if isinstance(op, ir.Load) else f"{op.name} :=",
+                        kind="read" if isinstance(op, ir.Load) else "tensor", detail=op.name,
+                        path=None, group=None, depth=depth, in_shape=shape, shape=shape, params=0,
+                        buffers=0, buffer_bytes=0, macs=0, activation_bytes=0, reach=reach,
+                    )  # fmt: skip
+                )
                 continue
             if isinstance(op, ir.Merge):
                 operands = [
@@ -328,7 +337,7 @@ class _Walk:
                 added = numel(out)
                 self.note_live(held, *(numel(sh) for sh, _ in operands), added)
                 self.contiguous = True
-                names = ", ".join(name or "current" for name in op.operands)
+                names = ", ".join(name or "|" for name in op.operands)
                 row = Row(
                     name=op.kind, kind=op.kind, detail=names, path=None, group=None,
                     depth=depth, in_shape=operands[0][0], shape=out, params=0, buffers=0,
@@ -367,7 +376,7 @@ class _Walk:
                 skip_reach = reach
                 if op.shortcut:
                     short, _, skip_reach = self.ops(
-                        cls, prefix, op.shortcut, shape, reach, depth + 1, held + numel(body_out)
+                        cls, prefix, op.shortcut, shape, reach, depth + 2, held + numel(body_out)
                     )
                     body = [*body, _group("shortcut", "shortcut", None, depth + 1, shape,
                                           op.shortcut[-1].shape, skip_reach, tuple(short), "seq")]
@@ -539,6 +548,8 @@ def summarize(arch: ir.Architecture) -> Summary:
     local: Reach | None = None
     local_at: str | None = None
     for row in leaves:
+        if row.kind in ("tensor", "read"):
+            continue
         if row.reach is not None and not row.reach.whole:
             local, local_at = row.reach, row.name
     unused = tuple((path, counts[0]) for path, counts in owned.items() if path not in walk.seen)
@@ -597,11 +608,18 @@ def _macs_cell(row: Row) -> str:
 
 def _header_lines(arch: ir.Architecture) -> list[str]:
     params = ", ".join(f"{k}={show(v)}" for k, v in arch.params)
-    return [
-        f"{arch.name}({params})",
-        f"input {ir.show_shape(arch.input_shape)} {ir.show_axes(arch.input_shape)}, "
-        f"output {ir.show_shape(arch.cls.out_shape)}",
-    ]
+    inputs = f"input {ir.show_shape(arch.input_shape)} {ir.show_axes(arch.input_shape)}"
+    if arch.extra_inputs:
+        first = arch.cls.inputs[0] if arch.cls.inputs else "x"
+        inputs = f"inputs {first} {inputs[6:]}" + "".join(
+            f", {name} {ir.show_shape(sh)} {ir.show_axes(sh)}" for name, sh, _ in arch.extra_inputs
+        )
+    outputs = f"output {ir.show_shape(arch.cls.out_shape)}"
+    if len(arch.cls.outputs) > 1:
+        outputs = "outputs " + ", ".join(
+            f"{n} {ir.show_shape(sh)}" for n, sh in zip(arch.cls.outputs, arch.cls.out_shapes, strict=True)
+        )
+    return [f"{arch.name}({params})", f"{inputs}, {outputs}"]
 
 
 def _reach_sentence(totals: Totals, length: int | None = None) -> str:
@@ -755,6 +773,14 @@ def to_json(s: Summary) -> dict[str, Any]:
         "params": {k: v for k, v in s.arch.params},
         "input": _shape_json(s.arch.input_shape),
         "output": _shape_json(s.arch.cls.out_shape),
+        "inputs": [
+            {"name": s.arch.cls.inputs[0] if s.arch.cls.inputs else "x", **_shape_json(s.arch.input_shape)},
+            *({"name": n, **_shape_json(sh)} for n, sh, _ in s.arch.extra_inputs),
+        ],
+        "outputs": [
+            {"name": n or None, **_shape_json(sh)}
+            for n, sh in zip(s.arch.cls.outputs or ("",), s.arch.cls.out_shapes or (s.arch.cls.out_shape,), strict=False)
+        ],
         "layers": [
             {
                 "name": r.name,

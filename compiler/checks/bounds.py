@@ -79,11 +79,13 @@ def check_bounds(arch: ir.Architecture, rep: Reporter) -> bool:
                     help="use smaller sizes",
                 )
                 ok = False
-        elif isinstance(node, (ir.CallAttr, ir.Functional, ir.Residual)):
+        elif isinstance(node, ir.ModuleList):
+            stack.extend(node.items)
+        elif isinstance(node, (ir.CallAttr, ir.Functional, ir.Residual, ir.Merge, ir.Loop)):
             ok &= _activation(node.shape, node.span, rep)
-            if isinstance(node, ir.Residual):
-                stack.extend(node.body)
-            elif isinstance(node, ir.Functional):
+            for inner in ir.nested(node):
+                stack.extend(inner)
+            if isinstance(node, ir.Functional):
                 stack.append(node.layer)
     return ok
 

@@ -52,13 +52,21 @@ def _strip(cls: ir.ClassDef) -> tuple[ir.ClassDef, dict[tuple[int, int, str], in
             return replace(node, items=tuple(module(i) for i in node.items))
         if isinstance(node, ir.BlockRef):
             return replace(node, cls=walk(node.cls))
+        if isinstance(node, ir.ModuleList):
+            return replace(node, items=tuple(module(i) for i in node.items))
         return node
 
     def op(node: ir.Op) -> ir.Op:
         if isinstance(node, ir.Functional):
             return replace(node, layer=layer(node.layer))
         if isinstance(node, ir.Residual):
-            return replace(node, body=tuple(op(o) for o in node.body))
+            return replace(
+                node,
+                body=tuple(op(o) for o in node.body),
+                shortcut=tuple(op(o) for o in node.shortcut),
+            )
+        if isinstance(node, ir.Loop):
+            return replace(node, iterations=tuple(tuple(op(o) for o in it) for it in node.iterations))
         return node
 
     def walk(c: ir.ClassDef) -> ir.ClassDef:
@@ -82,17 +90,15 @@ def layers(cls: ir.ClassDef) -> Iterator[ir.Layer]:
                 yield from module(item)
         elif isinstance(node, ir.BlockRef):
             yield from layers(node.cls)
-
-    def ops(items: tuple[ir.Op, ...]) -> Iterator[ir.Layer]:
-        for o in items:
-            if isinstance(o, ir.Functional):
-                yield o.layer
-            elif isinstance(o, ir.Residual):
-                yield from ops(o.body)
+        elif isinstance(node, ir.ModuleList):
+            for item in node.items:
+                yield from module(item)
 
     for attr in cls.attrs:
         yield from module(attr.module)
-    yield from ops(cls.forward)
+    for o in ir.walk(cls.forward):
+        if isinstance(o, ir.Functional):
+            yield o.layer
 
 
 class LengthProbe:

@@ -67,6 +67,8 @@ def _map_stmts(stmts: Sequence[s.Stmt], fn: Callable[[s.Call], s.Term]) -> tuple
             return t if isinstance(got, s.Call) and got.name == t.name and not got.args else got
         if isinstance(t, s.Repeat):
             return replace(t, term=term(t.term))
+        if isinstance(t, s.For):
+            return replace(t, body=_map_stmts(t.body, fn))
         if isinstance(t, s.Cond):
             return replace(
                 t,

@@ -61,13 +61,7 @@ def _walk_body(stmts: tuple[s.Stmt, ...], local: _Local, times: int, depth: int,
     for stmt in stmts:
         if isinstance(stmt, s.BindStmt):
             stmt = stmt.chain
-        if isinstance(stmt, s.ForStmt):
-            bounds = [b.value if isinstance(b, s.Int) else None for b in stmt.range_args]
-            n = 1
-            if all(b is not None for b in bounds):
-                n = len(range(*[b for b in bounds if b is not None])) if bounds[-1] != 0 else 0
-            _walk_body(stmt.body, local, _saturating(times * max(n, 0)), depth, blocks)
-        elif isinstance(stmt, s.Chain):
+        if isinstance(stmt, s.Chain):
             for step in stmt.steps:
                 _walk_term(step.term, local, times, depth, blocks, None)
 
@@ -85,6 +79,12 @@ def _walk_term(
         _walk_body(term.body, local, times, depth + 1, blocks)
         if isinstance(term, s.Residual) and term.shortcut:
             _walk_body(term.shortcut, local, times, depth + 1, blocks)
+    elif isinstance(term, s.For):
+        bounds = [b.value if isinstance(b, s.Int) else None for b in term.range_args]
+        n = 1
+        if all(b is not None for b in bounds):
+            n = len(range(*[b for b in bounds if b is not None])) if bounds[-1] != 0 else 0
+        _walk_body(term.body, local, _saturating(times * n), depth, blocks)
     elif isinstance(term, s.Cond):
         _walk_body(term.then, local, times, depth, blocks)
         _walk_body(term.orelse or (), local, times, depth, blocks)

@@ -680,8 +680,6 @@ class Resolver:
             scope.returns = stmt.names
             scope.return_span = stmt.span
             return []
-        if isinstance(stmt, s.ForStmt):
-            return self.for_stmt(stmt, scope, in_seq)
         if not isinstance(stmt, s.Chain):  # input/meta at the wrong depth
             return self.body([stmt], scope, in_seq)
         return self.chain(stmt, scope, in_seq)
@@ -721,7 +719,7 @@ class Resolver:
             scope.current = start if start is not None and not steps else None
         return out
 
-    def for_stmt(self, stmt: s.ForStmt, scope: _Scope, in_seq: bool) -> list[Any]:
+    def for_loop(self, stmt: s.For, scope: _Scope, in_seq: bool) -> list[Any]:
         """A loop, unrolled: at class level an ir.Loop, inside a seq its items in order."""
         if stmt.var in scope.values or stmt.var in scope.tensors or keyword.iskeyword(stmt.var):
             raise self.rep.fatal(
@@ -900,6 +898,15 @@ class Resolver:
                 term.span,
                 help=f"e.g. `{term.name}(a, b)`, or `{term.name}(b)` after `|`",
             )
+        if isinstance(term, s.For):
+            if step.name is not None:
+                raise self.rep.fatal(
+                    "misplaced",
+                    "a loop is not a module and cannot be named with `=`",
+                    step.name_span or step.span,
+                    help="name the layers inside it (they become lists), or its result with `:=`",
+                )
+            return self.for_loop(term, scope, in_seq)
         if isinstance(term, s.Cond):
             if step.name is not None:
                 raise self.rep.fatal(
@@ -1134,10 +1141,10 @@ class Resolver:
             for _ in range(count):
                 out.extend(self.modules(term.term, scope))
             return out
-        if isinstance(term, s.Cond):
+        if isinstance(term, (s.Cond, s.For)):
             raise self.rep.fatal(
                 "misplaced",
-                "an `if` cannot be repeated or grouped here",
+                "an `if` or a loop cannot be repeated or grouped here",
                 term.span,
                 help="put the repetition inside the `if`",
             )

@@ -288,9 +288,9 @@ class _ToSyntax(Transformer[Token, Any]):
         names = tuple((str(tok), _tspan(tok)) for tok in c if tok is not None)
         return s.ReturnStmt(names, _span(meta))
 
-    def for_stmt(self, meta: Any, c: list[Any]) -> s.ForStmt:
+    def loop(self, meta: Any, c: list[Any]) -> s.For:
         bounds = tuple(x for x in c[1:-1] if x is not None)
-        return s.ForStmt(str(c[0]), _tspan(c[0]), bounds, c[-1], _span(meta))
+        return s.For(str(c[0]), _tspan(c[0]), bounds, c[-1], _span(meta))
 
     def let_stmt(self, meta: Any, c: list[Any]) -> s.LetStmt:
         return s.LetStmt(str(c[0]), c[1], _span(meta), _tspan(c[0]))

@@ -152,6 +152,17 @@ class Cond:
 
 
 @dataclass(frozen=True, slots=True)
+class For:
+    """`for i in range(start, stop, step) { ... }`: the body once per index."""
+
+    var: str
+    var_span: Span
+    range_args: tuple[Expr, ...]
+    body: tuple[Stmt, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Repeat:
     term: Term
     count: Expr
@@ -159,7 +170,7 @@ class Repeat:
     count_span: Span
 
 
-Term = Union[Ref, Call, Seq, Residual, Cond, Repeat]
+Term = Union[Ref, Call, Seq, Residual, Cond, For, Repeat]
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,18 +234,7 @@ class ReturnStmt:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class ForStmt:
-    """`for i in range(start, stop, step) { ... }`."""
-
-    var: str
-    var_span: Span
-    range_args: tuple[Expr, ...]
-    body: tuple[Stmt, ...]
-    span: Span
-
-
-Stmt = Union[Chain, InputStmt, LetStmt, MetaStmt, BindStmt, ReturnStmt, ForStmt]
+Stmt = Union[Chain, InputStmt, LetStmt, MetaStmt, BindStmt, ReturnStmt]
 
 # ------------------------------------------------------------------ definitions
 

@@ -100,6 +100,9 @@ def term(t: s.Term, indent: str) -> str:
     if isinstance(t, s.Cond):
         text = f"if {expr(t.cond)} {body(t.then, indent, force=True)}"
         return text if t.orelse is None else f"{text} else {body(t.orelse, indent, force=True)}"
+    if isinstance(t, s.For):
+        bounds = ", ".join(expr(b) for b in t.range_args)
+        return f"for {t.var} in range({bounds}) {body(t.body, indent, force=True)}"
     if isinstance(t, s.Residual):
         text = f"residual {body(t.body, indent)}"
         return text if t.shortcut is None else f"{text} shortcut {body(t.shortcut, indent)}"
@@ -141,9 +144,6 @@ def stmt(x: s.Stmt, indent: str) -> str:
         return f"{x.name} := {stmt(x.chain, indent)}"
     if isinstance(x, s.ReturnStmt):
         return "return " + ", ".join(name for name, _ in x.names)
-    if isinstance(x, s.ForStmt):
-        bounds = ", ".join(expr(b) for b in x.range_args)
-        return f"for {x.var} in range({bounds}) {body(x.body, indent, force=True)}"
     return f"meta {mapping(x.mapping, indent)}"
 
 
