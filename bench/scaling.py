@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from cli_timing import archc_command, run_once
-from common import ROOT, chain_arch, growth_exponent, median, residual_arch
+from common import ROOT, branch_arch, chain_arch, growth_exponent, median, residual_arch
 
-SHAPES = {"chain": chain_arch, "residual stack": residual_arch}
+SHAPES = {"chain": chain_arch, "residual stack": residual_arch, "branches": branch_arch}
 
 
 def one(text: str, name: str) -> dict[str, float]:
