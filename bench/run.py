@@ -30,7 +30,7 @@ import limits  # noqa: E402
 import scaling  # noqa: E402
 import stages  # noqa: E402
 
-SECTIONS = ("cli", "stages", "scaling", "limits", "random", "runtime")
+SECTIONS = ("cli", "stages", "scaling", "limits", "random", "runtime", "references")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +118,16 @@ def main(argv: list[str] | None = None) -> int:
             "Generated modules against the seed modules",
             lambda: runtime.measure(models, evals, trains, compiled_train),
             runtime.markdown,
+        )
+
+    if "references" in only:
+        import references
+
+        section(
+            "references",
+            "Graph examples against their hand-written references",
+            lambda: references.measure(3 if q else 15),
+            references.markdown,
         )
 
     total = time.perf_counter() - started
