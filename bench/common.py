@@ -101,7 +101,10 @@ def branch_arch(layers: int) -> str:
     """A graph of branches: units of two parallel convolutions (one with a relu) read from one
     named tensor and merged by `add` (4 steps a unit), then `cat` of the last two tensors."""
     units = max(1, layers // 4)
-    lines = ["arch branches(classes = 2, length = 64, alphabet = 4) {", "  t0 := stem = conv1d(8, 3, padding = 1)"]
+    lines = [
+        "arch branches(classes = 2, length = 64, alphabet = 4) {",
+        "  t0 := stem = conv1d(8, 3, padding = 1)",
+    ]
     for i in range(units):
         lines.append(f"  a{i} := t{i} | ca{i} = conv1d(8, 3, padding = 1) | relu")
         lines.append(f"  b{i} := t{i} | cb{i} = conv1d(8, 1)")

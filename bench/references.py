@@ -17,7 +17,9 @@ from typing import Any
 from common import EXAMPLES, ROOT, median, spread
 
 REFERENCES = ROOT / "tests" / "fixtures" / "references"
-MODELS = ("bpnet", "basenji2", "deepstarr", "resnet1d", "rc_siamese", "inception", "enformer_small", "scbasset")
+MODELS = (
+    "bpnet", "basenji2", "deepstarr", "resnet1d", "rc_siamese", "inception", "enformer_small", "scbasset"
+)
 BATCH = 8
 
 
@@ -108,7 +110,8 @@ def markdown(res: dict[str, Any]) -> list[str]:
         "time in the same round); spread = interquartile range of those ratios. Both modules "
         "hold the same checkpoint.",
         "",
-        "| model | eval reference s | eval x reference | spread | train step x reference | spread | max abs diff |",
+        "| model | eval reference s | eval x reference | spread | train step x reference | spread "
+        "| max abs diff |",
         "|---|---|---|---|---|---|---|",
     ]
     for model, r in res["models"].items():

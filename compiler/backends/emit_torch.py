@@ -494,6 +494,16 @@ class _Emitter:
         flow = flow or _Flow(len(cls.in_shape), False)
         attrs = self.attr_index(cls)
         current = cls.in_shape if shape is None else shape  # the input of the next op
+        # For each step, the name its chain gives its result (a Store after only layers).
+        bound: list[str | None] = [None] * len(ops)
+        name: str | None = None
+        for k in range(len(ops) - 1, -1, -1):
+            bound[k] = name
+            later = ops[k]
+            if isinstance(later, ir.Store):
+                name = later.name
+            elif not isinstance(later, (ir.CallAttr, ir.Functional)):
+                name = None
         for index, op in enumerate(ops):
             rank_in = flow.rank
             if flow.swapped and not cls.is_block and len(op.shape) != 4:
@@ -527,15 +537,15 @@ class _Emitter:
                     module = aliased.module if aliased is not None else None
                 kind = module.kind if isinstance(module, ir.Layer) else ""
                 call = f"self.{op.name}" if op.index is None else f"self.{op.name}[{op.index}]"
-                target = self.target(ops, index, flow)
+                target = self.target(bound[index], flow)
                 form = CALL_FORMS.get(kind, "{out} = {mod}({x})")
                 lines.append(form.format(out=target, mod=call, x=source))
             elif isinstance(op, ir.Functional):
                 batch = next((i for i, d in enumerate(current) if d.size is None), 0)
-                target = self.target(ops, index, flow)
+                target = self.target(bound[index], flow)
                 lines.append(f"{target} = {self.functional(op.layer, cls, flow, batch, var=source)}")
             elif isinstance(op, ir.Merge):
-                target = self.target(ops, index, flow)
+                target = self.target(bound[index], flow)
                 lines.append(f"{target} = {_merge_expr(op, source)}")
             else:
                 var = "identity" if depth == 0 else f"identity{depth}"
@@ -549,7 +559,7 @@ class _Emitter:
                     self.forward_ops(cls, op.shortcut, lines, shapes, depth + 1, flow, current)
                     skip = flow.var
                 flow.var = body
-                target = self.target(ops, index, flow)
+                target = self.target(bound[index], flow)
                 lines.append(f"{target} = {body} + {skip}")
             flow.var = target
             current = op.shape or current
@@ -558,14 +568,11 @@ class _Emitter:
             if self.options.channels_last and flow.rank == 4 and rank_in != 4:
                 self.enter_4d(lines, shapes, op.shape, flow, swap=not cls.is_block)
 
-    def target(self, ops: tuple[ir.Op, ...], index: int, flow: _Flow) -> str:
+    def target(self, bound: str | None, flow: _Flow) -> str:
         """The variable a step writes: the name its chain gives its result, else the current
         variable unless a later step reads that tensor by name, else a fresh variable."""
-        for later in ops[index + 1 :]:
-            if isinstance(later, ir.Store):
-                return later.name
-            if not isinstance(later, (ir.CallAttr, ir.Functional)):
-                break
+        if bound is not None:
+            return bound
         if flow.var not in self.protected:
             return flow.var
         while True:
@@ -975,7 +982,6 @@ def render_python(
     top.methods = [*top.methods, *_top_methods(em, top)]
     if options.fold_batchnorm:
         top.init.append("self._folded = False  # set by fold_batchnorm()")
-    out_shape = arch.cls.out_shape
     top.doc = (
         f"Architecture `{arch.name}`: input {_inputs_text(arch)}, output {_outputs_text(arch)}."
     )

@@ -315,14 +315,13 @@ class _Walk:
                 else:
                     self.tensors[(id(cls), op.name)] = (shape, reach)
                 # Rows of their own: where a branch starts, and the names the graph joins on.
-                rows.append(
-                    Row(
-                        name=f"{op.name} |" if isinstance(op, ir.Load) else f"{op.name} :=",
-                        kind="read" if isinstance(op, ir.Load) else "tensor", detail=op.name,
-                        path=None, group=None, depth=depth, in_shape=shape, shape=shape, params=0,
-                        buffers=0, buffer_bytes=0, macs=0, activation_bytes=0, reach=reach,
-                    )  # fmt: skip
-                )
+                row = Row(
+                    name=f"{op.name} |" if isinstance(op, ir.Load) else f"{op.name} :=",
+                    kind="read" if isinstance(op, ir.Load) else "tensor", detail=op.name,
+                    path=None, group=None, depth=depth, in_shape=shape, shape=shape, params=0,
+                    buffers=0, buffer_bytes=0, macs=0, activation_bytes=0, reach=reach,
+                )  # fmt: skip
+                rows.append(row)
                 continue
             if isinstance(op, ir.Merge):
                 operands = [
@@ -350,9 +349,13 @@ class _Walk:
                 children: list[Row] = []
                 entry = shape
                 for iteration in op.iterations:
-                    inner, shape, reach = self.ops(cls, prefix, iteration, shape, reach, depth + 1, held)
+                    inner, shape, reach = self.ops(
+                        cls, prefix, iteration, shape, reach, depth + 1, held
+                    )
                     children.extend(inner)
-                row = _group(f"for {op.var}", "loop", None, depth, entry, shape, reach, tuple(children), "loop")
+                row = _group(
+                    f"for {op.var}", "loop", None, depth, entry, shape, reach, tuple(children), "loop"
+                )
                 rows.append(row)
                 continue
             if isinstance(op, ir.CallAttr):
@@ -779,7 +782,11 @@ def to_json(s: Summary) -> dict[str, Any]:
         ],
         "outputs": [
             {"name": n or None, **_shape_json(sh)}
-            for n, sh in zip(s.arch.cls.outputs or ("",), s.arch.cls.out_shapes or (s.arch.cls.out_shape,), strict=False)
+            for n, sh in zip(
+                s.arch.cls.outputs or ("",),
+                s.arch.cls.out_shapes or (s.arch.cls.out_shape,),
+                strict=False,
+            )
         ],
         "layers": [
             {

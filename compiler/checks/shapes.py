@@ -1241,7 +1241,8 @@ class ShapeChecker:
                     raise mismatch(
                         f"`{op.kind}` joins tensors of {rank} and {len(sh)} axes",
                         None,
-                        f"every tensor {'joined' if op.kind == 'cat' else 'stacked'} by `{op.kind}` has the same axes",
+                        f"every tensor {'joined' if op.kind == 'cat' else 'stacked'} by "
+                        f"`{op.kind}` has the same axes",
                     )
             axis = self.merge_axis(op, first, rank + (op.kind == "stack"))
             batch = _batch_axis(first)
@@ -1278,7 +1279,8 @@ class ShapeChecker:
                             f"`cat` joins on {first[axis].label}, but the {a.label} differs: "
                             f"{a.show()} in {names[0]} and {b.show()} in {names[index]}",
                             k,
-                            f"every axis but the joined one must have one size; check what sets the {a.label}",
+                            "every axis but the joined one must have one size; check what "
+                            f"sets the {a.label}",
                         )
             total = sum(sh[axis].size or 0 for sh in shapes)
             parts = " + ".join(str(sh[axis].size) for sh in shapes)

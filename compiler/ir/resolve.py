@@ -277,7 +277,9 @@ class Resolver:
         if isinstance(expr, s.Not):
             v = self.eval(expr.operand, env)
             if not isinstance(v, bool):
-                raise self.rep.fatal("type-error", f"`not` needs true or false, got a {type_name(v)}", expr.span)
+                raise self.rep.fatal(
+                    "type-error", f"`not` needs true or false, got a {type_name(v)}", expr.span
+                )
             return not v
         if isinstance(expr, s.BinOp) and expr.op in ("and", "or"):
             left_v = self.eval(expr.left, env)
