@@ -33,6 +33,59 @@ FUNCTIONAL = {
     "adaptivemaxpool1d": "F.adaptive_max_pool1d",
 }
 
+# ------------------------------------------------------------------ added layers (layers branch)
+FUNCTIONAL.update(
+    {
+        "gelu": "F.gelu",
+        "silu": "F.silu",
+        "elu": "F.elu",
+        "leakyrelu": "F.leaky_relu",
+        "softplus": "F.softplus",
+        "upsample": "F.interpolate",
+        "adaptiveavgpool1d": "F.adaptive_avg_pool1d",
+        "adaptiveavgpool2d": "F.adaptive_avg_pool2d",
+        "adaptivemaxpool2d": "F.adaptive_max_pool2d",
+    }
+)
+# How forward calls a module of a kind: `{out}` the result, `{mod}` the module, `{x}` the input.
+DEFAULT_CALL_FORM = "{out} = {mod}({x})"
+CALL_FORMS: dict[str, str] = {
+    "lstm": "{out}, _ = {mod}({x})",
+    "multiheadattention": "{out}, _ = {mod}({x}, {x}, {x}, need_weights=False)",
+}
+REDUCTIONS = {"mean": "mean", "sum": "sum", "max": "amax"}
+
+
+def functional_added(layer: ir.Layer, var: str) -> tuple[str, bool] | None:
+    """The expression of an added stateless layer with no FUNCTIONAL entry, and whether it
+    uses `F.`; None for other kinds."""
+    kind = layer.kind
+    if kind == "identity":
+        return var, False
+    if kind == "global_avg_pool":
+        return f"{var}.mean(dim=-1)", False
+    if kind in ("constantpad1d", "constantpad2d"):
+        pads = layer.get("padding")
+        n = 2 if kind == "constantpad1d" else 4
+        pad = pads if isinstance(pads, tuple) else (pads,) * n
+        return f"F.pad({var}, {literal(pad)}, value={literal(layer.get('value'))})", True
+    if kind == "crop":
+        left, right = int(layer.get("left") or 0), int(layer.get("right") or 0)  # type: ignore[arg-type]
+        return f"{var}[..., {left}:{-right if right else ''}]", False
+    if kind == "flip":
+        dims = layer.get("dims")
+        assert isinstance(dims, tuple)
+        return f"torch.flip({var}, dims={literal(dims)})", False
+    if kind in REDUCTIONS:
+        args = [f"dim={literal(layer.get('dim'))}"]
+        if layer.get("keepdim"):
+            args.append("keepdim=True")
+        return f"{var}.{REDUCTIONS[kind]}({', '.join(args)})", False
+    return None
+
+
+# ------------------------------------------------------------------ end of added layers
+
 MEMORY_FORMATS = ("contiguous", "channels_last")
 # A batchnorm that directly follows one of these layers can be folded into it.
 FOLDS_INTO = {"conv1d": "batchnorm1d", "conv2d": "batchnorm2d", "linear": "batchnorm1d"}
@@ -474,9 +527,9 @@ class _Emitter:
                 while isinstance(module, ir.AttrRef):  # an alias of an LSTM returns a tuple too
                     aliased = attrs.get(module.name)
                     module = aliased.module if aliased is not None else None
-                is_lstm = isinstance(module, ir.Layer) and module.kind == "lstm"
-                target = "x, _" if is_lstm else "x"
-                lines.append(f"{target} = self.{op.name}(x)")
+                kind = module.kind if isinstance(module, ir.Layer) else ""
+                form = CALL_FORMS.get(kind, DEFAULT_CALL_FORM)
+                lines.append(form.format(out="x", mod=f"self.{op.name}", x="x"))
             elif isinstance(op, ir.Functional):
                 batch = next((i for i, d in enumerate(current) if d.size is None), 0)
                 lines.append(f"x = {self.functional(op.layer, cls, flow, batch)}")
@@ -505,38 +558,45 @@ class _Emitter:
         shapes.append(shape)
         flow.converted = True
 
-    def functional(self, layer: ir.Layer, cls: ir.ClassDef, flow: _Flow, batch: int = 0) -> str:
-        """The expression of a step with no module; `batch` is the input's batch axis."""
+    def functional(
+        self, layer: ir.Layer, cls: ir.ClassDef, flow: _Flow, batch: int = 0, var: str = "x"
+    ) -> str:
+        """The expression of a step with no module; `batch` is the input's batch axis and
+        `var` the input's variable."""
         kind = layer.kind
         if flow.swapped and kind in SPATIAL_2D:
             layer = _swapped(layer)
         if kind in FUNCTIONAL:
             self.uses_functional = self.uses_functional or FUNCTIONAL[kind].startswith("F.")
-            args = ["x", *_kwargs(layer)]
+            args = [var, *_kwargs(layer)]
             if kind == "dropout":
                 args.append("training=self.training")
             return f"{FUNCTIONAL[kind]}({', '.join(args)})"
         if kind == "flatten":
-            return f"torch.flatten({', '.join(['x', *_flatten_args(layer)])})"
+            return f"torch.flatten({', '.join([var, *_flatten_args(layer)])})"
         if kind in ("view", "reshape", "permute"):
             values = layer.get("shape" if kind != "permute" else "dims")
             assert isinstance(values, tuple)
-            items = [f"x.size({batch})" if v == "batch" else literal(v) for v in values]
+            items = [f"{var}.size({batch})" if v == "batch" else literal(v) for v in values]
             method = kind
             if kind == "view" and self.options.channels_last and (flow.converted or cls.is_block):
                 # A channels-last tensor is not contiguous: view() could refuse it.
                 method = "reshape"
-            return f"x.{method}({', '.join(items)})"
+            return f"{var}.{method}({', '.join(items)})"
         if kind == "transpose":
-            return f"x.transpose({literal(layer.get('dim0'))}, {literal(layer.get('dim1'))})"
+            return f"{var}.transpose({literal(layer.get('dim0'))}, {literal(layer.get('dim1'))})"
         if kind == "select":
-            return f"x.select({literal(layer.get('dim'))}, {literal(layer.get('index'))})"
+            return f"{var}.select({literal(layer.get('dim'))}, {literal(layer.get('index'))})"
         if kind == "contiguous":
             if self.options.channels_last and flow.rank == 4:
-                return CHANNELS_LAST
-            return "x.contiguous()"
+                return CHANNELS_LAST if var == "x" else var + CHANNELS_LAST[1:]
+            return f"{var}.contiguous()"
         if kind == "global_max_pool":
-            return "x.amax(dim=-1)"
+            return f"{var}.amax(dim=-1)"
+        added = functional_added(layer, var)  # added layers (layers branch)
+        if added is not None:
+            self.uses_functional = self.uses_functional or added[1]
+            return added[0]
         raise AssertionError(f"no functional form for {kind}")  # pragma: no cover
 
 
