@@ -73,6 +73,31 @@ FUNCTIONAL_ONLY = frozenset(
 STATEFUL = frozenset({"conv1d", "conv2d", "batchnorm1d", "batchnorm2d", "linear", "lstm"})
 SIZE_IN = {"conv1d": "in_channels", "conv2d": "in_channels", "linear": "in_features", "lstm": "input_size"}
 
+# Added layers (layers branch): their positional order, forms and input sizes.
+POSITIONAL.update({
+    "gelu": ("approximate",),
+    "elu": ("alpha",),
+    "leakyrelu": ("negative_slope",),
+    "softplus": ("beta", "threshold"),
+    "layernorm": ("normalized_shape", "eps", "elementwise_affine", "bias"),
+    "groupnorm": ("num_groups", "num_channels", "eps", "affine"),
+    "convtranspose1d": ("out_channels", "kernel_size", "stride", "padding", "output_padding", "groups",
+                        "bias", "dilation"),
+    "adaptiveavgpool1d": ("output_size",),
+    "constantpad1d": ("padding", "value"),
+    "crop": ("left", "right", "to"),
+    "mean": ("dim", "keepdim"),
+    "sum": ("dim", "keepdim"),
+    "max": ("dim", "keepdim"),
+    "upsample": ("size", "scale_factor", "mode", "align_corners"),
+    "transformerencoderlayer": ("nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps",
+                                "batch_first", "norm_first", "bias"),
+})
+VARARGS = VARARGS | {"flip"}
+FUNCTIONAL_ONLY = FUNCTIONAL_ONLY | {"global_avg_pool", "crop", "flip", "mean", "sum", "max"}
+STATEFUL = STATEFUL | {"layernorm", "groupnorm", "convtranspose1d", "transformerencoderlayer"}
+SIZE_IN = {**SIZE_IN, "convtranspose1d": "in_channels", "transformerencoderlayer": "d_model"}
+
 
 # ------------------------------------------------------------------ program
 
@@ -483,7 +508,134 @@ def make_layer(layer: Layer, probe: Probe, env: dict[str, Any], ctx: _Ctx) -> nn
         return Lambda(lambda x: x.select(a["dim"], a["index"]), text)
     if kind == "global_max_pool":
         return Lambda(lambda x: x.amax(dim=-1), text)
+    added = make_added_layer(layer, a, env, inferred, shape, text, probe.batch_axis())
+    if added is not None:
+        return added
     raise AssertionError(kind)
+
+
+def make_added_layer(
+    layer: Layer, a: dict[str, Any], env: dict[str, Any], inferred: Callable[[int], int],
+    shape: tuple[int, ...], text: str, bax: int | None,
+) -> nn.Module | None:
+    """The torch reference of the layers added on the layers branch (None for other kinds)."""
+    kind = layer.kind
+    if kind == "gelu":
+        return nn.GELU(approximate=a.get("approximate", "none"))
+    if kind == "silu":
+        return nn.SiLU()
+    if kind == "elu":
+        return nn.ELU(alpha=a.get("alpha", 1.0))
+    if kind == "leakyrelu":
+        return nn.LeakyReLU(negative_slope=a.get("negative_slope", 0.01))
+    if kind == "softplus":
+        return nn.Softplus(beta=a.get("beta", 1.0), threshold=a.get("threshold", 20.0))
+    if kind == "identity":
+        return nn.Identity()
+    if kind == "layernorm":
+        return nn.LayerNorm(
+            a.get("normalized_shape") or inferred(-1),
+            eps=a.get("eps", 1e-5),
+            elementwise_affine=a.get("elementwise_affine", True),
+            bias=a.get("bias", True),
+        )
+    if kind == "groupnorm":
+        return nn.GroupNorm(a["num_groups"], a.get("num_channels") or inferred(1), affine=a.get("affine", True))
+    if kind == "convtranspose1d":
+        return nn.ConvTranspose1d(
+            inferred(1),
+            a["out_channels"],
+            a["kernel_size"],
+            stride=a.get("stride", 1),
+            padding=a.get("padding", 0),
+            output_padding=a.get("output_padding", 0),
+            groups=a.get("groups", 1),
+            bias=a.get("bias", True),
+            dilation=a.get("dilation", 1),
+        )
+    if kind == "adaptiveavgpool1d":
+        return nn.AdaptiveAvgPool1d(a["output_size"])
+    if kind == "transformerencoderlayer":
+        # Attention mixes the positions of its sequence: an unbatched (2-D) input, or the batch
+        # anywhere but axis 0, attends across samples. The layer norms can hide that from the
+        # value check (two features normalize to +-1), so the reference says it outright.
+        if len(shape) != 3 or bax != 0:
+            raise RefError(f"`{text}` on {shape} (batch on axis {bax}) attends across samples")
+        return Batched3d(nn.TransformerEncoderLayer(
+            inferred(-1),
+            a["nhead"],
+            dim_feedforward=a.get("dim_feedforward", 2048),
+            dropout=a.get("dropout", 0.1),
+            activation=a.get("activation", "relu"),
+            batch_first=a.get("batch_first", True),  # archc's default; torch's is False
+            norm_first=a.get("norm_first", False),
+            bias=a.get("bias", True),
+        ), text)
+    if kind == "global_avg_pool":
+        return Lambda(lambda x: x.mean(dim=-1), text)
+    if kind == "constantpad1d":
+        return nn.ConstantPad1d(a["padding"], a["value"])
+    if kind == "upsample":
+        return nn.Upsample(
+            size=a.get("size"),
+            scale_factor=a.get("scale_factor"),
+            mode=a.get("mode", "nearest"),
+            align_corners=a.get("align_corners"),
+        )
+    if kind == "crop":
+        def crop(x: torch.Tensor) -> torch.Tensor:
+            size = x.shape[-1]
+            if "to" in a:
+                if "left" in a or "right" in a:
+                    raise RefError("crop: `to` with left/right")
+                if a["to"] > size:
+                    raise RefError(f"crop to {a['to']} of {size} positions")
+                left = (size - a["to"]) // 2
+                right = size - a["to"] - left
+            else:
+                if "left" not in a:
+                    raise RefError("crop needs left or to")
+                left, right = a["left"], a.get("right", a["left"])
+            if size - left - right < 1:
+                raise RefError(f"crop leaves {size - left - right} positions")
+            return x[..., left : size - right]
+
+        return Lambda(crop, text)
+    if kind == "flip":
+        dims = ev(layer.get("values"), env)
+        return Lambda(lambda x: torch.flip(x, dims=dims), text)
+    if kind in ("mean", "sum", "max"):
+        return Reduce(kind, a["dim"], a.get("keepdim", False))
+    return None
+
+
+class Batched3d(nn.Module):
+    """An attention layer that refuses anything but (batch, length, features) at every call
+    (a reused instance may be called at another rank; torch would take 2-D as unbatched)."""
+
+    def __init__(self, inner: nn.Module, text: str) -> None:
+        super().__init__()
+        self.inner = inner
+        self.text = text
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3:
+            raise RefError(f"`{self.text}` on a {x.dim()}-D input attends across samples")
+        return self.inner(x)
+
+
+class Reduce(nn.Module):
+    """mean, sum or max over axes: a computation, not a data movement (no Lambda, so the
+    provenance check, which follows sample indexes through moves, leaves it alone)."""
+
+    def __init__(self, kind: str, dim: Any, keepdim: bool) -> None:
+        super().__init__()
+        self.method = {"mean": torch.mean, "sum": torch.sum, "max": torch.amax}[kind]
+        self.dim = dim
+        self.keepdim = keepdim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.method(x, dim=self.dim, keepdim=self.keepdim)
 
 
 @dataclass
@@ -878,6 +1030,7 @@ class Generator:
                           "conv1d": 0.1, "batchnorm1d": 0.1})
         elif rank == 2:
             kinds.update({"batchnorm1d": 0.6, "adaptivemaxpool1d": 0.3, "lstm": 0.15})
+        self.added_kinds(kinds, rank, in_seq)  # added layers (layers branch)
         kind = self.pick(list(kinds), list(kinds.values()))
         return getattr(self, "make_" + kind, self.make_simple)(kind, shape, bax, env)
 
@@ -1098,6 +1251,172 @@ class Generator:
 
     def make_global_max_pool(self, kind: str, shape: tuple[int, ...], bax: int | None, env: dict[str, Any]) -> Layer:
         return Layer(kind)
+
+    # ------------------------------------------------------------ added layers (layers branch)
+
+    def added_kinds(self, kinds: dict[str, float], rank: int, in_seq: bool) -> None:
+        kinds.update({"gelu": 0.3, "silu": 0.2, "elu": 0.2, "leakyrelu": 0.2, "softplus": 0.2,
+                      "identity": 0.15})
+        if rank >= 2:
+            kinds["layernorm"] = 0.4
+        if not in_seq or self.edgy(0.05):
+            kinds.update({"flip": 0.3, "mean": 0.2, "sum": 0.15, "max": 0.15})
+            if rank >= 2:
+                kinds["crop"] = 0.4
+        if rank == 3:
+            kinds.update({"groupnorm": 0.4, "convtranspose1d": 0.7, "adaptiveavgpool1d": 0.4,
+                          "constantpad1d": 0.4, "upsample": 0.5, "transformerencoderlayer": 0.25})
+            if not in_seq or self.edgy(0.05):
+                kinds["global_avg_pool"] = 0.3
+        elif rank == 2:
+            kinds.update({"constantpad1d": 0.2, "groupnorm": 0.2, "adaptiveavgpool1d": 0.2})
+
+    def make_gelu(self, kind: str, shape: tuple[int, ...], bax: int | None, env: dict[str, Any]) -> Layer:
+        return self.ordered(kind, {"approximate": "tanh"} if self.chance(0.3) else {})
+
+    def make_elu(self, kind: str, shape: tuple[int, ...], bax: int | None, env: dict[str, Any]) -> Layer:
+        return self.ordered(kind, {"alpha": self.pick([0.5, 1.0, 2.0])} if self.chance(0.5) else {})
+
+    def make_leakyrelu(self, kind: str, shape: tuple[int, ...], bax: int | None, env: dict[str, Any]) -> Layer:
+        return self.ordered(kind, {"negative_slope": self.pick([0.1, 0.2, 0.01])} if self.chance(0.5) else {})
+
+    def make_softplus(self, kind: str, shape: tuple[int, ...], bax: int | None, env: dict[str, Any]) -> Layer:
+        args: dict[str, Any] = {}
+        if self.chance(0.4):
+            args["beta"] = self.pick([0.5, 2.0])
+        if self.chance(0.3):
+            args["threshold"] = self.pick([1.0, 10.0])
+        return self.ordered(kind, args)
+
+    def make_layernorm(self, kind: str, shape: tuple[int, ...], bax: int | None, env: dict[str, Any]) -> Layer:
+        args: dict[str, Any] = {}
+        roll = self.rng.random()
+        if roll < 0.2 and shape:
+            args["normalized_shape"] = shape[-1] + 1 if self.edgy(0.2) else shape[-1]
+        elif roll < 0.3 and len(shape) >= 3:
+            args["normalized_shape"] = tuple(shape[-2:])
+        if self.chance(0.1):
+            args["elementwise_affine"] = False
+        if self.chance(0.1):
+            args["bias"] = False
+        return self.ordered(kind, args)
+
+    def make_groupnorm(self, kind: str, shape: tuple[int, ...], bax: int | None, env: dict[str, Any]) -> Layer:
+        channels = shape[1] if len(shape) > 1 else 1
+        spatial = math.prod(shape[2:]) if len(shape) > 2 else 1
+        divisors = [g for g in range(1, channels + 1) if channels % g == 0 and (channels // g) * spatial > 1]
+        groups = self.pick([2, 3]) if self.edgy(0.15) or not divisors else self.pick(divisors)
+        args: dict[str, Any] = {"num_groups": groups}
+        if self.chance(0.2):
+            args["num_channels"] = channels
+        if self.chance(0.15):
+            args["affine"] = False
+        return self.ordered(kind, args)
+
+    def make_convtranspose1d(self, kind: str, shape: tuple[int, ...], bax: int | None, env: dict[str, Any]) -> Layer:
+        rng = self.rng
+        in_ch = shape[1] if len(shape) > 1 else 1
+        args: dict[str, Any] = {"out_channels": self.sym(env, rng.randint(1, 8), "c"),
+                                "kernel_size": self.pick([1, 2, 3, 4])}
+        stride = self.pick([1, 1, 2, 3])
+        if stride != 1 or self.chance(0.2):
+            args["stride"] = stride
+        if self.chance(0.4):
+            args["padding"] = self.pick([0, 1, 2, 3] if self.edgy(0.3) else [0, 1])
+        dilation = self.pick([1, 1, 2])
+        if dilation != 1:
+            args["dilation"] = dilation
+        if self.chance(0.3):
+            args["output_padding"] = self.pick([1, max(stride, dilation)]) if self.edgy(0.2) else max(
+                0, max(stride, dilation) - 1)
+        if self.chance(0.1) and in_ch % 2 == 0:
+            args["groups"] = 2
+            args["out_channels"] = 2 * rng.randint(1, 3)
+        if self.chance(0.1):
+            args["bias"] = False
+        size_in = None
+        if self.chance(0.15):
+            size_in = in_ch + 1 if self.edgy(0.2) else in_ch
+        return self.ordered(kind, args, size_in)
+
+    def make_adaptiveavgpool1d(self, kind: str, shape: tuple[int, ...], bax: int | None, env: dict[str, Any]) -> Layer:
+        size = shape[-1] if shape else 1
+        return self.ordered(kind, {"output_size": self.pick([1, 2, size, size + 1, max(1, size // 2)])})
+
+    def make_constantpad1d(self, kind: str, shape: tuple[int, ...], bax: int | None, env: dict[str, Any]) -> Layer:
+        padding: Any = self.pick([0, 1, 2]) if self.chance(0.5) else (self.pick([0, 1, 3]), self.pick([0, 2]))
+        return self.ordered(kind, {"padding": padding, "value": self.pick([0.0, 1.5, -1.0])})
+
+    def make_crop(self, kind: str, shape: tuple[int, ...], bax: int | None, env: dict[str, Any]) -> Layer:
+        size = shape[-1] if shape else 1
+        roll = self.rng.random()
+        edge = self.edgy(0.3)
+        if roll < 0.4:
+            return self.ordered(kind, {"left": self.pick([size // 2, (size + 1) // 2]) if edge else
+                                       self.pick([0, 1, 2, max(0, size // 2 - 1)])})
+        if roll < 0.7:
+            left = self.rng.randint(0, max(0, size - 1))
+            right = size - left if edge else self.rng.randint(0, max(0, size - 1 - left))
+            return self.ordered(kind, {"left": left, "right": right})
+        to = size + 1 if edge else self.rng.randint(1, max(1, size))
+        return self.ordered(kind, {"to": to})
+
+    def make_flip(self, kind: str, shape: tuple[int, ...], bax: int | None, env: dict[str, Any]) -> Layer:
+        rank = len(shape)
+        axes = [d for d in range(rank) if d != bax] or [0]
+        dims = self.rng.sample(axes, self.rng.randint(1, len(axes)))
+        if bax is not None and self.edgy(0.1):
+            dims.append(bax)
+        if self.edgy(0.05):
+            dims.append(dims[0])
+        dims = [d - rank if self.chance(0.3) else d for d in dims]
+        return Layer(kind, [("values", tuple(dims))])
+
+    def make_mean(self, kind: str, shape: tuple[int, ...], bax: int | None, env: dict[str, Any]) -> Layer:
+        rank = len(shape)
+        axes = [d for d in range(rank) if d != bax]
+        if not axes or self.edgy(0.1):
+            dim: Any = self.dim(rank, bax)
+        elif self.chance(0.3) and len(axes) > 1:
+            dim = tuple(self.rng.sample(axes, 2))
+        else:
+            dim = self.pick(axes) - (rank if self.chance(0.3) else 0)
+        args: dict[str, Any] = {"dim": dim}
+        if self.chance(0.3):
+            args["keepdim"] = True
+        return self.ordered(kind, args)
+
+    make_sum = make_max = make_mean
+
+    def make_transformerencoderlayer(self, kind: str, shape: tuple[int, ...], bax: int | None,
+                                     env: dict[str, Any]) -> Layer:
+        features = shape[-1] if shape else 1
+        heads = [h for h in range(1, features + 1) if features % h == 0]
+        args: dict[str, Any] = {"nhead": self.pick([2, 3]) if self.edgy(0.1) else self.pick(heads),
+                                "dim_feedforward": self.pick([4, 8])}
+        if self.chance(0.3):
+            args["activation"] = "gelu"
+        if self.chance(0.3):
+            args["norm_first"] = True
+        if self.chance(0.15):
+            args["bias"] = False
+        if self.edgy(0.05):
+            args["batch_first"] = False
+        return self.ordered(kind, args, shape[-1] if self.chance(0.1) and shape else None)
+
+    def make_upsample(self, kind: str, shape: tuple[int, ...], bax: int | None, env: dict[str, Any]) -> Layer:
+        size = shape[-1] if shape else 1
+        args: dict[str, Any] = {}
+        if self.chance(0.3):
+            args["size"] = self.pick([1, size, 2 * size, size + 3])
+        else:
+            args["scale_factor"] = self.pick([2, 1.5, 0.5, 3, 0.3] if self.edgy(0.3) else [2, 1.5, 3])
+        mode = self.pick(["nearest", "nearest", "linear", "area", "nearest-exact"])
+        if mode != "nearest" or self.chance(0.2):
+            args["mode"] = mode
+        if mode == "linear" and self.chance(0.4):
+            args["align_corners"] = self.chance(0.5)
+        return self.ordered(kind, args)
 
 
 @dataclass

@@ -135,11 +135,11 @@ ERRORS = [
         2,
     ),
     (
-        "gelu-not-supported",
-        HEAD + "  c = conv1d(8, 3) | gelu\n}\n",
+        "mish-not-supported",
+        HEAD + "  c = conv1d(8, 3) | mish\n}\n",
         "unsupported-layer",
-        "`gelu` (nn.GELU) is not supported by archc yet",
-        "gelu",
+        "`mish` (nn.Mish) is not supported by archc yet",
+        "mish",
         2,
     ),
     (
@@ -151,19 +151,19 @@ ERRORS = [
         2,
     ),
     (
-        "global-avg-pool-not-supported",
-        HEAD + "  global_avg_pool\n}\n",
+        "instancenorm-not-supported",
+        HEAD + "  instancenorm1d\n}\n",
         "unsupported-layer",
-        "`global_avg_pool` (nn.AdaptiveAvgPool1d(1)) is not supported by archc yet",
-        "global_avg_pool",
+        "`instancenorm1d` (nn.InstanceNorm1d) is not supported by archc yet",
+        "instancenorm1d",
         2,
     ),
     (
         "transformer-not-supported",
-        HEAD + "  t = TransformerEncoderLayer(4, 2)\n}\n",
+        HEAD + "  t = TransformerDecoderLayer(4, 2)\n}\n",
         "unsupported-layer",
-        "(nn.TransformerEncoderLayer) is not supported by archc yet",
-        "TransformerEncoderLayer",
+        "(nn.TransformerDecoderLayer) is not supported by archc yet",
+        "TransformerDecoderLayer",
         2,
     ),
 ]
@@ -331,9 +331,9 @@ def test_did_you_mean_unit() -> None:
     from archc.ir.layers import all_names
 
     names = all_names()
-    assert did_you_mean("gelu", names) is None
+    assert did_you_mean("mish", names) is None
     assert did_you_mean("concat", names) is None
-    assert did_you_mean("global_avg_pool", names) is None
+    assert did_you_mean("instancenorm1d", names) is None
     assert did_you_mean("GlobalMaxPool", names) == "global_max_pool"
     assert did_you_mean("kernal_size", ["kernel_size", "stride"]) == "kernel_size"
     assert did_you_mean("filter", ["filters", "kernel_size"]) == "filters"

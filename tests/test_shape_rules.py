@@ -12,7 +12,12 @@ from archc.ir.layers import lookup
 from archc.syntax.parser import parse
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "shape_rules.txt"
-AXES = {1: ["features"], 2: ["channels", "length"], 3: ["channels", "height", "length"]}
+AXES = {
+    1: ["features"],
+    2: ["channels", "length"],
+    3: ["channels", "height", "length"],
+    4: ["channels", "depth", "height", "length"],
+}
 
 
 def cases() -> list[tuple[str, str, str]]:
@@ -87,10 +92,13 @@ def test_golden_pairs_agree_with_torch(torch_module) -> None:  # type: ignore[no
         shape, _ = checked_shape(step, sizes)
         assert shape is not None, step
         module = build_module(arch_text(step, sizes))
+        # An embedding takes integer indices (zeros are valid for any num_embeddings).
+        indices = step.split("(")[0].strip() == "embedding"
+        x = torch.zeros(batch, *sizes, dtype=torch.long) if indices else torch.randn(batch, *sizes)
         for train in (True, False):
             module.train(train)
             with torch.no_grad():
-                out = module(torch.randn(batch, *sizes))
+                out = module(x)
             want = tuple(batch if d is None else d for d in shape)
             assert tuple(out.shape) == want, (step, sizes)
             assert tuple(int(s) for s in expected.split(",")) == tuple(d for d in shape if d is not None)

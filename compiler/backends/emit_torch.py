@@ -33,6 +33,59 @@ FUNCTIONAL = {
     "adaptivemaxpool1d": "F.adaptive_max_pool1d",
 }
 
+# ------------------------------------------------------------------ added layers (layers branch)
+FUNCTIONAL.update(
+    {
+        "gelu": "F.gelu",
+        "silu": "F.silu",
+        "elu": "F.elu",
+        "leakyrelu": "F.leaky_relu",
+        "softplus": "F.softplus",
+        "upsample": "F.interpolate",
+        "adaptiveavgpool1d": "F.adaptive_avg_pool1d",
+        "adaptiveavgpool2d": "F.adaptive_avg_pool2d",
+        "adaptivemaxpool2d": "F.adaptive_max_pool2d",
+    }
+)
+# How forward calls a module of a kind: `{out}` the result, `{mod}` the module, `{x}` the input.
+DEFAULT_CALL_FORM = "{out} = {mod}({x})"
+CALL_FORMS: dict[str, str] = {
+    "lstm": "{out}, _ = {mod}({x})",
+    "multiheadattention": "{out}, _ = {mod}({x}, {x}, {x}, need_weights=False)",
+}
+REDUCTIONS = {"mean": "mean", "sum": "sum", "max": "amax"}
+
+
+def functional_added(layer: ir.Layer, var: str) -> tuple[str, bool] | None:
+    """The expression of an added stateless layer with no FUNCTIONAL entry, and whether it
+    uses `F.`; None for other kinds."""
+    kind = layer.kind
+    if kind == "identity":
+        return var, False
+    if kind == "global_avg_pool":
+        return f"{var}.mean(dim=-1)", False
+    if kind in ("constantpad1d", "constantpad2d"):
+        pads = layer.get("padding")
+        n = 2 if kind == "constantpad1d" else 4
+        pad = pads if isinstance(pads, tuple) else (pads,) * n
+        return f"F.pad({var}, {literal(pad)}, value={literal(layer.get('value'))})", True
+    if kind == "crop":
+        left, right = int(layer.get("left") or 0), int(layer.get("right") or 0)  # type: ignore[arg-type]
+        return f"{var}[..., {left}:{-right if right else ''}]", False
+    if kind == "flip":
+        dims = layer.get("dims")
+        assert isinstance(dims, tuple)
+        return f"torch.flip({var}, dims={literal(dims)})", False
+    if kind in REDUCTIONS:
+        args = [f"dim={literal(layer.get('dim'))}"]
+        if layer.get("keepdim"):
+            args.append("keepdim=True")
+        return f"{var}.{REDUCTIONS[kind]}({', '.join(args)})", False
+    return None
+
+
+# ------------------------------------------------------------------ end of added layers
+
 MEMORY_FORMATS = ("contiguous", "channels_last")
 # A batchnorm that directly follows one of these layers can be folded into it.
 FOLDS_INTO = {"conv1d": "batchnorm1d", "conv2d": "batchnorm2d", "linear": "batchnorm1d"}
@@ -538,7 +591,7 @@ class _Emitter:
                 kind = module.kind if isinstance(module, ir.Layer) else ""
                 call = f"self.{op.name}" if op.index is None else f"self.{op.name}[{op.index}]"
                 target = self.target(bound[index], flow)
-                form = CALL_FORMS.get(kind, "{out} = {mod}({x})")
+                form = CALL_FORMS.get(kind, DEFAULT_CALL_FORM)
                 lines.append(form.format(out=target, mod=call, x=source))
             elif isinstance(op, ir.Functional):
                 batch = next((i for i, d in enumerate(current) if d.size is None), 0)
@@ -646,7 +699,8 @@ class _Emitter:
     def functional(
         self, layer: ir.Layer, cls: ir.ClassDef, flow: _Flow, batch: int = 0, var: str = "x"
     ) -> str:
-        """The expression of a step with no module; `batch` is the input's batch axis."""
+        """The expression of a step with no module; `batch` is the input's batch axis and
+        `var` the input's variable."""
         kind = layer.kind
         if flow.swapped and kind in SPATIAL_2D:
             layer = _swapped(layer)
@@ -673,14 +727,15 @@ class _Emitter:
             return f"{var}.select({literal(layer.get('dim'))}, {literal(layer.get('index'))})"
         if kind == "contiguous":
             if self.options.channels_last and flow.rank == 4:
-                return CHANNELS_LAST.replace("x", var, 1)
+                return CHANNELS_LAST if var == "x" else var + CHANNELS_LAST[1:]
             return f"{var}.contiguous()"
         if kind == "global_max_pool":
             return f"{var}.amax(dim=-1)"
+        added = functional_added(layer, var)  # added layers (layers branch)
+        if added is not None:
+            self.uses_functional = self.uses_functional or added[1]
+            return added[0]
         raise AssertionError(f"no functional form for {kind}")  # pragma: no cover
-
-
-CALL_FORMS: dict[str, str] = {"lstm": "{out}, _ = {mod}({x})"}
 
 
 def _merge_expr(op: ir.Merge, current: str) -> str:

@@ -46,6 +46,23 @@ COLOURS = {
     "log_softmax": "#ffe3cc",
     "dropout": "#eceff1",
 }
+# Added layers (layers branch).
+COLOURS.update(
+    {
+        **dict.fromkeys(("convtranspose1d", "convtranspose2d"), "#cfe2ff"),
+        **dict.fromkeys(("layernorm", "groupnorm", "batchnorm3d"), "#fff1b8"),
+        **dict.fromkeys(
+            (
+                "adaptiveavgpool1d", "adaptiveavgpool2d", "adaptivemaxpool2d", "global_avg_pool",
+                "mean", "sum", "max", "upsample",
+            ),
+            "#d3f0dc",
+        ),
+        **dict.fromkeys(("gelu", "silu", "elu", "leakyrelu", "softplus"), "#ffe3cc"),
+        **dict.fromkeys(("multiheadattention", "transformerencoderlayer"), "#f7d4e8"),
+        "embedding": "#e2d4f7",
+    }
+)
 SHAPE_OPS_COLOUR = "#ffffff"  # flatten, view, permute...: no computation
 GROUP_COLOUR = "#f1f3f5"
 EDGE_COLOUR = "#5f6b7a"

@@ -172,6 +172,9 @@ def layer_counts(layer: ir.Layer) -> tuple[int, int, int]:
                 per_direction += 8 * hidden
             total += dirs * per_direction
         return total, 0, 0
+    added = added_layer_counts(layer)  # added layers (layers branch)
+    if added is not None:
+        return added
     return 0, 0, 0
 
 
@@ -195,7 +198,8 @@ def layer_macs(layer: ir.Layer, in_shape: ir.Shape, out_shape: ir.Shape) -> int:
             inputs = _int(layer, "input_size") if n == 0 else hidden * dirs
             total += dirs * 4 * hidden * (inputs + hidden)
         return steps * total
-    return 0
+    added = added_layer_macs(layer, in_shape, out_shape)  # added layers (layers branch)
+    return 0 if added is None else added
 
 
 def describe(layer: ir.Layer) -> str:
@@ -270,7 +274,135 @@ def reach_after(layer: ir.Layer, in_shape: ir.Shape, reach: Reach | None) -> Rea
     if kind in ("softmax", "log_softmax"):
         dim = _int(layer, "dim")
         return WHOLE if axis is None or dim % len(in_shape) == axis else reach
-    return reach
+    added = added_reach_after(layer, in_shape, reach)  # added layers (layers branch)
+    return reach if added is None else added
+
+
+# ------------------------------------------------------------------ added layers (layers branch)
+CONV_T_KINDS = frozenset({"convtranspose1d", "convtranspose2d"})
+# Steps that make no new tensor: crop slices (a view), identity returns its input.
+VIEW_KINDS = VIEW_KINDS | {"crop", "identity"}
+
+
+def _mha_params(embed: int, bias: bool, bias_kv: bool = False) -> int:
+    """nn.MultiheadAttention: in_proj (3E x E), out_proj (E x E), their biases, bias_k/v."""
+    total = 4 * embed * embed + (4 * embed if bias else 0)
+    return total + (2 * embed if bias_kv else 0)
+
+
+def added_layer_counts(layer: ir.Layer) -> tuple[int, int, int] | None:
+    """layer_counts of the added layers; None for the other kinds."""
+    kind = layer.kind
+    if kind == "batchnorm3d":
+        return layer_counts(ir.Layer("batchnorm1d", layer.args, layer.span))
+    if kind == "layernorm":
+        value = layer.get("normalized_shape")
+        size = math.prod(value) if isinstance(value, tuple) else int(value)  # type: ignore[arg-type]
+        if not layer.get("elementwise_affine", True):
+            return 0, 0, 0
+        return size * (2 if layer.get("bias", True) else 1), 0, 0
+    if kind == "groupnorm":
+        return (2 * _int(layer, "num_channels") if layer.get("affine", True) else 0), 0, 0
+    if kind == "embedding":
+        return _int(layer, "num_embeddings") * _int(layer, "embedding_dim"), 0, 0
+    if kind in CONV_T_KINDS:
+        spec = lookup(kind)
+        assert spec is not None
+        kernel = math.prod(_ints(layer.get("kernel_size"), spec.spatial))
+        out_ch = _int(layer, "out_channels")
+        weights = _int(layer, "in_channels") * (out_ch // _int(layer, "groups", 1)) * kernel
+        return weights + (out_ch if layer.get("bias", True) else 0), 0, 0
+    if kind == "multiheadattention":
+        bias = bool(layer.get("bias", True))
+        return _mha_params(_int(layer, "embed_dim"), bias, bool(layer.get("add_bias_kv"))), 0, 0
+    if kind == "transformerencoderlayer":
+        model, ff = _int(layer, "d_model"), _int(layer, "dim_feedforward", 2048)
+        bias = bool(layer.get("bias", True))
+        linears = 2 * model * ff + ((ff + model) if bias else 0)
+        norms = 2 * (2 * model if bias else model)
+        return _mha_params(model, bias) + linears + norms, 0, 0
+    return None
+
+
+def added_layer_macs(layer: ir.Layer, in_shape: ir.Shape, out_shape: ir.Shape) -> int | None:
+    """layer_macs of the added layers with weights to multiply; None for the other kinds."""
+    kind = layer.kind
+    if kind in CONV_T_KINDS:
+        spec = lookup(kind)
+        assert spec is not None
+        kernel = math.prod(_ints(layer.get("kernel_size"), spec.spatial))
+        per_input = (_int(layer, "out_channels") // _int(layer, "groups", 1)) * kernel
+        return numel(in_shape) * per_input
+    if kind in ("multiheadattention", "transformerencoderlayer"):
+        steps = in_shape[1].size or 1 if len(in_shape) == 3 else 1
+        model = _int(layer, "embed_dim" if kind == "multiheadattention" else "d_model")
+        # Projections (4 E^2 per position) and the two attention products (2 L E per position).
+        macs = steps * (4 * model * model + 2 * steps * model)
+        if kind == "transformerencoderlayer":
+            macs += steps * 2 * model * _int(layer, "dim_feedforward", 2048)
+        return macs
+    return None
+
+
+def added_reach_after(layer: ir.Layer, in_shape: ir.Shape, reach: Reach) -> Reach | None:
+    """reach_after of the added layers (reach is neither None nor whole); None for other kinds.
+
+    Transposed convolutions with a stride and upsampling spread one input position over
+    several outputs: their field is not a whole number of positions per output, and is
+    marked as the whole input (unknown), as for linear layers on the length axis.
+    """
+    kind = layer.kind
+    axis = length_axis(in_shape)
+    last = len(in_shape) - 1
+    if kind in CONV_T_KINDS or kind in ("upsample", "adaptiveavgpool2d", "adaptivemaxpool2d"):
+        if axis is None or axis < 2:
+            return WHOLE if kind in CONV_T_KINDS else reach
+        if kind in ("adaptiveavgpool2d", "adaptivemaxpool2d"):
+            return WHOLE
+        if kind == "upsample":
+            size, scale = layer.get("size"), layer.get("scale_factor")
+            same = size is None and all(
+                float(v) == 1.0  # type: ignore[arg-type]
+                for v in (scale if isinstance(scale, tuple) else (scale,))
+            )
+            return reach if same else WHOLE
+        spec = lookup(kind)
+        assert spec is not None
+        i = axis - 2
+        n = spec.spatial
+        if _ints(layer.get("stride", 1), n)[i] != 1:
+            return WHOLE
+        k = _ints(layer.get("kernel_size"), n)[i]
+        d = _ints(layer.get("dilation", 1), n)[i]
+        pad = _ints(layer.get("padding", 0), n)[i]
+        # Output o sums input positions o + pad - d (k - 1) ... o + pad.
+        eff = d * (k - 1)
+        return Reach(reach.jump, reach.lo + (pad - eff) * reach.jump, reach.hi + pad * reach.jump)
+    if kind in ("crop", "constantpad1d", "constantpad2d"):
+        if axis is None or axis != last:
+            return reach
+        if kind == "crop":
+            shift = int(layer.get("left") or 0)  # type: ignore[arg-type]
+        else:
+            pads = layer.get("padding")
+            shift = -int(pads[0] if isinstance(pads, tuple) else pads)  # type: ignore[arg-type]
+        return Reach(reach.jump, reach.lo + shift * reach.jump, reach.hi + shift * reach.jump)
+    if kind in ("adaptiveavgpool1d", "global_avg_pool"):
+        return WHOLE if axis is None or axis == last else reach
+    if kind in ("flip", "mean", "sum", "max"):
+        value = layer.get("dims" if kind == "flip" else "dim")
+        dims = {int(v) % len(in_shape) for v in (value if isinstance(value, tuple) else (value,))}  # type: ignore[arg-type]
+        return WHOLE if axis is None or axis in dims else reach
+    if kind == "layernorm":
+        value = layer.get("normalized_shape")
+        k = len(value) if isinstance(value, tuple) else 1
+        return WHOLE if axis is None or axis > last - k else reach
+    if kind in ("groupnorm", "multiheadattention", "transformerencoderlayer"):
+        return WHOLE
+    return None
+
+
+# ------------------------------------------------------------------ end of added layers
 
 
 # ------------------------------------------------------------------ walking the IR

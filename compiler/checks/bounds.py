@@ -46,7 +46,39 @@ def weight_elements(layer: ir.Layer) -> int:
         inputs = _int(layer.get("input_size"))
         dirs = 2 if layer.get("bidirectional") else 1
         return 4 * hidden * max(inputs, hidden * dirs)
+    return added_weight_elements(layer)  # added layers (layers branch)
+
+
+# ------------------------------------------------------------------ added layers (layers branch)
+
+
+def added_weight_elements(layer: ir.Layer) -> int:
+    """weight_elements of the added layers (0 for the other kinds)."""
+    kind = layer.kind
+    if kind in ("convtranspose1d", "convtranspose2d"):
+        n = 1 if kind == "convtranspose1d" else 2
+        groups = max(1, _int(layer.get("groups", 1)))
+        return (
+            _int(layer.get("in_channels"))
+            * (_int(layer.get("out_channels")) // groups)
+            * math.prod(_tuple(layer.get("kernel_size"), n))
+        )
+    if kind == "embedding":
+        return _int(layer.get("num_embeddings")) * _int(layer.get("embedding_dim"))
+    if kind == "layernorm":
+        value = layer.get("normalized_shape")
+        return math.prod(_tuple(value, 1))
+    if kind in ("groupnorm", "batchnorm3d"):
+        return _int(layer.get("num_channels" if kind == "groupnorm" else "num_features"))
+    if kind == "multiheadattention":
+        return 3 * _int(layer.get("embed_dim")) ** 2
+    if kind == "transformerencoderlayer":
+        model = _int(layer.get("d_model"))
+        return max(3 * model * model, model * _int(layer.get("dim_feedforward", 2048)))
     return 0
+
+
+# ------------------------------------------------------------------ end of added layers
 
 
 def check_bounds(arch: ir.Architecture, rep: Reporter) -> bool:

@@ -1027,12 +1027,522 @@ RULES: dict[str, Rule] = {
 }
 
 
+# ------------------------------------------------------------------ added layers (layers branch)
+# Rules of the layers added with compiler/layers.py's NEW_SPECS; registered into RULES below.
+
+
+def _dims_of(ctx: Ctx, layer: ir.Layer, param: str, shape: Shape, what: str) -> tuple[int, ...]:
+    """The axes an int-or-tuple parameter names, normalized, each once; none the batch."""
+    value = layer.get(param)
+    values = value if isinstance(value, tuple) else (value,)
+    rank = len(shape)
+    out: list[int] = []
+    for v in values:
+        assert isinstance(v, int)
+        if not -rank <= v < rank:
+            raise ctx.rep.fatal(
+                "bad-axis",
+                f"`{ctx.name}`: axis {v} does not exist in a {rank}-D input {show_axes(shape)}",
+                layer.arg_span(param),
+                help=f"axes run from 0 to {rank - 1} (or -{rank} to -1)",
+            )
+        if v % rank in out:
+            raise ctx.rep.fatal(
+                "bad-axis",
+                f"`{ctx.name}`: axis {v % rank} appears twice (PyTorch refuses it)",
+                layer.arg_span(param),
+            )
+        out.append(v % rank)
+    if not out:
+        raise ctx.rep.fatal("bad-axis", f"`{ctx.name}` needs at least one axis", layer.arg_span(param))
+    b = _batch_axis(shape)
+    if b is not None and b in out:
+        raise _batch_mix(
+            ctx,
+            f"`{ctx.name}` {what} along axis {b}, the batch axis: it would mix the samples of a batch",
+            shape,
+            help="name the axes after the batch, e.g. 1 or -1",
+            span=layer.arg_span(param),
+        )
+    return tuple(out)
+
+
+def _batch_off(ctx: Ctx, shape: Shape, axes: range | tuple[int, ...], acts: str, help: str) -> None:
+    """The batch must not stand on any of `axes` (normalized indexes)."""
+    b = _batch_axis(shape)
+    if b is not None and b in axes:
+        raise _batch_mix(
+            ctx,
+            f"`{ctx.name}` {acts} along axis {b}, which holds the batch: it would mix the samples "
+            "of a batch",
+            shape,
+            help=help,
+        )
+
+
+def _batch_at_0(ctx: Ctx, shape: Shape, acts: str) -> None:
+    b = _batch_axis(shape)
+    if b is not None and b != 0:
+        raise _batch_mix(
+            ctx,
+            f"`{ctx.name}` takes axis 0 as the batch, but its input has the batch on axis {b}: "
+            f"it would {acts} across the samples of a batch",
+            shape,
+            help="move the batch axis back to the front with `permute` before this step",
+        )
+
+
+def _new_dim(ctx: Ctx, size: int, axis: Dim) -> Dim:
+    return Dim(size, axis.label, f"after {ctx.where}", ctx.span, axis.varies)
+
+
+def channels_last_3d(sizes: tuple[int, ...], strides: tuple[int, ...]) -> bool:
+    """c10's `is_channels_last_strides_3d_s5`: a 5-D tensor torch takes for channels-last-3d."""
+    if len(sizes) != 5 or strides[1] == 0:
+        return False
+    low = 0
+    for d in (1, 4, 3, 2, 0):
+        if sizes[d] == 0 or strides[d] < low:
+            return False
+        if d == 0 and low == strides[1]:
+            return False
+        low = strides[d] * (sizes[d] if sizes[d] > 1 else 1)
+    return True
+
+
+def _keep_channels_last_3d(ctx: Ctx, shape: Shape, out: Shape) -> None:
+    """batchnorm3d, groupnorm and constant padding keep a channels-last-3d input so."""
+    if ctx.layout is None or len(shape) != 5 or len(ctx.layout.strides) != 5:
+        return
+    if channels_last_3d(_sizes(shape), ctx.layout.strides):
+        _, c, d, h, w = _sizes(out)
+        ctx.out_layout = replace(ctx.layout, strides=(d * h * w * c, 1, h * w * c, w * c, c))
+
+
+def rule_layernorm(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    value = layer.get("normalized_shape")
+    k = len(value) if isinstance(value, tuple) else 1
+    if len(shape) < k + 1:
+        raise _rank_error(ctx, layer, f"at least {k + 1}-D", shape)
+    _batch_off(
+        ctx,
+        shape,
+        range(len(shape) - k, len(shape)),
+        "normalizes",
+        "put the features on the last axis (`permute` the batch axis away from it)",
+    )
+    if not isinstance(value, tuple):
+        return _expect_size(ctx, layer, "normalized_shape", shape[-1], "features"), shape
+    want = tuple(d.size for d in shape[-k:])
+    if value != want:
+        raise ctx.rep.fatal(
+            "shape-mismatch",
+            f"`{ctx.name}` normalizes over {show(value)}, but the last {k} axes of its input are "
+            f"{show(want)} {show_axes(shape[-k:])}",
+            layer.arg_span("normalized_shape"),
+            notes=_origin_note(shape[-1]),
+            help=f"write normalized_shape = {show(want)}, or an int for the last axis alone",
+        )
+    return layer, shape
+
+
+def rule_groupnorm(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    if len(shape) < 2:
+        raise _rank_error(ctx, layer, "(batch, channels, ...)", shape)
+    _batch_at_0(ctx, shape, "normalize")
+    layer = _expect_size(ctx, layer, "num_channels", shape[1], "channels")
+    groups = int(layer.get("num_groups"))  # type: ignore[arg-type]
+    channels = int(layer.get("num_channels"))  # type: ignore[arg-type]
+    if channels % groups:
+        raise ctx.rep.fatal(
+            "bad-size",
+            f"`{ctx.name}`: num_groups={groups} must divide the {channels} channels",
+            layer.arg_span("num_groups"),
+            notes=_origin_note(shape[1]),
+            help="use a divisor of the number of channels",
+        )
+    if channels // groups * math.prod(d.size or 1 for d in shape[2:]) == 1:
+        raise ctx.rep.fatal(
+            "bad-size",
+            f"`{ctx.name}`: each of the {groups} groups holds a single value per sample: its output "
+            "is all zeros (and PyTorch refuses a batch of one)",
+            layer.arg_span("num_groups"),
+            help="use fewer groups",
+        )
+    _keep_channels_last_3d(ctx, shape, shape)
+    return layer, shape
+
+
+def rule_batchnorm3d(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    if len(shape) != 5:
+        raise _rank_error(ctx, layer, "5-D (batch, channels, depth, height, width)", shape)
+    # The checks of the 1-D and 2-D batchnorm apply as they are: they read axis 1 only.
+    checked, _ = rule_batchnorm(replace(layer, kind="batchnorm1d"), shape[:3], ctx)
+    _keep_channels_last_3d(ctx, shape, shape)
+    return replace(checked, kind=layer.kind), shape
+
+
+def rule_embedding(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    count = int(layer.get("num_embeddings"))  # type: ignore[arg-type]
+    pad = layer.get("padding_idx")
+    if isinstance(pad, int) and not -count <= pad < count:
+        raise ctx.rep.fatal(
+            "bad-value",
+            f"`{ctx.name}`: padding_idx={pad} is not an index of its {count} embeddings",
+            layer.arg_span("padding_idx"),
+            help=f"use an index from {-count} to {count - 1}",
+        )
+    dim = int(layer.get("embedding_dim"))  # type: ignore[arg-type]
+    return layer, (*shape, Dim(dim, "features", f"from {ctx.where}", ctx.span))
+
+
+def rule_convtranspose(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    spec = lookup(layer.kind)
+    assert spec is not None
+    n = spec.spatial
+    axes = "(batch, channels, length)" if n == 1 else "(batch, channels, height, width)"
+    if len(shape) != n + 2:
+        raise _rank_error(ctx, layer, f"{n + 2}-D {axes}", shape)
+    _needs_batch_first(ctx, shape, "convolve", layer, n)
+    layer = _expect_size(ctx, layer, "in_channels", shape[1], "input channels")
+    groups = int(layer.get("groups", 1))  # type: ignore[arg-type]
+    out_ch = int(layer.get("out_channels"))  # type: ignore[arg-type]
+    in_ch = int(layer.get("in_channels"))  # type: ignore[arg-type]
+    if in_ch % groups or out_ch % groups:
+        raise ctx.rep.fatal(
+            "bad-size",
+            f"`{ctx.name}`: groups={groups} must divide both {in_ch} input and {out_ch} output channels",
+            layer.arg_span("groups"),
+        )
+    kernel = _tuple(layer.get("kernel_size"), n)
+    stride = _tuple(layer.get("stride"), n)
+    pad = _tuple(layer.get("padding"), n)
+    out_pad = _tuple(layer.get("output_padding"), n)
+    dilation = _tuple(layer.get("dilation"), n)
+    for i in range(n):
+        if out_pad[i] >= stride[i] and out_pad[i] >= dilation[i]:
+            raise ctx.rep.fatal(
+                "bad-padding",
+                f"`{ctx.name}`: output_padding {out_pad[i]} must be smaller than the stride "
+                f"({stride[i]}) or the dilation ({dilation[i]}) (PyTorch refuses it)",
+                layer.arg_span("output_padding"),
+                help="output_padding only picks among the output sizes a stride allows",
+            )
+    out: list[Dim] = [shape[0], _out_channels(ctx, out_ch)]
+    for i in range(n):
+        axis = shape[2 + i]
+        if axis.size is None:  # the batch, seen one position at a time (_pointwise)
+            out.append(axis)
+            continue
+        grow = dilation[i] * (kernel[i] - 1) + out_pad[i] + 1 - 2 * pad[i]
+        size = (axis.size - 1) * stride[i] + grow
+        if size < 1:
+            need = 1 + -(-(1 - grow) // stride[i])
+            raise ctx.rep.fatal(
+                "too-short",
+                f"`{ctx.name}` has padding {pad[i]}, which removes more than its input of "
+                f"{axis.size} positions gives: the {axis.label} shrinks to {size} here "
+                f"(it needs at least {need})",
+                ctx.span,
+                notes=_origin_note(axis),
+                help="use a longer input, or less padding",
+            )
+        out.append(_new_dim(ctx, size, axis))
+    return layer, tuple(out)
+
+
+_INTERPOLATING = ("linear", "bilinear", "bicubic", "trilinear")
+_MODE_RANK = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+
+
+def rule_upsample(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    if len(shape) not in (3, 4):
+        raise _rank_error(ctx, layer, "3-D (batch, channels, length) or 4-D", shape)
+    n = len(shape) - 2
+    mode = str(layer.get("mode"))
+    if mode in _MODE_RANK and _MODE_RANK[mode] != len(shape):
+        raise _rank_error(ctx, layer, f'{_MODE_RANK[mode]}-D (for mode="{mode}")', shape)
+    if layer.get("align_corners") is not None and mode not in _INTERPOLATING:
+        raise ctx.rep.fatal(
+            "bad-value",
+            f'`{ctx.name}`: align_corners is only for the interpolating modes '
+            f'({", ".join(_INTERPOLATING)}), not mode="{mode}" (PyTorch refuses it)',
+            layer.arg_span("align_corners"),
+            help="leave align_corners out",
+        )
+    size, scale = layer.get("size"), layer.get("scale_factor")
+    if (size is None) == (scale is None):
+        raise ctx.rep.fatal(
+            "missing-argument" if size is None else "bad-value",
+            f"`{ctx.name}` needs exactly one of size and scale_factor",
+            layer.span,
+            help="write size = N or scale_factor = F",
+        )
+    param = "size" if size is not None else "scale_factor"
+    value = size if size is not None else scale
+    if isinstance(value, tuple) and len(value) != n:
+        raise ctx.rep.fatal(
+            "bad-value",
+            f"`{ctx.name}`: {param} has {len(value)} values, but its input has {n} spatial "
+            f"ax{'is' if n == 1 else 'es'}",
+            layer.arg_span(param),
+            help=f"write one value, or {n}",
+        )
+    values = value if isinstance(value, tuple) else (value,) * n
+    _batch_off(
+        ctx, shape, range(2, len(shape)), "resizes", "move the batch axis to the front with `permute`"
+    )
+    out: list[Dim] = list(shape[:2])
+    for i in range(n):
+        axis = shape[2 + i]
+        assert axis.size is not None
+        v = values[i]
+        new = int(v) if size is not None else math.floor(float(axis.size) * float(v))  # type: ignore[arg-type]
+        if new < 1:
+            raise ctx.rep.fatal(
+                "too-short",
+                f"`{ctx.name}` scales the {axis.size} positions of axis {2 + i} by {show(v)} to "
+                f"{new}: the {axis.label} shrinks to zero here",
+                layer.arg_span(param),
+                notes=_origin_note(axis),
+                help="use a longer input or a larger scale_factor",
+            )
+        out.append(_new_dim(ctx, new, axis))
+    return layer, tuple(out)
+
+
+def rule_adaptive2d(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    if len(shape) not in (3, 4):
+        raise _rank_error(ctx, layer, "4-D (batch, channels, height, width)", shape)
+    rank = len(shape)
+    _batch_off(
+        ctx, shape, range(rank - 2, rank), "pools", "put the batch before the pooled axes"
+    )
+    sizes = _tuple(layer.get("output_size"), 2)
+    return layer, (
+        *shape[:-2],
+        _new_dim(ctx, sizes[0], shape[-2]),
+        _new_dim(ctx, sizes[1], shape[-1]),
+    )
+
+
+def rule_global_avg(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    if len(shape) < 2:
+        raise _rank_error(ctx, layer, "3-D (batch, channels, length)", shape)
+    if shape[-1].size is None:
+        raise _batch_mix(
+            ctx,
+            f"`{ctx.name}` averages over the last axis, which holds the batch: it would average "
+            "across the samples of a batch",
+            shape,
+            help="put the positions on the last axis: (batch, channels, length)",
+        )
+    return layer, shape[:-1]
+
+
+def rule_constantpad(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    n = 1 if layer.kind == "constantpad1d" else 2
+    if len(shape) < n:
+        raise _rank_error(ctx, layer, f"at least {n}-D", shape)
+    rank = len(shape)
+    pads = _tuple(layer.get("padding"), 2 * n)  # (left, right[, top, bottom])
+    out = list(shape)
+    for i in range(n):
+        axis_index = rank - 1 - i  # left/right pad the last axis, top/bottom the one before
+        axis = shape[axis_index]
+        added = pads[2 * i] + pads[2 * i + 1]
+        if axis.size is None:
+            if added:  # padding the batch axis by nothing is harmless
+                _batch_off(
+                    ctx, shape, (axis_index,), "pads", "put the batch before the padded axes"
+                )
+            continue
+        out[axis_index] = _new_dim(ctx, axis.size + added, axis)
+    _keep_channels_last_3d(ctx, shape, tuple(out))
+    if not any(pads):
+        ctx.out_layout = ctx.layout  # F.pad by nothing copies its input, strides and all
+    return layer, tuple(out)
+
+
+def crop_bounds(layer: ir.Layer) -> tuple[int, int]:
+    """(left, right) of a checked crop."""
+    return int(layer.get("left") or 0), int(layer.get("right") or 0)  # type: ignore[arg-type]
+
+
+def rule_crop(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    if len(shape) < 2:
+        raise _rank_error(ctx, layer, "(batch, ..., length)", shape)
+    axis = shape[-1]
+    left, right, to = layer.get("left"), layer.get("right"), layer.get("to")
+    if axis.size is None and (to is not None or left or right):  # crop(0) keeps every sample
+        raise _batch_mix(
+            ctx,
+            f"`{ctx.name}` crops the last axis, which holds the batch: it would drop samples",
+            shape,
+            help="put the positions on the last axis: (batch, channels, length)",
+        )
+    if axis.size is None:
+        return layer.with_arg("left", 0).with_arg("right", 0), shape
+    if to is not None:
+        if left is not None or right is not None:
+            raise ctx.rep.fatal(
+                "bad-value",
+                f"`{ctx.name}`: write either `to` or the positions to drop, not both",
+                layer.arg_span("to"),
+            )
+        assert isinstance(to, int)
+        if to > axis.size:
+            raise ctx.rep.fatal(
+                "too-short",
+                f"`{ctx.name}` crops to {to} positions, but its input has only {axis.size}",
+                layer.arg_span("to"),
+                notes=_origin_note(axis),
+                help=f"use a longer input, or crop to at most {axis.size}",
+            )
+        lo = (axis.size - to) // 2
+        hi = axis.size - to - lo
+        layer = replace(
+            layer.with_arg("left", lo).with_arg("right", hi),
+            comment=f"to {to}: left = ({axis.size} - {to}) // 2 = {lo}, right = {hi}",
+        )
+    elif left is None:
+        raise ctx.rep.fatal(
+            "missing-argument",
+            f"`{ctx.name}` needs the positions to drop, or `to`",
+            layer.span,
+            help="write crop(n), crop(left, right) or crop(to = T)",
+        )
+    elif right is None:
+        layer = layer.with_arg("right", left)
+    lo, hi = crop_bounds(layer)
+    size = axis.size - lo - hi
+    if size < 1:
+        raise ctx.rep.fatal(
+            "too-short",
+            f"`{ctx.name}` drops {lo} + {hi} positions of its input of {axis.size}: the "
+            f"{axis.label} shrinks to {max(size, 0)} here (it needs at least {lo + hi + 1})",
+            ctx.span,
+            notes=_origin_note(axis),
+            help="use a longer input, or crop less",
+        )
+    if ctx.layout is not None:
+        # Slicing makes a view: the strides of the uncropped input.
+        ctx.out_layout = Layout(
+            ctx.layout.strides,
+            ctx.span,
+            "crop slices its input: its output is a view with the strides of the uncropped input",
+        )
+    return layer, (*shape[:-1], _new_dim(ctx, size, axis))
+
+
+def rule_flip(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    _dims_of(ctx, layer, "dims", shape, "reverses the order")
+    return layer, shape
+
+
+def rule_reduce(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    what = {"mean": "averages", "sum": "sums", "max": "takes the maximum"}[layer.kind]
+    dims = _dims_of(ctx, layer, "dim", shape, what)
+    if layer.get("keepdim"):
+        return layer, tuple(
+            _new_dim(ctx, 1, d) if i in dims else d for i, d in enumerate(shape)
+        )
+    return layer, tuple(d for i, d in enumerate(shape) if i not in dims)
+
+
+def _attention_input(layer: ir.Layer, shape: Shape, ctx: Ctx, size: str, heads: str) -> ir.Layer:
+    from ..ir.layers import ALWAYS_EMITTED
+
+    if not layer.get("batch_first"):
+        raise ctx.rep.fatal(
+            "bad-value",
+            f"`{ctx.name}` with batch_first=false takes (length, batch, features), but archc keeps "
+            "the batch on axis 0",
+            layer.arg_span("batch_first"),
+            help="write batch_first = true (the default in archc) and give it (batch, length, features)",
+        )
+    if len(shape) != 3:
+        raise _rank_error(ctx, layer, "3-D (batch, length, features)", shape)
+    _batch_at_0(ctx, shape, "attend")
+    layer = _expect_size(ctx, layer, size, shape[2], "features")
+    width = int(layer.get(size))  # type: ignore[arg-type]
+    count = int(layer.get(heads))  # type: ignore[arg-type]
+    if width % count:
+        raise ctx.rep.fatal(
+            "bad-size",
+            f"`{ctx.name}`: {count} heads must divide the {width} features ({size})",
+            layer.arg_span(heads),
+            notes=_origin_note(shape[2]),
+            help="use a number of heads that divides the features",
+        )
+    return replace(layer, explicit=layer.explicit | ALWAYS_EMITTED.get(layer.kind, frozenset()))
+
+
+def rule_mha(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    layer = _attention_input(layer, shape, ctx, "embed_dim", "num_heads")
+    n, _, features = _sizes(shape)
+    # In training mode nn.MultiheadAttention computes (length, batch, features) and returns it
+    # transposed (the eval fast path returns a contiguous tensor): the worst case stands.
+    ctx.out_layout = Layout(
+        (features, n * features, 1),
+        ctx.span,
+        "nn.MultiheadAttention with batch_first=true returns a transposed, non-contiguous output",
+    )
+    return layer, shape
+
+
+def rule_tel(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    return _attention_input(layer, shape, ctx, "d_model", "nhead"), shape
+
+
+RULES.update(
+    {
+        "gelu": rule_identity,
+        "silu": rule_identity,
+        "elu": rule_identity,
+        "leakyrelu": rule_identity,
+        "softplus": rule_identity,
+        "identity": rule_identity,
+        "layernorm": rule_layernorm,
+        "groupnorm": rule_groupnorm,
+        "batchnorm3d": rule_batchnorm3d,
+        "embedding": rule_embedding,
+        "convtranspose1d": rule_convtranspose,
+        "convtranspose2d": rule_convtranspose,
+        "upsample": rule_upsample,
+        "adaptiveavgpool1d": rule_adaptive,
+        "adaptiveavgpool2d": rule_adaptive2d,
+        "adaptivemaxpool2d": rule_adaptive2d,
+        "global_avg_pool": rule_global_avg,
+        "constantpad1d": rule_constantpad,
+        "constantpad2d": rule_constantpad,
+        "crop": rule_crop,
+        "flip": rule_flip,
+        "mean": rule_reduce,
+        "sum": rule_reduce,
+        "max": rule_reduce,
+        "multiheadattention": rule_mha,
+        "transformerencoderlayer": rule_tel,
+    }
+)
+
+# ------------------------------------------------------------------ end of added layers
+
+
 # Layers whose output keeps the input's memory order (checked against torch 2.13): the
 # elementwise ones make a dense tensor in that order, in-place ReLU and eval-mode dropout
 # return the input itself (the worst case for a later view, so it stands for both modes).
 _SAME_TENSOR = frozenset({"dropout"})
 _DENSE_ORDER = frozenset({"sigmoid", "tanh", "avgpool1d", "adaptivemaxpool1d"})
 _KEEP_CHANNELS_LAST = frozenset({"conv2d", "batchnorm2d", "maxpool2d", "avgpool2d"})
+# Added layers (layers branch): elementwise ones and flip keep the memory order, identity
+# returns its input, and the 4-D ones below keep a channels-last input channels-last.
+_SAME_TENSOR = _SAME_TENSOR | {"identity"}
+_DENSE_ORDER = _DENSE_ORDER | {"gelu", "silu", "elu", "leakyrelu", "softplus", "flip", "adaptiveavgpool1d"}
+_KEEP_CHANNELS_LAST = _KEEP_CHANNELS_LAST | {
+    "convtranspose2d", "groupnorm", "upsample", "adaptiveavgpool2d", "adaptivemaxpool2d", "constantpad1d",
+    "constantpad2d",
+}
 
 
 def next_layout(layer: ir.Layer, shape: Shape, out: Shape, layout: Layout, span: Span) -> Layout:
@@ -1503,6 +2013,15 @@ class ShapeChecker:
                 item.span,
                 help="move the lstm out of the seq and name it: at the class level archc "
                 "unpacks `x, _ = self.lstm(x)`",
+            )
+        if target.kind == "multiheadattention":  # added layers (layers branch)
+            raise self.rep.fatal(
+                "attention-in-seq",
+                "a `multiheadattention` inside `seq` would get one input instead of (query, key, "
+                "value) and pass its whole (output, weights) tuple on: nn.Sequential can do neither",
+                item.span,
+                help="move it out of the seq and name it: at the class level archc calls "
+                "`x, _ = self.attn(x, x, x, need_weights=False)`",
             )
 
     def layer(self, layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:

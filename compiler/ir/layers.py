@@ -332,12 +332,258 @@ SPECS: dict[str, LayerSpec] = {
     )
 }
 
+
+# ------------------------------------------------------------------ added layers (layers branch)
+# Activations, normalizations, embedding, transposed convolutions, upsampling, adaptive
+# pools, padding, cropping, flips, reductions and attention. Kept in their own section.
+
+
+def one_of(*options: str) -> Checker:
+    def checker(v: Value) -> str | None:
+        return None if v in options else f"is one of {', '.join(options)}, not {show(v)}"
+
+    return checker
+
+
+def int_or_tuple(check: Checker) -> Checker:
+    """An int, or a non-empty tuple of ints, each passing `check` (any number of them)."""
+
+    def checker(v: Value) -> str | None:
+        if isinstance(v, tuple):
+            if not v:
+                return "expected at least one value"
+            for item in v:
+                err = check(item)
+                if err:
+                    return err
+            return None
+        return check(v)
+
+    return checker
+
+
+def positive_numbers(n_max: int) -> Checker:
+    """A positive number, or a tuple of up to n_max of them (upsample's scale_factor)."""
+
+    def checker(v: Value) -> str | None:
+        items = v if isinstance(v, tuple) else (v,)
+        if not items or len(items) > n_max:
+            return f"expected a number or up to {n_max} numbers, got {len(items)}"
+        for item in items:
+            err = positive_number(item)
+            if err:
+                return err
+        return None
+
+    return checker
+
+
+def _convt(name: str, cls: str, n: int) -> LayerSpec:
+    return LayerSpec(
+        name,
+        (
+            ParamSpec("in_channels", positive, None),
+            ParamSpec("out_channels", positive),
+            ParamSpec("kernel_size", per_axis(positive, n)),
+            ParamSpec("stride", per_axis(positive, n), 1),
+            ParamSpec("padding", per_axis(non_negative, n), 0),
+            ParamSpec("output_padding", per_axis(non_negative, n), 0),
+            ParamSpec("groups", positive, 1),
+            ParamSpec("bias", boolean, True),
+            ParamSpec("dilation", per_axis(positive, n), 1),
+        ),
+        torch_class=cls,
+        stateful=True,
+        size_in="in_channels",
+        size_out="out_channels",
+        doc=f"{n}-D transposed convolution",
+        spatial=n,
+    )
+
+
+def _reduce(name: str, doc: str) -> LayerSpec:
+    return LayerSpec(
+        name,
+        (ParamSpec("dim", int_or_tuple(any_int)), ParamSpec("keepdim", boolean, False)),
+        doc=doc,
+    )
+
+
+UPSAMPLE_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
+
+NEW_SPECS: tuple[LayerSpec, ...] = (
+    _act(
+        "gelu",
+        "GELU",
+        "Gaussian error linear unit",
+        ParamSpec("approximate", one_of("none", "tanh"), "none"),
+    ),
+    _act("silu", "SiLU", "sigmoid linear unit (swish)"),
+    _act("elu", "ELU", "exponential linear unit", ParamSpec("alpha", number, 1.0)),
+    _act("leakyrelu", "LeakyReLU", "leaky ReLU", ParamSpec("negative_slope", number, 0.01)),
+    _act(
+        "softplus",
+        "Softplus",
+        "softplus",
+        ParamSpec("beta", number, 1.0),
+        ParamSpec("threshold", number, 20.0),
+    ),
+    _act("identity", "Identity", "the input unchanged"),
+    LayerSpec(
+        "layernorm",
+        (
+            ParamSpec("normalized_shape", int_or_tuple(positive), None),
+            ParamSpec("eps", positive_number, 1e-5),
+            ParamSpec("elementwise_affine", boolean, True),
+            ParamSpec("bias", boolean, True),
+        ),
+        torch_class="LayerNorm",
+        stateful=True,
+        size_in="normalized_shape",
+        doc="layer normalization over the last axis (or the last axes of normalized_shape)",
+    ),
+    LayerSpec(
+        "groupnorm",
+        (
+            ParamSpec("num_groups", positive),
+            ParamSpec("num_channels", positive, None),
+            ParamSpec("eps", positive_number, 1e-5),
+            ParamSpec("affine", boolean, True),
+        ),
+        torch_class="GroupNorm",
+        stateful=True,
+        size_out="num_groups",
+        doc="group normalization over the channels (axis 1) in groups",
+    ),
+    _bn("batchnorm3d", "BatchNorm3d"),
+    LayerSpec(
+        "embedding",
+        (
+            ParamSpec("num_embeddings", positive),
+            ParamSpec("embedding_dim", positive),
+            ParamSpec("padding_idx", optional(any_int), None),
+        ),
+        torch_class="Embedding",
+        stateful=True,
+        doc="a learned vector per integer index: shape -> shape + (embedding_dim,)",
+    ),
+    _convt("convtranspose1d", "ConvTranspose1d", 1),
+    _convt("convtranspose2d", "ConvTranspose2d", 2),
+    LayerSpec(
+        "upsample",
+        (
+            ParamSpec("size", optional(int_or_tuple(positive)), None),
+            ParamSpec("scale_factor", optional(positive_numbers(3)), None),
+            ParamSpec("mode", one_of(*UPSAMPLE_MODES), "nearest"),
+            ParamSpec("align_corners", optional(boolean), None),
+        ),
+        torch_class="Upsample",
+        doc="resize the spatial axes to `size`, or by `scale_factor`",
+    ),
+    LayerSpec(
+        "adaptiveavgpool1d",
+        (ParamSpec("output_size", positive),),
+        torch_class="AdaptiveAvgPool1d",
+        doc="average pooling to a fixed number of positions",
+    ),
+    LayerSpec(
+        "adaptiveavgpool2d",
+        (ParamSpec("output_size", per_axis(positive, 2)),),
+        torch_class="AdaptiveAvgPool2d",
+        doc="2-D average pooling to a fixed size",
+    ),
+    LayerSpec(
+        "adaptivemaxpool2d",
+        (ParamSpec("output_size", per_axis(positive, 2)),),
+        torch_class="AdaptiveMaxPool2d",
+        doc="2-D max pooling to a fixed size",
+    ),
+    LayerSpec(
+        "global_avg_pool",
+        (),
+        doc="mean over the length axis: (batch, channels, length) -> (batch, channels)",
+    ),
+    LayerSpec(
+        "constantpad1d",
+        (ParamSpec("padding", per_axis(non_negative, 2)), ParamSpec("value", number)),
+        torch_class="ConstantPad1d",
+        doc="pad the last axis with a constant: an int or (left, right)",
+    ),
+    LayerSpec(
+        "constantpad2d",
+        (ParamSpec("padding", per_axis(non_negative, 4)), ParamSpec("value", number)),
+        torch_class="ConstantPad2d",
+        doc="pad the last two axes with a constant: an int or (left, right, top, bottom)",
+    ),
+    LayerSpec(
+        "crop",
+        (
+            ParamSpec("left", optional(non_negative), None),
+            ParamSpec("right", optional(non_negative), None),
+            ParamSpec("to", optional(positive), None),
+        ),
+        doc="drop positions at both ends of the last axis: crop(n), crop(left, right), crop(to = T)",
+    ),
+    LayerSpec("flip", (), varargs="dims", doc="reverse the order along axes: torch.flip"),
+    _reduce("mean", "mean over axes (dim an int or a tuple)"),
+    _reduce("sum", "sum over axes (dim an int or a tuple)"),
+    _reduce("max", "maximum over axes (x.amax; dim an int or a tuple)"),
+    LayerSpec(
+        "multiheadattention",
+        (
+            ParamSpec("embed_dim", positive, None),
+            ParamSpec("num_heads", positive),
+            ParamSpec("dropout", probability, 0.0),
+            ParamSpec("bias", boolean, True),
+            ParamSpec("add_bias_kv", boolean, False),
+            ParamSpec("add_zero_attn", boolean, False),
+            ParamSpec("batch_first", boolean, True),
+        ),
+        torch_class="MultiheadAttention",
+        stateful=True,
+        size_in="embed_dim",
+        size_out="num_heads",
+        doc="self-attention on (batch, length, features); needs batch_first",
+    ),
+    LayerSpec(
+        "transformerencoderlayer",
+        (
+            ParamSpec("d_model", positive, None),
+            ParamSpec("nhead", positive),
+            ParamSpec("dim_feedforward", positive, 2048),
+            ParamSpec("dropout", probability, 0.1),
+            ParamSpec("activation", one_of("relu", "gelu"), "relu"),
+            ParamSpec("layer_norm_eps", positive_number, 1e-5),
+            ParamSpec("batch_first", boolean, True),
+            ParamSpec("norm_first", boolean, False),
+            ParamSpec("bias", boolean, True),
+        ),
+        torch_class="TransformerEncoderLayer",
+        stateful=True,
+        size_in="d_model",
+        size_out="nhead",
+        doc="a transformer encoder layer on (batch, length, features); needs batch_first",
+    ),
+)
+SPECS.update({spec.name: spec for spec in NEW_SPECS})
+# The DSL default of batch_first differs from torch's (False): always written out.
+ALWAYS_EMITTED: dict[str, frozenset[str]] = {
+    "multiheadattention": frozenset({"batch_first"}),
+    "transformerencoderlayer": frozenset({"batch_first"}),
+}
+
+# ------------------------------------------------------------------ end of added layers
+
 # PyTorch's class names are accepted as spellings of the DSL names.
 ALIASES: dict[str, str] = {
     **{spec.torch_class.lower(): spec.name for spec in SPECS.values() if spec.torch_class},
     "globalmaxpool1d": "global_max_pool",
     "global_max_pool1d": "global_max_pool",
     "logsoftmax": "log_softmax",
+    "globalavgpool1d": "global_avg_pool",
+    "global_avg_pool1d": "global_avg_pool",
+    "globalaveragepooling1d": "global_avg_pool",
+    "swish": "silu",
 }
 
 
@@ -357,47 +603,27 @@ def all_names() -> list[str]:
 UNSUPPORTED: dict[str, str] = {
     key.lower().replace("_", ""): torch_name
     for key, torch_name in (
-        ("gelu", "nn.GELU"),
-        ("silu", "nn.SiLU"),
-        ("swish", "nn.SiLU"),
-        ("elu", "nn.ELU"),
         ("selu", "nn.SELU"),
         ("celu", "nn.CELU"),
-        ("leakyrelu", "nn.LeakyReLU"),
         ("prelu", "nn.PReLU"),
         ("relu6", "nn.ReLU6"),
         ("mish", "nn.Mish"),
         ("hardtanh", "nn.Hardtanh"),
         ("hardswish", "nn.Hardswish"),
         ("hardsigmoid", "nn.Hardsigmoid"),
-        ("softplus", "nn.Softplus"),
         ("softsign", "nn.Softsign"),
         ("logsigmoid", "nn.LogSigmoid"),
         ("glu", "nn.GLU"),
         ("threshold", "nn.Threshold"),
-        ("layernorm", "nn.LayerNorm"),
-        ("groupnorm", "nn.GroupNorm"),
         ("instancenorm1d", "nn.InstanceNorm1d"),
         ("instancenorm2d", "nn.InstanceNorm2d"),
         ("localresponsenorm", "nn.LocalResponseNorm"),
-        ("batchnorm3d", "nn.BatchNorm3d"),
-        ("embedding", "nn.Embedding"),
         ("conv3d", "nn.Conv3d"),
-        ("convtranspose1d", "nn.ConvTranspose1d"),
-        ("convtranspose2d", "nn.ConvTranspose2d"),
-        ("upsample", "nn.Upsample"),
         ("interpolate", "F.interpolate"),
         ("pixelshuffle", "nn.PixelShuffle"),
-        ("adaptiveavgpool1d", "nn.AdaptiveAvgPool1d"),
-        ("adaptiveavgpool2d", "nn.AdaptiveAvgPool2d"),
-        ("adaptivemaxpool2d", "nn.AdaptiveMaxPool2d"),
-        ("global_avg_pool", "nn.AdaptiveAvgPool1d(1)"),
-        ("globalaveragepooling1d", "nn.AdaptiveAvgPool1d(1)"),
         ("maxpool3d", "nn.MaxPool3d"),
         ("avgpool3d", "nn.AvgPool3d"),
         ("lppool1d", "nn.LPPool1d"),
-        ("identity", "nn.Identity"),
-        ("constantpad1d", "nn.ConstantPad1d"),
         ("zeropad1d", "nn.ZeroPad1d"),
         ("zeropad2d", "nn.ZeroPad2d"),
         ("reflectionpad1d", "nn.ReflectionPad1d"),
@@ -411,17 +637,12 @@ UNSUPPORTED: dict[str, str] = {
         ("concatenate", "torch.cat"),
         ("stack", "torch.stack"),
         ("add", "torch.add"),
-        ("mean", "torch.mean"),
-        ("sum", "torch.sum"),
-        ("max", "torch.max"),
         ("gru", "nn.GRU"),
         ("rnn", "nn.RNN"),
         ("lstmcell", "nn.LSTMCell"),
         ("grucell", "nn.GRUCell"),
-        ("multiheadattention", "nn.MultiheadAttention"),
         ("transformer", "nn.Transformer"),
         ("transformerencoder", "nn.TransformerEncoder"),
-        ("transformerencoderlayer", "nn.TransformerEncoderLayer"),
         ("transformerdecoderlayer", "nn.TransformerDecoderLayer"),
         ("bilinear", "nn.Bilinear"),
         ("alphadropout", "nn.AlphaDropout"),
