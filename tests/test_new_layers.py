@@ -13,11 +13,11 @@ import itertools
 from typing import Any
 
 import pytest
-from archc import ir
+from archc.ir import nodes as ir
 from archc.api import ArchError, build_module, compile_source
 from archc.driver import run
-from archc.source import Source
-from archc.summary import summarize
+from archc.core.source import Source
+from archc.backends.summary import summarize
 from test_shape_rules import checked_shape
 
 HEAD = "arch t(classes = 2, length = 10, alphabet = 4) {\n"
@@ -149,8 +149,8 @@ def test_functional_and_module_forms_in_the_code() -> None:
 
 
 def test_functional_takes_the_input_variable() -> None:
-    from archc.emit_torch import _Emitter, _Flow
-    from archc.source import Span
+    from archc.backends.emit_torch import _Emitter, _Flow
+    from archc.core.source import Span
 
     checked = _checked(arch("channels: 4, length: 9", "relu"))
     em = _Emitter()
@@ -175,7 +175,7 @@ def test_functional_takes_the_input_variable() -> None:
         "contiguous": "h.contiguous()",
         "global_avg_pool": "h.mean(dim=-1)",
     }
-    from archc.emit_torch import CALL_FORMS
+    from archc.backends.emit_torch import CALL_FORMS
 
     assert CALL_FORMS["lstm"].format(out="y", mod="self.r", x="h") == "y, _ = self.r(h)"
 
@@ -258,8 +258,8 @@ def test_added_view_stride_errors_fail_in_torch(torch_module: Any) -> None:
 
 
 def test_bounds_count_added_weights() -> None:
-    from archc.bounds import weight_elements
-    from archc.source import Span
+    from archc.checks.bounds import weight_elements
+    from archc.core.source import Span
 
     span = Span(0, 0)
     assert weight_elements(ir.Layer("embedding", (("num_embeddings", 10), ("embedding_dim", 4)), span)) == 40
