@@ -570,6 +570,27 @@ def rule_linear(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shap
             "`permute(0, 2, 1)` to act on the channels at each position",
         )
     written = layer.get("in_features")
+    last = shape[-1]
+    if (
+        "in_features" not in layer.explicit
+        and last.size == 1
+        and last.label == "features"
+        and last.why.startswith("from ")
+        and last.origin is not None
+        and len(shape) == 2
+    ):
+        # `dev = linear(1)` then `hk = linear(1)`: the second head reads the first's output.
+        source = last.why[len("from ") :]
+        ctx.rep.warning(
+            "chained-heads",
+            f"`{ctx.name}` reads the single output of `{source}`: written one after the other, "
+            "two heads chain into each other",
+            ctx.span,
+            notes=[Note(f"`{source}` gives 1 feature", last.origin)],
+            help="to read the same tensor, name it (`trunk := ...`), start each head with it "
+            f"(`{ctx.name}_out := trunk | {ctx.name} = linear(...)`) and `return` both; write "
+            "`linear(1 -> ...)` if one feature is meant",
+        )
     layer = _expect_size(ctx, layer, "in_features", shape[-1], "input features")
     if shape[-1].varies and "in_features" in layer.explicit and written == shape[-1].size:
         ctx.rep.warning(
