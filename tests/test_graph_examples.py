@@ -29,12 +29,7 @@ MODELS = (
 )
 
 
-# `residual` is a keyword of the grammar, so no layer can be named `residual`
-# (`residual { residual = seq { ... } }` is a syntax error); enformer_small names it `res`.
-KEYWORD_NAME = pytest.mark.xfail(
-    reason="compiler: a layer cannot be named `residual` (grammar keyword)", strict=True
-)
-CASES = [pytest.param(m, marks=KEYWORD_NAME) if m == "enformer_small" else m for m in MODELS]
+CASES = list(MODELS)
 
 
 def reference(model: str) -> Any:
@@ -53,7 +48,7 @@ def as_tuple(out: Any) -> tuple[Any, ...]:
     return out if isinstance(out, tuple) else (out,)
 
 
-def check_equal(model: str, torch: Any, rename: tuple[str, str] | None = None) -> None:
+def check_equal(model: str, torch: Any) -> None:
     ref_module = reference(model)
     torch.manual_seed(0)
     ref = ref_module.make()
@@ -67,8 +62,6 @@ def check_equal(model: str, torch: Any, rename: tuple[str, str] | None = None) -
                 buf.uniform_(0.5, 1.5)
 
     ref_state = ref.state_dict()
-    if rename is not None:
-        ref_state = type(ref_state)((k.replace(*rename), v) for k, v in ref_state.items())
     gen_state = generated.state_dict()
     assert set(gen_state) == set(ref_state)
     assert {k: tuple(v.shape) for k, v in gen_state.items()} == {
@@ -84,7 +77,7 @@ def check_equal(model: str, torch: Any, rename: tuple[str, str] | None = None) -
             want = as_tuple(ref(*inputs))
             got = as_tuple(generated(*inputs))
         assert len(got) == len(want)
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=True):
             assert g.shape == w.shape
             assert (g - w).abs().max().item() <= 1e-5
 
@@ -92,11 +85,6 @@ def check_equal(model: str, torch: Any, rename: tuple[str, str] | None = None) -
 @pytest.mark.parametrize("model", CASES)
 def test_checkpoint_loads_and_outputs_match(model: str, torch_module: Any) -> None:
     check_equal(model, torch_module)
-
-
-def test_enformer_small_matches_but_for_the_residual_name(torch_module: Any) -> None:
-    """Until `residual` can name a layer: the same model with `.residual.` keys as `.res.`."""
-    check_equal("enformer_small", torch_module, rename=(".residual.", ".res."))
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -575,6 +575,12 @@ class _Emitter:
                     flow.var = op.name
                 continue
             if isinstance(op, ir.Loop):
+                if flow.var in self.protected:
+                    # The loop carries its tensor in one variable; the one read by name stays.
+                    carried = self.target(bound[index], flow)
+                    lines.append(f"{carried} = {flow.var}")
+                    shapes.append(())
+                    flow.var = carried
                 self.loop(cls, op, lines, shapes, depth, flow, current)
                 current = op.shape or current
                 flow.rank = len(op.shape) if op.shape else flow.rank
@@ -657,9 +663,9 @@ class _Emitter:
             rendered.append((body_lines, body_shapes, inner))
             flow.var = inner.var
             current = iteration[-1].shape if iteration and iteration[-1].shape else current
-        lists = _loop_lists(op)
-        template = _loop_template(rendered, lists, flow, state[0])
-        if template is None or len(op.iterations) < 2:
+        lists = _loop_lists(op, self.attr_index(cls))
+        template = None if lists is None else _loop_template(rendered, lists, flow, state[0])
+        if lists is None or template is None or len(op.iterations) < 2:
             for body_lines, body_shapes, inner in rendered:
                 lines.extend(body_lines)
                 shapes.extend(body_shapes)
@@ -771,19 +777,25 @@ def _read_names(cls: ir.ClassDef) -> set[str]:
     return names
 
 
-def _loop_lists(op: ir.Loop) -> list[str]:
+def _loop_lists(op: ir.Loop, attrs: dict[str, ir.Attr]) -> list[str] | None:
     """The module lists a loop's iterations index, if each iteration k calls item k of each
-    list once (the loop can then iterate over the lists); else []."""
+    list once and the lists have one item per iteration (the loop can then iterate over
+    them); else None."""
     lists: list[str] | None = None
     for k, iteration in enumerate(op.iterations):
         calls = [o for o in ir.walk(iteration) if isinstance(o, ir.CallAttr) and o.index is not None]
         names = [c.name for c in calls]
         if len(set(names)) != len(names) or any(c.index != k for c in calls):
-            return []
+            return None
         if lists is None:
             lists = names
         elif names != lists:
-            return []
+            return None
+    for name in lists or []:
+        attr = attrs.get(name)
+        module = attr.module if attr is not None else None
+        if not isinstance(module, ir.ModuleList) or len(module.items) != len(op.iterations):
+            return None  # e.g. an inner loop of a nested pair: its list spans every outer turn
     return lists or []
 
 
@@ -916,6 +928,45 @@ def _outputs_text(arch: ir.Architecture) -> str:
     )
 
 
+def _io_lines(arch: ir.Architecture) -> list[str]:
+    """The header's input and output lines, wrapped for black's line length."""
+    text = f"Input {_inputs_text(arch)} -> output {_outputs_text(arch)}"
+    if len(text) + 2 <= LINE_LENGTH:
+        return [text]
+    cls = arch.cls
+    first = f"{ir.show_shape(arch.input_shape)} {ir.show_axes(arch.input_shape)}"
+    inputs = [f"{cls.inputs[0] if cls.inputs else 'x'} {first}"] if arch.extra_inputs else [first]
+    inputs += [f"{n} {ir.show_shape(sh)} {ir.show_axes(sh)}" for n, sh, _ in arch.extra_inputs]
+    outputs = (
+        [f"{n} {ir.show_shape(sh)}" for n, sh in zip(cls.outputs, cls.out_shapes, strict=True)]
+        if len(cls.outputs) > 1
+        else [ir.show_shape(cls.out_shape)]
+    )
+    lines: list[str] = []
+    for label, items in (("Inputs:", inputs), ("Outputs:", outputs)):
+        line = label
+        for k, item in enumerate(items):
+            piece = item + ("," if k < len(items) - 1 else "")
+            if len(line) + 1 + len(piece) + 2 > LINE_LENGTH and line.strip() != label:
+                lines.append(line)
+                line = " "
+            line = f"{line} {piece}"
+        lines.append(line)
+    return lines
+
+
+def _class_doc(arch: ir.Architecture) -> str:
+    """One line: the shapes when they fit (a single input and output), else the names."""
+    cls = arch.cls
+    doc = f"Architecture `{arch.name}`: input {_inputs_text(arch)}, output {_outputs_text(arch)}."
+    if len(doc) + 11 <= LINE_LENGTH:
+        return doc
+    inputs = ", ".join(cls.inputs) if len(cls.inputs) > 1 else _inputs_text(arch)
+    outputs = ", ".join(cls.outputs) if len(cls.outputs) > 1 else ir.show_shape(cls.out_shape)
+    doc = f"Architecture `{arch.name}`: inputs {inputs}; outputs {outputs} (shapes above)."
+    return doc if len(doc) + 11 <= LINE_LENGTH else f"Architecture `{arch.name}` (shapes above)."
+
+
 def _with_comments(lines: list[str], comments: list[str]) -> list[str]:
     return [f"{line}  # {comment(c)}" if c else line for line, c in zip(lines, comments, strict=True)]
 
@@ -1037,9 +1088,7 @@ def render_python(
     top.methods = [*top.methods, *_top_methods(em, top)]
     if options.fold_batchnorm:
         top.init.append("self._folded = False  # set by fold_batchnorm()")
-    top.doc = (
-        f"Architecture `{arch.name}`: input {_inputs_text(arch)}, output {_outputs_text(arch)}."
-    )
+    top.doc = _class_doc(arch)
     imports = ["import torch"]
     if em.uses_functional:
         imports.append("import torch.nn.functional as F")
@@ -1054,8 +1103,7 @@ def render_python(
             source=source_name,
             arch=arch.name,
             params=", ".join(f"{k}={literal(v)}" for k, v in arch.params) or "none",
-            in_text=_inputs_text(arch),
-            out_shape=_outputs_text(arch),
+            io_lines=_io_lines(arch),
             imports=imports,
             metadata=_meta_repr(arch.meta) if arch.meta else "",
             variant=" ".join(flags),

@@ -676,9 +676,10 @@ def summarize(arch: ir.Architecture) -> Summary:
     if arch.cls.outputs:
         # The field of the widest output.
         reaches = [walk.tensors[(id(arch.cls), name)][1] for name in arch.cls.outputs]
-        reach = reaches[0]
-        for other in reaches[1:]:
-            reach = reach.union(other) if reach is not None and other is not None else None
+        known = [r for r in reaches if r is not None]  # outputs without a length have no field
+        reach = known[0] if known else None
+        for other in known[1:]:
+            reach = reach.union(other) if reach is not None else other
     leaves = [r for row in rows for r in row.walk() if r.group is None]
     local: Reach | None = None
     local_at: str | None = None

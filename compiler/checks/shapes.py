@@ -1754,6 +1754,8 @@ class ShapeChecker:
             notes = []
             for name, sh, span in zip(names, shapes, op.operand_spans, strict=True):
                 dim = sh[axis] if axis is not None and -len(sh) <= axis < len(sh) else None
+                if dim is not None and dim.size is None:
+                    dim = None  # the batch axis: the operand itself says more
                 where = dim.origin if dim is not None and dim.origin is not None else span
                 what = (
                     f"{name} is {show_shape(sh)} {show_axes(sh)}"

@@ -486,6 +486,8 @@ class Resolver:
     def finish_graph(self, scope: _Scope, span: Span) -> None:
         """Diagnostics of the whole graph: unread tensors and outputs fed into another chain."""
         outputs = {name for name, _ in scope.returns or ()}
+        if scope.returns is None and scope.current is not None:
+            outputs.add(scope.current)  # `y := ...` last: y is what forward returns
         for name, where in scope.implicit:
             if name in outputs:
                 self.rep.warning(
@@ -1129,9 +1131,10 @@ class Resolver:
                     f"a repetition count is a whole number, got {show(count)} ({type_name(count)})",
                     term.count_span,
                 )
-            if count < 1:
+            if count < 0:
+                # `Block(c) * (blocks - 1)` at blocks = 1 repeats nothing, as Python's [b] * 0.
                 raise self.rep.fatal(
-                    "bad-size", "a repetition count must be at least 1", term.count_span
+                    "bad-size", "a repetition count cannot be negative", term.count_span
                 )
             if count > MAX_LAYERS:
                 raise self.rep.fatal(
@@ -1152,7 +1155,7 @@ class Resolver:
             )
         if isinstance(term, s.Seq):
             items = self.body(term.body, scope, in_seq=True)
-            if not items:
+            if not term.body:  # written empty; one emptied by `* 0` or a loop is allowed
                 raise self.rep.fatal("empty", "this seq has no steps", term.span)
             return [ir.Sequential(tuple(items), term.span)]
         if isinstance(term, s.Residual):
@@ -1178,7 +1181,8 @@ class Resolver:
             return [self.instantiate(self.blocks[name], call_args, term.span, scope)]
         spec = lookup(name)
         if spec is None:
-            choices = all_names() + list(self.blocks) + [a.name for a in scope.attrs]
+            tensors = [t for t in scope.tensors if t not in scope.attr_spans]
+            choices = all_names() + list(self.blocks) + [a.name for a in scope.attrs] + tensors
             suggestion = did_you_mean(name, choices)
             torch_name = unsupported(name)
             if torch_name is not None:
