@@ -943,7 +943,8 @@ def _io_lines(arch: ir.Architecture) -> list[str]:
         else [ir.show_shape(cls.out_shape)]
     )
     lines: list[str] = []
-    for label, items in (("Inputs:", inputs), ("Outputs:", outputs)):
+    labels = ("Inputs:" if len(inputs) > 1 else "Input:", "Outputs:" if len(outputs) > 1 else "Output:")
+    for label, items in zip(labels, (inputs, outputs), strict=True):
         line = label
         for k, item in enumerate(items):
             piece = item + ("," if k < len(items) - 1 else "")
@@ -956,10 +957,11 @@ def _io_lines(arch: ir.Architecture) -> list[str]:
 
 
 def _class_doc(arch: ir.Architecture) -> str:
-    """One line: the shapes when they fit (a single input and output), else the names."""
+    """One line: the shapes for a single input and output (as always), or when they fit;
+    else the names of the inputs and outputs."""
     cls = arch.cls
     doc = f"Architecture `{arch.name}`: input {_inputs_text(arch)}, output {_outputs_text(arch)}."
-    if len(doc) + 11 <= LINE_LENGTH:
+    if (len(cls.inputs) <= 1 and len(cls.outputs) <= 1) or len(doc) + 11 <= LINE_LENGTH:
         return doc
     inputs = ", ".join(cls.inputs) if len(cls.inputs) > 1 else _inputs_text(arch)
     outputs = ", ".join(cls.outputs) if len(cls.outputs) > 1 else ir.show_shape(cls.out_shape)
