@@ -105,7 +105,8 @@ class _Scope:
     inputs: list[str] = field(default_factory=list)
     used: set[str] = field(default_factory=set)
     current: str | None = None
-    implicit: list[tuple[str, Span]] = field(default_factory=list)  # chains continuing a name
+    # Chains continuing a named tensor: the tensor, the chain, and the name it gives its result.
+    implicit: list[tuple[str, Span, str | None]] = field(default_factory=list)
     returns: tuple[tuple[str, Span], ...] | None = None
     return_span: Span | None = None
     # Inside a `for` at class level: named layers are items of module lists.
@@ -488,12 +489,13 @@ class Resolver:
         outputs = {name for name, _ in scope.returns or ()}
         if scope.returns is None and scope.current is not None:
             outputs.add(scope.current)  # `y := ...` last: y is what forward returns
-        for name, where in scope.implicit:
+        for name, where, bound in scope.implicit:
             if name in outputs:
+                result = f"`{bound}`" if bound else "its result"
                 self.rep.warning(
                     "chained-output",
-                    f"this chain continues from `{name}`, which is also returned: it computes "
-                    f"from `{name}`, not from what `{name}` was computed from",
+                    f"this chain continues from `{name}`, which is also returned: {result} is "
+                    f"computed from `{name}`, not from what `{name}` was computed from",
                     where,
                     help="start the chain with the tensor it should read, e.g. "
                     "`head := trunk | ...`",
@@ -652,6 +654,8 @@ class Resolver:
                     help="name the tensor after the seq: `name := group`",
                 )
             ops = self.chain(stmt.chain, scope, in_seq)
+            if scope.implicit and scope.implicit[-1][1] == stmt.chain.span:
+                scope.implicit[-1] = (*scope.implicit[-1][:2], stmt.name)
             self.declare_tensor(stmt.name, stmt.name_span, scope)
             scope.current = stmt.name
             return [*ops, ir.Store(stmt.name, stmt.name_span)]
@@ -711,7 +715,7 @@ class Resolver:
         elif not in_seq and not self.is_merge(first.term, scope) and scope.current is not None:
             scope.used.add(scope.current)
             if scope.current not in scope.inputs[:1]:
-                scope.implicit.append((scope.current, chain.span))
+                scope.implicit.append((scope.current, chain.span, None))
         for step in steps:
             try:
                 out.extend(self.step(step, scope, in_seq, previous, first=step is first))
