@@ -13,11 +13,11 @@ import itertools
 from typing import Any
 
 import pytest
-from archc.ir import nodes as ir
 from archc.api import ArchError, build_module, compile_source
-from archc.driver import run
-from archc.core.source import Source
 from archc.backends.summary import summarize
+from archc.core.source import Source
+from archc.driver import run
+from archc.ir import nodes as ir
 from test_shape_rules import checked_shape
 
 HEAD = "arch t(classes = 2, length = 10, alphabet = 4) {\n"

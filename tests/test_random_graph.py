@@ -19,7 +19,7 @@ from archc.driver import check_tree
 from archc.syntax.parser import parse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from randgraph import generate, reference, render  # noqa: E402
+from randgraph import generate, reference, render
 
 pytestmark = pytest.mark.torch
 CASES = int(os.environ.get("ARCHC_RANDOM_GRAPHS", "400"))
@@ -36,9 +36,8 @@ def archc_shapes(text: str) -> tuple[tuple[int | None, ...], ...] | list[str]:
 
 
 def test_random_graphs_agree_with_torch() -> None:
-    import torch
-
     import archc
+    import torch
 
     rng = random.Random(20261202)
     disagreements: list[str] = []
