@@ -100,3 +100,27 @@ def test_lint_has_no_errors(model: str) -> None:
 def test_arch_is_at_most_half_the_reference(model: str) -> None:
     arch, ref = nonblank(EXAMPLES / f"{model}.arch"), nonblank(REFERENCES / f"{model}.py")
     assert 2 * arch <= ref, f"{model}.arch has {arch} non-blank lines, the reference {ref}"
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_emit_options_keep_the_outputs(model: str, torch_module: Any) -> None:
+    """--memory-format channels_last and --fold-batchnorm on graphs: the same eval outputs."""
+    from archc.backends.emit_torch import EmitOptions
+
+    torch = torch_module
+    ref_module = reference(model)
+    torch.manual_seed(0)
+    ref = ref_module.make().eval()
+    inputs = ref_module.example_inputs(2)
+    with torch.no_grad():
+        want = as_tuple(ref(*inputs))
+    for options in (EmitOptions("channels_last"), EmitOptions(fold_batchnorm=True)):
+        generated = build_module(EXAMPLES / f"{model}.arch", options=options)
+        generated.load_state_dict(ref.state_dict(), strict=True)
+        generated.eval()
+        if options.fold_batchnorm:
+            generated.fold_batchnorm()
+        with torch.no_grad():
+            got = as_tuple(generated(*inputs))
+        for g, w in zip(got, want, strict=True):
+            assert (g - w).abs().max().item() <= 1e-5, options
