@@ -104,6 +104,10 @@ def measure(rounds: int) -> dict[str, Any]:
     return {"batch": BATCH, "models": {m: measure_model(torch, m, rounds, rng) for m in MODELS}}
 
 
+def _range(pair: tuple[float, float]) -> str:
+    return f"{pair[0]:.2f}-{pair[1]:.2f}"
+
+
 def markdown(res: dict[str, Any]) -> list[str]:
     lines = [
         f"Batch {res['batch']}; x reference = median over rounds of (generated time / reference "
@@ -117,8 +121,8 @@ def markdown(res: dict[str, Any]) -> list[str]:
     for model, r in res["models"].items():
         e, t = r["eval"], r["train"]
         lines.append(
-            f"| {model} | {e['reference_s']:.4f} | {e['ratio']:.3f} | {e['spread']:.3f} | "
-            f"{t['ratio']:.3f} | {t['spread']:.3f} | {r['max_abs_diff']:.1e} |"
+            f"| {model} | {e['reference_s']:.4f} | {e['ratio']:.3f} | {_range(e['spread'])} | "
+            f"{t['ratio']:.3f} | {_range(t['spread'])} | {r['max_abs_diff']:.1e} |"
         )
     lines.append("")
     return lines
