@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import os
 import re
@@ -34,6 +35,64 @@ def _grammar_text() -> str:
     return resources.files("archc.grammar").joinpath("archc.lark").read_text(encoding="utf-8")
 
 
+TABLES_FILE = "archc.tables.json"  # the grammar's parse tables, shipped beside it
+
+
+def tables_key(text: str) -> dict[str, Any]:
+    """What shipped tables must match: the grammar, the options and Lark's version."""
+    return {
+        "grammar_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "options": sorted(_LARK_OPTIONS.items()),
+        "lark": lark.__version__,
+    }
+
+
+def _encode(value: Any) -> Any:
+    """JSON for Lark's serialized tables: dicts with non-string keys become item lists."""
+    if isinstance(value, dict):
+        if all(isinstance(k, str) for k in value):
+            return {k: _encode(v) for k, v in value.items()}
+        return {"__items__": [[_encode(k), _encode(v)] for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "__items__" in value:
+            return {_decode(k): _decode(v) for k, v in value["__items__"]}
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def tables_json(parser: Lark, text: str) -> str:
+    """The shipped form of a parser's tables (scripts/build_tables.py writes it)."""
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+
+    data, memo = parser.memo_serialize([TerminalDef, Rule])
+    return json.dumps({"key": tables_key(text), "tables": _encode({"data": data, "memo": memo})}) + "\n"
+
+
+def _shipped(text: str) -> Lark | None:
+    """The parser from the shipped tables, if they were built from this grammar by this Lark.
+
+    They spare a first run (or a run without a cache directory) building the tables, which
+    costs about twice as much as loading them. The file is JSON, not a pickle: it is read
+    as data only.
+    """
+    try:
+        shipped = json.loads(resources.files("archc.grammar").joinpath(TABLES_FILE).read_text("utf-8"))
+        if shipped.get("key") != json.loads(json.dumps(tables_key(text))):
+            return None
+        return Lark.load(_decode(shipped["tables"]))
+    except Exception:  # missing, stale or unreadable: build the tables instead
+        return None
+
+
 _LARK_OPTIONS: dict[str, Any] = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": True}
 
 
@@ -58,10 +117,11 @@ def _cache_dir() -> str | None:
 def _parser() -> Lark:
     """The LALR parser; its tables are built once per grammar, then loaded from a cache.
 
-    Building them costs ~100 ms, loading ~10 ms. The cache file is keyed by the
+    Building them costs ~100 ms, loading ~10-30 ms. The cache file is keyed by the
     grammar, the options and the Lark and Python versions, and written atomically
     (a temporary file renamed into place), so concurrent runs never read half a file.
-    Without a private cache directory the tables are built every time.
+    Without a cache, the tables shipped with the grammar are loaded when they match it;
+    only when neither fits are they built.
     """
     text = _grammar_text()
     key = repr((text, sorted(_LARK_OPTIONS.items()), lark.__version__, sys.version_info[:2]))
@@ -75,7 +135,7 @@ def _parser() -> Lark:
                 return Lark.load(handle)
         except Exception:  # a missing or damaged cache is rebuilt, never fatal
             pass
-    parser = Lark(text, **_LARK_OPTIONS)
+    parser = _shipped(text) or Lark(text, **_LARK_OPTIONS)
     if path is not None:
         tmp = None
         try:
