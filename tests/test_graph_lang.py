@@ -114,6 +114,15 @@ A_B = "  a := c1 = conv1d(8, 3, padding = 1)\n  b := x | c2 = conv1d(8, 5, paddi
 MERGES = [
     ("cat-axis-channels", arch(A_B + "  cat(a, b, axis = channels)"), [(None, 16, 20)], []),
     ("cat-dim-1", arch(A_B + "  cat(a, b, dim = 1)"), [(None, 16, 20)], []),
+    # An axis name found in any operand: (batch, channels) joined with (batch, features).
+    (
+        "cat-axis-in-second",
+        "arch m(length = 20, alphabet = 4) {\n  input (batch, channels, length)\n"
+        "  input feats (batch, features: 10)\n  p := c = conv1d(8, 3) | global_max_pool\n"
+        "  cat(p, feats, axis = features)\n}\n",
+        [(None, 18)],
+        [],
+    ),
     (
         "cat-length",
         arch("  a := c1 = conv1d(8, 3, padding = 1)\n  b := x | c2 = conv1d(8, 3)\n"

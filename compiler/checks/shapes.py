@@ -1777,7 +1777,7 @@ class ShapeChecker:
                         f"every tensor {'joined' if op.kind == 'cat' else 'stacked'} by "
                         f"`{op.kind}` has the same axes",
                     )
-            axis = self.merge_axis(op, first, rank + (op.kind == "stack"))
+            axis = self.merge_axis(op, first, rank + (op.kind == "stack"), tuple(shapes[1:]))
             batch = _batch_axis(first)
             if op.kind == "stack":
                 for index, sh in enumerate(shapes[1:], 1):
@@ -1858,11 +1858,15 @@ class ShapeChecker:
             )
         return result, None
 
-    def merge_axis(self, op: ir.Merge, shape: Shape, rank: int) -> int:
+    def merge_axis(
+        self, op: ir.Merge, shape: Shape, rank: int, others: tuple[Shape, ...] = ()
+    ) -> int:
         if isinstance(op.dim, str):
-            for k, d in enumerate(shape):
-                if d.label == op.dim:
-                    return k
+            # The first operand that has an axis of that name says which axis it is.
+            for candidate in (shape, *others):
+                for k, d in enumerate(candidate):
+                    if d.label == op.dim:
+                        return k
             raise self.rep.fatal(
                 "bad-axis",
                 f"`{op.kind}` joins on `{op.dim}`, but the tensors have no axis of that name",
