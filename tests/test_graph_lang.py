@@ -948,3 +948,15 @@ def test_summary_parameter_total_matches_the_module(case: str, tmp_path: Path, t
     assert code == 0
     module, _ = build(source)
     assert json.loads(out)["totals"]["trainable_params"] == sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["ifs", "Fs", "nns", "torchs", "selfs", "identitys", "hs", "zips", "xs"])
+def test_loop_variables_never_shadow_what_forward_uses(name: str, torch_module: Any) -> None:
+    """`for <item> in self.<list>`: the item's name is never a keyword, a module global
+    (`F`, `nn`, `torch`), `self`, or a variable the forward already uses."""
+    source = arch(f"  h := x | relu\n  for i in range(0, 2) {{ {name} = conv1d(4, 1) | relu }} | add(h)")
+    module, code = build(source)
+    assert f"in self.{name}:" in code
+    x = torch_module.randn(2, 4, 20)
+    assert module(x).shape == (2, 4, 20)

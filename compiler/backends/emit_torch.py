@@ -8,13 +8,23 @@ does not depend on them.
 from __future__ import annotations
 
 import itertools
+import keyword
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from ..core.pysafe import class_name_problem, comment, docstring, literal, suggest_name
+from ..core.pysafe import (
+    BUILTIN_NAMES,
+    GENERATED_GLOBALS,
+    GENERATED_LOCALS,
+    class_name_problem,
+    comment,
+    docstring,
+    literal,
+    suggest_name,
+)
 from ..core.values import Value
 from ..ir import nodes as ir
 from ..ir.layers import lookup
@@ -829,16 +839,30 @@ def _loop_template(
     return template, template_shapes
 
 
+_EMITTER_VARS = re.compile(r"(h|identity)[0-9]*")  # fresh variables and residual inputs
+
+
+def _loop_name_free(name: str, taken: set[str], chosen: list[str]) -> bool:
+    """Whether a loop variable may be called `name`: not a keyword, builtin or name the
+    module uses (`torch`, `nn`, `F`, ...), no tensor and none of the emitter's variables."""
+    return not (
+        keyword.iskeyword(name)
+        or name in BUILTIN_NAMES
+        or name in GENERATED_GLOBALS
+        or name in GENERATED_LOCALS
+        or name in taken
+        or name in chosen
+        or _EMITTER_VARS.fullmatch(name)
+    )
+
+
 def _loop_names(lists: list[str], taken: set[str]) -> list[str]:
+    """`for conv in self.convs`: each list's item variable, from the list's name."""
     names: list[str] = []
     for name in lists:
         base = name[:-1] if name.endswith("s") and len(name) > 1 else f"{name}_item"
-        candidate = base
-        n = 1
-        while candidate in taken or candidate in names or candidate in ("x", "self"):
-            n += 1
-            candidate = f"{base}{n}"
-        names.append(candidate)
+        candidates = itertools.chain((base, f"{base}_item"), (f"{base}_item{n}" for n in itertools.count(2)))
+        names.append(next(c for c in candidates if _loop_name_free(c, taken, names)))
     return names
 
 
