@@ -216,6 +216,23 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .core import explain
+
+    if args.list or args.code is None:
+        print(explain.listing())
+        return EXIT_OK
+    found = explain.lookup(args.code)
+    if found is None:
+        guess = explain.suggestion(args.code)
+        hint = f"; did you mean `{guess}`?" if guess else ""
+        print(f"archc: error: no diagnostic code `{args.code}`{hint}", file=sys.stderr)
+        print("codes: " + ", ".join(explain.EXPLANATIONS), file=sys.stderr)
+        return EXIT_USAGE
+    print(found[1])
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -307,6 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT.svg|OUT.dot|OUT.png")
     p.add_argument("--depth", type=int, default=None, help="collapse blocks nested deeper than N")
     p.set_defaults(func=cmd_graph)
+
+    p = sub.add_parser("explain", help="explain a diagnostic code (no code: list them all)")
+    p.add_argument("code", nargs="?", metavar="CODE", help="e.g. merge-mismatch")
+    p.add_argument("--list", action="store_true", help="list every code with its summary")
+    p.set_defaults(func=cmd_explain)
     return parser
 
 

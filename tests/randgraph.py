@@ -22,7 +22,9 @@ MERGES = ("cat", "add", "mul", "mean", "max", "stack")
 class Node:
     op: str  # "input", a layer of LAYERS or a merge of MERGES
     inputs: tuple[int, ...]
-    args: tuple[int, ...] = ()  # conv: out, k, stride, pad, dil; pool: k, stride; crop: n; pad: n; cat/stack: dim
+    args: tuple[
+        int, ...
+    ] = ()  # conv: out, k, stride, pad, dil; pool: k, stride; crop: n; pad: n; cat/stack: dim
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,25 @@ def generate(rng: random.Random) -> Graph:
             op = rng.choice(MERGES)
             count = 3 if rng.random() < 0.2 else 2
             inputs = tuple(rng.randrange(i) for _ in range(count))
-            args = (rng.choice((1, 2, -1, -2)),) if op == "cat" else (rng.choice((1, 2, 3, -1)),) if op == "stack" else ()
+            args = (
+                (rng.choice((1, 2, -1, -2)),)
+                if op == "cat"
+                else (rng.choice((1, 2, 3, -1)),)
+                if op == "stack"
+                else ()
+            )
             nodes.append(Node(op, inputs, args))
             continue
         op = rng.choice(LAYERS)
         src = rng.randrange(i)
         if op == "conv":
-            args = (rng.choice((1, 2, 4)), rng.randint(1, 5), rng.choice((1, 1, 2)), rng.randint(0, 2), rng.choice((1, 1, 2)))
+            args = (
+                rng.choice((1, 2, 4)),
+                rng.randint(1, 5),
+                rng.choice((1, 1, 2)),
+                rng.randint(0, 2),
+                rng.choice((1, 1, 2)),
+            )
         elif op == "pool":
             args = (rng.randint(1, 3), rng.choice((1, 2)))
         elif op in ("crop", "pad"):
@@ -149,9 +163,7 @@ def reference(graph: Graph, batch: int = 2) -> tuple[tuple[int, ...], ...] | str
                 if node.op == "mean":
                     y = y / len(xs)
                 # Broadcasting a batch axis against another axis mixes samples: archc refuses it.
-                if y.dim() > 3 or any(
-                    v.dim() != y.dim() or v.shape[0] != batch for v in xs
-                ):
+                if y.dim() > 3 or any(v.dim() != y.dim() or v.shape[0] != batch for v in xs):
                     raise ValueError("the batch axes do not line up")
             values.append(y)
     except (RuntimeError, ValueError) as err:

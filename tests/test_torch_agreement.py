@@ -189,3 +189,51 @@ def test_channels_last_detection_agrees_with_torch(torch_module) -> None:  # typ
         if expect_cl and contiguous:
             continue  # size-1 axes: both descriptions fit
         assert ours_cl == expect_cl, (sizes, order, strides, theirs)
+
+
+POOLS_1D = ("avgpool1d(2)", "adaptiveavgpool1d(2)", "adaptivemaxpool1d(2)", "maxpool1d(2)")
+LAYOUTS = {
+    # What precedes the pool, and the input axes it needs.
+    "contiguous": ("(batch, channels, length)", ""),
+    "transposed": ("(batch, length, channels)", "permute(0, 2, 1) | "),
+    "lstm output": ("(batch, length, channels)", "lstm1 = lstm(4, batch_first = true) | "),
+}
+
+
+@pytest.mark.parametrize("pool", POOLS_1D)
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_1d_pool_output_layout_agrees_with_torch(pool: str, layout: str, torch_module) -> None:  # type: ignore[no-untyped-def]
+    """A view after a 1-D pool: archc refuses it exactly when torch does (torch runs these
+    pools as 2-D ones, so their output follows the channels-last rule, not the input's order)."""
+    import archc
+    from archc.api import ArchError
+
+    axes, before = LAYOUTS[layout]
+    source = (
+        f"arch p(classes = 2, length = 6, alphabet = 3) {{\n  input {axes}\n"
+        f"  {before}{pool} | view(batch, -1)\n}}\n"
+    )
+    try:
+        module = archc.build_module(source).eval()
+        archc_ok = True
+    except ArchError as err:
+        assert "view-stride" in str(err), str(err)
+        archc_ok = False
+    shape = (2, 3, 6) if layout == "contiguous" else (2, 6, 3)
+    torch = torch_module
+    if archc_ok:
+        with torch.no_grad():
+            module(torch.randn(*shape))  # raises if torch refuses the view
+        return
+    # archc refused: the same steps in torch must refuse the view too.
+    x = torch.randn(*shape)
+    if layout == "transposed":
+        x = x.permute(0, 2, 1)
+    elif layout == "lstm output":
+        x, _ = torch.nn.LSTM(3, 4, batch_first=True)(x)
+    name, _, arg = pool.partition("(")
+    fn = {"avgpool1d": torch.nn.functional.avg_pool1d, "adaptiveavgpool1d": torch.nn.functional.adaptive_avg_pool1d,
+          "adaptivemaxpool1d": torch.nn.functional.adaptive_max_pool1d, "maxpool1d": torch.nn.functional.max_pool1d}[name]
+    y = fn(x, int(arg.rstrip(")")))
+    with pytest.raises(RuntimeError):
+        y.view(2, -1)

@@ -1554,12 +1554,15 @@ RULES.update(
 # elementwise ones make a dense tensor in that order, in-place ReLU and eval-mode dropout
 # return the input itself (the worst case for a later view, so it stands for both modes).
 _SAME_TENSOR = frozenset({"dropout"})
-_DENSE_ORDER = frozenset({"sigmoid", "tanh", "avgpool1d", "adaptivemaxpool1d"})
+_DENSE_ORDER = frozenset({"sigmoid", "tanh"})
+# 1-D pools torch runs as 2-D ones on (N, C, 1, L): their output is channels-last when that
+# view of the input is, else contiguous (checked against torch 2.13 over every axis order).
+_POOL_AS_2D = frozenset({"avgpool1d", "adaptivemaxpool1d", "adaptiveavgpool1d"})
 _KEEP_CHANNELS_LAST = frozenset({"conv2d", "batchnorm2d", "maxpool2d", "avgpool2d"})
 # Added layers (layers branch): elementwise ones and flip keep the memory order, identity
 # returns its input, and the 4-D ones below keep a channels-last input channels-last.
 _SAME_TENSOR = _SAME_TENSOR | {"identity"}
-_DENSE_ORDER = _DENSE_ORDER | {"gelu", "silu", "elu", "leakyrelu", "softplus", "flip", "adaptiveavgpool1d"}
+_DENSE_ORDER = _DENSE_ORDER | {"gelu", "silu", "elu", "leakyrelu", "softplus", "flip"}
 _KEEP_CHANNELS_LAST = _KEEP_CHANNELS_LAST | {
     "convtranspose2d", "groupnorm", "upsample", "adaptiveavgpool2d", "adaptivemaxpool2d", "constantpad1d",
     "constantpad2d",
@@ -1574,6 +1577,13 @@ def next_layout(layer: ir.Layer, shape: Shape, out: Shape, layout: Layout, span:
         return layout
     if kind in _DENSE_ORDER or kind == "relu":
         return replace(layout, strides=dense_like(outs, layout.strides))
+    if kind in _POOL_AS_2D and len(ins) == 3 and len(layout.strides) == 3:
+        n, c, length = ins
+        s_n, s_c, s_l = layout.strides
+        if channels_last((n, c, 1, length), (s_n, s_c, length * s_l, s_l)):
+            a, b, _, d = channels_last_strides((outs[0], outs[1], 1, outs[2]))
+            return replace(layout, strides=(a, b, d))
+        return Layout.of(out)
     if kind == "global_max_pool":  # x.amax(dim=-1): a new tensor in the input's order
         return replace(layout, strides=dense_like(outs, layout.strides[:-1]))
     if kind in _KEEP_CHANNELS_LAST and channels_last(ins, layout.strides):
