@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from .checks.bounds import check_bounds
 from .checks.shapes import ShapeChecker
+from .core.allow import apply_allows
 from .core.diagnostics import CompileError, Diagnostic, Note, Reporter
 from .core.source import Source, Span
 from .core.values import MAX_SIZE, Value
@@ -121,7 +122,9 @@ def run_path(
         options = Options(options.class_name, options.layout, single, options.keep_sizes)
     loaded = load(path, options)
     if loaded.tree is None:
-        return loaded, Result(loaded.source, [], list(loaded.diagnostics))
+        return loaded, Result(
+            loaded.source, [], apply_allows(list(loaded.diagnostics), loaded.source)
+        )
     result = check_tree(loaded.source, loaded.tree, sets, arch_name, loaded.reporter)
     return loaded, result
 
@@ -204,7 +207,7 @@ def check_tree(
                 note = Note("with " + "; with ".join(labels))
                 diag = replace(diag, notes=(*diag.notes, note))
             rep.items.append(diag)  # found holds each problem once
-    result.diagnostics = list(rep.items)
+    result.diagnostics = apply_allows(list(rep.items), source)
     return result
 
 

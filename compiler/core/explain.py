@@ -19,8 +19,10 @@ WIDTH = 88
 
 _WARNING_NOTE = (
     "This is a warning. A warning can be kept: archc lint still exits 0; `--strict` makes "
-    "warnings fail. There is no switch to silence one warning: if the behaviour is intended, "
-    "leave it (and run lint without `--strict`), or change the model as above."
+    "warnings fail. To keep it on purpose, acknowledge it where it happens with a comment "
+    "`# archc: allow(CODE)` at the end of its line (or alone on the line before), or for "
+    "the whole file with `# archc: allow-file(CODE)`; lint and `--strict` then pass, and an "
+    "acknowledgement that matches nothing is reported as `unused-allow`."
 )
 
 _HEAD = "arch m(classes = 2, length = 100, alphabet = 4) {"
@@ -849,6 +851,21 @@ _RAW: dict[str, tuple[str, list[str], bool]] = {
             _ex("flatten", "y := fc = linear(1)", "return y, y"),
             "Right:",
             _ex("flatten", "y := fc = linear(1)", "return y"),
+        ],
+        True,
+    ),
+    "unused-allow": (
+        "an `archc: allow(...)` comment that acknowledges no warning",
+        [
+            "A comment `# archc: allow(CODE)` acknowledges the warnings with that code on its "
+            "line (or, alone on a line, on the next line with code); `allow-file(CODE)` does "
+            "so for the whole file. This one matched none: the warning is gone, the code is "
+            "misspelled, or it names an error, which cannot be allowed.",
+            "A stale acknowledgement would silently hide the next warning of that kind.",
+            "Wrong:",
+            _ex("flatten  # archc: allow(pool-drops)", "fc = linear(2)"),
+            "Right:",
+            _ex("flatten", "fc = linear(2)"),
         ],
         True,
     ),
