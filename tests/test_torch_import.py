@@ -275,16 +275,14 @@ def model(init: str, forward: str, extra: str = "") -> str:
 
 
 BAD = {
-    "unknown-layer": (model("self.act = nn.GELU()\nself.fc = nn.Linear(4, 2)",
-                            "x = self.act(x)\nreturn self.fc(x)"), "nn.GELU()", "nn.GELU"),
+    "unknown-layer": (model("self.act = nn.Hardswish()\nself.fc = nn.Linear(4, 2)",
+                            "x = self.act(x)\nreturn self.fc(x)"), "nn.Hardswish()", "nn.Hardswish"),
     "eval-mode dropout": (model("self.fc = nn.Linear(600, 2)",
                                 "x = torch.flatten(x, 1)\nx = F.dropout(x, 0.5)\nreturn self.fc(x)"),
                           "F.dropout(", "training=self.training"),
     "branch on training": (model("self.fc = nn.Linear(600, 2)",
                                  "if self.training:\n    x = x * 2\nreturn self.fc(torch.flatten(x, 1))"),
                            "self.training", "self.training"),
-    "projected shortcut": (model("self.a = nn.Conv1d(4, 8, 3, padding=1)\nself.p = nn.Conv1d(4, 8, 1)",
-                                 "return self.a(x) + self.p(x)"), "self.a(x) + self.p(x)", "branches"),
     "unused module": (model("self.a = nn.Conv1d(4, 8, 3)\nself.spare = nn.Linear(3, 3)",
                             "return self.a(x)"), "nn.Linear(3, 3)", "never used"),
     "unknown name": (model("self.fc = nn.Linear(SIZE, 2)", "return self.fc(x)"), "SIZE", "SIZE"),
@@ -292,13 +290,29 @@ BAD = {
                     "ModuleList"),
     "tensor multiply": (model("self.fc = nn.Linear(4, 2)", "return self.fc(x) * 2"), "self.fc(x) * 2",
                         "residual"),
-    "two outputs": (model("self.fc = nn.Linear(4, 2)", "y = self.fc(x)\nreturn y, x"), "return y, x",
-                    "tuple"),
+    "tuple of a non-tensor": (model("self.fc = nn.Linear(4, 2)", "y = self.fc(x)\nreturn y, 3"),
+                              "return y, 3", "tuple"),
     "unknown parameter": (model("self.c = nn.Conv1d(4, 8, 3, device='cuda')", "return self.c(x)"),
                           "device=", "device"),
     "softmax without dim": (model("self.fc = nn.Linear(600, 2)\nself.sm = nn.Softmax()",
                                   "return self.sm(self.fc(torch.flatten(x, 1)))"), "nn.Softmax()", "dim"),
 }
+
+
+NOW_LIFTED = {
+    "projected shortcut": (model("self.a = nn.Conv1d(4, 8, 3, padding=1)\nself.p = nn.Conv1d(4, 8, 1)",
+                                 "return self.a(x) + self.p(x)"),
+                           "residual { a = conv1d(8, 3, padding = 1) } shortcut { p = conv1d(8, 1) }"),
+    "two outputs": (model("self.fc = nn.Linear(4, 2)", "y = self.fc(x)\nreturn y, x"), "return y, x"),
+}
+
+
+@pytest.mark.parametrize("case", list(NOW_LIFTED))
+def test_branches_that_used_to_be_refused_lift(case: str) -> None:
+    text, want = NOW_LIFTED[case]
+    loaded, diags = lift(text, length=150)
+    assert loaded.tree is not None and not [d for d in diags if d.is_error], [d.message for d in diags]
+    assert want in unparse(loaded.tree)
 
 
 @pytest.mark.parametrize("case", list(BAD))
@@ -508,15 +522,15 @@ def test_mutated_fixtures_never_crash() -> None:
 
 def test_columns_count_characters_after_non_ascii_text(capsys: pytest.CaptureFixture[str],
                                                        tmp_path: Path) -> None:
-    text = model('self.note = "größe µm"; self.act = nn.GELU()', "return self.act(x)")
+    text = model('self.note = "größe µm"; self.act = nn.Hardswish()', "return self.act(x)")
     path = tmp_path / "model.py"
     path.write_text(text, encoding="utf-8")
     _, out, _ = run_cli(capsys, "lint", str(path), "--format", "json")
     (diag,) = json.loads(out)
     line = text.splitlines()[diag["line"] - 1]
     assert diag["code"] == "unknown-layer"
-    assert diag["column"] == line.index("nn.GELU()") + 1
-    assert diag["end_column"] == line.index("nn.GELU()") + len("nn.GELU") + 1
+    assert diag["column"] == line.index("nn.Hardswish()") + 1
+    assert diag["end_column"] == line.index("nn.Hardswish()") + len("nn.Hardswish") + 1
 
 
 def test_non_ascii_attribute_names_are_refused() -> None:

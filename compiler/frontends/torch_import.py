@@ -25,8 +25,9 @@ from ..ir import nodes as ir
 from ..ir.layers import lookup
 from ..ir.resolve import Resolver
 from ..syntax import tree as s
+from ..syntax.unparse import expr as show_expr
 from .files import Loaded, Options
-from .torch_import_eval import MAIN_PARAM, Interp, Lifted
+from .torch_import_eval import MAIN_PARAM, Interp, Lifted, param_alias
 from .torch_import_merge import apply_merges, find_merges
 from .torch_import_values import (
     Batch,
@@ -34,8 +35,11 @@ from .torch_import_values import (
     Const,
     FCall,
     FLayer,
+    FLoop,
     FMax,
+    FMerge,
     FOp,
+    FResidual,
     LayerNode,
     ListV,
     ModNode,
@@ -49,13 +53,18 @@ from .torch_import_values import (
 _Measured = dict[Span, list[int]]  # input sizes / element counts by the span of their layer or view
 _Cache = dict[tuple[int, int], "_Measured | None"]
 
+# Constructor arguments that say the input length.
+LENGTH_NAMES = frozenset({"seq_len", "seq_length", "sequence_length", "seqlen", "input_length", "len_seq",
+                          "length", "input_len", "sequence_len", "window", "window_size"})
 CAP = 1_000_000  # the longest input length searched
 DEFAULT_ALPHABET = 4  # DNA, when nothing in the file fixes the channels
 AXIS_WARNINGS = frozenset({"axis-mix", "axis-order"})
 # Steps that keep the last axis, skipped when looking for the layer that sets `classes`.
-KEEPS_FEATURES = frozenset({"relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "contiguous"})
+KEEPS_FEATURES = frozenset({"relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "contiguous",
+                            "gelu", "silu", "elu", "leakyrelu", "softplus", "identity"})
 # Steps that start a new line of the lifted .arch.
-STARTS_LINE = frozenset({"conv1d", "conv2d", "linear", "lstm"})
+STARTS_LINE = frozenset({"conv1d", "conv2d", "linear", "lstm", "convtranspose1d", "transformerencoderlayer",
+                         "embedding"})
 # Steps whose arguments read best positionally: transpose(1, 2), select(1, -1).
 POSITIONAL = frozenset({"transpose", "select"})
 DSL_WORDS = frozenset({"arch", "block", "seq", "residual", "input", "let", "meta", "true", "false", "none"})
@@ -82,6 +91,9 @@ LAYOUTS = (
     Layout(("batch", "channels", "height", "length"), "2D"),
     Layout(("batch", "channels", "length", "width"), "2D"),
 )
+
+# Token indices into an nn.Embedding: no channel axis.
+TOKENS = Layout(("batch", "length"), "tokens")
 
 # seqgra's encodings (docs/seqgra.md): 1D feeds (batch, alphabet, length), 2D (batch, alphabet, 1, length).
 ENCODED_LAYOUT = {"1D": LAYOUTS[0], "2D": LAYOUTS[2]}
@@ -155,6 +167,17 @@ class _Importer:
             if const is not None:
                 given[key] = const
         top = interp.lift(name, top=True, given=given)
+        clashes = [p.name for p in top.params if p.name in top.attrs]
+        if clashes:
+            # The DSL keeps parameters and layers apart: such an argument is renamed.
+            interp.renames = {c: param_alias(c) for c in clashes}
+            for c in clashes:
+                if param_alias(c) in given:
+                    given[c] = given.pop(param_alias(c))
+            for c in clashes:
+                interp.notes.append(f"constructor argument `{c}` is the parameter `{param_alias(c)}` "
+                                    f"(a layer is named `{c}`)")
+            top = interp.lift(name, top=True, given=given)
         return _Search(self.source, interp, top, name, self.options, self.rep).run()
 
     def parse(self) -> ast.Module | None:
@@ -241,8 +264,15 @@ def _layer_rank(kind: str, args: Mapping[str, Val], positional: list[Val], rank:
         return rank - ((end % rank) - (start % rank))
     if kind in ("view", "reshape"):
         return len(positional)
-    if kind in ("select", "global_max_pool"):
+    if kind in ("select", "global_max_pool", "global_avg_pool"):
         return rank - 1
+    if kind in ("mean", "sum", "max"):
+        if args.get("keepdim") == Const(True):
+            return rank
+        dim = args.get("dim", positional[0] if positional else Const(0))
+        return rank - (len(dim.items) if isinstance(dim, (TupleV, ListV)) else 1)
+    if kind == "embedding":
+        return rank + 1
     return rank
 
 
@@ -264,12 +294,17 @@ class _Builder:
     def rank_ops(self, ops: tuple[FOp, ...], lifted: Lifted, rank: int) -> int:
         for op in ops:
             if isinstance(op, FCall):
-                rank = self.rank_node(lifted.attrs[op.name], rank)
+                rank = self.rank_node(_node_of(lifted, op), rank)
+            elif isinstance(op, FLoop):
+                for ops_ in op.iterations:
+                    rank = self.rank_ops(ops_, lifted, rank)
             elif isinstance(op, FLayer):
                 named = {n: v for n, v, _ in op.args if n is not None}
                 rank = _layer_rank(op.kind, named, [v for n, v, _ in op.args if n is None], rank)
             elif isinstance(op, FMax):
                 rank -= 1
+            elif isinstance(op, FMerge) and op.kind != "return":
+                rank = self.rank_ops(op.branches[0], lifted, rank) + (op.kind == "stack")
         return rank
 
     def rank_node(self, node: ModNode, rank: int) -> int:
@@ -445,12 +480,14 @@ class _ClassEmitter:
         self.done: set[str] = set()
         self.unnamed: set[int] = set()
         self.attr_of: dict[int, list[str]] = {}
+        self.tensors: set[str] = set()  # names given to tensors (`fork := ...`)
         for name, node in lifted.attrs.items():
             self.attr_of.setdefault(id(node), []).append(name)
 
     def body(self, rank: int) -> list[s.Stmt]:
-        lines, _ = self.ops(self.lifted.forward, rank)
-        for name, node in self.lifted.attrs.items():
+        lines, _ = self.ops(self.lifted.forward, rank, top=True)
+        for name, node in [*self.lifted.attrs.items(),
+                           *((k, v.items[0]) for k, v in self.lifted.lists.items())]:
             if name not in self.done:
                 raise Unsupported(
                     "unsupported",
@@ -459,10 +496,10 @@ class _ClassEmitter:
                     node.span,
                     help="remove it from the model, or use it in forward",
                 )
-        return [_chain(line) for line in lines]
+        return [_stmt(line) for line in lines]
 
-    def ops(self, ops: tuple[FOp, ...], rank: int) -> tuple[list[list[s.Step]], int]:
-        lines: list[list[s.Step]] = []
+    def ops(self, ops: tuple[FOp, ...], rank: int, top: bool = False) -> tuple[list[_Line], int]:
+        lines: list[_Line] = []
         cur: list[s.Step] = []
 
         def flush() -> None:
@@ -472,8 +509,12 @@ class _ClassEmitter:
                 cur = []
 
         for op in ops:
-            if isinstance(op, FCall):
-                node = self.lifted.attrs[op.name]
+            if isinstance(op, FLoop):
+                flush()
+                lines.append([self.loop_step(op, rank)])
+                rank = self.b.rank_ops((op,), self.lifted, rank)
+            elif isinstance(op, FCall):
+                node = _node_of(self.lifted, op)
                 step = self.call_step(op, node, rank)
                 if step.name is not None and _starts_line(node) and (
                     any(_starter(st) for st in cur) or isinstance(step.term, s.Seq)
@@ -484,18 +525,113 @@ class _ClassEmitter:
             elif isinstance(op, (FLayer, FMax)):
                 cur.extend(self.b.flayer_steps(op, rank))
                 rank = self.b.rank_ops((op,), self.lifted, rank)
+            elif isinstance(op, FMerge):
+                if not top:
+                    raise Unsupported("unsupported", "a join inside a residual or a branch is not "
+                                      "supported yet", op.span, help="archc lifts joins of branches of "
+                                      "forward's main chain")
+                flush()
+                rank = self.merge(op, lines, rank)
+                if op.kind != "return":
+                    joined = lines.pop()  # the join starts the chain that continues
+                    assert isinstance(joined, list)
+                    cur = joined
             else:
                 inner, _ = self.ops(op.body, rank)
+                shortcut = None
+                if op.shortcut is not None:
+                    inner_sc, _ = self.ops(op.shortcut, rank)
+                    shortcut = tuple(_stmt(line) for line in inner_sc)
                 flush()
-                lines.append([s.Step(None, s.Residual(tuple(_chain(line) for line in inner), op.span),
-                                     op.span)])
+                lines.append([s.Step(None, s.Residual(tuple(_stmt(line) for line in inner), op.span,
+                                                      shortcut), op.span)])
             if len(cur) >= 6:
                 flush()
         flush()
         return lines, rank
 
+    def loop_step(self, op: FLoop, rank: int) -> s.Step:
+        """`for i in range(...) { ... }`: the first iteration's steps, written in terms of `i`."""
+        mods = self.lifted.lists[op.name]
+        first = op.iterations[0]
+        shape = _loop_shape(first)
+        if len(op.iterations) != len(mods.items) or any(_loop_shape(it) != shape for it in op.iterations):
+            raise Unsupported("unsupported", "the iterations of this loop do different steps; archc lifts "
+                              "loops whose body is the same for every item", op.span)
+        calls = [o for o in _flat_ops(first) if isinstance(o, FCall) and o.index is not None]
+        if [o.name for o in calls] != [op.name]:
+            raise Unsupported("unsupported", f"the loop body must call its item of `{op.name}` once",
+                              op.span)
+        inner, _ = self.ops(first, rank)
+        for it in op.iterations:
+            for o in _flat_ops(it):
+                if isinstance(o, FCall) and o.index is not None:
+                    self.done.add(o.name)
+        span = op.span
+        range_args = tuple(self.b.expr(v, mods.span) for v in mods.range_args)
+        body = tuple(_stmt(line) for line in inner)
+        return s.Step(None, s.For(mods.var, mods.span, range_args, body, span), span)
+
+    def merge(self, op: FMerge, lines: list[_Line], rank: int) -> int:
+        """Name the fork, bind each branch from it, then the join (or `return`)."""
+        span = op.span
+        fork = "x"
+        if lines:
+            last = lines[-1]
+            if not isinstance(last, list):
+                raise Unsupported("unsupported", "two joins of branches in a row are not supported yet",
+                                  span)
+            fork = self.tensor_name(op.fork)
+            lines[-1] = s.BindStmt(fork, _chain(last), _chain(last).span, _chain(last).span)
+        names: list[str] = []
+        out_rank = rank
+        for i, (branch, py_name) in enumerate(zip(op.branches, op.names, strict=True)):
+            if not branch:
+                names.append(fork)
+                continue
+            inner, branch_rank = self.ops(branch, rank)
+            if i == 0:
+                out_rank = branch_rank
+            steps: list[s.Step] = [s.Step(None, s.Ref(fork, span), span)]
+            for line in inner:
+                if not isinstance(line, list):
+                    raise Unsupported("unsupported", "a join inside a branch is not supported yet", span)
+                steps.extend(line)
+            name = self.tensor_name(py_name)
+            lines.append(s.BindStmt(name, _chain(steps), _chain(steps).span, span))
+            names.append(name)
+        if op.kind == "return":
+            lines.append(s.ReturnStmt(tuple((n, span) for n in names), span))
+            return out_rank
+        args = [s.Arg(None, s.Var(n, span), span) for n in names]
+        args.append(s.Arg("dim", s.Int(op.dim or 0, span) if (op.dim or 0) >= 0 else
+                          s.Neg(s.Int(-(op.dim or 0), span), span), span))
+        lines.append([s.Step(None, s.Call(op.kind, tuple(args), span, span), span)])
+        return out_rank + (op.kind == "stack")
+
+    def tensor_name(self, wanted: str | None) -> str:
+        """A name for a tensor: its Python variable's when free, else h, h2, ..."""
+        taken = self.taken_names()
+        if wanted and _NAME.fullmatch(wanted) and wanted not in taken and wanted != "x":
+            self.tensors.add(wanted)
+            return wanted
+        base = "h"
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}{n}", n + 1
+        self.tensors.add(name)
+        return name
+
+    def taken_names(self) -> set[str]:
+        params = {p.name for p in self.lifted.params} | {p.name for p in self.b.imp.params(self.b.cfg)}
+        return (set(self.lifted.attrs) | params | self.tensors | DSL_WORDS
+                | {"x", "batch", "length", "alphabet", "classes"} | set(self.b.imp.block_names.values()))
+
     def call_step(self, op: FCall, node: ModNode, rank: int) -> s.Step:
         _check_name(op.name, node.span)
+        if op.index is not None:  # an item of a module list, inside its loop
+            self.done.add(op.name)
+            return s.Step(op.name, self.term(node, rank, f"{op.name}[{op.index}]"), op.span, op.span)
         if op.name in self.done:
             return s.Step(None, s.Ref(op.name, op.span), op.span)
         self.done.add(op.name)
@@ -581,6 +717,42 @@ def _starter(step: s.Step) -> bool:
     )
 
 
+def _node_of(lifted: Lifted, op: FCall) -> ModNode:
+    if op.index is not None:
+        return lifted.lists[op.name].items[op.index]
+    return lifted.attrs[op.name]
+
+
+def _flat_ops(ops: tuple[FOp, ...]) -> Iterator[FOp]:
+    for op in ops:
+        yield op
+        if isinstance(op, FResidual):
+            yield from _flat_ops(op.body)
+            yield from _flat_ops(op.shortcut or ())
+
+
+def _loop_shape(ops: tuple[FOp, ...]) -> list[object]:
+    """What an iteration does, up to which item of a module list it calls."""
+    out: list[object] = []
+    for op in _flat_ops(ops):
+        if isinstance(op, FCall):
+            out.append(("call", op.name))
+        elif isinstance(op, FLayer):
+            out.append(("layer", op.kind, tuple((k, v) for k, v, _ in op.args)))
+        elif isinstance(op, FResidual):
+            out.append(("residual", len(op.body), op.shortcut is not None))
+        else:
+            out.append(type(op).__name__)
+    return out
+
+
+_Line = list[s.Step] | s.Stmt  # a chain still being written, or a finished statement
+
+
+def _stmt(line: _Line) -> s.Stmt:
+    return _chain(line) if isinstance(line, list) else line
+
+
 def _chain(steps: list[s.Step]) -> s.Chain:
     span = steps[0].span
     for st in steps[1:]:
@@ -591,7 +763,11 @@ def _chain(steps: list[s.Step]) -> s.Chain:
 def _same_block(a: ModNode, b: ModNode) -> bool:
     if not (isinstance(a, BlockNode) and isinstance(b, BlockNode)) or a.cls_name != b.cls_name:
         return False
-    return [(k, v) for k, v, _ in a.args] == [(k, v) for k, v, _ in b.args]
+    def key(v: Val) -> object:
+        # Equal numbers that follow different constructor arguments are different blocks.
+        return (v, show_expr(v.expr)) if isinstance(v, Const) and v.expr is not None else v
+
+    return [(k, key(v)) for k, v, _ in a.args] == [(k, key(v)) for k, v, _ in b.args]
 
 
 def _is_default(kind: str, name: str, value: Val) -> bool:
@@ -599,6 +775,8 @@ def _is_default(kind: str, name: str, value: Val) -> bool:
     pspec = spec.param(name) if spec else None
     if pspec is None or (not isinstance(value, Const) and not _all_const(value)):
         return False
+    if isinstance(value, Const) and value.expr is not None:
+        return False  # it follows a constructor argument
     default = pspec.default
     items = _plain(value)
     if isinstance(items, tuple):
@@ -658,8 +836,11 @@ class _Search:
         self.block_names, self.py_names = self.name_blocks()
         taken = set(top.attrs)
         self.explicit_axes = {p for p in ("alphabet", "length") if p in taken}
-        if "classes" in taken:
+        if "classes" in taken or "classes" in {p.name for p in top.params}:
             self.final = None
+        out_value = self.final.args["out_features"][0] if self.final is not None else None
+        if isinstance(out_value, Const) and out_value.expr is not None:
+            self.final = None  # its size follows a constructor argument, which stays its parameter
 
     # ---------------------------------------------------------------- names
 
@@ -694,6 +875,16 @@ class _Search:
             return Span(found.end() - len(node.name), found.end())
         return span
 
+    def uses_embedding(self) -> bool:
+        def walk(node: ModNode) -> bool:
+            if isinstance(node, LayerNode):
+                return node.kind == "embedding"
+            if isinstance(node, SeqNode):
+                return any(walk(i) for i in node.items)
+            return False
+
+        return any(walk(node) for node in self.top.attrs.values())
+
     def find_final(self) -> tuple[LayerNode | None, int]:
         """The Linear whose output size is the model's output size (it becomes `classes`)."""
 
@@ -725,7 +916,8 @@ class _Search:
         return None, 0
 
     def params(self, cfg: Config) -> list[s.Param]:
-        out = []
+        out = [p for p in self.top.params if p.name not in ("classes", "length", "alphabet")
+               or p.name == "classes"]
         if self.final is not None:
             span = self.final.args["out_features"][1]
             classes = self.options.sets.get("classes", self.final_value)
@@ -772,6 +964,8 @@ class _Search:
         # lint then reports what the module's own steps do with that input. Only without
         # one does the file itself decide (ChromDragoNN's leading permute).
         layouts = list(LAYOUTS) if given_layout is None else [ENCODED_LAYOUT[given_layout.upper()]]
+        if given_layout is None and self.uses_embedding():
+            layouts.append(TOKENS)  # integer tokens (batch, length) into an nn.Embedding
         outcomes: list[_Outcome] = []
         chosen: _Outcome | None = None
         for layout in layouts:
@@ -876,8 +1070,15 @@ class _Search:
         if bounding is None or hi >= CAP:
             outcome.length_note = "nothing in the file fixes it"
             outcome.lowest = lo
+            stated = self.stated_length(lo, CAP)
+            if stated is not None:
+                outcome.length = stated[1]
+                outcome.length_note = f"the constructor's `{stated[0]}`"
             return
         outcome.length = _roundest(lo, hi)
+        stated = self.stated_length(lo, hi)
+        if stated is not None:
+            outcome.length = stated[1]
         outcome.length_pin = bounding
         what = (
             f"fixed by the {bounding.want} input features of `{bounding.name}`"
@@ -886,6 +1087,18 @@ class _Search:
         )
         spread = f"; lengths {lo}..{hi} all fit" if hi > lo else ""
         outcome.length_note = f"{what}{spread}"
+        if stated is not None:
+            outcome.length_note += f"; {stated[1]} is the constructor's `{stated[0]}`"
+
+    def stated_length(self, lo: int, hi: int) -> tuple[str, int] | None:
+        """A constructor argument that names the input length (`seq_len=249`), when it fits."""
+        for param in self.top.params:
+            default = param.default
+            if param.name.lower() in LENGTH_NAMES and isinstance(default, s.Int) and (
+                lo <= default.value <= hi
+            ):
+                return param.name, default.value
+        return None
 
     def no_length(self, pin: Pin, near: list[tuple[int, int]]) -> Unsupported:
         what = f"the {pin.want} input features `{pin.name}` expects" if pin.kind == "size" else (
@@ -936,9 +1149,32 @@ class _Search:
             ("from --set alphabet" if "alphabet" in self.options.sets else "nothing fixes it: DNA assumed")
         )
         header.append(f"input {layout.show()}")
+        if layout == TOKENS:
+            alpha_note = "unused: the input holds token indices"
         header.append(f"alphabet {alphabet}: {alpha_note}")
         header.append(f"length {length}: {chosen.length_note or 'assumed'}")
+        header.extend(self.interp.notes)
+        used = _var_names(tree)
+        fixed = [p.name for p in self.top.params if p.name not in used]
+        if fixed:
+            header.append(f"read when lifting, not followed by the .arch: {', '.join(fixed)} (lift "
+                          "again with --set NAME=VALUE to change them)")
         return Loaded(self.source, tree, self.rep, header)
+
+
+def _var_names(node: object) -> set[str]:
+    """Every name a tree reads as a value (`s.Var`)."""
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, s.Var):
+            out.add(item.name)
+        elif isinstance(item, (tuple, list)):
+            stack.extend(item)
+        elif hasattr(item, "__dataclass_fields__") and not isinstance(item, Span):
+            stack.extend(getattr(item, f) for f in item.__dataclass_fields__)
+    return out
 
 
 def outcome_default(outcome: _Outcome) -> int:
@@ -992,6 +1228,10 @@ def _walk_class(cls: ir.ClassDef) -> Iterator[ir.Layer | ir.Functional]:
                 yield op
             elif isinstance(op, ir.Residual):
                 yield from ops(op.body)
+                yield from ops(op.shortcut)
+            elif isinstance(op, ir.Loop):
+                for body in op.iterations:
+                    yield from ops(body)
 
     for attr in cls.attrs:
         yield from module(attr.module)

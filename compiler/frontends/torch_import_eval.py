@@ -26,13 +26,16 @@ from .torch_import_values import (
     Const,
     FCall,
     FLayer,
+    FLoop,
     FMax,
+    FMerge,
     FOp,
     FResidual,
     FuncRef,
     LayerNode,
     ListV,
     Method,
+    ModListV,
     ModNode,
     ModV,
     Namespace,
@@ -77,11 +80,33 @@ TORCH_LAYERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "LogSoftmax": ("log_softmax", ("dim",)),
     "Dropout": ("dropout", ("p", "inplace")),
     "Flatten": ("flatten", ("start_dim", "end_dim")),
+    "GELU": ("gelu", ("approximate",)),
+    "SiLU": ("silu", ("inplace",)),
+    "ELU": ("elu", ("alpha", "inplace")),
+    "LeakyReLU": ("leakyrelu", ("negative_slope", "inplace")),
+    "Softplus": ("softplus", ("beta", "threshold")),
+    "Identity": ("identity", ()),
+    "LayerNorm": ("layernorm", ("normalized_shape", "eps", "elementwise_affine", "bias", "device", "dtype")),
+    "GroupNorm": ("groupnorm", ("num_groups", "num_channels", "eps", "affine", "device", "dtype")),
+    "Embedding": ("embedding", ("num_embeddings", "embedding_dim", "padding_idx", "max_norm", "norm_type",
+                                "scale_grad_by_freq", "sparse", "_weight", "_freeze")),
+    "ConvTranspose1d": ("convtranspose1d", ("in_channels", "out_channels", "kernel_size", "stride",
+                                            "padding", "output_padding", "groups", "bias", "dilation")),
+    "Upsample": ("upsample", ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor")),
+    "AdaptiveAvgPool1d": ("adaptiveavgpool1d", ("output_size",)),
+    "ConstantPad1d": ("constantpad1d", ("padding", "value")),
+    "TransformerEncoderLayer": ("transformerencoderlayer", (
+        "d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps", "batch_first",
+        "norm_first", "bias", "device", "dtype")),
 }
+# Arguments that only say whether to overwrite the input: archc's step is not in-place, which
+# gives the same outputs when the input is not used again; inplace=True is refused.
+NOT_INPLACE = frozenset({"silu", "elu", "leakyrelu"})
 # PyTorch arguments archc has no use for: accepted only at these (default) values.
 DROPPABLE: dict[str, object] = {
     "return_indices": False, "proj_size": 0, "divisor_override": None, "device": None,
-    "dtype": None, "_stacklevel": 3,
+    "dtype": None, "_stacklevel": 3, "max_norm": None, "norm_type": 2.0, "scale_grad_by_freq": False,
+    "sparse": False, "_weight": None, "_freeze": False, "recompute_scale_factor": None,
 }
 # Functional forms: torch.nn.functional name -> DSL kind and the parameters after the input.
 FUNCTIONAL: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -97,15 +122,38 @@ FUNCTIONAL: dict[str, tuple[str, tuple[str, ...]]] = {
     "avg_pool1d": ("avgpool1d", _AVGPOOL),
     "avg_pool2d": ("avgpool2d", (*_AVGPOOL, "divisor_override")),
     "adaptive_max_pool1d": ("adaptivemaxpool1d", ("output_size", "return_indices")),
+    "adaptive_avg_pool1d": ("adaptiveavgpool1d", ("output_size",)),
+    "gelu": ("gelu", ("approximate",)),
+    "silu": ("silu", ("inplace",)),
+    "elu": ("elu", ("alpha", "inplace")),
+    "leaky_relu": ("leakyrelu", ("negative_slope", "inplace")),
+    "softplus": ("softplus", ("beta", "threshold")),
 }
 # The parameter written positionally in the DSL (the others become keywords).
 MAIN_PARAM = {"kernel_size", "p", "output_size"}
 # Tensor methods and torch functions that mean one DSL step.
 _ACTIVATIONS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
+# torch functions that are tensor methods too.
+_TENSOR_FUNCS = ("max", "amax", "transpose", "permute", "reshape", "flip", "mean", "sum")
 _JOINS = {"cat", "concat", "concatenate", "stack", "hstack", "vstack", "add", "mul", "matmul", "bmm",
           "einsum"}
 BUILTINS = frozenset({"range", "int", "float", "len", "max", "min", "abs", "round", "sum", "list",
                       "tuple", "super", "print", "bool", "setattr"})
+# torch calls made for their effect on the process, never on the model.
+_TORCH_EFFECTS = frozenset({
+    "torch.manual_seed", "torch.seed", "torch.set_num_threads", "torch.set_default_dtype",
+    "torch.set_printoptions", "torch.use_deterministic_algorithms", "torch.set_grad_enabled",
+    "torch.autograd.set_detect_anomaly", "torch.set_float32_matmul_precision",
+})
+# Constructor arguments that cannot become architecture parameters of the same name.
+RESERVED_PARAMS = frozenset({"length", "alphabet", "batch", "arch", "block", "seq", "residual",
+                             "shortcut", "input", "let", "meta", "true", "false", "none", "for",
+                             "in", "range", "if", "else", "return"})
+_RAW_PARAMETERS = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter", "torch.Parameter"})
+_MODULE_API = {
+    "register_buffer": "registered buffers (register_buffer) are not supported yet",
+    "register_parameter": "raw parameters (register_parameter) are not supported yet",
+}
 MAX_STEPS = 200_000
 MAX_DEPTH = 40
 MAX_INT = 10**30
@@ -125,6 +173,7 @@ class Frame:
     names: dict[str, Val]
     self_v: SelfV | None
     depth: int = 0
+    cls: str | None = None  # the class that defines the function (for super())
 
 
 @dataclass
@@ -136,6 +185,7 @@ class Lifted:
     is_block: bool
     params: tuple[s.Param, ...] = ()
     attrs: dict[str, ModNode] = field(default_factory=dict)
+    lists: dict[str, ModListV] = field(default_factory=dict)  # nn.ModuleList attributes
     forward: tuple[FOp, ...] = ()
     input_span: Span = NO_SPAN
 
@@ -152,6 +202,12 @@ class Interp:
         self.lifting: list[str] = []
         self.steps = 0
         self.ids = 0
+        self.notes: list[str] = []  # header lines: bases read as nn.Module
+        # Constructor arguments of the model whose names a layer takes: their parameter names.
+        self.renames: dict[str, str] = {}
+        self.tensor_names: dict[int, str] = {}  # a forward tensor's id -> its Python variable
+        self.current_item: dict[int, tuple[str, int]] = {}  # module-list item -> (list, index)
+        self.owner: dict[int, str] = {}  # id of a method's FunctionDef -> its class
         self.module_scan()
 
     # ------------------------------------------------------------ helpers
@@ -199,6 +255,9 @@ class Interp:
             elif isinstance(stmt, ast.ClassDef):
                 self.classes[stmt.name] = stmt
                 self.globals[stmt.name] = ClassRef(stmt.name)
+                for item in stmt.body:
+                    if isinstance(item, ast.FunctionDef):
+                        self.owner[id(item)] = stmt.name
             elif isinstance(stmt, ast.FunctionDef):
                 self.globals[stmt.name] = FuncRef(stmt)
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
@@ -213,11 +272,48 @@ class Interp:
 
     def module_classes(self) -> list[str]:
         """The nn.Module subclasses of the file, in order."""
-        out = []
-        for name, node in self.classes.items():
-            if any(self.is_module_base(b) for b in node.bases):
-                out.append(name)
-        return out
+        return [name for name in self.classes if self.is_module_class(name)]
+
+    def is_module_class(self, name: str) -> bool:
+        """An nn.Module subclass, directly or through a local base; or a class of an unknown
+        package's base (pl.LightningModule, transformers.PreTrainedModel) with its own
+        constructor and forward."""
+        node = self.classes[name]
+        if any(self.is_module_base(b) for b in node.bases):
+            return True
+        return any(self.foreign_base(b) for b in node.bases) and all(
+            self.find_method(name, m) is not None for m in ("__init__", "forward"))
+
+    def foreign_base(self, base: ast.expr) -> bool:
+        """A base imported from a package archc does not know (not torch, not local)."""
+        try:
+            value = self.eval(base, Frame({}, None))
+        except (Unsupported, RecursionError):
+            return False
+        return isinstance(value, Namespace) and value.qualname.split(".")[0] not in ("torch", "builtins")
+
+    def local_base(self, name: str) -> str | None:
+        """The local module class `name` derives from, if any."""
+        for base in self.classes[name].bases:
+            try:
+                value = self.eval(base, Frame({}, None))
+            except (Unsupported, RecursionError):
+                continue
+            if isinstance(value, ClassRef) and value.name in self.classes and value.name != name:
+                return value.name
+        return None
+
+    def find_method(self, name: str, method: str) -> ast.FunctionDef | None:
+        """A method of the class or of its local bases (the first that defines it)."""
+        seen: set[str] = set()
+        cls: str | None = name
+        while cls is not None and cls not in seen:
+            seen.add(cls)
+            found = _method(self.classes[cls], method)
+            if found is not None:
+                return found
+            cls = self.local_base(cls)
+        return None
 
     def is_module_base(self, base: ast.expr, seen: frozenset[str] = frozenset()) -> bool:
         try:
@@ -250,38 +346,61 @@ class Interp:
             raise self.fail(f"class `{name}` builds an instance of itself", node)
         for base in node.bases:
             value = self.eval(base, Frame({}, None))
-            if not (isinstance(value, Namespace) and value.qualname.endswith("Module")):
-                raise self.fail(
-                    f"class `{name}` inherits from `{ast.unparse(base)}`; archc lifts classes that "
-                    "subclass nn.Module directly",
-                    base,
-                )
-        for item in node.body:
-            if isinstance(item, ast.FunctionDef) and item.decorator_list and item.name in (
-                "__init__", "forward"
+            if isinstance(value, Namespace) and value.qualname.startswith("torch.") and (
+                value.qualname.endswith("Module")
             ):
+                continue
+            if isinstance(value, ClassRef) and value.name in self.classes and self.is_module_class(
+                value.name
+            ):
+                continue
+            if self.foreign_base(base) and self.is_module_class(name):
+                note = (f"base {ast.unparse(base)} of `{name}`: read as nn.Module (archc lifts the "
+                        "class's own __init__ and forward)")
+                if note not in self.notes:
+                    self.notes.append(note)
+                continue
+            raise self.fail(
+                f"class `{name}` inherits from `{ast.unparse(base)}`; archc lifts classes that "
+                "subclass nn.Module (directly or through a class of this file)",
+                base,
+            )
+        for method_name in ("__init__", "forward"):
+            item = self.find_method(name, method_name)
+            if item is not None and item.decorator_list:
                 raise self.fail(f"a decorated `{item.name}` is not supported", item.decorator_list[0])
         self.lifting.append(name)
         try:
             lifted = Lifted(name, node, not top)
             self_v = SelfV(name)
-            self.class_constants(node, self_v)
-            init = _method(node, "__init__")
+            for cls in reversed(self.base_chain(name)):
+                self.class_constants(self.classes[cls], self_v)
+            init = self.find_method(name, "__init__")
             if init is not None:
-                frame = Frame({}, self_v)
+                frame = Frame({}, self_v, cls=self.owner.get(id(init)))
                 lifted.params = self.bind_ctor(init, frame, top, given or {})
                 with contextlib.suppress(_Return):
                     self.exec_body(init.body, frame)
-            forward = _method(node, "forward")
+            forward = self.find_method(name, "forward")
             if forward is None:
                 raise self.fail(f"class `{name}` has no forward method", node)
             lifted.attrs = {k: v.node for k, v in self_v.attrs.items() if isinstance(v, ModV)}
+            lifted.lists = {k: v for k, v in self_v.attrs.items() if isinstance(v, ModListV)}
             lifted.forward, lifted.input_span = self.lift_forward(forward, self_v)
         finally:
             self.lifting.pop()
         if not top:
             self.lifted[name] = lifted
         return lifted
+
+    def base_chain(self, name: str) -> list[str]:
+        """The class and its local bases, most derived first."""
+        out: list[str] = []
+        cls: str | None = name
+        while cls is not None and cls not in out:
+            out.append(cls)
+            cls = self.local_base(cls)
+        return out
 
     def class_constants(self, node: ast.ClassDef, self_v: SelfV) -> None:
         """Class-level constants (`HIDDEN = 32` in the class body), read as `self.HIDDEN`."""
@@ -326,15 +445,29 @@ class Interp:
             default = self.eval(default_node, Frame({}, None)) if default_node is not None else None
             if top:
                 if arg.arg in given:
-                    frame.names[arg.arg] = given[arg.arg]
+                    value = given[arg.arg]
                 elif default is not None:
-                    frame.names[arg.arg] = default
+                    value = default
                 else:
+                    pname = self.renames.get(arg.arg, arg.arg)
+                    if pname == arg.arg and arg.arg in _module_attrs(init):
+                        pname = param_alias(arg.arg)
                     raise self.fail(
                         f"the constructor needs `{arg.arg}`; archc builds the class without arguments",
                         arg,
-                        help=f"give `{arg.arg}` a default, or pass --set {arg.arg}=VALUE",
+                        help=f"give `{arg.arg}` a default, or pass --set {pname}=VALUE",
                     )
+                if (
+                    isinstance(value, Const)
+                    and value.value is not None
+                    and arg.arg not in RESERVED_PARAMS
+                ):
+                    # The argument becomes an architecture parameter of the same name (renamed
+                    # when a layer has that name: `self.pool = nn.MaxPool1d(pool)`).
+                    pname = self.renames.get(arg.arg, arg.arg)
+                    value = Const(value.value, s.Var(pname, span))
+                    out.append(s.Param(pname, self.to_expr(Const(value.value), span), span))
+                frame.names[arg.arg] = value
                 continue
             frame.names[arg.arg] = Sym(s.Var(arg.arg, span))
             expr = None
@@ -365,8 +498,16 @@ class Interp:
             result, where = ret.value, ret.node
         finally:
             self_v.in_forward = False
+        if isinstance(result, TupleV) and len(result.items) > 1 and all(
+            isinstance(i, Tensor) and i.ids[0] == start.ids[0] for i in result.items
+        ):
+            if self.lifting[-1] != self.lifting[0]:
+                raise self.fail("a helper block returns a tuple; archc lifts blocks that return one tensor",
+                                where)
+            result = self.join("return", [i for i in result.items if isinstance(i, Tensor)], None, where)
         if isinstance(result, (Pair, TupleV)):
-            raise self.fail("forward returns a tuple; archc lifts models that return one tensor", where)
+            raise self.fail("forward returns a tuple; archc lifts models that return one tensor, or "
+                            "a tuple of tensors computed from the input", where)
         if not isinstance(result, Tensor):
             raise self.fail(f"forward must return a tensor computed from its input, not a {describe(result)}",
                             where)
@@ -407,6 +548,8 @@ class Interp:
                 and "print" not in frame.names
             ):
                 return  # printing changes nothing in the model
+            if isinstance(value_node, ast.Call) and self.side_effect(value_node.func, frame):
+                return  # logging, seeding, warnings: nothing in the model changes
             self.eval(value_node, frame)
         elif isinstance(stmt, ast.Return):
             raise _Return(self.eval(stmt.value, frame) if stmt.value is not None else Const(None), stmt)
@@ -416,7 +559,11 @@ class Interp:
         elif isinstance(stmt, ast.For):
             if stmt.orelse:
                 raise self.fail("a for loop with an else branch is not supported", stmt)
-            for item in self.iterate(self.eval(stmt.iter, frame), stmt.iter):
+            looped = self.eval(stmt.iter, frame)
+            if isinstance(looped, ModListV):
+                self.loop_modules(stmt, looped, frame)
+                return
+            for item in self.iterate(looped, stmt.iter):
                 self.assign(stmt.target, item, frame)
                 self.exec_body(stmt.body, frame)
         elif isinstance(stmt, (ast.Pass, ast.Assert)):
@@ -426,9 +573,42 @@ class Interp:
             raise self.fail(f"a `{what}` statement is not supported here", stmt,
                             help="archc follows assignments, if/for with known values, and return")
 
+    def side_effect(self, func: ast.expr, frame: Frame) -> bool:
+        """A call made for its effect outside the model: `logger.info(...)`, `torch.manual_seed(0)`,
+        `warnings.warn(...)`, `np.random.seed(1)` (its value is unused, so skipping it loses nothing)."""
+        root = func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name) or root is func:
+            return False
+        name = root.id
+        value = frame.names.get(name, self.globals.get(name))
+        if (
+            isinstance(value, SelfV)
+            and isinstance(func, ast.Attribute)
+            and func.value is root
+            and func.attr not in value.attrs
+            and self.find_method(value.cls_name, func.attr) is None
+            and any(self.foreign_base(b) for c in self.base_chain(value.cls_name)
+                    for b in self.classes[c].bases)
+        ):
+            return True  # a method of the unknown base (self.save_hyperparameters())
+        if isinstance(value, Opaque):
+            return True
+        if not isinstance(value, Namespace):
+            return False
+        dotted = ast.unparse(func)
+        qual = value.qualname + dotted[len(name):]
+        top = qual.split(".")[0]
+        if top in ("logging", "warnings", "numpy", "random", "os", "sys"):
+            return True
+        return qual in _TORCH_EFFECTS or qual.startswith(("torch.cuda.", "torch.backends."))
+
     def assign(self, target: ast.expr, value: Val, frame: Frame) -> None:
         if isinstance(target, ast.Name):
             frame.names[target.id] = value
+            if isinstance(value, Tensor):
+                self.tensor_names.setdefault(value.ids[-1], target.id)
         elif isinstance(target, ast.Attribute):
             owner = self.eval(target.value, frame)
             if not isinstance(owner, SelfV):
@@ -562,7 +742,10 @@ class Interp:
                 if owner.in_forward:
                     return Training()
                 raise self.fail("self.training is only meaningful in forward", node)
-            method = _method(self.classes[owner.cls_name], attr)
+            method = self.find_method(owner.cls_name, attr)
+            if method is None and attr in _MODULE_API:
+                raise self.fail(_MODULE_API[attr], node,
+                                help="archc lifts state held by torch.nn layers; keep this part in PyTorch")
             if method is not None:
                 if method.decorator_list:
                     raise self.fail(f"the decorated method `{attr}` is not supported", node)
@@ -597,6 +780,8 @@ class Interp:
         if isinstance(value, Const) and _is_num(value.value):
             assert isinstance(value.value, (int, float))
             if isinstance(node.op, ast.USub):
+                if value.expr is not None:
+                    return Const(-value.value, s.Neg(value.expr, self.span(node)))
                 return Const(-value.value)
             if isinstance(node.op, ast.UAdd):
                 return value
@@ -619,7 +804,13 @@ class Interp:
             span = self.span(node)
             return Sym(s.BinOp(symbol, self.to_expr(left, span), self.to_expr(right, span), span))
         if isinstance(left, Const) and isinstance(right, Const):
-            return Const(self.arith(symbol, left.value, right.value, node))
+            result = self.arith(symbol, left.value, right.value, node)
+            if (left.expr is None and right.expr is None) or not all(
+                _is_num(v.value) for v in (left, right)
+            ):
+                return Const(result)
+            span = self.span(node)
+            return Const(result, s.BinOp(symbol, self.to_expr(left, span), self.to_expr(right, span), span))
         if isinstance(left, TupleV) and isinstance(right, TupleV) and symbol == "+":
             return TupleV(left.items + right.items)
         if isinstance(left, (TupleV, ListV)) and isinstance(right, Const) and symbol == "*":
@@ -784,6 +975,16 @@ class Interp:
 
     def call(self, node: ast.Call, frame: Frame) -> Val:
         func = self.eval(node.func, frame)
+        if isinstance(func, Namespace) and func.qualname in ("torch.nn.ModuleList",
+                                                             "torch.nn.modules.container.ModuleList"):
+            return self.module_list(node, frame)
+        if isinstance(func, Namespace) and func.qualname in _RAW_PARAMETERS:
+            # Said before its arguments (torch.zeros(...)) are read: the parameter is the construct.
+            raise self.fail(
+                "raw parameters (nn.Parameter) are not supported yet", node,
+                help="archc lifts weights held by torch.nn layers; write the computation as a layer "
+                "(nn.Conv1d, nn.Linear, ...), or keep this part in PyTorch",
+            )
         args: list[tuple[Val, ast.expr]] = []
         for arg in node.args:
             if isinstance(arg, ast.Starred):
@@ -809,6 +1010,72 @@ class Interp:
             return self.call_method(func, args, kwargs, node, frame)
         raise self.fail(f"calling a {describe(func)} is not supported", node)
 
+    def module_list(self, node: ast.Call, frame: Frame) -> Val:
+        """`nn.ModuleList([ELT for VAR in range(...)])`: the items keep how they follow VAR."""
+        comp = node.args[0] if len(node.args) == 1 and not node.keywords else None
+        gen = comp.generators[0] if isinstance(comp, (ast.ListComp, ast.GeneratorExp)) and len(
+            comp.generators) == 1 else None
+        if (
+            comp is None or gen is None or gen.ifs or gen.is_async
+            or not isinstance(gen.target, ast.Name)
+            or not (isinstance(gen.iter, ast.Call) and isinstance(gen.iter.func, ast.Name)
+                    and gen.iter.func.id == "range" and "range" not in frame.names and not gen.iter.keywords)
+        ):
+            raise self.fail("nn.ModuleList is supported as `nn.ModuleList([layer for i in range(n)])`",
+                            node, help="use nn.Sequential when the layers run one after another")
+        assert isinstance(comp, (ast.ListComp, ast.GeneratorExp)) and isinstance(gen.target, ast.Name)
+        var = gen.target.id
+        if not _plain_name(var) or var in RESERVED_PARAMS or var.startswith("_"):
+            var = "i"
+        bounds = [self.eval(a, frame) for a in gen.iter.args]
+        numbers = self.call_builtin("range", [(b, node) for b in bounds], {}, node, frame)
+        assert isinstance(numbers, ListV)
+        items: list[ModNode] = []
+        inner = Frame(dict(frame.names), frame.self_v, frame.depth, frame.cls)
+        for number in numbers.items:
+            assert isinstance(number, Const)
+            inner.names[gen.target.id] = Const(number.value, s.Var(var, self.span(gen.target)))
+            item = self.eval(comp.elt, inner)
+            if not isinstance(item, ModV):
+                raise self.fail(f"nn.ModuleList takes modules, not a {describe(item)}", comp.elt)
+            items.append(item.node)
+        if not items:
+            raise self.fail("an empty nn.ModuleList is not supported", node)
+        return ModListV(items, var, tuple(bounds), self.span(node))
+
+    def loop_modules(self, stmt: ast.For, mods: ModListV, frame: Frame) -> None:
+        """`for m in self.layers:` in forward: the body once per item, on one tensor variable."""
+        owner = frame.self_v
+        name = next((k for k, v in (owner.attrs.items() if owner else ()) if v is mods), None)
+        if owner is None or not owner.in_forward or name is None:
+            raise self.fail("a loop over an nn.ModuleList is supported in forward, over self.<list>", stmt)
+        before = {k: v for k, v in frame.names.items() if isinstance(v, Tensor)}
+        iterations: list[tuple[FOp, ...]] = []
+        carried: str | None = None
+        start: Tensor | None = None
+        for index, item in enumerate(mods.items):
+            self.current_item[id(item)] = (name, index)
+            prev = {k: v for k, v in frame.names.items() if isinstance(v, Tensor)}
+            self.assign(stmt.target, ModV(item), frame)
+            self.exec_body(stmt.body, frame)
+            if carried is None:
+                changed = [k for k, v in prev.items() if k in before and frame.names.get(k) is not v]
+                if len(changed) != 1:
+                    raise self.fail("the loop body must update exactly one tensor of forward "
+                                    "(`x = layer(x)`)", stmt)
+                carried = changed[0]
+                start = before[carried]
+            new = frame.names.get(carried)
+            old = prev[carried]
+            if not (isinstance(new, Tensor) and new.ids[: len(old.ids)] == old.ids):
+                raise self.fail(f"the loop body must compute `{carried}` from its previous value", stmt)
+            iterations.append(new.ops[len(old.ops):])
+        assert carried is not None and start is not None
+        for key, value in list(frame.names.items()):
+            if isinstance(value, Tensor) and key != carried and before.get(key) is not value:
+                frame.names[key] = Opaque(f"`{key}` (a tensor of the loop body)", self.span(stmt))
+        frame.names[carried] = self.step(start, FLoop(name, tuple(iterations), self.span(stmt)))
+
     def call_function(
         self, func: FuncRef, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
         node: ast.Call, frame: Frame,
@@ -824,7 +1091,7 @@ class Interp:
         given.extend(v for v, _ in args)
         if len(given) > len(names):
             raise self.fail(f"`{fn.name}` takes {len(names)} arguments", node)
-        inner = Frame({}, func.bound, frame.depth + 1)
+        inner = Frame({}, func.bound, frame.depth + 1, self.owner.get(id(fn)))
         defaults = dict(zip(reversed(names), reversed(spec.defaults), strict=False))
         for i, name in enumerate(names):
             if i < len(given):
@@ -849,7 +1116,10 @@ class Interp:
     ) -> Val:
         values = [v for v, _ in args]
         if name == "super":
-            return SuperV()
+            cls = frame.cls
+            if len(values) == 2 and isinstance(values[0], ClassRef):
+                cls = values[0].name
+            return SuperV(cls, frame.self_v)
         if name == "setattr":
             if len(values) != 3 or not isinstance(values[0], SelfV):
                 raise self.fail("only setattr(self, NAME, VALUE) is supported", node)
@@ -876,7 +1146,7 @@ class Interp:
         plain = [self.concrete(v, node) for v in values]
         try:
             if name == "int" and len(plain) == 1 and isinstance(plain[0], (int, float, bool)):
-                return Const(int(plain[0]))
+                return Const(int(plain[0]), _rounded_expr(values[0], "trunc", self.span(node)))
             if name == "float" and len(plain) == 1 and isinstance(plain[0], (int, float)):
                 return Const(float(plain[0]))
             if name == "bool" and len(plain) == 1:
@@ -884,7 +1154,9 @@ class Interp:
             if name == "abs" and len(plain) == 1 and _is_num(plain[0]):
                 return Const(abs(plain[0]))  # type: ignore[arg-type]
             if name == "round" and len(plain) == 1 and _is_num(plain[0]):
-                return Const(round(plain[0]))  # type: ignore[call-overload]
+                whole = isinstance(plain[0], int) or float(plain[0]).is_integer()  # type: ignore[arg-type]
+                return Const(round(plain[0]),  # type: ignore[call-overload]
+                             _rounded_expr(values[0], "trunc", self.span(node)) if whole else None)
             if name == "len" and len(values) == 1 and isinstance(values[0], (TupleV, ListV)):
                 return Const(len(values[0].items))
             if name in ("max", "min", "sum"):
@@ -911,15 +1183,20 @@ class Interp:
             return self.construct(parts[2], args, kwargs, node)
         if qualname.startswith("math.") and len(parts) == 2:
             return self.math(parts[1], args, kwargs, node)
+        if qualname in ("numpy.floor", "numpy.ceil", "numpy.trunc"):
+            out = self.math(parts[1], args, kwargs, node, shown="np")
+            if isinstance(out, Const) and isinstance(out.value, (int, float)):
+                return Const(float(out.value), out.expr)
+            return out
         if len(parts) == 2 and parts[0] == "torch":
             return self.torch_function(parts[1], args, kwargs, node)
         raise self.fail(f"`{qualname}` is not supported", node.func,
                         help="archc reads torch.nn layers, torch.nn.functional and a few torch functions")
 
     def math(self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
-             node: ast.Call) -> Val:
+             node: ast.Call, shown: str = "math") -> Val:
         if kwargs or len(args) != 1 or name not in ("floor", "ceil", "trunc"):
-            raise self.fail(f"`math.{name}` is not supported here", node)
+            raise self.fail(f"`{shown}.{name}` is not supported here", node)
         value = args[0][0]
         if isinstance(value, Sym):
             expr = value.expr
@@ -932,15 +1209,17 @@ class Interp:
             return value
         number = self.concrete(value, node)
         if not _is_num(number):
-            raise self.fail(f"`math.{name}` needs a number", node)
+            raise self.fail(f"`{shown}.{name}` needs a number", node)
         assert isinstance(number, (int, float))
         if name == "floor":
-            return Const(math.floor(number))
-        return Const(math.ceil(number) if name == "ceil" else math.trunc(number))
+            result = math.floor(number)
+        else:
+            result = math.ceil(number) if name == "ceil" else math.trunc(number)
+        return Const(result, _rounded_expr(value, name, self.span(node)))
 
     def instantiate(self, name: str, args: list[tuple[Val, ast.expr]],
                     kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Val:
-        if name not in self.classes or not any(self.is_module_base(b) for b in self.classes[name].bases):
+        if name not in self.classes or not self.is_module_class(name):
             raise self.fail(f"`{name}` is not an nn.Module subclass archc can lift", node)
         self.lift(name, top=False)
         bound: list[tuple[str | None, Val, Span]] = []
@@ -976,7 +1255,22 @@ class Interp:
                             help=f"supported torch.nn layers: {known}, Sequential")
         kind, order = TORCH_LAYERS[cls]
         bound = self.bind(f"nn.{cls}", order, args, kwargs, node)
+        self.not_inplace(kind, bound, f"nn.{cls}")
+        if kind == "transformerencoderlayer":
+            batch_first = bound.get("batch_first", (Const(False), self.span(node)))[0]
+            if not (isinstance(batch_first, Const) and batch_first.value is True):
+                raise self.fail("nn.TransformerEncoderLayer without batch_first=True is not supported", node,
+                                help="archc's transformerencoderlayer takes (batch, length, features): "
+                                "pass batch_first=True and feed it that layout")
         return ModV(LayerNode(kind, bound, self.span(node), self.span(node.func), cls))
+
+    def not_inplace(self, kind: str, bound: dict[str, tuple[Val, Span]], what: str) -> None:
+        if kind not in NOT_INPLACE or "inplace" not in bound:
+            return
+        value, span = bound.pop("inplace")
+        if not (isinstance(value, Const) and value.value is False):
+            raise self.fail(f"`inplace` of {what} is not supported", span,
+                            help=f"archc's {kind} is not in-place; write inplace=False or leave it out")
 
     def bind(self, what: str, order: tuple[str, ...], args: list[tuple[Val, ast.expr]],
              kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> dict[str, tuple[Val, Span]]:
@@ -1016,14 +1310,27 @@ class Interp:
         elif prefix(left, right):
             saved, out = left, right
         else:
-            raise self.fail(
-                f"`{_short(node)}` adds two different branches; archc lifts residuals `out + x` where "
-                "`x` is an earlier value of the same chain",
-                node,
-                help="a projected shortcut (out + self.proj(x)) is not supported",
-            )
+            # Two branches from one tensor: `residual { left } shortcut { right }`.
+            fork, (body, shortcut) = self.fork([left, right], node)
+            return self.step(fork, FResidual(body, self.span(node), shortcut))
         body = out.ops[len(saved.ops):]
         return self.step(saved, FResidual(body, self.span(node)))
+
+    def fork(self, tensors: list[Tensor], node: ast.AST) -> tuple[Tensor, list[tuple[FOp, ...]]]:
+        """The last tensor all of them come from, and each one's steps after it."""
+        if any(t.ids[0] != tensors[0].ids[0] for t in tensors):
+            raise self.fail(f"`{_short(node)}` joins tensors that do not come from the same input", node)
+        k = 1
+        while all(len(t.ids) > k for t in tensors) and len({t.ids[k] for t in tensors}) == 1:
+            k += 1
+        base = Tensor(tensors[0].ops[: k - 1], tensors[0].ids[:k])
+        return base, [t.ops[k - 1:] for t in tensors]
+
+    def join(self, kind: str, tensors: list[Tensor], dim: int | None, node: ast.AST) -> Tensor:
+        base, branches = self.fork(tensors, node)
+        names = tuple(self.tensor_names.get(t.ids[-1]) for t in tensors)
+        fork = self.tensor_names.get(base.ids[-1])
+        return self.step(base, FMerge(kind, tuple(branches), names, dim, self.span(node), fork))
 
     def tensor_arg(self, args: list[tuple[Val, ast.expr]], node: ast.Call, what: str) -> Tensor:
         if not args or not isinstance(args[0][0], Tensor):
@@ -1044,6 +1351,9 @@ class Interp:
         name = next((k for k, v in owner.attrs.items() if isinstance(v, ModV) and v.node is func.node), None)
         mod = func.node
         span = self.span(node)
+        if name is None and id(mod) in self.current_item:
+            list_name, index = self.current_item[id(mod)]
+            return self.step(tensor, FCall(list_name, span, index))
         if name is None:
             if isinstance(mod, LayerNode) and not lookup(mod.kind).stateful:  # type: ignore[union-attr]
                 layer_args = tuple(
@@ -1084,6 +1394,7 @@ class Interp:
                             help="functional steps: " + ", ".join(sorted({"dropout", *FUNCTIONAL})))
         kind, order = FUNCTIONAL[name]
         bound = self.bind(shown, order, rest, kwargs, node)
+        self.not_inplace(kind, bound, shown)
         if kind in ("softmax", "log_softmax") and "dim" not in bound:
             raise self.fail(f"{shown} without dim is not supported", node, help="pass dim=1")
         return self.step(tensor, FLayer(kind, _dsl_args(bound), span))
@@ -1100,6 +1411,8 @@ class Interp:
         self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
         node: ast.Call,
     ) -> Val:
+        if name in ("cat", "concat", "concatenate", "stack"):
+            return self.cat(name, args, kwargs, node)
         if name in _JOINS:
             raise self.fail(
                 f"torch.{name} joins several tensors; archc lifts one chain of steps (no branches)",
@@ -1111,9 +1424,28 @@ class Interp:
         if name == "flatten":
             return self.flatten(self.tensor_arg(args, node, "torch.flatten"), args[1:], kwargs, node)
         tensor = self.tensor_arg(args, node, f"torch.{name}")
-        if name in ("max", "amax", "transpose", "permute", "reshape"):
+        if name in _TENSOR_FUNCS:
             return self.tensor_method(tensor, name, args[1:], kwargs, node)
         raise self.fail(f"torch.{name} is not supported", node.func)
+
+    def cat(self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
+            node: ast.Call) -> Val:
+        if self.lifting[-1] != self.lifting[0]:
+            raise self.fail(
+                f"torch.{name} joins several tensors; archc lifts one chain of steps (no branches)",
+                node.func,
+                help="write the model as one chain, or keep this part in PyTorch",
+            )
+        bound = self.bind(f"torch.{name}", ("tensors", "dim"), args, kwargs, node)
+        tensors = bound.get("tensors", (Const(None), self.span(node)))[0]
+        items = list(tensors.items) if isinstance(tensors, (TupleV, ListV)) else []
+        if len(items) < 2 or not all(isinstance(i, Tensor) for i in items):
+            raise self.fail(f"torch.{name} needs a list of two or more tensors computed in forward", node)
+        dim = bound.get("dim", (Const(0), self.span(node)))[0]
+        if not (isinstance(dim, Const) and isinstance(dim.value, int) and not isinstance(dim.value, bool)):
+            raise self.fail(f"torch.{name} needs a whole-number dim", node)
+        kind = "stack" if name == "stack" else "cat"
+        return self.join(kind, [i for i in items if isinstance(i, Tensor)], dim.value, node)
 
     def call_method(
         self, method: Method, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
@@ -1122,7 +1454,11 @@ class Interp:
         target = method.target
         if isinstance(target, SuperV):
             if method.name == "__init__":
-                return Const(None)
+                base = self.local_base(target.cls) if target.cls in self.classes else None
+                init = self.find_method(base, "__init__") if base is not None else None
+                if init is None or target.self_v is None:
+                    return Const(None)  # nn.Module.__init__
+                return self.call_function(FuncRef(init, target.self_v), args, kwargs, node, frame)
             raise self.fail(f"super().{method.name} is not supported", node)
         if isinstance(target, ListV):
             if method.name == "append" and len(args) == 1 and not kwargs:
@@ -1176,6 +1512,32 @@ class Interp:
                                     f"{describe(value)}", item_span)
                 shape.append((None, value, item_span))
             return self.step(tensor, FLayer(name, tuple(shape), span))
+        if name == "flip":
+            dims_v: list[Val] = list(values)
+            if "dims" in kwargs:
+                dims_v = [*dims_v, kwargs.pop("dims")[0]]
+            if len(dims_v) == 1 and isinstance(dims_v[0], (TupleV, ListV)):
+                dims_v = list(dims_v[0].items)
+            if kwargs or not dims_v or not all(
+                isinstance(d, Const) and isinstance(d.value, int) and not isinstance(d.value, bool)
+                for d in dims_v
+            ):
+                raise self.fail("flip needs whole-number axes: `torch.flip(x, dims=(2,))`", node)
+            return self.step(tensor, FLayer("flip", tuple((None, d, span) for d in dims_v), span))
+        if name in ("mean", "sum"):
+            bound = self.bind(f"x.{name}", ("dim", "keepdim", "dtype"), args, kwargs, node)
+            if "dim" not in bound:
+                raise self.fail(f"{name} over all elements is not supported; give dim=", node)
+            dim = bound["dim"][0]
+            if isinstance(dim, ListV):
+                dim = TupleV(tuple(dim.items))
+            keep = bound.get("keepdim", (Const(False), span))[0]
+            if not isinstance(keep, Const) or not isinstance(keep.value, bool):
+                raise self.fail(f"keepdim of {name} must be True or False", node)
+            reduce_args: list[tuple[str | None, Val, Span]] = [(None, dim, bound["dim"][1])]
+            if keep.value:
+                reduce_args.append(("keepdim", keep, span))
+            return self.step(tensor, FLayer(name, tuple(reduce_args), span))
         if name == "transpose":
             bound = self.bind("transpose", ("dim0", "dim1"), args, kwargs, node)
             if len(bound) != 2:
@@ -1208,6 +1570,9 @@ class Interp:
         """A value as a DSL expression located at `span` (where it is used)."""
         if isinstance(value, Const):
             v = value.value
+            if value.expr is not None:
+                expr = value.expr
+                return s.Var(expr.name, span) if isinstance(expr, s.Var) else expr
             if isinstance(v, bool):
                 return s.Bool(v, span)
             if isinstance(v, int):
@@ -1239,8 +1604,59 @@ _COMPARE: dict[type, Callable[[Any, Any], bool]] = {
 }
 
 
+def _rounded_expr(value: Val, how: str, span: Span) -> s.Expr | None:
+    """The DSL expression of floor/ceil/trunc of a value that follows constructor arguments:
+    `a / b` becomes `a // b` (ceil: `-(-a // b)`); an expression of whole numbers stays; anything
+    else is written as its number (None)."""
+    if not isinstance(value, Const) or value.expr is None or not _is_num(value.value):
+        return None
+    expr = value.expr
+    if isinstance(expr, s.BinOp) and expr.op == "/" and _whole_expr(expr.left) and _whole_expr(
+        expr.right
+    ):
+        if how == "ceil":
+            return s.Neg(s.BinOp("//", s.Neg(expr.left, span), expr.right, span), span)
+        if how == "floor" or value.value >= 0:  # type: ignore[operator]
+            return s.BinOp("//", expr.left, expr.right, span)
+        return None
+    if _whole_expr(expr) and float(value.value).is_integer():  # type: ignore[arg-type]
+        return expr
+    return None
+
+
+def _whole_expr(expr: s.Expr) -> bool:
+    """No true division inside (the DSL's `/` gives a float)."""
+    if isinstance(expr, s.BinOp):
+        return expr.op != "/" and _whole_expr(expr.left) and _whole_expr(expr.right)
+    if isinstance(expr, s.Neg):
+        return _whole_expr(expr.operand)
+    return isinstance(expr, (s.Var, s.Int))
+
+
 def _dsl_args(bound: dict[str, tuple[Val, Span]]) -> tuple[tuple[str | None, Val, Span], ...]:
     return tuple((None if k in MAIN_PARAM else k, v, sp) for k, (v, sp) in bound.items())
+
+
+def _plain_name(name: str) -> bool:
+    return name.isascii() and name.isidentifier()
+
+
+def param_alias(name: str) -> str:
+    """The parameter name of a constructor argument whose own name a layer takes."""
+    return f"{name}_arg"
+
+
+def _module_attrs(fn: ast.FunctionDef) -> set[str]:
+    """`self.NAME = call(...)` targets of a constructor (likely modules)."""
+    out = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Call, ast.IfExp)):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and (
+                    target.value.id == "self"
+                ):
+                    out.add(target.attr)
+    return out
 
 
 def _method(node: ast.ClassDef, name: str) -> ast.FunctionDef | None:
@@ -1251,12 +1667,27 @@ def _method(node: ast.ClassDef, name: str) -> ast.FunctionDef | None:
 
 
 def _assigned_names(stmt: ast.stmt) -> list[str]:
+    """The names a statement binds: `a = ...`, `a, b = ...`; never the owner of an attribute or
+    item it sets (`torch.backends.cudnn.benchmark = True` and `os.environ[k] = v` bind nothing)."""
     targets: list[ast.expr] = []
     if isinstance(stmt, ast.Assign):
         targets = list(stmt.targets)
     elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
         targets = [stmt.target]
-    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    out: list[str] = []
+
+    def names(target: ast.expr) -> None:
+        if isinstance(target, ast.Name):
+            out.append(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                names(elt)
+        elif isinstance(target, ast.Starred):
+            names(target.value)
+
+    for target in targets:
+        names(target)
+    return out
 
 
 def _flat(value: TupleV | ListV) -> list[Val]:

@@ -87,6 +87,10 @@ def _map_stmts(stmts: Sequence[s.Stmt], fn: Callable[[s.Call], s.Term]) -> tuple
     for st in stmts:
         if isinstance(st, s.Chain):
             out.append(replace(st, steps=tuple(replace(step, term=term(step.term)) for step in st.steps)))
+        elif isinstance(st, s.BindStmt):
+            chain = st.chain
+            out.append(replace(st, chain=replace(
+                chain, steps=tuple(replace(step, term=term(step.term)) for step in chain.steps))))
         else:
             out.append(st)
     return tuple(out)
@@ -123,6 +127,8 @@ def find_merges(file: s.File) -> list[Merge]:
     """Groups of two or more blocks equal up to their numbers, as merged blocks."""
     groups: dict[str, list[tuple[s.BlockDef, list[_Hole]]]] = {}
     for block in file.blocks:
+        if any(not isinstance(st, s.Chain) for st in block.body):
+            continue  # named tensors and merges: kept as they are
         key, holes = _holes(block)
         groups.setdefault(key, []).append((block, holes))
     taken = {b.name for b in file.blocks}

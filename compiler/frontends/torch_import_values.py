@@ -58,6 +58,9 @@ class Const:
     """A Python value known statically: int, float, bool, str or None."""
 
     value: int | float | bool | str | None
+    # How the value follows the model's constructor arguments (`n_hidden * 2`), when it does:
+    # written into the .arch so the layers it sizes follow `--set n_hidden=...`.
+    expr: s.Expr | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,10 @@ class SelfV:
 
 @dataclass(frozen=True)
 class SuperV:
-    """`super()`: only `super().__init__()` is meaningful."""
+    """`super()`: only `super().__init__()` is meaningful (it runs a local base's constructor)."""
+
+    cls: str | None = None  # the class whose method calls super()
+    self_v: SelfV | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,17 @@ class BlockNode:
 ModNode = Union[LayerNode, SeqNode, BlockNode]
 
 
+@dataclass(eq=False)
+class ModListV:
+    """`nn.ModuleList([ELT for VAR in range(...)])`: one module per index; the items' arguments
+    follow VAR (`dilation=2 ** i` stays `2 ** i`)."""
+
+    items: list[ModNode]
+    var: str
+    range_args: tuple[Val, ...]
+    span: Span
+
+
 @dataclass(frozen=True)
 class ModV:
     node: ModNode
@@ -194,10 +211,11 @@ class ModV:
 
 @dataclass(frozen=True)
 class FCall:
-    """`self.<name>(x)`."""
+    """`self.<name>(x)`; with `index`, item `index` of the module list `self.<name>`."""
 
     name: str
     span: Span
+    index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -225,9 +243,31 @@ class FMax:
 class FResidual:
     body: tuple[FOp, ...]
     span: Span
+    shortcut: tuple[FOp, ...] | None = None  # `a + b` of two branches: body(x) + shortcut(x)
 
 
-FOp = Union[FCall, FLayer, FMax, FResidual]
+@dataclass(frozen=True)
+class FMerge:
+    """Branches from one tensor joined (`torch.cat([a, b], dim=1)`) or returned together."""
+
+    kind: str  # "cat", "stack" or "return"
+    branches: tuple[tuple[FOp, ...], ...]
+    names: tuple[str | None, ...]  # the Python variables the branches were assigned to
+    dim: int | None
+    span: Span
+    fork: str | None = None  # the Python variable of the tensor the branches start from
+
+
+@dataclass(frozen=True)
+class FLoop:
+    """`for m in self.<name>: x = ...m(x)...`: the steps of each iteration, in order."""
+
+    name: str
+    iterations: tuple[tuple[FOp, ...], ...]
+    span: Span
+
+
+FOp = Union[FCall, FLayer, FMax, FResidual, FMerge, FLoop]
 
 
 @dataclass(frozen=True)
@@ -249,7 +289,7 @@ class Pair:
 
 Val = Union[
     Const, Sym, TupleV, ListV, Namespace, ClassRef, FuncRef, BuiltinRef, SelfV, SuperV, Opaque,
-    Batch, Training, Method, ModV, Tensor, Pair,
+    Batch, Training, Method, ModV, Tensor, Pair, ModListV,
 ]
 
 
@@ -266,6 +306,7 @@ def describe(v: Val) -> str:
         Namespace: "module or function", ClassRef: "class", FuncRef: "function",
         BuiltinRef: "built-in function", SelfV: "self", SuperV: "super()", Batch: "batch size",
         Training: "self.training", Method: "method", Tensor: "tensor", Pair: "tuple",
+        ModListV: "nn.ModuleList",
     }
     if isinstance(v, Opaque):
         return v.what
