@@ -1432,9 +1432,10 @@ class Interp:
             node: ast.Call) -> Val:
         if self.lifting[-1] != self.lifting[0]:
             raise self.fail(
-                f"torch.{name} joins several tensors; archc lifts one chain of steps (no branches)",
+                f"torch.{name} inside a helper module is not lifted yet: archc lifts joins in "
+                "the model's own forward only",
                 node.func,
-                help="write the model as one chain, or keep this part in PyTorch",
+                help="move the join into the model's forward, or keep this part in PyTorch",
             )
         bound = self.bind(f"torch.{name}", ("tensors", "dim"), args, kwargs, node)
         tensors = bound.get("tensors", (Const(None), self.span(node)))[0]
