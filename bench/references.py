@@ -18,7 +18,14 @@ from common import EXAMPLES, ROOT, median, spread
 
 REFERENCES = ROOT / "tests" / "fixtures" / "references"
 MODELS = (
-    "bpnet", "basenji2", "deepstarr", "resnet1d", "rc_siamese", "inception", "enformer_small", "scbasset"
+    "bpnet",
+    "basenji2",
+    "deepstarr",
+    "resnet1d",
+    "rc_siamese",
+    "inception",
+    "enformer_small",
+    "scbasset",
 )
 BATCH = 8
 

@@ -58,9 +58,7 @@ def out_shapes(arch_ir: Any, batch: int | None = None) -> list[tuple[int | None,
 
 
 def in_shapes(arch_ir: Any, batch: int) -> list[tuple[int | None, ...]]:
-    return [sizes(arch_ir.input_shape, batch)] + [
-        sizes(shape, batch) for _, shape, _ in arch_ir.extra_inputs
-    ]
+    return [sizes(arch_ir.input_shape, batch)] + [sizes(shape, batch) for _, shape, _ in arch_ir.extra_inputs]
 
 
 def build(text: str, **params: Any) -> Any:
@@ -125,15 +123,15 @@ MERGES = [
     ),
     (
         "cat-length",
-        arch("  a := c1 = conv1d(8, 3, padding = 1)\n  b := x | c2 = conv1d(8, 3)\n"
-             "  cat(a, b, dim = 2)"),
+        arch("  a := c1 = conv1d(8, 3, padding = 1)\n  b := x | c2 = conv1d(8, 3)\n  cat(a, b, dim = 2)"),
         [(None, 8, 38)],
         [],
     ),
     (
         "cat-axis-length",
-        arch("  a := c1 = conv1d(8, 3, padding = 1)\n  b := x | c2 = conv1d(8, 3)\n"
-             "  cat(a, b, axis = length)"),
+        arch(
+            "  a := c1 = conv1d(8, 3, padding = 1)\n  b := x | c2 = conv1d(8, 3)\n  cat(a, b, axis = length)"
+        ),
         [(None, 8, 38)],
         [],
     ),
@@ -150,8 +148,7 @@ MERGES = [
     ("pipe-add", arch(A_B + "  a | relu | add(b) | sigmoid"), [(None, 8, 20)], []),
     (
         "broadcast-add-channels",
-        arch("  a := c1 = conv1d(8, 3, padding = 1)\n  g := x | c3 = conv1d(1, 3, padding = 1)\n"
-             "  add(a, g)"),
+        arch("  a := c1 = conv1d(8, 3, padding = 1)\n  g := x | c3 = conv1d(1, 3, padding = 1)\n  add(a, g)"),
         [(None, 8, 20)],
         ["merge-broadcast"],
     ),
@@ -163,44 +160,57 @@ MERGES = [
     ),
     (
         "broadcast-max-mean",
-        arch("  a := c1 = conv1d(8, 3, padding = 1)\n  p := a | adaptivemaxpool1d(1)\n"
-             "  m1 := max(p, a)\n  m2 := mean(a, p)\n  return m1, m2"),
+        arch(
+            "  a := c1 = conv1d(8, 3, padding = 1)\n  p := a | adaptivemaxpool1d(1)\n"
+            "  m1 := max(p, a)\n  m2 := mean(a, p)\n  return m1, m2"
+        ),
         [(None, 8, 20), (None, 8, 20)],
         ["merge-broadcast", "merge-broadcast"],
     ),
     (
         "two-inputs",
-        arch("  a := c1 = conv1d(8, 3) | global_max_pool\n  f := feats | fl = linear(8)\n"
-             "  cat(a, f, dim = 1)", TWO_INPUTS),
+        arch(
+            "  a := c1 = conv1d(8, 3) | global_max_pool\n  f := feats | fl = linear(8)\n  cat(a, f, dim = 1)",
+            TWO_INPUTS,
+        ),
         [(None, 16)],
         [],
     ),
     (
         "two-inputs-add",
-        arch("  a := c1 = conv1d(8, 3) | global_max_pool\n  f := feats | fl = linear(8)\n"
-             "  add(a, f) | out = linear(2)", TWO_INPUTS),
+        arch(
+            "  a := c1 = conv1d(8, 3) | global_max_pool\n  f := feats | fl = linear(8)\n"
+            "  add(a, f) | out = linear(2)",
+            TWO_INPUTS,
+        ),
         [(None, 2)],
         [],
     ),
     (
         "several-outputs",
-        arch(A_B + "  c := cat(a, b, axis = channels)\n  s := stack(a, b, dim = 1)\n"
-             "  p := a | flatten | fc = linear(3)\n  return c, s, p, b"),
+        arch(
+            A_B + "  c := cat(a, b, axis = channels)\n  s := stack(a, b, dim = 1)\n"
+            "  p := a | flatten | fc = linear(3)\n  return c, s, p, b"
+        ),
         [(None, 16, 20), (None, 2, 8, 20), (None, 3), (None, 8, 20)],
         [],
     ),
     (
         "tensor-read-twice",
-        arch(A_B + "  twice := cat(a, a, axis = channels)\n  total := add(a, b)\n"
-             "  t := a | relu\n  return twice, total, t"),
+        arch(
+            A_B + "  twice := cat(a, a, axis = channels)\n  total := add(a, b)\n"
+            "  t := a | relu\n  return twice, total, t"
+        ),
         [(None, 16, 20), (None, 8, 20), (None, 8, 20)],
         [],
     ),
     (
         "length-last-layout",
-        arch("  input (batch, length, channels)\n"
-             "  a := permute(0, 2, 1) | c1 = conv1d(8, 3, padding = 1) | permute(0, 2, 1)\n"
-             "  b := x | l1 = linear(6)\n  cat(a, b, axis = channels)"),
+        arch(
+            "  input (batch, length, channels)\n"
+            "  a := permute(0, 2, 1) | c1 = conv1d(8, 3, padding = 1) | permute(0, 2, 1)\n"
+            "  b := x | l1 = linear(6)\n  cat(a, b, axis = channels)"
+        ),
         [(None, 20, 14)],
         [],
     ),
@@ -274,9 +284,11 @@ def _relu(torch: Any, t: Any) -> Any:
 HAND = [
     (
         "cat-stack-mean-max-mul",
-        arch("  a := c1 = conv1d(8, 3, padding = 1) | relu\n  b := x | c2 = conv1d(8, 5, padding = 2)\n"
-             "  c := cat(a, b, axis = channels)\n  s := stack(b, a, dim = -1)\n  me := mean(a, b)\n"
-             "  mx := max(a, b)\n  mu := mul(a, b)\n  return c, s, me, mx, mu"),
+        arch(
+            "  a := c1 = conv1d(8, 3, padding = 1) | relu\n  b := x | c2 = conv1d(8, 5, padding = 2)\n"
+            "  c := cat(a, b, axis = channels)\n  s := stack(b, a, dim = -1)\n  me := mean(a, b)\n"
+            "  mx := max(a, b)\n  mu := mul(a, b)\n  return c, s, me, mx, mu"
+        ),
         lambda torch, m, x: (
             torch.cat([_relu(torch, m.c1(x)), m.c2(x)], dim=1),
             torch.stack([m.c2(x), _relu(torch, m.c1(x))], dim=-1),
@@ -287,8 +299,10 @@ HAND = [
     ),
     (
         "pipe-merges",
-        arch("  a := c1 = conv1d(8, 3, padding = 1)\n  g := x | c3 = conv1d(1, 3, padding = 1)\n"
-             "  a | add(g) | relu | mul(a)"),
+        arch(
+            "  a := c1 = conv1d(8, 3, padding = 1)\n  g := x | c3 = conv1d(1, 3, padding = 1)\n"
+            "  a | add(g) | relu | mul(a)"
+        ),
         lambda torch, m, x: (_relu(torch, m.c1(x) + m.c3(x)) * m.c1(x),),
     ),
     (
@@ -298,8 +312,9 @@ HAND = [
     ),
     (
         "residual-identity-on-tensor",
-        arch("  h := c0 = conv1d(8, 1)\n  r := h | residual { rr = conv1d(8, 3, padding = 1) }\n"
-             "  return r, h"),
+        arch(
+            "  h := c0 = conv1d(8, 1)\n  r := h | residual { rr = conv1d(8, 3, padding = 1) }\n  return r, h"
+        ),
         lambda torch, m, x: (m.rr(m.c0(x)) + m.c0(x), m.c0(x)),
     ),
     (
@@ -311,17 +326,21 @@ HAND = [
     ),
     (
         "non-uniform-loop",
-        arch("  for i in range(0, 3) {\n    convs = conv1d(8, 3, padding = 1)\n"
-             "    if i == 1 { relu } else { sigmoid }\n  }"),
+        arch(
+            "  for i in range(0, 3) {\n    convs = conv1d(8, 3, padding = 1)\n"
+            "    if i == 1 { relu } else { sigmoid }\n  }"
+        ),
         lambda torch, m, x: (
             torch.sigmoid(m.convs[2](_relu(torch, m.convs[1](torch.sigmoid(m.convs[0](x)))))),
         ),
     ),
     (
         "loop-in-named-chain",
-        arch("  h := c0 = conv1d(8, 1)\n"
-             "  t := h | for i in range(0, 2) { more = conv1d(8, 3, padding = 1) | add(h) }\n"
-             "  return t"),
+        arch(
+            "  h := c0 = conv1d(8, 1)\n"
+            "  t := h | for i in range(0, 2) { more = conv1d(8, 3, padding = 1) | add(h) }\n"
+            "  return t"
+        ),
         lambda torch, m, x: (m.more[1](m.more[0](m.c0(x)) + m.c0(x)) + m.c0(x),),
     ),
     (
@@ -331,8 +350,10 @@ HAND = [
     ),
     (
         "loop-with-step-and-bool-ops",
-        arch("  c0 = conv1d(8, 1)\n"
-             "  for i in range(0, 6, 2) { if i > 0 and not (i == 4) { relu } else { sigmoid } }"),
+        arch(
+            "  c0 = conv1d(8, 1)\n"
+            "  for i in range(0, 6, 2) { if i > 0 and not (i == 4) { relu } else { sigmoid } }"
+        ),
         lambda torch, m, x: (torch.sigmoid(_relu(torch, torch.sigmoid(m.c0(x)))),),
     ),
     (
@@ -346,10 +367,7 @@ HAND = [
 @pytest.mark.torch
 @pytest.mark.parametrize(
     ("source", "by_hand"),
-    [
-        pytest.param(*h[1:], id=h[0])
-        for h in HAND
-    ],
+    [pytest.param(*h[1:], id=h[0]) for h in HAND],
 )
 def test_forward_equals_the_hand_computation(source: str, by_hand: Any, torch_module: Any) -> None:
     torch = torch_module
@@ -446,8 +464,13 @@ def test_forward_signature_and_tuple_return() -> None:
     ret = forward.body[-1]
     assert isinstance(ret, ast.Return) and isinstance(ret.value, ast.Tuple)
     assert [ast.unparse(e) for e in ret.value.elts] == ["o", "first_out", "f"]
-    assigned = {t.id for n in ast.walk(forward) if isinstance(n, ast.Assign) for t in n.targets
-                if isinstance(t, ast.Name)}
+    assigned = {
+        t.id
+        for n in ast.walk(forward)
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
     assert {"a", "f", "o", "first_out"} <= assigned
     assert "first_out = a + f + o" in forward_text(code)
     # The header names every input and output with its shape (wrapped for line length).
@@ -470,8 +493,10 @@ def test_zipped_loop_over_two_lists() -> None:
 
 def test_non_uniform_loop_is_unrolled() -> None:
     code = compile_source(
-        arch("  for i in range(0, 3) {\n    convs = conv1d(8, 3, padding = 1)\n"
-             "    if i == 1 { relu } else { sigmoid }\n  }")
+        arch(
+            "  for i in range(0, 3) {\n    convs = conv1d(8, 3, padding = 1)\n"
+            "    if i == 1 { relu } else { sigmoid }\n  }"
+        )
     )
     text = forward_text(code)
     assert "for " not in text
@@ -482,8 +507,10 @@ def test_non_uniform_loop_is_unrolled() -> None:
 @pytest.mark.torch
 @pytest.mark.parametrize("layers", [1, 2, 5])
 def test_loop_bound_parameter_sets_the_layers(layers: int, torch_module: Any) -> None:
-    source = arch("  for i in range(0, layers) { convs = conv1d(8, 3, padding = 1) | relu }",
-                  "arch m(length = 20, alphabet = 4, layers = 3) {\n")
+    source = arch(
+        "  for i in range(0, layers) { convs = conv1d(8, 3, padding = 1) | relu }",
+        "arch m(length = 20, alphabet = 4, layers = 3) {\n",
+    )
     module, _ = build(source, layers=layers)
     keys = sorted(module.state_dict())
     assert keys == sorted(f"convs.{k}.{p}" for k in range(layers) for p in ("weight", "bias"))
@@ -519,8 +546,10 @@ def test_set_on_the_command_line_changes_the_layers(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("use_bn", "has_bn"), [(False, False), (True, True)])
 def test_if_parameter_changes_the_keys(use_bn: bool, has_bn: bool) -> None:
-    source = arch("  c = conv1d(8, 3)\n  if use_bn { bn = batchnorm1d } else { relu }",
-                  "arch m(length = 20, alphabet = 4, use_bn = false) {\n")
+    source = arch(
+        "  c = conv1d(8, 3)\n  if use_bn { bn = batchnorm1d } else { relu }",
+        "arch m(length = 20, alphabet = 4, use_bn = false) {\n",
+    )
     code = compile_source(source, {"use_bn": use_bn})
     assert ("self.bn = nn.BatchNorm1d(8)" in code) is has_bn
     assert ("F.relu(x)" in forward_text(code)) is not has_bn
@@ -528,8 +557,10 @@ def test_if_parameter_changes_the_keys(use_bn: bool, has_bn: bool) -> None:
 
 @pytest.mark.torch
 def test_if_parameter_state_dict(torch_module: Any) -> None:
-    source = arch("  c = conv1d(8, 3)\n  if use_bn { bn = batchnorm1d } else { relu }",
-                  "arch m(length = 20, alphabet = 4, use_bn = false) {\n")
+    source = arch(
+        "  c = conv1d(8, 3)\n  if use_bn { bn = batchnorm1d } else { relu }",
+        "arch m(length = 20, alphabet = 4, use_bn = false) {\n",
+    )
     off, _ = build(source, use_bn=False)
     on, _ = build(source, use_bn=True)
     assert sorted(off.state_dict()) == ["c.bias", "c.weight"]
@@ -568,7 +599,10 @@ def _ruff(tmp_path: Path, code: str, *args: str) -> subprocess.CompletedProcess[
     out.write_text(code)
     return subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--no-cache", *args, str(out)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -634,9 +668,7 @@ def test_compile_and_export_multi_input_multi_output(torch_module: Any) -> None:
     assert all(torch.equal(g, w) for g, w in zip(got, want, strict=True))
 
     batch = torch.export.Dim("batch", min=2, max=64)
-    exported = torch.export.export(
-        module, (x, feats), dynamic_shapes={"x": {0: batch}, "feats": {0: batch}}
-    )
+    exported = torch.export.export(module, (x, feats), dynamic_shapes={"x": {0: batch}, "feats": {0: batch}})
     x7, feats7 = inputs_for(arch_ir, torch, 7, seed=6)
     with torch.no_grad():
         got7 = exported.module()(x7, feats7)
@@ -652,118 +684,490 @@ MM = "  a := c1 = conv1d(8, 3)\n  b := x | c2 = conv1d(6, 3, padding = 1)\n"
 # (id, body, head, code, severity, message part, culprit text, culprit line (1-based in the
 #  whole source), occurrence of the culprit in the line, note fragments, help fragment)
 DIAGNOSTICS = [
-    ("undefined-tensor", "  trunk := c1 = conv1d(8, 3)\n  return trnk", HEAD,
-     "undefined-tensor", "error", "no tensor is called `trnk`", "trnk", 3, 0, [],
-     "did you mean `trunk`?"),
-    ("undefined-tensor-in-merge",
-     "  trunk := c1 = conv1d(8, 3)\n  other := x | c2 = conv1d(8, 3)\n  add(trunk, othr)", HEAD,
-     "undefined-tensor", "error", "no tensor is called `othr`", "othr", 4, 0, [],
-     "did you mean `other`?"),
-    ("undefined-tensor-after-pipe",
-     "  trunk := c1 = conv1d(8, 3)\n  other := x | c2 = conv1d(8, 3)\n  trunk | add(othe)", HEAD,
-     "undefined-tensor", "error", "no tensor is called `othe`", "othe", 4, 0, [],
-     "did you mean `other`?"),
-    ("unused-tensor", "  a := c1 = conv1d(8, 3)\n  b := x | c2 = conv1d(8, 3)\n  return a", HEAD,
-     "unused-tensor", "warning", "tensor `b` is never read", "b", 3, 0, [], "drop the `b :=`"),
-    ("unused-input", "  c1 = conv1d(8, 3)", TWO_INPUTS,
-     "unused-input", "warning", "input `feats` is never read", "feats", 3, 0, [],
-     "read it in a chain (`feats | ...`)"),
-    ("chained-output",
-     "  flatten\n  trunk := f = linear(8)\n  dev := trunk | a = linear(1)\n  hk := b = linear(1)\n"
-     "  return dev, hk", HEAD,
-     "chained-output", "warning", "continues from `dev`, which is also returned",
-     "b = linear(1)", 5, 0, [], "head := trunk | ..."),
-    ("chained-output-unnamed",
-     "  a := c1 = conv1d(8, 3)\n  b := x | c2 = conv1d(8, 3)\n  both := add(a, b)\n"
-     "  c3 = conv1d(8, 1)\n  return both, a", HEAD,
-     "chained-output", "warning", "continues from `both`", "c3 = conv1d(8, 1)", 5, 0, [], None),
-    ("merge-mismatch", MM + "  add(a, b)", HEAD,
-     "merge-mismatch", "error", "`add` needs shapes that match or broadcast: `a` is (N, 8, 18) "
-     "and `b` is (N, 6, 20)", "add(a, b)", 4, 0,
-     [("`a` is (N, 8, 18)", 2), ("`b` is (N, 6, 20)", 3)], "check the step that sets the size"),
-    ("merge-mismatch-channels",
-     "  a := c1 = conv1d(8, 3, padding = 1)\n  b := x | c2 = conv1d(6, 3, padding = 1)\n"
-     "  cat(a, b, dim = 2)", HEAD,
-     "merge-mismatch", "error", "`cat`", "cat(a, b, dim = 2)", 4, 0,
-     [("8 channels set here", 2), ("6 channels set here", 3)], None),
-    ("merge-broadcast",
-     "  a := c1 = conv1d(8, 3, padding = 1)\n  g := x | c3 = conv1d(1, 3, padding = 1)\n"
-     "  add(a, g)", HEAD,
-     "merge-broadcast", "warning", "`add` broadcasts (N, 8, 20) and (N, 1, 20) to (N, 8, 20)",
-     "add(a, g)", 4, 0, [], "rarely meant"),
-    ("bad-axis-index", MM.replace("6, 3, padding = 1", "8, 3") + "  cat(a, b, dim = 3)", HEAD,
-     "bad-axis", "error", "`cat` at dim 3: the tensors have 3 axes", "cat(a, b, dim = 3)", 4, 0,
-     [], "dim is from -3 to 2"),
-    ("bad-axis-name", MM.replace("6, 3, padding = 1", "8, 3") + "  cat(a, b, axis = height)", HEAD,
-     "bad-axis", "error", "no axis of that name", "cat(a, b, axis = height)", 4, 0, [],
-     "(batch, channels, length)"),
-    ("batch-mix", MM.replace("6, 3, padding = 1", "8, 3") + "  cat(a, b, dim = 0)", HEAD,
-     "batch-mix", "error", "along the batch axis", "cat(a, b, dim = 0)", 4, 0, [],
-     "axis = channels"),
-    ("batch-mix-negative", MM.replace("6, 3, padding = 1", "8, 3") + "  cat(a, b, dim = -3)", HEAD,
-     "batch-mix", "error", "along the batch axis", "cat(a, b, dim = -3)", 4, 0, [], None),
-    ("missing-axis", MM.replace("6, 3, padding = 1", "8, 3") + "  cat(a, b)", HEAD,
-     "missing-argument", "error", "`cat` needs the axis to join on", "cat(a, b)", 4, 0, [],
-     "`dim = 1`"),
-    ("missing-stack-axis", MM.replace("6, 3, padding = 1", "8, 3") + "  stack(a, b)", HEAD,
-     "missing-argument", "error", "`stack` needs the axis", "stack(a, b)", 4, 0, [], None),
-    ("one-operand", "  a := c1 = conv1d(8, 3)\n  add(a)", HEAD,
-     "missing-argument", "error", "`add` merges two or more tensors; it has 1", "add(a)", 3, 0,
-     [], "add(a, b)"),
-    ("tensor-in-seq", "  s = seq { a := c1 = conv1d(8, 3) }", HEAD,
-     "misplaced", "error", "`:=` names a tensor and cannot stand inside `seq`",
-     "a := c1 = conv1d(8, 3)", 2, 0, [], None),
-    ("merge-in-seq", "  a := c1 = conv1d(8, 3)\n  s = seq { relu | add(a) }", HEAD,
-     "misplaced", "error", "`add` merges tensors and cannot stand inside `seq`", "add(a)", 3, 0,
-     [], None),
-    ("return-not-last", "  a := c1 = conv1d(8, 3)\n  return a\n  relu", HEAD,
-     "misplaced", "error", "nothing can follow `return`", "relu", 4, 0,
-     [("the outputs are returned here", 3)], "move `return` to the end"),
-    ("return-in-residual", "  a := c1 = conv1d(8, 3)\n  residual { return a }", HEAD,
-     "misplaced", "error", "`return` belongs at the end", "return a", 3, 0, [], None),
-    ("return-in-loop", "  a := c1 = conv1d(8, 3)\n  for i in range(0, 2) { return a }", HEAD,
-     "misplaced", "error", "`return` belongs at the end", "return a", 3, 0, [], None),
-    ("named-loop", "  l = for i in range(0, 2) { c = conv1d(8, 3, padding = 1) }", HEAD,
-     "misplaced", "error", "a loop is not a module and cannot be named with `=`", "l", 2, 0, [],
-     "with `:=`"),
-    ("block-two-returns",
-     "  b = B(4)", "block B(c) {\n  a := c1 = conv1d(c, 1)\n  b := x | c2 = conv1d(c, 1)\n"
-     "  return a, b\n}\n" + HEAD,
-     "misplaced", "error", "a block returns one tensor", "return a, b", 4, 0, [], None),
-    ("tensor-twice", "  a := c1 = conv1d(8, 3)\n  a := x | c2 = conv1d(8, 3)\n  add(a, a)", HEAD,
-     "duplicate-name", "error", "tensor `a` is already defined", "a", 3, 0,
-     [("first defined here", 2)], None),
-    ("layer-named-like-tensor", "  a := c1 = conv1d(8, 3)\n  a = conv1d(8, 3)\n  add(a, a)", HEAD,
-     "duplicate-name", "error", "`a` is a tensor and cannot also name a layer", "a", 3, 0,
-     [("the tensor", 2)], None),
-    ("input-redefined", "  x := c1 = conv1d(8, 3)", HEAD,
-     "duplicate-name", "error", "tensor `x` is already defined", "x", 2, 0, [], None),
-    ("keyword-tensor", "  class := c1 = conv1d(8, 3)", HEAD,
-     "bad-name", "error", "`class` cannot name a tensor: it is a Python keyword", "class", 2, 0,
-     [], "class_out"),
-    ("identity-tensor", "  identity := c1 = conv1d(8, 3)", HEAD,
-     "bad-name", "error", "`identity` cannot name a tensor", "identity", 2, 0, [], None),
-    ("builtin-tensor", "  len := c1 = conv1d(8, 3)", HEAD,
-     "bad-name", "error", "`len` cannot name a tensor", "len", 2, 0, [], None),
-    ("if-not-bool", "  if 3 { relu }", HEAD,
-     "type-error", "error", "`if` needs true or false, got 3", "3", 2, 0, [], None),
-    ("range-float", "  for i in range(0, 2.5) { relu }", HEAD,
-     "type-error", "error", "range() takes whole numbers, got 2.5", "2.5", 2, 0, [], None),
-    ("huge-loop", "  for i in range(0, 10 ** 9) { relu }", HEAD,
-     "too-large", "error", "this loop runs 1,000,000,000 times", "for", 2, 0, [], None),
-    ("huge-power", "  c = conv1d(2 ** 100000, 3)", HEAD,
-     "bad-value", "error", "does not fit in a 64-bit integer", "2 ** 100000", 2, 0, [],
-     "2,147,483,647"),
-    ("residual-mismatch",
-     "  residual { c = conv1d(8, 3, padding = 1) } shortcut { sc = conv1d(6, 1) }", HEAD,
-     "residual-mismatch", "error", "shortcut", "residual", 2, 0,
-     [("the shape changes here", 2)], None),
-    ("mean-with-dim", MM.replace("6, 3, padding = 1", "8, 3") + "  mean(a, b, dim = 1)", HEAD,
-     "unknown-parameter", "error", "`mean` has no parameter `dim`", "dim = 1", 4, 0, [], None),
-    ("duplicate-output", "  a := c1 = conv1d(8, 3)\n  b := x | c2 = conv1d(8, 3)\n"
-     "  return a, b, a", HEAD,
-     "duplicate-output", "warning", "`a` is returned twice", "a", 4, 1,
-     [("returned first here", 4)], None),
+    (
+        "undefined-tensor",
+        "  trunk := c1 = conv1d(8, 3)\n  return trnk",
+        HEAD,
+        "undefined-tensor",
+        "error",
+        "no tensor is called `trnk`",
+        "trnk",
+        3,
+        0,
+        [],
+        "did you mean `trunk`?",
+    ),
+    (
+        "undefined-tensor-in-merge",
+        "  trunk := c1 = conv1d(8, 3)\n  other := x | c2 = conv1d(8, 3)\n  add(trunk, othr)",
+        HEAD,
+        "undefined-tensor",
+        "error",
+        "no tensor is called `othr`",
+        "othr",
+        4,
+        0,
+        [],
+        "did you mean `other`?",
+    ),
+    (
+        "undefined-tensor-after-pipe",
+        "  trunk := c1 = conv1d(8, 3)\n  other := x | c2 = conv1d(8, 3)\n  trunk | add(othe)",
+        HEAD,
+        "undefined-tensor",
+        "error",
+        "no tensor is called `othe`",
+        "othe",
+        4,
+        0,
+        [],
+        "did you mean `other`?",
+    ),
+    (
+        "unused-tensor",
+        "  a := c1 = conv1d(8, 3)\n  b := x | c2 = conv1d(8, 3)\n  return a",
+        HEAD,
+        "unused-tensor",
+        "warning",
+        "tensor `b` is never read",
+        "b",
+        3,
+        0,
+        [],
+        "drop the `b :=`",
+    ),
+    (
+        "unused-input",
+        "  c1 = conv1d(8, 3)",
+        TWO_INPUTS,
+        "unused-input",
+        "warning",
+        "input `feats` is never read",
+        "feats",
+        3,
+        0,
+        [],
+        "read it in a chain (`feats | ...`)",
+    ),
+    (
+        "chained-output",
+        "  flatten\n  trunk := f = linear(8)\n  dev := trunk | a = linear(1)\n  hk := b = linear(1)\n"
+        "  return dev, hk",
+        HEAD,
+        "chained-output",
+        "warning",
+        "continues from `dev`, which is also returned",
+        "b = linear(1)",
+        5,
+        0,
+        [],
+        "head := trunk | ...",
+    ),
+    (
+        "chained-output-unnamed",
+        "  a := c1 = conv1d(8, 3)\n  b := x | c2 = conv1d(8, 3)\n  both := add(a, b)\n"
+        "  c3 = conv1d(8, 1)\n  return both, a",
+        HEAD,
+        "chained-output",
+        "warning",
+        "continues from `both`",
+        "c3 = conv1d(8, 1)",
+        5,
+        0,
+        [],
+        None,
+    ),
+    (
+        "merge-mismatch",
+        MM + "  add(a, b)",
+        HEAD,
+        "merge-mismatch",
+        "error",
+        "`add` needs shapes that match or broadcast: `a` is (N, 8, 18) and `b` is (N, 6, 20)",
+        "add(a, b)",
+        4,
+        0,
+        [("`a` is (N, 8, 18)", 2), ("`b` is (N, 6, 20)", 3)],
+        "check the step that sets the size",
+    ),
+    (
+        "merge-mismatch-channels",
+        "  a := c1 = conv1d(8, 3, padding = 1)\n  b := x | c2 = conv1d(6, 3, padding = 1)\n"
+        "  cat(a, b, dim = 2)",
+        HEAD,
+        "merge-mismatch",
+        "error",
+        "`cat`",
+        "cat(a, b, dim = 2)",
+        4,
+        0,
+        [("8 channels set here", 2), ("6 channels set here", 3)],
+        None,
+    ),
+    (
+        "merge-broadcast",
+        "  a := c1 = conv1d(8, 3, padding = 1)\n  g := x | c3 = conv1d(1, 3, padding = 1)\n  add(a, g)",
+        HEAD,
+        "merge-broadcast",
+        "warning",
+        "`add` broadcasts (N, 8, 20) and (N, 1, 20) to (N, 8, 20)",
+        "add(a, g)",
+        4,
+        0,
+        [],
+        "rarely meant",
+    ),
+    (
+        "bad-axis-index",
+        MM.replace("6, 3, padding = 1", "8, 3") + "  cat(a, b, dim = 3)",
+        HEAD,
+        "bad-axis",
+        "error",
+        "`cat` at dim 3: the tensors have 3 axes",
+        "cat(a, b, dim = 3)",
+        4,
+        0,
+        [],
+        "dim is from -3 to 2",
+    ),
+    (
+        "bad-axis-name",
+        MM.replace("6, 3, padding = 1", "8, 3") + "  cat(a, b, axis = height)",
+        HEAD,
+        "bad-axis",
+        "error",
+        "no axis of that name",
+        "cat(a, b, axis = height)",
+        4,
+        0,
+        [],
+        "(batch, channels, length)",
+    ),
+    (
+        "batch-mix",
+        MM.replace("6, 3, padding = 1", "8, 3") + "  cat(a, b, dim = 0)",
+        HEAD,
+        "batch-mix",
+        "error",
+        "along the batch axis",
+        "cat(a, b, dim = 0)",
+        4,
+        0,
+        [],
+        "axis = channels",
+    ),
+    (
+        "batch-mix-negative",
+        MM.replace("6, 3, padding = 1", "8, 3") + "  cat(a, b, dim = -3)",
+        HEAD,
+        "batch-mix",
+        "error",
+        "along the batch axis",
+        "cat(a, b, dim = -3)",
+        4,
+        0,
+        [],
+        None,
+    ),
+    (
+        "missing-axis",
+        MM.replace("6, 3, padding = 1", "8, 3") + "  cat(a, b)",
+        HEAD,
+        "missing-argument",
+        "error",
+        "`cat` needs the axis to join on",
+        "cat(a, b)",
+        4,
+        0,
+        [],
+        "`dim = 1`",
+    ),
+    (
+        "missing-stack-axis",
+        MM.replace("6, 3, padding = 1", "8, 3") + "  stack(a, b)",
+        HEAD,
+        "missing-argument",
+        "error",
+        "`stack` needs the axis",
+        "stack(a, b)",
+        4,
+        0,
+        [],
+        None,
+    ),
+    (
+        "one-operand",
+        "  a := c1 = conv1d(8, 3)\n  add(a)",
+        HEAD,
+        "missing-argument",
+        "error",
+        "`add` merges two or more tensors; it has 1",
+        "add(a)",
+        3,
+        0,
+        [],
+        "add(a, b)",
+    ),
+    (
+        "tensor-in-seq",
+        "  s = seq { a := c1 = conv1d(8, 3) }",
+        HEAD,
+        "misplaced",
+        "error",
+        "`:=` names a tensor and cannot stand inside `seq`",
+        "a := c1 = conv1d(8, 3)",
+        2,
+        0,
+        [],
+        None,
+    ),
+    (
+        "merge-in-seq",
+        "  a := c1 = conv1d(8, 3)\n  s = seq { relu | add(a) }",
+        HEAD,
+        "misplaced",
+        "error",
+        "`add` merges tensors and cannot stand inside `seq`",
+        "add(a)",
+        3,
+        0,
+        [],
+        None,
+    ),
+    (
+        "return-not-last",
+        "  a := c1 = conv1d(8, 3)\n  return a\n  relu",
+        HEAD,
+        "misplaced",
+        "error",
+        "nothing can follow `return`",
+        "relu",
+        4,
+        0,
+        [("the outputs are returned here", 3)],
+        "move `return` to the end",
+    ),
+    (
+        "return-in-residual",
+        "  a := c1 = conv1d(8, 3)\n  residual { return a }",
+        HEAD,
+        "misplaced",
+        "error",
+        "`return` belongs at the end",
+        "return a",
+        3,
+        0,
+        [],
+        None,
+    ),
+    (
+        "return-in-loop",
+        "  a := c1 = conv1d(8, 3)\n  for i in range(0, 2) { return a }",
+        HEAD,
+        "misplaced",
+        "error",
+        "`return` belongs at the end",
+        "return a",
+        3,
+        0,
+        [],
+        None,
+    ),
+    (
+        "named-loop",
+        "  l = for i in range(0, 2) { c = conv1d(8, 3, padding = 1) }",
+        HEAD,
+        "misplaced",
+        "error",
+        "a loop is not a module and cannot be named with `=`",
+        "l",
+        2,
+        0,
+        [],
+        "with `:=`",
+    ),
+    (
+        "block-two-returns",
+        "  b = B(4)",
+        "block B(c) {\n  a := c1 = conv1d(c, 1)\n  b := x | c2 = conv1d(c, 1)\n  return a, b\n}\n" + HEAD,
+        "misplaced",
+        "error",
+        "a block returns one tensor",
+        "return a, b",
+        4,
+        0,
+        [],
+        None,
+    ),
+    (
+        "tensor-twice",
+        "  a := c1 = conv1d(8, 3)\n  a := x | c2 = conv1d(8, 3)\n  add(a, a)",
+        HEAD,
+        "duplicate-name",
+        "error",
+        "tensor `a` is already defined",
+        "a",
+        3,
+        0,
+        [("first defined here", 2)],
+        None,
+    ),
+    (
+        "layer-named-like-tensor",
+        "  a := c1 = conv1d(8, 3)\n  a = conv1d(8, 3)\n  add(a, a)",
+        HEAD,
+        "duplicate-name",
+        "error",
+        "`a` is a tensor and cannot also name a layer",
+        "a",
+        3,
+        0,
+        [("the tensor", 2)],
+        None,
+    ),
+    (
+        "input-redefined",
+        "  x := c1 = conv1d(8, 3)",
+        HEAD,
+        "duplicate-name",
+        "error",
+        "tensor `x` is already defined",
+        "x",
+        2,
+        0,
+        [],
+        None,
+    ),
+    (
+        "keyword-tensor",
+        "  class := c1 = conv1d(8, 3)",
+        HEAD,
+        "bad-name",
+        "error",
+        "`class` cannot name a tensor: it is a Python keyword",
+        "class",
+        2,
+        0,
+        [],
+        "class_out",
+    ),
+    (
+        "identity-tensor",
+        "  identity := c1 = conv1d(8, 3)",
+        HEAD,
+        "bad-name",
+        "error",
+        "`identity` cannot name a tensor",
+        "identity",
+        2,
+        0,
+        [],
+        None,
+    ),
+    (
+        "builtin-tensor",
+        "  len := c1 = conv1d(8, 3)",
+        HEAD,
+        "bad-name",
+        "error",
+        "`len` cannot name a tensor",
+        "len",
+        2,
+        0,
+        [],
+        None,
+    ),
+    (
+        "if-not-bool",
+        "  if 3 { relu }",
+        HEAD,
+        "type-error",
+        "error",
+        "`if` needs true or false, got 3",
+        "3",
+        2,
+        0,
+        [],
+        None,
+    ),
+    (
+        "range-float",
+        "  for i in range(0, 2.5) { relu }",
+        HEAD,
+        "type-error",
+        "error",
+        "range() takes whole numbers, got 2.5",
+        "2.5",
+        2,
+        0,
+        [],
+        None,
+    ),
+    (
+        "huge-loop",
+        "  for i in range(0, 10 ** 9) { relu }",
+        HEAD,
+        "too-large",
+        "error",
+        "this loop runs 1,000,000,000 times",
+        "for",
+        2,
+        0,
+        [],
+        None,
+    ),
+    (
+        "huge-power",
+        "  c = conv1d(2 ** 100000, 3)",
+        HEAD,
+        "bad-value",
+        "error",
+        "does not fit in a 64-bit integer",
+        "2 ** 100000",
+        2,
+        0,
+        [],
+        "2,147,483,647",
+    ),
+    (
+        "residual-mismatch",
+        "  residual { c = conv1d(8, 3, padding = 1) } shortcut { sc = conv1d(6, 1) }",
+        HEAD,
+        "residual-mismatch",
+        "error",
+        "shortcut",
+        "residual",
+        2,
+        0,
+        [("the shape changes here", 2)],
+        None,
+    ),
+    (
+        "mean-with-dim",
+        MM.replace("6, 3, padding = 1", "8, 3") + "  mean(a, b, dim = 1)",
+        HEAD,
+        "unknown-parameter",
+        "error",
+        "`mean` has no parameter `dim`",
+        "dim = 1",
+        4,
+        0,
+        [],
+        None,
+    ),
+    (
+        "duplicate-output",
+        "  a := c1 = conv1d(8, 3)\n  b := x | c2 = conv1d(8, 3)\n  return a, b, a",
+        HEAD,
+        "duplicate-output",
+        "warning",
+        "`a` is returned twice",
+        "a",
+        4,
+        1,
+        [("returned first here", 4)],
+        None,
+    ),
 ]
 
 
@@ -779,14 +1183,22 @@ def _column(line_text: str, culprit: str, occurrence: int) -> int:
 
 
 @pytest.mark.parametrize(
-    ("body", "head", "code", "severity", "message", "culprit", "line", "occurrence", "notes",
-     "help_part"),
+    ("body", "head", "code", "severity", "message", "culprit", "line", "occurrence", "notes", "help_part"),
     [d[1:] for d in DIAGNOSTICS],
     ids=[d[0] for d in DIAGNOSTICS],
 )
 def test_diagnostic(
-    tmp_path: Path, body: str, head: str, code: str, severity: str, message: str, culprit: str,
-    line: int, occurrence: int, notes: list[tuple[str, int]], help_part: str | None,
+    tmp_path: Path,
+    body: str,
+    head: str,
+    code: str,
+    severity: str,
+    message: str,
+    culprit: str,
+    line: int,
+    occurrence: int,
+    notes: list[tuple[str, int]],
+    help_part: str | None,
 ) -> None:
     source = arch(body, head)
     exit_code, diags, rendered = lint(tmp_path, source)
@@ -799,7 +1211,9 @@ def test_diagnostic(
     assert diag["column"] == _column(line_text, culprit, occurrence), (diag, line_text)
     for fragment, note_line in notes:
         assert any(fragment in n["message"] and n["line"] == note_line for n in diag["notes"]), (
-            fragment, diag["notes"] + [{"label": diag["label"]}])
+            fragment,
+            diag["notes"] + [{"label": diag["label"]}],
+        )
     if help_part is not None:
         assert diag["help"] is not None and help_part in diag["help"], diag["help"]
     has_error = any(d["severity"] == "error" for d in diags)
@@ -838,8 +1252,13 @@ def test_misspelled_tensor_at_chain_start_suggests_the_tensor(tmp_path: Path) ->
     ("source", "message"),
     [
         (SIAMESE, "returns 3 outputs (both, fwd, rev)"),
-        (arch("  a := c1 = conv1d(8, 3) | global_max_pool\n  f := feats | fl = linear(8)\n"
-              "  add(a, f)", TWO_INPUTS), "takes 2 inputs"),
+        (
+            arch(
+                "  a := c1 = conv1d(8, 3) | global_max_pool\n  f := feats | fl = linear(8)\n  add(a, f)",
+                TWO_INPUTS,
+            ),
+            "takes 2 inputs",
+        ),
     ],
     ids=["outputs", "inputs"],
 )
@@ -898,10 +1317,12 @@ def test_summary_of_a_two_output_model(tmp_path: Path) -> None:
 
 def test_summary_groups_loops_and_shortcuts(tmp_path: Path) -> None:
     src = tmp_path / "m.arch"
-    src.write_text(arch(
-        "  residual { c1 = conv1d(8, 3, padding = 1) } shortcut { sc = conv1d(8, 1) }\n"
-        "  for i in range(0, 2) { convs = conv1d(8, 3, padding = 1) | relu }"
-    ))
+    src.write_text(
+        arch(
+            "  residual { c1 = conv1d(8, 3, padding = 1) } shortcut { sc = conv1d(8, 1) }\n"
+            "  for i in range(0, 2) { convs = conv1d(8, 3, padding = 1) | relu }"
+        )
+    )
     _, out, _ = cli("summary", str(src), "--format", "json")
     layers = json.loads(out)["layers"]
     kinds = [(r["name"], r["kind"], r["depth"]) for r in layers]
@@ -913,8 +1334,7 @@ def test_summary_groups_loops_and_shortcuts(tmp_path: Path) -> None:
 
 def test_summary_receptive_field_with_two_inputs(tmp_path: Path) -> None:
     src = tmp_path / "m.arch"
-    src.write_text(arch("  a := c1 = conv1d(8, 3)\n  f := feats | fl = linear(8)\n  return a, f",
-                        TWO_INPUTS))
+    src.write_text(arch("  a := c1 = conv1d(8, 3)\n  f := feats | fl = linear(8)\n  return a, f", TWO_INPUTS))
     _, text, _ = cli("summary", str(src))
     assert "the input has no `length` axis" not in text
 

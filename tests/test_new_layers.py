@@ -24,7 +24,7 @@ HEAD = "arch t(classes = 2, length = 10, alphabet = 4) {\n"
 
 # (id, input axes, forward steps, integer input)
 CASES: list[tuple[str, str, str, bool]] = [
-    ("gelu", "channels: 4, length: 9", "gelu | g = gelu(approximate = \"tanh\")", False),
+    ("gelu", "channels: 4, length: 9", 'gelu | g = gelu(approximate = "tanh")', False),
     ("silu", "channels: 4, length: 9", "silu | s = silu", False),
     ("elu", "channels: 4, length: 9", "elu(alpha = 0.5) | e = elu", False),
     ("leakyrelu", "channels: 4, length: 9", "leakyrelu(0.2) | l = LeakyReLU(negative_slope = 0.1)", False),
@@ -33,36 +33,81 @@ CASES: list[tuple[str, str, str, bool]] = [
     ("softmax", "channels: 4, height: 3, length: 9", "softmax(-1) | softmax(-3) | s = softmax(2)", False),
     ("layernorm", "channels: 4, length: 9", "ln = layernorm | ln2 = layernorm((4, 9), bias = false)", False),
     ("layernorm-noaffine", "length: 9, channels: 6", "ln = layernorm(elementwise_affine = false)", False),
-    ("groupnorm", "channels: 6, length: 9", "gn = groupnorm(3) | gn2 = groupnorm(2, 6, affine = false)", False),
+    (
+        "groupnorm",
+        "channels: 6, length: 9",
+        "gn = groupnorm(3) | gn2 = groupnorm(2, 6, affine = false)",
+        False,
+    ),
     ("groupnorm-2d", "channels: 6, height: 2, length: 5", "gn = GroupNorm(num_groups = 6)", False),
     ("batchnorm3d", "channels: 3, depth: 2, height: 4, length: 5", "bn = batchnorm3d", False),
     ("batchnorm1d-2d", "features: 7", "bn = batchnorm1d", False),
     ("batchnorm2d", "channels: 3, height: 4, length: 5", "bn = batchnorm2d(3)", False),
     ("embedding", "length: 12", "emb = embedding(20, 6, padding_idx = 0) | permute(0, 2, 1)", True),
     ("embedding-2d", "channels: 3, length: 12", "emb = Embedding(5, 4)", True),
-    ("convtranspose1d", "channels: 4, length: 9", "up = convtranspose1d(6, 4, stride = 2, padding = 1)", False),
+    (
+        "convtranspose1d",
+        "channels: 4, length: 9",
+        "up = convtranspose1d(6, 4, stride = 2, padding = 1)",
+        False,
+    ),
     (
         "convtranspose1d-groups",
         "channels: 4, length: 9",
         "up = convtranspose1d(6, 3, stride = 3, output_padding = 2, groups = 2, bias = false)",
         False,
     ),
-    ("convtranspose2d", "channels: 4, height: 3, length: 5", "up = ConvTranspose2d(2, (3, 1), stride = (2, 1))", False),
-    ("upsample", "channels: 4, length: 9", "upsample(scale_factor = 2) | u = upsample(size = 13, mode = \"linear\")", False),
+    (
+        "convtranspose2d",
+        "channels: 4, height: 3, length: 5",
+        "up = ConvTranspose2d(2, (3, 1), stride = (2, 1))",
+        False,
+    ),
+    (
+        "upsample",
+        "channels: 4, length: 9",
+        'upsample(scale_factor = 2) | u = upsample(size = 13, mode = "linear")',
+        False,
+    ),
     (
         "upsample-2d",
         "channels: 4, height: 3, length: 5",
-        "upsample(scale_factor = (2, 1.5), mode = \"bilinear\", align_corners = true) | u = Upsample(size = 4)",
+        'upsample(scale_factor = (2, 1.5), mode = "bilinear", align_corners = true) | u = Upsample(size = 4)',
         False,
     ),
     ("adaptiveavgpool1d", "channels: 4, length: 9", "adaptiveavgpool1d(4) | p = AdaptiveAvgPool1d(2)", False),
-    ("adaptiveavgpool2d", "channels: 4, height: 3, length: 9", "adaptiveavgpool2d((2, 3)) | p = adaptiveavgpool2d(1)", False),
-    ("adaptivemaxpool2d", "channels: 4, height: 3, length: 9", "adaptivemaxpool2d(2) | p = adaptivemaxpool2d((1, 2))", False),
+    (
+        "adaptiveavgpool2d",
+        "channels: 4, height: 3, length: 9",
+        "adaptiveavgpool2d((2, 3)) | p = adaptiveavgpool2d(1)",
+        False,
+    ),
+    (
+        "adaptivemaxpool2d",
+        "channels: 4, height: 3, length: 9",
+        "adaptivemaxpool2d(2) | p = adaptivemaxpool2d((1, 2))",
+        False,
+    ),
     ("global_avg_pool", "channels: 4, length: 9", "global_avg_pool", False),
     ("globalavgpool1d", "channels: 4, height: 2, length: 9", "globalavgpool1d | global_max_pool", False),
-    ("constantpad1d", "channels: 4, length: 9", "constantpad1d((1, 2), 0.5) | p = ConstantPad1d(3, -1.0)", False),
-    ("constantpad2d", "channels: 4, height: 3, length: 9", "constantpad2d((1, 0, 2, 3), 0.0) | p = constantpad2d(1, 2.0)", False),
-    ("crop", "channels: 4, length: 20", "crop(2) | crop(1, 0) | crop(0, 3) | crop(to = 8) | reshape(batch, -1)", False),
+    (
+        "constantpad1d",
+        "channels: 4, length: 9",
+        "constantpad1d((1, 2), 0.5) | p = ConstantPad1d(3, -1.0)",
+        False,
+    ),
+    (
+        "constantpad2d",
+        "channels: 4, height: 3, length: 9",
+        "constantpad2d((1, 0, 2, 3), 0.0) | p = constantpad2d(1, 2.0)",
+        False,
+    ),
+    (
+        "crop",
+        "channels: 4, length: 20",
+        "crop(2) | crop(1, 0) | crop(0, 3) | crop(to = 8) | reshape(batch, -1)",
+        False,
+    ),
     ("flip", "channels: 4, height: 2, length: 9", "flip(1) | flip(-1, 2) | flip(1, 2, 3)", False),
     ("mean", "channels: 4, height: 2, length: 9", "mean(-1) | mean(1, keepdim = true)", False),
     ("sum", "channels: 4, height: 2, length: 9", "sum((1, 2)) | sum(-1, keepdim = true)", False),
@@ -78,7 +123,7 @@ CASES: list[tuple[str, str, str, bool]] = [
         "transformerencoderlayer",
         "length: 7, features: 8",
         "enc = transformerencoderlayer(2, dim_feedforward = 16) "
-        "| enc2 = TransformerEncoderLayer(4, 12, activation = \"gelu\", norm_first = true, bias = false)",
+        '| enc2 = TransformerEncoderLayer(4, 12, activation = "gelu", norm_first = true, bias = false)',
         False,
     ),
     (
@@ -208,7 +253,9 @@ def _torch_size(fn: Any) -> tuple[int, ...] | None:
 @pytest.mark.torch
 def test_convtranspose_sizes_agree_with_torch(torch_module: Any) -> None:
     torch = torch_module
-    for size, k, s, p, op, d in itertools.product(range(1, 5), range(1, 4), range(1, 4), range(3), range(3), (1, 2)):
+    for size, k, s, p, op, d in itertools.product(
+        range(1, 5), range(1, 4), range(1, 4), range(3), range(3), (1, 2)
+    ):
         step = f"convtranspose1d(2, {k}, stride = {s}, padding = {p}, output_padding = {op}, dilation = {d})"
         shape, codes = checked_shape(step, [3, size])
         conv = torch.nn.ConvTranspose1d(3, 2, k, stride=s, padding=p, output_padding=op, dilation=d)
@@ -306,12 +353,36 @@ def test_receptive_field_of_shifting_layers_agrees_with_gradients(torch_module: 
 
 # Steps whose output layout archc predicts, as torch modules for the check below.
 LAYOUT_STEPS = [
-    "gelu", "silu", "elu", "leakyrelu", "softplus", "identity", "flip(-1)", "flip(1, -2)",
-    "adaptiveavgpool1d(2)", "adaptiveavgpool2d(2)", "adaptivemaxpool2d((1, 2))", "constantpad1d(1, 0.0)",
-    "constantpad2d(1, 0.0)", "upsample(scale_factor = 2)", "layernorm", "groupnorm(1)", "crop(1)",
-    "mean(-1)", "sum(1, keepdim = true)", "max(-2)", "global_avg_pool", "batchnorm3d",
-    "convtranspose1d(3, 2)", "convtranspose2d(3, 2)", "embedding(3, 2)", "softmax(-1)",
-    "constantpad1d((0, 0), 1.0)", "constantpad2d(0, 1.0)", "crop(0)", "upsample(size = 3)",
+    "gelu",
+    "silu",
+    "elu",
+    "leakyrelu",
+    "softplus",
+    "identity",
+    "flip(-1)",
+    "flip(1, -2)",
+    "adaptiveavgpool1d(2)",
+    "adaptiveavgpool2d(2)",
+    "adaptivemaxpool2d((1, 2))",
+    "constantpad1d(1, 0.0)",
+    "constantpad2d(1, 0.0)",
+    "upsample(scale_factor = 2)",
+    "layernorm",
+    "groupnorm(1)",
+    "crop(1)",
+    "mean(-1)",
+    "sum(1, keepdim = true)",
+    "max(-2)",
+    "global_avg_pool",
+    "batchnorm3d",
+    "convtranspose1d(3, 2)",
+    "convtranspose2d(3, 2)",
+    "embedding(3, 2)",
+    "softmax(-1)",
+    "constantpad1d((0, 0), 1.0)",
+    "constantpad2d(0, 1.0)",
+    "crop(0)",
+    "upsample(size = 3)",
     "adaptiveavgpool1d(6)",
 ]
 

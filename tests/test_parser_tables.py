@@ -28,7 +28,9 @@ def test_tables_match_the_grammar() -> None:
     key = shipped()["key"]
     fresh = json.loads(json.dumps(P.tables_key(P._grammar_text())))
     if key["lark"] != lark.__version__:
-        pytest.skip(f"tables built with lark {key['lark']}, installed {lark.__version__}: rebuilt at run time")
+        pytest.skip(
+            f"tables built with lark {key['lark']}, installed {lark.__version__}: rebuilt at run time"
+        )
     assert key == fresh, "grammar/archc.lark changed: run `python scripts/build_tables.py`"
 
 
@@ -42,7 +44,9 @@ def _view(tree: object) -> list[tuple[str, str, int | None, int | None]]:
     out = []
     for node in tree.iter_subtrees_topdown():  # type: ignore[attr-defined]
         meta = node.meta
-        out.append((str(node.data), "", None if meta.empty else meta.start_pos, None if meta.empty else meta.end_pos))
+        out.append(
+            (str(node.data), "", None if meta.empty else meta.start_pos, None if meta.empty else meta.end_pos)
+        )
         for child in node.children:
             if isinstance(child, Token):
                 out.append((child.type, str(child), child.start_pos, child.end_pos))

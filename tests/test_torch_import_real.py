@@ -73,8 +73,9 @@ def original(path: Path, torch: Any, cls: str = "TorchModel", **kwargs: Any) -> 
     return getattr(namespace, cls)(**kwargs)
 
 
-def assert_equivalent(module: Any, arch_text: str, input_shape: tuple[int, ...], torch: Any,
-                      **build: Any) -> None:
+def assert_equivalent(
+    module: Any, arch_text: str, input_shape: tuple[int, ...], torch: Any, **build: Any
+) -> None:
     from archc.api import build_module
 
     lifted = build_module(arch_text, **build)
@@ -105,8 +106,9 @@ def lint_json(capsys: pytest.CaptureFixture[str], path: Path, *extra: str) -> tu
 
 
 @pytest.mark.torch
-def test_module_level_setup_is_skipped(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                       torch_module: Any) -> None:
+def test_module_level_setup_is_skipped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
     path = FIXTURES / "module_level_setup.py"
     text = lift_text(path, capsys, tmp_path)
     assert "length = 200" in text and "fc2 = linear(classes)" in text
@@ -150,8 +152,9 @@ def test_torch_nn_module_base_survives_setup_with_class() -> None:
 
 
 @pytest.mark.torch
-def test_unknown_package_base_is_lifted_with_a_note(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                                    torch_module: Any) -> None:
+def test_unknown_package_base_is_lifted_with_a_note(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
     path = MORE / "lightning_base.py"
     text = lift_text(path, capsys, tmp_path)
     assert "# base pl.LightningModule of `TorchModel`: read as nn.Module" in text
@@ -159,8 +162,9 @@ def test_unknown_package_base_is_lifted_with_a_note(capsys: pytest.CaptureFixtur
 
 
 @pytest.mark.torch
-def test_local_base_class_is_inherited(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                       torch_module: Any) -> None:
+def test_local_base_class_is_inherited(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
     path = FIXTURES / "local_base.py"
     text = lift_text(path, capsys, tmp_path, "--set", "length=1536")
     assert "block Scaled() {" in text and "conv1 = conv1d(16, 5, padding = 2)" in text
@@ -196,8 +200,9 @@ def test_one_argument_sizes_every_layer_it_sizes(capsys: pytest.CaptureFixture[s
 
 @pytest.mark.torch
 @pytest.mark.parametrize("values", [{}, {"n_filters": 32, "kernel": 5}, {"pool": 2, "dropout": 0.1}])
-def test_constructor_arguments_follow_set(values: dict[str, Any], capsys: pytest.CaptureFixture[str],
-                                          tmp_path: Path, torch_module: Any) -> None:
+def test_constructor_arguments_follow_set(
+    values: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
     """The .arch lifted at the defaults, compiled with other values, equals the original built with them."""
     path = MORE / "ctor_args.py"
     text = lift_text(path, capsys, tmp_path, "--set", "n_tasks=3", "--set", "length=249")
@@ -207,11 +212,13 @@ def test_constructor_arguments_follow_set(values: dict[str, Any], capsys: pytest
 
 
 @pytest.mark.torch
-def test_set_of_a_renamed_argument_lifts(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                         torch_module: Any) -> None:
+def test_set_of_a_renamed_argument_lifts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
     path = MORE / "ctor_args.py"
-    text = lift_text(path, capsys, tmp_path, "--set", "n_tasks=2", "--set", "pool_arg=2",
-                     "--set", "length=249")
+    text = lift_text(
+        path, capsys, tmp_path, "--set", "n_tasks=2", "--set", "pool_arg=2", "--set", "length=249"
+    )
     assert "pool_arg = 2" in text
     assert_equivalent(original(path, torch_module, n_tasks=2, pool=2), text, (4, 249), torch_module)
 
@@ -224,15 +231,18 @@ SIZES = (
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize(("expr", "value", "written"), [
-    ("math.floor(L / 4)", 25, "25"),
-    ("math.ceil(width / 3)", 3, "-(-width // 3)"),
-    ("int(np.floor(width * 2 / 3))", 5, "width * 2 // 3"),
-    ("int(np.ceil(L / 2))", 51, "51"),
-    ("round(L / 2 + 0.5)", 51, "51"),
-    ("int(width * 1.5)", 12, "12"),
-    ("round(width)", 8, "width"),
-])
+@pytest.mark.parametrize(
+    ("expr", "value", "written"),
+    [
+        ("math.floor(L / 4)", 25, "25"),
+        ("math.ceil(width / 3)", 3, "-(-width // 3)"),
+        ("int(np.floor(width * 2 / 3))", 5, "width * 2 // 3"),
+        ("int(np.ceil(L / 2))", 51, "51"),
+        ("round(L / 2 + 0.5)", 51, "51"),
+        ("int(width * 1.5)", 12, "12"),
+        ("round(width)", 8, "width"),
+    ],
+)
 def test_size_computations_are_evaluated(expr: str, value: int, written: str, torch_module: Any) -> None:
     from archc.api import build_module
     from archc.syntax.unparse import unparse
@@ -244,7 +254,8 @@ def test_size_computations_are_evaluated(expr: str, value: int, written: str, to
     assert build_module(text).conv.out_channels == value
     if "width" in written:  # it follows the argument
         assert build_module(text, width=12).conv.out_channels == eval(
-            expr.replace("width", "12"), {"math": math, "np": _np(), "L": 101})
+            expr.replace("width", "12"), {"math": math, "np": _np(), "L": 101}
+        )
 
 
 def _np() -> Any:
@@ -256,29 +267,50 @@ def _np() -> Any:
 
 
 @pytest.mark.torch
-def test_new_layers_lift_to_an_equivalent_module(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                                 torch_module: Any) -> None:
+def test_new_layers_lift_to_an_equivalent_module(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
     path = FIXTURES / "new_layers.py"
     text = lift_text(path, capsys, tmp_path, "--set", "length=100")
     body = code_of(text)
-    for step in ("constantpad1d(padding = (2, 2), value = 0.0)", "groupnorm(4, num_channels = d)", "act = gelu",
-                 "elu(alpha = 0.5)", "convtranspose1d(d, 4, stride = 2, padding = 1)",
-                 "leakyrelu(negative_slope = 0.1)", "upsample(scale_factor = 2)", "adaptiveavgpool1d(50)",
-                 "identity", "| silu", "flip(2)", "transformerencoderlayer(4, dim_feedforward = 64)",
-                 "norm = layernorm", "| gelu", "mean(1)", "softplus(beta = 2.0)"):
+    for step in (
+        "constantpad1d(padding = (2, 2), value = 0.0)",
+        "groupnorm(4, num_channels = d)",
+        "act = gelu",
+        "elu(alpha = 0.5)",
+        "convtranspose1d(d, 4, stride = 2, padding = 1)",
+        "leakyrelu(negative_slope = 0.1)",
+        "upsample(scale_factor = 2)",
+        "adaptiveavgpool1d(50)",
+        "identity",
+        "| silu",
+        "flip(2)",
+        "transformerencoderlayer(4, dim_feedforward = 64)",
+        "norm = layernorm",
+        "| gelu",
+        "mean(1)",
+        "softplus(beta = 2.0)",
+    ):
         assert step in body, step
     assert_equivalent(original(path, torch_module), text, (4, 100), torch_module)
     assert_equivalent(original(path, torch_module, d=16), text, (4, 100), torch_module, d=16)
 
 
-@pytest.mark.parametrize(("line", "words"), [
-    ("self.act = nn.ELU(inplace=True)", "`inplace` of nn.ELU is not supported"),
-    ("self.act = nn.TransformerEncoderLayer(4, 2)", "without batch_first=True is not supported"),
-])
-def test_new_layer_refusals(line: str, words: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    text = ("import torch.nn as nn\n\nclass TorchModel(nn.Module):\n    def __init__(self):\n"
-            f"        super().__init__()\n        {line}\n\n    def forward(self, x):\n"
-            "        return self.act(x)\n")
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("self.act = nn.ELU(inplace=True)", "`inplace` of nn.ELU is not supported"),
+        ("self.act = nn.TransformerEncoderLayer(4, 2)", "without batch_first=True is not supported"),
+    ],
+)
+def test_new_layer_refusals(
+    line: str, words: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    text = (
+        "import torch.nn as nn\n\nclass TorchModel(nn.Module):\n    def __init__(self):\n"
+        f"        super().__init__()\n        {line}\n\n    def forward(self, x):\n"
+        "        return self.act(x)\n"
+    )
     path = tmp_path / "m.py"
     path.write_text(text)
     code, diags = lint_json(capsys, path, "--set", "length=10")
@@ -320,26 +352,32 @@ def test_raw_parameter_is_refused_as_such(capsys: pytest.CaptureFixture[str]) ->
     code, diags = lint_json(capsys, path)
     assert code == 1
     assert [(d["code"], d["line"], d["message"]) for d in diags] == [
-        ("unsupported", line, "raw parameters (nn.Parameter) are not supported yet")]
+        ("unsupported", line, "raw parameters (nn.Parameter) are not supported yet")
+    ]
 
 
 def test_register_buffer_is_refused_as_such(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "m.py"
-    path.write_text("import torch\nimport torch.nn as nn\n\nclass TorchModel(nn.Module):\n"
-                    "    def __init__(self):\n        super().__init__()\n"
-                    "        self.register_buffer('mask', torch.ones(4))\n        self.fc = nn.Linear(4, 2)\n\n"
-                    "    def forward(self, x):\n        return self.fc(x)\n")
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n\nclass TorchModel(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.register_buffer('mask', torch.ones(4))\n        self.fc = nn.Linear(4, 2)\n\n"
+        "    def forward(self, x):\n        return self.fc(x)\n"
+    )
     code, diags = lint_json(capsys, path)
     assert code == 1
-    assert (diags[0]["line"], diags[0]["message"]) == (7, "registered buffers (register_buffer) are not "
-                                                          "supported yet")
+    assert (diags[0]["line"], diags[0]["message"]) == (
+        7,
+        "registered buffers (register_buffer) are not supported yet",
+    )
 
 
 # ------------------------------------------------------------------ 6. graphs
 
 
-def assert_equivalent_outputs(module: Any, arch_text: str, input_shape: tuple[int, ...], torch: Any,
-                              **build: Any) -> None:
+def assert_equivalent_outputs(
+    module: Any, arch_text: str, input_shape: tuple[int, ...], torch: Any, **build: Any
+) -> None:
     """As assert_equivalent, for models returning a tuple of tensors."""
     from archc.api import build_module
 
@@ -348,7 +386,8 @@ def assert_equivalent_outputs(module: Any, arch_text: str, input_shape: tuple[in
     randomize(module, torch)
     want = module.state_dict()
     assert {k: tuple(v.shape) for k, v in lifted.state_dict().items()} == {
-        k: tuple(v.shape) for k, v in want.items()}
+        k: tuple(v.shape) for k, v in want.items()
+    }
     lifted.load_state_dict(want, strict=True)
     module.eval()
     lifted.eval()
@@ -363,20 +402,24 @@ def assert_equivalent_outputs(module: Any, arch_text: str, input_shape: tuple[in
 
 
 @pytest.mark.torch
-def test_branches_joins_and_two_outputs(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                        torch_module: Any) -> None:
+def test_branches_joins_and_two_outputs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
     path = MORE / "profile_heads.py"
     text = lift_text(path, capsys, tmp_path, "--set", "length=200")
     body = code_of(text)
-    assert ("residual { body = conv1d(2 * filters, 3, padding = 1) } shortcut { proj = conv1d(2 * filters, 1) }"
-            in body)
+    assert (
+        "residual { body = conv1d(2 * filters, 3, padding = 1) } shortcut { proj = conv1d(2 * filters, 1) }"
+        in body
+    )
     assert "left := h | narrow = conv1d(filters, 3, padding = 1) | relu" in body
     assert "trunk := cat(left, right, dim = 1)" in body
     assert "counts := trunk | mean(-1) | count_head = linear(n_tasks)" in body
     assert body.rstrip().endswith("return profile, counts\n}")
     assert_equivalent_outputs(original(path, torch_module), text, (4, 200), torch_module)
-    assert_equivalent_outputs(original(path, torch_module, filters=8, n_tasks=3), text, (4, 200),
-                              torch_module, filters=8, n_tasks=3)
+    assert_equivalent_outputs(
+        original(path, torch_module, filters=8, n_tasks=3), text, (4, 200), torch_module, filters=8, n_tasks=3
+    )
 
 
 @pytest.mark.torch
@@ -399,8 +442,9 @@ def test_join_inside_a_helper_block_is_refused(capsys: pytest.CaptureFixture[str
 
 @pytest.mark.torch
 @pytest.mark.parametrize("values", [{}, {"n_layers": 6, "n_filters": 8}])
-def test_module_list_loop_becomes_a_for(values: dict[str, Any], capsys: pytest.CaptureFixture[str],
-                                        tmp_path: Path, torch_module: Any) -> None:
+def test_module_list_loop_becomes_a_for(
+    values: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
     path = MORE / "dilated_modulelist.py"
     text = lift_text(path, capsys, tmp_path, "--set", "length=300")
     body = code_of(text)
@@ -410,17 +454,29 @@ def test_module_list_loop_becomes_a_for(values: dict[str, Any], capsys: pytest.C
     assert_equivalent_outputs(original(path, torch_module, **values), text, (4, 300), torch_module, **values)
 
 
-@pytest.mark.parametrize(("init", "forward", "words"), [
-    ("self.layers = nn.ModuleList([nn.ReLU(), nn.Tanh()])", "for m in self.layers:\n            x = m(x)",
-     "nn.ModuleList is supported as `nn.ModuleList([layer for i in range(n)])`"),
-    ("self.layers = nn.ModuleList([nn.Conv1d(4, 4, 1) for _ in range(2)])",
-     "for m in self.layers:\n            y = m(x)", "the loop body must update exactly one tensor"),
-])
-def test_module_list_refusals(init: str, forward: str, words: str, capsys: pytest.CaptureFixture[str],
-                              tmp_path: Path) -> None:
-    text = ("import torch.nn as nn\n\nclass TorchModel(nn.Module):\n    def __init__(self):\n"
-            f"        super().__init__()\n        {init}\n\n    def forward(self, x):\n        {forward}\n"
-            "        return x\n")
+@pytest.mark.parametrize(
+    ("init", "forward", "words"),
+    [
+        (
+            "self.layers = nn.ModuleList([nn.ReLU(), nn.Tanh()])",
+            "for m in self.layers:\n            x = m(x)",
+            "nn.ModuleList is supported as `nn.ModuleList([layer for i in range(n)])`",
+        ),
+        (
+            "self.layers = nn.ModuleList([nn.Conv1d(4, 4, 1) for _ in range(2)])",
+            "for m in self.layers:\n            y = m(x)",
+            "the loop body must update exactly one tensor",
+        ),
+    ],
+)
+def test_module_list_refusals(
+    init: str, forward: str, words: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    text = (
+        "import torch.nn as nn\n\nclass TorchModel(nn.Module):\n    def __init__(self):\n"
+        f"        super().__init__()\n        {init}\n\n    def forward(self, x):\n        {forward}\n"
+        "        return x\n"
+    )
     path = tmp_path / "m.py"
     path.write_text(text)
     code, diags = lint_json(capsys, path, "--set", "length=10")
@@ -430,12 +486,17 @@ def test_module_list_refusals(init: str, forward: str, words: str, capsys: pytes
 
 def test_length_comes_from_a_seq_len_argument(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     text = lift_text(MORE / "ctor_args.py", capsys, tmp_path, "--set", "n_tasks=3")
-    assert "# length 249: fixed by the 3200 elements per sample of a view; lengths 243..251 all fit; 249 is " \
+    assert (
+        "# length 249: fixed by the 3200 elements per sample of a view; lengths 243..251 all fit; 249 is "
         "the constructor's `seq_len`" in text
+    )
     assert "# read when lifting, not followed by the .arch: seq_len, use_bn, act_arg" in text
-    source = SMALL.format(setup="").replace("def __init__(self):", "def __init__(self, seq_len=480):").replace(
-        "self.fc = torch.nn.Linear(8 * 96, 2)", "self.fc = torch.nn.Linear(8, 2)").replace(
-        "torch.relu(self.conv(x)).flatten(1)", "torch.relu(self.conv(x)).amax(dim=-1)")
+    source = (
+        SMALL.format(setup="")
+        .replace("def __init__(self):", "def __init__(self, seq_len=480):")
+        .replace("self.fc = torch.nn.Linear(8 * 96, 2)", "self.fc = torch.nn.Linear(8, 2)")
+        .replace("torch.relu(self.conv(x)).flatten(1)", "torch.relu(self.conv(x)).amax(dim=-1)")
+    )
     loaded = read_py(Source("m.py", source), Options())
     assert not loaded.diagnostics, [d.message for d in loaded.diagnostics]  # no length-unknown warning
     assert "length 480: the constructor's `seq_len`" in loaded.header
