@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -26,6 +29,19 @@ def spread(xs: Sequence[float]) -> tuple[float, float]:
         return min(xs), max(xs)
     q = statistics.quantiles(xs, n=4, method="inclusive")
     return q[0], q[2]
+
+
+def paired(fns: dict[str, Callable[[], Any]], rounds: int, rng: random.Random) -> dict[str, list[float]]:
+    """Each function once per round, in a shuffled order: times by name, paired by round."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        order = list(fns)
+        rng.shuffle(order)
+        for name in order:
+            start = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
 
 
 def fmt_ms(seconds: float) -> str:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import importlib.util
 import random
-import time
 from typing import Any
 
-from common import EXAMPLES, ROOT, median, spread
+from common import EXAMPLES, ROOT, median, paired, spread
 
 REFERENCES = ROOT / "tests" / "fixtures" / "references"
 MODELS = (
@@ -40,18 +39,6 @@ def reference(model: str) -> Any:
 
 def _outputs(out: Any) -> tuple[Any, ...]:
     return tuple(out) if isinstance(out, (tuple, list)) else (out,)
-
-
-def _paired(fns: dict[str, Any], rounds: int, rng: random.Random) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        order = list(fns)
-        rng.shuffle(order)
-        for name in order:
-            start = time.perf_counter()
-            fns[name]()
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def _ratios(times: dict[str, list[float]]) -> dict[str, float]:
@@ -84,7 +71,7 @@ def measure_model(torch: Any, model: str, rounds: int, rng: random.Random) -> di
         want, got = _outputs(ref(*inputs)), _outputs(gen(*inputs))
         out["max_abs_diff"] = max((a - b).abs().max().item() for a, b in zip(want, got, strict=True))
         out["eval"] = _ratios(
-            _paired({"reference": lambda: ref(*inputs), "generated": lambda: gen(*inputs)}, rounds, rng)
+            paired({"reference": lambda: ref(*inputs), "generated": lambda: gen(*inputs)}, rounds, rng)
         )
     steps = {}
     for name, module in (("reference", ref), ("generated", gen)):
@@ -99,7 +86,7 @@ def measure_model(torch: Any, model: str, rounds: int, rng: random.Random) -> di
 
         step()  # warm-up
         steps[name] = step
-    out["train"] = _ratios(_paired(steps, max(2, rounds // 2), rng))
+    out["train"] = _ratios(paired(steps, max(2, rounds // 2), rng))
     return out
 
 

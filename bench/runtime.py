@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
-from common import EXAMPLES, ROOT, median, spread
+from common import EXAMPLES, ROOT, median, paired, spread
 
 sys.path.insert(0, str(ROOT / "tests"))
 from seeds import SEED_INPUT, seed_xml
@@ -77,18 +77,6 @@ def eval_variants(torch: Any, model: str, state: Any) -> dict[str, tuple[Any, st
         how = " + ".join([*(["channels-last"] if has_2d(model) else []), "folded", "torch.compile"])
         out["fast"] = (torch.compile(fast), how)
     return out
-
-
-def paired(fns: dict[str, Callable[[], Any]], rounds: int, rng: random.Random) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        order = list(fns)
-        rng.shuffle(order)
-        for name in order:
-            start = time.perf_counter()
-            fns[name]()
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def summarize(times: dict[str, list[float]]) -> dict[str, Any]:

@@ -1380,3 +1380,21 @@ def test_loop_variables_never_shadow_what_forward_uses(name: str, torch_module: 
     assert f"in self.{name}:" in code
     x = torch_module.randn(2, 4, 20)
     assert module(x).shape == (2, 4, 20)
+
+
+def test_a_graph_error_leaves_existing_output_untouched(tmp_path: Path) -> None:
+    """`archc compile` of a graph whose merge does not fit: exit 1, the error located at the
+    merge, and the module written before (by a good version of the file) stays as it was."""
+    src = tmp_path / "g.arch"
+    out = tmp_path / "out"
+    good = arch(A_B + "  cat(a, b, axis = channels)")
+    src.write_text(good)
+    assert cli("compile", str(src), "-o", str(out))[0] == 0
+    written = (out / "g.py").read_bytes()
+    src.write_text(good.replace("c2 = conv1d(8, 5, padding = 2)", "c2 = conv1d(8, 5)"))
+    code, _, err = cli("compile", str(src), "-o", str(out))
+    assert code == 1
+    assert "error[merge-mismatch]" in err and "g.arch:4:3" in err
+    assert "nothing was written" in err
+    assert (out / "g.py").read_bytes() == written
+    assert sorted(p.name for p in out.iterdir()) == ["g.py"]  # no temporary file left

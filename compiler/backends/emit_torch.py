@@ -934,22 +934,11 @@ def _merge_shapes(instances: list[list[ir.Shape]]) -> list[str]:
 
 
 def _inputs_text(arch: ir.Architecture) -> str:
-    """`(N, 4, 1000) (batch, channels, length)`, with every input's name when there are several."""
-    first = f"{ir.show_shape(arch.input_shape)} {ir.show_axes(arch.input_shape)}"
-    if not arch.extra_inputs:
-        return first
-    name = arch.cls.inputs[0] if arch.cls.inputs else "x"
-    rest = [f"{n} {ir.show_shape(sh)} {ir.show_axes(sh)}" for n, sh, _ in arch.extra_inputs]
-    return ", ".join([f"{name} {first}", *rest])
+    return ", ".join(ir.input_texts(arch))
 
 
 def _outputs_text(arch: ir.Architecture) -> str:
-    cls = arch.cls
-    if len(cls.outputs) <= 1:
-        return ir.show_shape(cls.out_shape)
-    return ", ".join(
-        f"{name} {ir.show_shape(sh)}" for name, sh in zip(cls.outputs, cls.out_shapes, strict=True)
-    )
+    return ", ".join(ir.output_texts(arch))
 
 
 def _io_lines(arch: ir.Architecture) -> list[str]:
@@ -957,15 +946,7 @@ def _io_lines(arch: ir.Architecture) -> list[str]:
     text = f"Input {_inputs_text(arch)} -> output {_outputs_text(arch)}"
     if len(text) + 2 <= LINE_LENGTH:
         return [text]
-    cls = arch.cls
-    first = f"{ir.show_shape(arch.input_shape)} {ir.show_axes(arch.input_shape)}"
-    inputs = [f"{cls.inputs[0] if cls.inputs else 'x'} {first}"] if arch.extra_inputs else [first]
-    inputs += [f"{n} {ir.show_shape(sh)} {ir.show_axes(sh)}" for n, sh, _ in arch.extra_inputs]
-    outputs = (
-        [f"{n} {ir.show_shape(sh)}" for n, sh in zip(cls.outputs, cls.out_shapes, strict=True)]
-        if len(cls.outputs) > 1
-        else [ir.show_shape(cls.out_shape)]
-    )
+    inputs, outputs = ir.input_texts(arch), ir.output_texts(arch)
     lines: list[str] = []
     labels = ("Inputs:" if len(inputs) > 1 else "Input:", "Outputs:" if len(outputs) > 1 else "Output:")
     for label, items in zip(labels, (inputs, outputs), strict=True):

@@ -744,17 +744,9 @@ def _macs_cell(row: Row) -> str:
 
 def _header_lines(arch: ir.Architecture) -> list[str]:
     params = ", ".join(f"{k}={show(v)}" for k, v in arch.params)
-    inputs = f"input {ir.show_shape(arch.input_shape)} {ir.show_axes(arch.input_shape)}"
-    if arch.extra_inputs:
-        first = arch.cls.inputs[0] if arch.cls.inputs else "x"
-        inputs = f"inputs {first} {inputs[6:]}" + "".join(
-            f", {name} {ir.show_shape(sh)} {ir.show_axes(sh)}" for name, sh, _ in arch.extra_inputs
-        )
-    outputs = f"output {ir.show_shape(arch.cls.out_shape)}"
-    if len(arch.cls.outputs) > 1:
-        outputs = "outputs " + ", ".join(
-            f"{n} {ir.show_shape(sh)}" for n, sh in zip(arch.cls.outputs, arch.cls.out_shapes, strict=True)
-        )
+    ins, outs = ir.input_texts(arch), ir.output_texts(arch)
+    inputs = ("inputs " if len(ins) > 1 else "input ") + ", ".join(ins)
+    outputs = ("outputs " if len(outs) > 1 else "output ") + ", ".join(outs)
     return [f"{arch.name}({params})", f"{inputs}, {outputs}"]
 
 

@@ -503,15 +503,27 @@ def rule_adaptive(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Sh
     return layer, (*shape[:-1], Dim(size, shape[-1].label, f"after {ctx.where}", ctx.span))
 
 
-def rule_global_max(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
-    # x.amax(dim=-1) takes any rank; it is meant for (batch, channels, length).
+# What a global pool does over the last axis, in its batch-mix message.
+_GLOBAL_POOL_VERBS = {
+    "global_max_pool": (
+        "takes the maximum over the last axis, which holds the batch: it would take it "
+        "across the samples of a batch"
+    ),
+    "global_avg_pool": (
+        "averages over the last axis, which holds the batch: it would average across the "
+        "samples of a batch"
+    ),
+}
+
+
+def rule_global_pool(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    # x.amax(dim=-1) / x.mean(dim=-1) take any rank; they are meant for (batch, channels, length).
     if len(shape) < 2:
         raise _rank_error(ctx, layer, "3-D (batch, channels, length)", shape)
     if shape[-1].size is None:
         raise _batch_mix(
             ctx,
-            f"`{ctx.name}` takes the maximum over the last axis, which holds the batch: "
-            "it would take it across the samples of a batch",
+            f"`{ctx.name}` {_GLOBAL_POOL_VERBS[layer.kind]}",
             shape,
             help="put the positions on the last axis: (batch, channels, length)",
         )
@@ -1028,7 +1040,7 @@ RULES: dict[str, Rule] = {
     "avgpool1d": rule_pool,
     "avgpool2d": rule_pool,
     "adaptivemaxpool1d": rule_adaptive,
-    "global_max_pool": rule_global_max,
+    "global_max_pool": rule_global_pool,
     "linear": rule_linear,
     "lstm": rule_lstm,
     "relu": rule_identity,
@@ -1347,20 +1359,6 @@ def rule_adaptive2d(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, 
     )
 
 
-def rule_global_avg(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
-    if len(shape) < 2:
-        raise _rank_error(ctx, layer, "3-D (batch, channels, length)", shape)
-    if shape[-1].size is None:
-        raise _batch_mix(
-            ctx,
-            f"`{ctx.name}` averages over the last axis, which holds the batch: it would average "
-            "across the samples of a batch",
-            shape,
-            help="put the positions on the last axis: (batch, channels, length)",
-        )
-    return layer, shape[:-1]
-
-
 def rule_constantpad(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
     n = 1 if layer.kind == "constantpad1d" else 2
     if len(shape) < n:
@@ -1534,7 +1532,7 @@ RULES.update(
         "adaptiveavgpool1d": rule_adaptive,
         "adaptiveavgpool2d": rule_adaptive2d,
         "adaptivemaxpool2d": rule_adaptive2d,
-        "global_avg_pool": rule_global_avg,
+        "global_avg_pool": rule_global_pool,
         "constantpad1d": rule_constantpad,
         "constantpad2d": rule_constantpad,
         "crop": rule_crop,

@@ -221,6 +221,24 @@ class ClassDef:
         return self._by_name.get(name)
 
 
+def input_texts(arch: Architecture) -> list[str]:
+    """Each input as shown to users: `(N, 4, 1000) (batch, channels, length)`, with its name
+    when there are several."""
+    first = f"{show_shape(arch.input_shape)} {show_axes(arch.input_shape)}"
+    if not arch.extra_inputs:
+        return [first]
+    name = arch.cls.inputs[0] if arch.cls.inputs else "x"
+    return [f"{name} {first}", *(f"{n} {show_shape(s)} {show_axes(s)}" for n, s, _ in arch.extra_inputs)]
+
+
+def output_texts(arch: Architecture) -> list[str]:
+    """Each output as shown to users: its shape, with its name when there are several."""
+    cls = arch.cls
+    if len(cls.outputs) <= 1:
+        return [show_shape(cls.out_shape)]
+    return [f"{n} {show_shape(s)}" for n, s in zip(cls.outputs, cls.out_shapes, strict=True)]
+
+
 @dataclass(frozen=True)
 class Architecture:
     """One `arch` with its parameters bound: the unit that compiles to one module."""
