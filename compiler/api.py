@@ -9,7 +9,7 @@ from typing import Any
 from .core.diagnostics import Diagnostic, render
 from .core.source import Source
 from .core.values import Value
-from .driver import run
+from .driver import for_emit, run
 
 
 class ArchError(Exception):
@@ -45,9 +45,7 @@ def compile_source(
         raise ValueError(
             f"{path} defines several architectures ({', '.join(sorted(names))}); pass arch="
         )
-    checked = result.variants[0].checked
-    assert checked is not None
-    return emit(checked, Path(path).name, class_name, options)
+    return emit(for_emit(result, result.variants[0]), Path(path).name, class_name, options)
 
 
 def compile_file(

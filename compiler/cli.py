@@ -18,7 +18,7 @@ from . import __version__
 from .core.diagnostics import Diagnostic, render, summary_line
 from .core.outputs import OutputError
 from .core.values import Value
-from .driver import Result, length_report, parse_sets, run_path
+from .driver import Result, for_emit, length_report, parse_sets, run_path
 from .frontends.files import Options, UsageError
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
@@ -88,7 +88,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return _fail(problems)
     from .backends.emit_torch import EmitError, EmitOptions, emit
 
-    options = EmitOptions(args.memory_format, args.fold_batchnorm)
+    options = EmitOptions(args.memory_format, args.fold_batchnorm, args.concrete)
     files: dict[Path, str] = {}
     for path, result in results:
         stem = Path(path).stem
@@ -107,7 +107,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
             if module_path in files:
                 raise UsageError(f"two outputs would both be written to {module_path}")
             try:
-                files[module_path] = emit(variant.checked, Path(path).name, class_name, options)
+                files[module_path] = emit(for_emit(result, variant), Path(path).name, class_name, options)
             except EmitError as err:
                 raise UsageError(f"{path}: {err}") from None
             if args.emit == "seqgra":
@@ -293,6 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--fold-batchnorm",
         action="store_true",
         help="add fold_batchnorm(): folds eval-mode batchnorm into the layer before it, for inference",
+    )
+    p.add_argument(
+        "--concrete",
+        action="store_true",
+        help="literal sizes for the parameter values given, and a constructor without arguments",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="show warnings in full")
     p.set_defaults(func=cmd_compile)

@@ -270,6 +270,39 @@ def _explain_too_short(
             )
 
 
+def _has_pins(cls: ir.ClassDef) -> bool:
+    stack: list[object] = [a.module for a in cls.attrs]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ir.Layer) and node.pinned:
+            return True
+        if isinstance(node, (ir.Sequential, ir.ModuleList)):
+            stack.extend(node.items)
+        elif isinstance(node, ir.BlockRef):
+            stack.extend(a.module for a in node.cls.attrs)
+    return False
+
+
+def for_emit(result: Result, variant: Variant) -> ir.Architecture:
+    """The checked architecture to emit: when a written size pins the input length, it
+    carries the lengths that fit, for the constructor's error message."""
+    checked = variant.checked
+    assert checked is not None
+    if result.tree is None or not _has_pins(checked.cls):
+        return checked
+    from .checks.lengths import LengthProbe, analyse
+
+    arch = next(a for a in result.tree.archs if a.name == variant.arch_name)
+    if "length" not in {p.name for p in arch.params}:
+        return checked
+    current = dict(checked.params).get("length")
+    probe = LengthProbe(result.source, result.tree, arch, dict(variant.overrides))
+    info = analyse(probe, int(current) if isinstance(current, int) else 1000)
+    if info.valid is None:
+        return checked
+    return replace(checked, fits=info.valid.describe())
+
+
 def length_report(result: Result) -> list[str]:
     """The --lengths report for every architecture of a checked result."""
     from .checks.lengths import LengthProbe, analyse, describe
@@ -284,7 +317,8 @@ def length_report(result: Result) -> list[str]:
             continue
         probe = LengthProbe(result.source, result.tree, arch, dict(variant.overrides))
         current = dict(variant.checked.params).get("length") if variant.checked else None
-        out.extend(
-            describe(arch.name, analyse(probe), int(current) if isinstance(current, int) else 0)
-        )
+        if not isinstance(current, int):
+            given = dict(variant.overrides).get("length")
+            current = given if isinstance(given, int) else 1000
+        out.extend(describe(arch.name, analyse(probe, int(current)), int(current)))
     return out

@@ -10,108 +10,61 @@ from torch import nn
 
 
 class DilatedResidual(nn.Module):
-    """Block `DilatedResidual` with channels=192, dilation=1, dropout=0.3."""
+    """Block `DilatedResidual`."""
 
-    def __init__(self) -> None:
+    def __init__(self, channels: int, dilation: int, dropout: float = 0.3) -> None:
         super().__init__()
         self.block = nn.Sequential(
             nn.GELU(),
-            nn.Conv1d(192, 96, kernel_size=3, padding=1, dilation=1, bias=False),
-            nn.BatchNorm1d(96),
+            nn.Conv1d(
+                channels,
+                channels // 2,
+                kernel_size=3,
+                padding=dilation,
+                dilation=dilation,
+                bias=False,
+            ),
+            nn.BatchNorm1d(channels // 2),
             nn.GELU(),
-            nn.Conv1d(96, 192, kernel_size=1, bias=False),
-            nn.BatchNorm1d(192),
-            nn.Dropout(p=0.3),
+            nn.Conv1d(channels // 2, channels, kernel_size=1, bias=False),
+            nn.BatchNorm1d(channels),
+            nn.Dropout(p=dropout),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x
-        x = self.block(x)  # (N, 192, 32)
-        x = x + identity  # (N, 192, 32)
-        return x
-
-
-class DilatedResidual_2(nn.Module):
-    """Block `DilatedResidual` with channels=192, dilation=2, dropout=0.3."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.block = nn.Sequential(
-            nn.GELU(),
-            nn.Conv1d(192, 96, kernel_size=3, padding=2, dilation=2, bias=False),
-            nn.BatchNorm1d(96),
-            nn.GELU(),
-            nn.Conv1d(96, 192, kernel_size=1, bias=False),
-            nn.BatchNorm1d(192),
-            nn.Dropout(p=0.3),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x
-        x = self.block(x)  # (N, 192, 32)
-        x = x + identity  # (N, 192, 32)
-        return x
-
-
-class DilatedResidual_3(nn.Module):
-    """Block `DilatedResidual` with channels=192, dilation=4, dropout=0.3."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.block = nn.Sequential(
-            nn.GELU(),
-            nn.Conv1d(192, 96, kernel_size=3, padding=4, dilation=4, bias=False),
-            nn.BatchNorm1d(96),
-            nn.GELU(),
-            nn.Conv1d(96, 192, kernel_size=1, bias=False),
-            nn.BatchNorm1d(192),
-            nn.Dropout(p=0.3),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x
-        x = self.block(x)  # (N, 192, 32)
-        x = x + identity  # (N, 192, 32)
-        return x
-
-
-class DilatedResidual_4(nn.Module):
-    """Block `DilatedResidual` with channels=192, dilation=8, dropout=0.3."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.block = nn.Sequential(
-            nn.GELU(),
-            nn.Conv1d(192, 96, kernel_size=3, padding=8, dilation=8, bias=False),
-            nn.BatchNorm1d(96),
-            nn.GELU(),
-            nn.Conv1d(96, 192, kernel_size=1, bias=False),
-            nn.BatchNorm1d(192),
-            nn.Dropout(p=0.3),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x
-        x = self.block(x)  # (N, 192, 32)
-        x = x + identity  # (N, 192, 32)
+        x = self.block(x) + x  # (N, 192, 32)
         return x
 
 
 class TorchModel(nn.Module):
     """Architecture `basenji2`: input (N, 4, 4096) (batch, channels, length), output (N, 32, 24)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        targets: int = 32,
+        length: int = 4096,
+        alphabet: int = 4,
+        stem_channels: int = 96,
+        n_dilated: int = 4,
+        crop_bins: int = 4,
+    ) -> None:
         super().__init__()
+        if n_dilated != 4:
+            raise ValueError(
+                f"n_dilated={n_dilated!r}: this module was generated for n_dilated=4, which "
+                "fixes its structure; compile the .arch with --set n_dilated=VALUE"
+            )
+        self.crop_bins = crop_bins
         self.stem = nn.Sequential(
             nn.GELU(),
-            nn.Conv1d(4, 96, kernel_size=15, padding=7, bias=False),
-            nn.BatchNorm1d(96),
+            nn.Conv1d(alphabet, stem_channels, kernel_size=15, padding=7, bias=False),
+            nn.BatchNorm1d(stem_channels),
             nn.MaxPool1d(kernel_size=2),
         )
         self.tower = nn.Sequential(
             nn.Sequential(
                 nn.GELU(),
-                nn.Conv1d(96, 108, kernel_size=5, padding=2, bias=False),
+                nn.Conv1d(stem_channels, 108, kernel_size=5, padding=2, bias=False),
                 nn.BatchNorm1d(108),
                 nn.MaxPool1d(kernel_size=2),
             ),
@@ -147,10 +100,10 @@ class TorchModel(nn.Module):
             ),
         )
         self.dilated = nn.Sequential(
-            DilatedResidual(),
-            DilatedResidual_2(),
-            DilatedResidual_3(),
-            DilatedResidual_4(),
+            DilatedResidual(channels=192, dilation=1, dropout=0.3),
+            DilatedResidual(channels=192, dilation=2, dropout=0.3),
+            DilatedResidual(channels=192, dilation=4, dropout=0.3),
+            DilatedResidual(channels=192, dilation=8, dropout=0.3),
         )
         self.final = nn.Sequential(
             nn.GELU(),
@@ -159,13 +112,13 @@ class TorchModel(nn.Module):
             nn.Dropout(p=0.05),
             nn.GELU(),
         )
-        self.head = nn.Conv1d(384, 32, kernel_size=1)
+        self.head = nn.Conv1d(384, targets, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)  # (N, 96, 2048)
         x = self.tower(x)  # (N, 192, 32)
         x = self.dilated(x)  # (N, 192, 32)
-        x = x[..., 4:-4]  # (N, 192, 24)
+        x = x[..., self.crop_bins:-(self.crop_bins)]  # (N, 192, 24)
         x = self.final(x)  # (N, 384, 24)
         x = self.head(x)  # (N, 32, 24)
         x = F.softplus(x)  # (N, 32, 24)

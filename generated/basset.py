@@ -11,10 +11,12 @@ from torch import nn
 class TorchModel(nn.Module):
     """Architecture `basset`: input (N, 4, 1000) (batch, channels, length), output (N, 50)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, classes: int = 50, length: int = 1000, alphabet: int = 4
+    ) -> None:
         super().__init__()
         self.layer1 = nn.Sequential(
-            nn.Conv1d(4, 300, kernel_size=19),
+            nn.Conv1d(alphabet, 300, kernel_size=19),
             nn.BatchNorm1d(300),
             nn.ReLU(),
             nn.MaxPool1d(kernel_size=3),
@@ -31,6 +33,10 @@ class TorchModel(nn.Module):
             nn.ReLU(),
             nn.MaxPool1d(kernel_size=4),
         )
+        if 200 * ((length - 120) // 48) != 3600:
+            raise ValueError(
+                "fc1 takes 3600 input features: at the other defaults, length must be 984 to 1031"
+            )
         # 3600 = 200 channels x 18 positions after layer3
         self.fc1 = nn.Linear(3600, 1000)
         self.relu4 = nn.ReLU()
@@ -38,7 +44,7 @@ class TorchModel(nn.Module):
         self.fc2 = nn.Linear(1000, 1000)
         self.relu5 = nn.ReLU()
         self.dropout2 = nn.Dropout(p=0.3)
-        self.fc3 = nn.Linear(1000, 50)
+        self.fc3 = nn.Linear(1000, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.layer1(x)  # (N, 300, 327)

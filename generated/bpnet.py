@@ -13,24 +13,24 @@ from torch import nn
 class TorchModel(nn.Module):
     """Architecture `bpnet` (shapes above)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        length: int = 1000,
+        alphabet: int = 4,
+        filters: int = 64,
+        layers: int = 9,
+        outputs: int = 2,
+    ) -> None:
         super().__init__()
-        self.iconv = nn.Conv1d(4, 64, kernel_size=25, padding=12)
+        self.iconv = nn.Conv1d(alphabet, filters, kernel_size=25, padding=12)
         self.rconvs = nn.ModuleList(
             [
-                nn.Conv1d(64, 64, kernel_size=3, padding=2, dilation=2),
-                nn.Conv1d(64, 64, kernel_size=3, padding=4, dilation=4),
-                nn.Conv1d(64, 64, kernel_size=3, padding=8, dilation=8),
-                nn.Conv1d(64, 64, kernel_size=3, padding=16, dilation=16),
-                nn.Conv1d(64, 64, kernel_size=3, padding=32, dilation=32),
-                nn.Conv1d(64, 64, kernel_size=3, padding=64, dilation=64),
-                nn.Conv1d(64, 64, kernel_size=3, padding=128, dilation=128),
-                nn.Conv1d(64, 64, kernel_size=3, padding=256, dilation=256),
-                nn.Conv1d(64, 64, kernel_size=3, padding=512, dilation=512),
+                nn.Conv1d(filters, filters, kernel_size=3, padding=2**i, dilation=2**i)
+                for i in range(1, layers + 1)
             ]
         )
-        self.fconv = nn.Conv1d(64, 2, kernel_size=75, padding=37)
-        self.linear = nn.Linear(64, 1)
+        self.fconv = nn.Conv1d(filters, outputs, kernel_size=75, padding=37)
+        self.linear = nn.Linear(filters, 1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.iconv(x)  # (N, 64, 1000)

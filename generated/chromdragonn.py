@@ -10,58 +10,39 @@ from torch import nn
 
 
 class Res2(nn.Module):
-    """Block `Res2` with channels=64, k=3."""
+    """Block `Res2`."""
 
-    def __init__(self) -> None:
+    def __init__(self, channels: int, k: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(64, 64, kernel_size=(3, 1), padding=(1, 0))
-        self.bn1 = nn.BatchNorm2d(64)
-        self.conv2 = nn.Conv2d(64, 64, kernel_size=(3, 1), padding=(1, 0))
-        self.bn2 = nn.BatchNorm2d(64)
+        self.conv1 = nn.Conv2d(
+            channels, channels, kernel_size=(k, 1), padding=(k // 2, 0)
+        )
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(
+            channels, channels, kernel_size=(k, 1), padding=(k // 2, 0)
+        )
+        self.bn2 = nn.BatchNorm2d(channels)
         self.layer = nn.Sequential(
             self.conv1, self.bn1, nn.ReLU(inplace=True), self.conv2, self.bn2
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x
-        x = self.layer(x)  # (N, 64, 1000, 1)
-        x = x + identity  # (N, 64, 1000, 1)
-        x = F.relu(x)  # (N, 64, 1000, 1)
-        return x
-
-
-class Res2_2(nn.Module):
-    """Block `Res2` with channels=128, k=7."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(128, 128, kernel_size=(7, 1), padding=(3, 0))
-        self.bn1 = nn.BatchNorm2d(128)
-        self.conv2 = nn.Conv2d(128, 128, kernel_size=(7, 1), padding=(3, 0))
-        self.bn2 = nn.BatchNorm2d(128)
-        self.layer = nn.Sequential(
-            self.conv1, self.bn1, nn.ReLU(inplace=True), self.conv2, self.bn2
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x
-        x = self.layer(x)  # (N, 128, 1000, 1)
-        x = x + identity  # (N, 128, 1000, 1)
-        x = F.relu(x)  # (N, 128, 1000, 1)
+        x = self.layer(x) + x  # (N, channels, length, 1)
+        x = F.relu(x)  # (N, channels, length, 1)
         return x
 
 
 class Res3(nn.Module):
-    """Block `Res3` with channels=200."""
+    """Block `Res3`."""
 
-    def __init__(self) -> None:
+    def __init__(self, channels: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(200, 200, kernel_size=(7, 1), padding=(3, 0))
-        self.bn1 = nn.BatchNorm2d(200)
-        self.conv2 = nn.Conv2d(200, 200, kernel_size=(3, 1), padding=(1, 0))
-        self.bn2 = nn.BatchNorm2d(200)
-        self.conv3 = nn.Conv2d(200, 200, kernel_size=(3, 1), padding=(1, 0))
-        self.bn3 = nn.BatchNorm2d(200)
+        self.conv1 = nn.Conv2d(channels, channels, kernel_size=(7, 1), padding=(3, 0))
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=(3, 1), padding=(1, 0))
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.conv3 = nn.Conv2d(channels, channels, kernel_size=(3, 1), padding=(1, 0))
+        self.bn3 = nn.BatchNorm2d(channels)
         self.layer = nn.Sequential(
             self.conv1,
             self.bn1,
@@ -74,40 +55,26 @@ class Res3(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x
-        x = self.layer(x)  # (N, 200, 339, 1)
-        x = x + identity  # (N, 200, 339, 1)
+        x = self.layer(x) + x  # (N, 200, 339, 1)
         x = F.relu(x)  # (N, 200, 339, 1)
-        return x
-
-
-class Res2_3(nn.Module):
-    """Block `Res2` with channels=200, k=7."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(200, 200, kernel_size=(7, 1), padding=(3, 0))
-        self.bn1 = nn.BatchNorm2d(200)
-        self.conv2 = nn.Conv2d(200, 200, kernel_size=(7, 1), padding=(3, 0))
-        self.bn2 = nn.BatchNorm2d(200)
-        self.layer = nn.Sequential(
-            self.conv1, self.bn1, nn.ReLU(inplace=True), self.conv2, self.bn2
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x
-        x = self.layer(x)  # (N, 200, 84, 1)
-        x = x + identity  # (N, 200, 84, 1)
-        x = F.relu(x)  # (N, 200, 84, 1)
         return x
 
 
 class TorchModel(nn.Module):
     """Architecture `chromdragonn`: input (N, 1000, 4) (batch, length, channels), output (N, 50)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        classes: int = 50,
+        length: int = 1000,
+        alphabet: int = 4,
+        dropout: float = 0.3,
+    ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(4, 48, kernel_size=(3, 1), padding=(1, 0))
+        self.alphabet = alphabet
+        self.dropout = dropout
+        self.length = length
+        self.conv1 = nn.Conv2d(alphabet, 48, kernel_size=(3, 1), padding=(1, 0))
         self.bn1 = nn.BatchNorm2d(48)
         self.conv2 = nn.Conv2d(48, 64, kernel_size=(3, 1), padding=(1, 0))
         self.bn2 = nn.BatchNorm2d(64)
@@ -119,33 +86,37 @@ class TorchModel(nn.Module):
             self.bn2,
             nn.ReLU(inplace=True),
         )
-        self.layer1 = nn.Sequential(Res2(), Res2())
+        self.layer1 = nn.Sequential(Res2(channels=64, k=3), Res2(channels=64, k=3))
         self.c1to2 = nn.Conv2d(64, 128, kernel_size=(3, 1), padding=(1, 0))
         self.b1to2 = nn.BatchNorm2d(128)
         self.l1tol2 = nn.Sequential(self.c1to2, self.b1to2, nn.ReLU(inplace=True))
-        self.layer2 = nn.Sequential(Res2_2(), Res2_2())
+        self.layer2 = nn.Sequential(Res2(channels=128, k=7), Res2(channels=128, k=7))
         self.maxpool1 = nn.MaxPool2d(kernel_size=(3, 1))
         self.c2to3 = nn.Conv2d(128, 200, kernel_size=(1, 1), padding=(3, 0))
         self.b2to3 = nn.BatchNorm2d(200)
         self.l2tol3 = nn.Sequential(self.c2to3, self.b2to3, nn.ReLU(inplace=True))
-        self.layer3 = nn.Sequential(Res3(), Res3())
+        self.layer3 = nn.Sequential(Res3(channels=200), Res3(channels=200))
         self.maxpool2 = nn.MaxPool2d(kernel_size=(4, 1))
-        self.layer4 = nn.Sequential(Res2_3(), Res2_3())
+        self.layer4 = nn.Sequential(Res2(channels=200, k=7), Res2(channels=200, k=7))
         self.conv3 = nn.Conv2d(200, 200, kernel_size=(7, 1), padding=(4, 0))
         self.bn3 = nn.BatchNorm2d(200)
         self.flayer = nn.Sequential(self.conv3, self.bn3, nn.ReLU(inplace=True))
         self.maxpool3 = nn.MaxPool2d(kernel_size=(4, 1))
+        if 200 * ((length + 42) // 48) != 4200:
+            raise ValueError(
+                "fc1 takes 4200 input features: at the other defaults, length must be 966 to 1013"
+            )
         # 4200 = 200 channels x 21 positions after maxpool3
         self.fc1 = nn.Linear(4200, 1000)
         self.bn4 = nn.BatchNorm1d(1000)
         self.fc2 = nn.Linear(1000, 1000)
         self.bn5 = nn.BatchNorm1d(1000)
-        self.fc3 = nn.Linear(1000, 50)
+        self.fc3 = nn.Linear(1000, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.permute(0, 2, 1)  # (N, 4, 1000)
         x = x.contiguous()  # (N, 4, 1000)
-        x = x.view(-1, 4, 1000, 1)  # (N, 4, 1000, 1)
+        x = x.view(-1, self.alphabet, self.length, 1)  # (N, 4, 1000, 1)
         x = self.prelayer(x)  # (N, 64, 1000, 1)
         x = self.layer1(x)  # (N, 64, 1000, 1)
         x = self.l1tol2(x)  # (N, 128, 1000, 1)
@@ -161,10 +132,10 @@ class TorchModel(nn.Module):
         x = self.fc1(x)  # (N, 1000)
         x = self.bn4(x)  # (N, 1000)
         x = F.relu(x)  # (N, 1000)
-        x = F.dropout(x, p=0.3, training=self.training)  # (N, 1000)
+        x = F.dropout(x, p=self.dropout, training=self.training)  # (N, 1000)
         x = self.fc2(x)  # (N, 1000)
         x = self.bn5(x)  # (N, 1000)
         x = F.relu(x)  # (N, 1000)
-        x = F.dropout(x, p=0.3, training=self.training)  # (N, 1000)
+        x = F.dropout(x, p=self.dropout, training=self.training)  # (N, 1000)
         x = self.fc3(x)  # (N, 50)
         return x

@@ -12,17 +12,23 @@ from torch import nn
 class TorchModel(nn.Module):
     """Architecture `deepsea`: input (N, 4, 1000) (batch, channels, length), output (N, 50)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, classes: int = 50, length: int = 1000, alphabet: int = 4
+    ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv1d(4, 320, kernel_size=8)
+        self.conv1 = nn.Conv1d(alphabet, 320, kernel_size=8)
         self.maxpool = nn.MaxPool1d(kernel_size=4, stride=4)
         self.drop1 = nn.Dropout(p=0.2)
         self.conv2 = nn.Conv1d(320, 480, kernel_size=8)
         self.conv3 = nn.Conv1d(480, 960, kernel_size=8)
         self.drop2 = nn.Dropout(p=0.5)
+        if 960 * ((length - 147) // 16) != 50880:
+            raise ValueError(
+                "linear1 takes 50880 input features: at the other defaults, length must be 995 to 1010"
+            )
         # 50880 = 960 channels x 53 positions after conv3
         self.linear1 = nn.Linear(50880, 925)
-        self.linear2 = nn.Linear(925, 50)
+        self.linear2 = nn.Linear(925, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)  # (N, 320, 993)

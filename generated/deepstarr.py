@@ -12,9 +12,16 @@ from torch import nn
 class TorchModel(nn.Module):
     """Architecture `deepstarr` (shapes above)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        length: int = 249,
+        alphabet: int = 4,
+        dense: int = 256,
+        dropout: float = 0.4,
+    ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv1d(4, 256, kernel_size=7, padding=3)
+        self.dropout = dropout
+        self.conv1 = nn.Conv1d(alphabet, 256, kernel_size=7, padding=3)
         self.bn1 = nn.BatchNorm1d(256)
         self.conv2 = nn.Conv1d(256, 60, kernel_size=3, padding=1)
         self.bn2 = nn.BatchNorm1d(60)
@@ -22,13 +29,13 @@ class TorchModel(nn.Module):
         self.bn3 = nn.BatchNorm1d(60)
         self.conv4 = nn.Conv1d(60, 120, kernel_size=3, padding=1)
         self.bn4 = nn.BatchNorm1d(120)
-        # 1800 = 120 channels x 15 positions after maxpool1d
-        self.fc1 = nn.Linear(1800, 256)
-        self.bn5 = nn.BatchNorm1d(256)
-        self.fc2 = nn.Linear(256, 256)
-        self.bn6 = nn.BatchNorm1d(256)
-        self.dev = nn.Linear(256, 1)
-        self.hk = nn.Linear(256, 1)
+        # 1800 = 120 channels x 15 positions after maxpool1d at the defaults
+        self.fc1 = nn.Linear(120 * (length // 16), dense)
+        self.bn5 = nn.BatchNorm1d(dense)
+        self.fc2 = nn.Linear(dense, dense)
+        self.bn6 = nn.BatchNorm1d(dense)
+        self.dev = nn.Linear(dense, 1)
+        self.hk = nn.Linear(dense, 1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         trunk = self.conv1(x)  # (N, 256, 249)
@@ -51,11 +58,11 @@ class TorchModel(nn.Module):
         trunk = self.fc1(trunk)  # (N, 256)
         trunk = self.bn5(trunk)  # (N, 256)
         trunk = F.relu(trunk)  # (N, 256)
-        trunk = F.dropout(trunk, p=0.4, training=self.training)  # (N, 256)
+        trunk = F.dropout(trunk, p=self.dropout, training=self.training)  # (N, 256)
         trunk = self.fc2(trunk)  # (N, 256)
         trunk = self.bn6(trunk)  # (N, 256)
         trunk = F.relu(trunk)  # (N, 256)
-        trunk = F.dropout(trunk, p=0.4, training=self.training)  # (N, 256)
+        trunk = F.dropout(trunk, p=self.dropout, training=self.training)  # (N, 256)
         dev_out = self.dev(trunk)  # (N, 1)
         hk_out = self.hk(trunk)  # (N, 1)
         return dev_out, hk_out

@@ -10,115 +10,72 @@ from torch import nn
 
 
 class TowerBlock(nn.Module):
-    """Block `TowerBlock` with c=56."""
+    """Block `TowerBlock`."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, c: int) -> None:
         super().__init__()
         self.conv = nn.Sequential(
-            nn.BatchNorm1d(48), nn.GELU(), nn.Conv1d(48, 56, kernel_size=5, padding=2)
+            nn.BatchNorm1d(in_channels),
+            nn.GELU(),
+            nn.Conv1d(in_channels, c, kernel_size=5, padding=2),
         )
         self.residual = nn.Sequential(
-            nn.BatchNorm1d(56), nn.GELU(), nn.Conv1d(56, 56, kernel_size=1)
+            nn.BatchNorm1d(c), nn.GELU(), nn.Conv1d(c, c, kernel_size=1)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)  # (N, 56, 768)
-        identity = x
-        x = self.residual(x)  # (N, 56, 768)
-        x = x + identity  # (N, 56, 768)
-        x = F.max_pool1d(x, kernel_size=2)  # (N, 56, 384)
-        return x
-
-
-class TowerBlock_2(nn.Module):
-    """Block `TowerBlock` with c=64."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Sequential(
-            nn.BatchNorm1d(56), nn.GELU(), nn.Conv1d(56, 64, kernel_size=5, padding=2)
-        )
-        self.residual = nn.Sequential(
-            nn.BatchNorm1d(64), nn.GELU(), nn.Conv1d(64, 64, kernel_size=1)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)  # (N, 64, 384)
-        identity = x
-        x = self.residual(x)  # (N, 64, 384)
-        x = x + identity  # (N, 64, 384)
-        x = F.max_pool1d(x, kernel_size=2)  # (N, 64, 192)
-        return x
-
-
-class TowerBlock_3(nn.Module):
-    """Block `TowerBlock` with c=80."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Sequential(
-            nn.BatchNorm1d(64), nn.GELU(), nn.Conv1d(64, 80, kernel_size=5, padding=2)
-        )
-        self.residual = nn.Sequential(
-            nn.BatchNorm1d(80), nn.GELU(), nn.Conv1d(80, 80, kernel_size=1)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)  # (N, 80, 192)
-        identity = x
-        x = self.residual(x)  # (N, 80, 192)
-        x = x + identity  # (N, 80, 192)
-        x = F.max_pool1d(x, kernel_size=2)  # (N, 80, 96)
-        return x
-
-
-class TowerBlock_4(nn.Module):
-    """Block `TowerBlock` with c=96."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Sequential(
-            nn.BatchNorm1d(80), nn.GELU(), nn.Conv1d(80, 96, kernel_size=5, padding=2)
-        )
-        self.residual = nn.Sequential(
-            nn.BatchNorm1d(96), nn.GELU(), nn.Conv1d(96, 96, kernel_size=1)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)  # (N, 96, 96)
-        identity = x
-        x = self.residual(x)  # (N, 96, 96)
-        x = x + identity  # (N, 96, 96)
-        x = F.max_pool1d(x, kernel_size=2)  # (N, 96, 48)
+        x = self.conv(x)  # (N, channels, length)
+        x = self.residual(x) + x  # (N, channels, length)
+        x = F.max_pool1d(x, kernel_size=2)  # (N, channels, length)
         return x
 
 
 class TorchModel(nn.Module):
     """Architecture `enformer_small`: input (N, 4, 1536) (batch, channels, length), output (N, 64, 32)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        targets: int = 64,
+        length: int = 1536,
+        alphabet: int = 4,
+        channels: int = 96,
+        layers: int = 2,
+        heads: int = 4,
+        crop_bins: int = 8,
+    ) -> None:
         super().__init__()
-        self.stem_conv = nn.Conv1d(4, 48, kernel_size=15, padding=7)
+        if layers != 2:
+            raise ValueError(
+                f"layers={layers!r}: this module was generated for layers=2, which "
+                "fixes its structure; compile the .arch with --set layers=VALUE"
+            )
+        self.crop_bins = crop_bins
+        self.stem_conv = nn.Conv1d(alphabet, channels // 2, kernel_size=15, padding=7)
         self.stem_residual = nn.Sequential(
-            nn.BatchNorm1d(48), nn.GELU(), nn.Conv1d(48, 48, kernel_size=1)
+            nn.BatchNorm1d(channels // 2),
+            nn.GELU(),
+            nn.Conv1d(channels // 2, channels // 2, kernel_size=1),
         )
         self.tower = nn.Sequential(
-            TowerBlock(), TowerBlock_2(), TowerBlock_3(), TowerBlock_4()
+            TowerBlock(in_channels=channels // 2, c=56),
+            TowerBlock(in_channels=56, c=64),
+            TowerBlock(in_channels=64, c=80),
+            TowerBlock(in_channels=80, c=channels),
         )
         self.transformer = nn.Sequential(
             nn.TransformerEncoderLayer(
-                96,
-                4,
-                dim_feedforward=192,
+                channels,
+                heads,
+                dim_feedforward=2 * channels,
                 dropout=0.4,
                 activation="relu",
                 batch_first=True,
                 norm_first=True,
             ),
             nn.TransformerEncoderLayer(
-                96,
-                4,
-                dim_feedforward=192,
+                channels,
+                heads,
+                dim_feedforward=2 * channels,
                 dropout=0.4,
                 activation="relu",
                 batch_first=True,
@@ -126,21 +83,21 @@ class TorchModel(nn.Module):
             ),
         )
         self.final = nn.Sequential(
-            nn.BatchNorm1d(96), nn.GELU(), nn.Conv1d(96, 192, kernel_size=1)
+            nn.BatchNorm1d(channels),
+            nn.GELU(),
+            nn.Conv1d(channels, 2 * channels, kernel_size=1),
         )
-        self.head = nn.Conv1d(192, 64, kernel_size=1)
+        self.head = nn.Conv1d(2 * channels, targets, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem_conv(x)  # (N, 48, 1536)
-        identity = x
-        x = self.stem_residual(x)  # (N, 48, 1536)
-        x = x + identity  # (N, 48, 1536)
+        x = self.stem_residual(x) + x  # (N, 48, 1536)
         x = F.max_pool1d(x, kernel_size=2)  # (N, 48, 768)
         x = self.tower(x)  # (N, 96, 48)
         x = x.permute(0, 2, 1)  # (N, 48, 96)
         x = self.transformer(x)  # (N, 48, 96)
         x = x.permute(0, 2, 1)  # (N, 96, 48)
-        x = x[..., 8:-8]  # (N, 96, 32)
+        x = x[..., self.crop_bins:-(self.crop_bins)]  # (N, 96, 32)
         x = self.final(x)  # (N, 192, 32)
         x = F.dropout(x, p=0.05, training=self.training)  # (N, 192, 32)
         x = F.gelu(x)  # (N, 192, 32)

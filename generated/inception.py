@@ -10,20 +10,22 @@ from torch import nn
 
 
 class Inception(nn.Module):
-    """Block `Inception` with c=32."""
+    """Block `Inception`."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, c: int) -> None:
         super().__init__()
-        self.branch1 = nn.Sequential(nn.Conv1d(64, 32, kernel_size=1), nn.ReLU())
+        self.branch1 = nn.Sequential(
+            nn.Conv1d(in_channels, c, kernel_size=1), nn.ReLU()
+        )
         self.branch3 = nn.Sequential(
-            nn.Conv1d(64, 32, kernel_size=3, padding=1), nn.ReLU()
+            nn.Conv1d(in_channels, c, kernel_size=3, padding=1), nn.ReLU()
         )
         self.branch5 = nn.Sequential(
-            nn.Conv1d(64, 32, kernel_size=5, padding=2), nn.ReLU()
+            nn.Conv1d(in_channels, c, kernel_size=5, padding=2), nn.ReLU()
         )
         self.branch_pool = nn.Sequential(
             nn.MaxPool1d(kernel_size=3, stride=1, padding=1),
-            nn.Conv1d(64, 32, kernel_size=1),
+            nn.Conv1d(in_channels, c, kernel_size=1),
             nn.ReLU(),
         )
 
@@ -39,12 +41,20 @@ class Inception(nn.Module):
 class TorchModel(nn.Module):
     """Architecture `inception`: input (N, 4, 500) (batch, channels, length), output (N, 3)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        classes: int = 3,
+        length: int = 500,
+        alphabet: int = 4,
+        stem_channels: int = 64,
+        branch: int = 32,
+        width: int = 128,
+    ) -> None:
         super().__init__()
-        self.stem = nn.Conv1d(4, 64, kernel_size=9, padding=4)
-        self.inception = Inception()
-        self.conv = nn.Conv1d(128, 128, kernel_size=5, padding=2)
-        self.fc = nn.Linear(128, 3)
+        self.stem = nn.Conv1d(alphabet, stem_channels, kernel_size=9, padding=4)
+        self.inception = Inception(in_channels=stem_channels, c=branch)
+        self.conv = nn.Conv1d(4 * branch, width, kernel_size=5, padding=2)
+        self.fc = nn.Linear(width, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)  # (N, 64, 500)

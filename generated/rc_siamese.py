@@ -12,11 +12,25 @@ from torch import nn
 class TorchModel(nn.Module):
     """Architecture `rc_siamese`: input (N, 4, 1000) (batch, channels, length), output (N, 1)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, outputs: int = 1, length: int = 1000, alphabet: int = 4, filters: int = 64
+    ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv1d(4, 64, kernel_size=15)
-        self.conv2 = nn.Conv1d(64, 64, kernel_size=11)
-        self.fc = nn.Linear(64, 1)
+        if alphabet != 4:
+            raise ValueError(
+                "conv1 takes 4 input channels: at the other defaults, length must be any length >= 58"
+            )
+        self.conv1 = nn.Conv1d(alphabet, filters, kernel_size=15)
+        if filters != 64:
+            raise ValueError(
+                "conv2 takes 64 input channels: at the other defaults, length must be any length >= 58"
+            )
+        self.conv2 = nn.Conv1d(filters, filters, kernel_size=11)
+        if filters != 64:
+            raise ValueError(
+                "fc takes 64 input features: at the other defaults, length must be any length >= 58"
+            )
+        self.fc = nn.Linear(filters, outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         fwd = self.conv1(x)  # (N, 64, 986)

@@ -10,143 +10,95 @@ from torch import nn
 
 
 class BasicBlock(nn.Module):
-    """Block `BasicBlock` with c=64, stride=1."""
+    """Block `BasicBlock`."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, c: int, stride: int = 1) -> None:
         super().__init__()
-        self.conv1 = nn.Conv1d(64, 64, kernel_size=3, stride=1, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm1d(64)
-        self.conv2 = nn.Conv1d(64, 64, kernel_size=3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm1d(64)
+        self.conv1 = nn.Conv1d(
+            in_channels, c, kernel_size=3, stride=stride, padding=1, bias=False
+        )
+        self.bn1 = nn.BatchNorm1d(c)
+        self.conv2 = nn.Conv1d(c, c, kernel_size=3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm1d(c)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x
-        x = self.conv1(x)  # (N, 64, 1000)
-        x = self.bn1(x)  # (N, 64, 1000)
-        x = F.relu(x)  # (N, 64, 1000)
-        x = self.conv2(x)  # (N, 64, 1000)
-        x = self.bn2(x)  # (N, 64, 1000)
-        x = x + identity  # (N, 64, 1000)
-        x = F.relu(x)  # (N, 64, 1000)
+        x = self.conv1(x)  # (N, channels, length)
+        x = self.bn1(x)  # (N, channels, length)
+        x = F.relu(x)  # (N, channels, length)
+        x = self.conv2(x)  # (N, channels, length)
+        x = self.bn2(x)  # (N, channels, length)
+        x = x + identity  # (N, channels, length)
+        x = F.relu(x)  # (N, channels, length)
         return x
 
 
 class BasicBlock_2(nn.Module):
-    """Block `BasicBlock` with c=128, stride=2."""
+    """Block `BasicBlock`."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, c: int, stride: int = 1) -> None:
         super().__init__()
-        self.conv1 = nn.Conv1d(64, 128, kernel_size=3, stride=2, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm1d(128)
-        self.conv2 = nn.Conv1d(128, 128, kernel_size=3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm1d(128)
+        self.conv1 = nn.Conv1d(
+            in_channels, c, kernel_size=3, stride=stride, padding=1, bias=False
+        )
+        self.bn1 = nn.BatchNorm1d(c)
+        self.conv2 = nn.Conv1d(c, c, kernel_size=3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm1d(c)
         self.shortcut = nn.Sequential(
-            nn.Conv1d(64, 128, kernel_size=1, stride=2, bias=False), nn.BatchNorm1d(128)
+            nn.Conv1d(in_channels, c, kernel_size=1, stride=stride, bias=False),
+            nn.BatchNorm1d(c),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x
-        x = self.conv1(x)  # (N, 128, 500)
-        x = self.bn1(x)  # (N, 128, 500)
-        x = F.relu(x)  # (N, 128, 500)
-        x = self.conv2(x)  # (N, 128, 500)
-        x = self.bn2(x)  # (N, 128, 500)
-        identity = self.shortcut(identity)  # (N, 128, 500)
-        x = x + identity  # (N, 128, 500)
-        x = F.relu(x)  # (N, 128, 500)
-        return x
-
-
-class BasicBlock_3(nn.Module):
-    """Block `BasicBlock` with c=128, stride=1."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv1d(128, 128, kernel_size=3, stride=1, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm1d(128)
-        self.conv2 = nn.Conv1d(128, 128, kernel_size=3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm1d(128)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x
-        x = self.conv1(x)  # (N, 128, 500)
-        x = self.bn1(x)  # (N, 128, 500)
-        x = F.relu(x)  # (N, 128, 500)
-        x = self.conv2(x)  # (N, 128, 500)
-        x = self.bn2(x)  # (N, 128, 500)
-        x = x + identity  # (N, 128, 500)
-        x = F.relu(x)  # (N, 128, 500)
-        return x
-
-
-class BasicBlock_4(nn.Module):
-    """Block `BasicBlock` with c=256, stride=2."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv1d(128, 256, kernel_size=3, stride=2, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm1d(256)
-        self.conv2 = nn.Conv1d(256, 256, kernel_size=3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm1d(256)
-        self.shortcut = nn.Sequential(
-            nn.Conv1d(128, 256, kernel_size=1, stride=2, bias=False),
-            nn.BatchNorm1d(256),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x
-        x = self.conv1(x)  # (N, 256, 250)
-        x = self.bn1(x)  # (N, 256, 250)
-        x = F.relu(x)  # (N, 256, 250)
-        x = self.conv2(x)  # (N, 256, 250)
-        x = self.bn2(x)  # (N, 256, 250)
-        identity = self.shortcut(identity)  # (N, 256, 250)
-        x = x + identity  # (N, 256, 250)
-        x = F.relu(x)  # (N, 256, 250)
-        return x
-
-
-class BasicBlock_5(nn.Module):
-    """Block `BasicBlock` with c=256, stride=1."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv1d(256, 256, kernel_size=3, stride=1, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm1d(256)
-        self.conv2 = nn.Conv1d(256, 256, kernel_size=3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm1d(256)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x
-        x = self.conv1(x)  # (N, 256, 250)
-        x = self.bn1(x)  # (N, 256, 250)
-        x = F.relu(x)  # (N, 256, 250)
-        x = self.conv2(x)  # (N, 256, 250)
-        x = self.bn2(x)  # (N, 256, 250)
-        x = x + identity  # (N, 256, 250)
-        x = F.relu(x)  # (N, 256, 250)
+        x = self.conv1(x)  # (N, channels, length)
+        x = self.bn1(x)  # (N, channels, length)
+        x = F.relu(x)  # (N, channels, length)
+        x = self.conv2(x)  # (N, channels, length)
+        x = self.bn2(x)  # (N, channels, length)
+        identity = self.shortcut(identity)  # (N, channels, length)
+        x = x + identity  # (N, channels, length)
+        x = F.relu(x)  # (N, channels, length)
         return x
 
 
 class TorchModel(nn.Module):
     """Architecture `resnet1d`: input (N, 4, 1000) (batch, channels, length), output (N, 10)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        classes: int = 10,
+        length: int = 1000,
+        alphabet: int = 4,
+        width: int = 64,
+        stages: int = 3,
+        blocks: int = 2,
+    ) -> None:
         super().__init__()
+        if stages != 3:
+            raise ValueError(
+                f"stages={stages!r}: this module was generated for stages=3, which "
+                "fixes its structure; compile the .arch with --set stages=VALUE"
+            )
+        if blocks != 2:
+            raise ValueError(
+                f"blocks={blocks!r}: this module was generated for blocks=2, which "
+                "fixes its structure; compile the .arch with --set blocks=VALUE"
+            )
         self.stem = nn.Sequential(
-            nn.Conv1d(4, 64, kernel_size=7, padding=3, bias=False),
-            nn.BatchNorm1d(64),
+            nn.Conv1d(alphabet, width, kernel_size=7, padding=3, bias=False),
+            nn.BatchNorm1d(width),
             nn.ReLU(),
         )
         self.layers = nn.Sequential(
-            BasicBlock(),
-            BasicBlock(),
-            BasicBlock_2(),
-            BasicBlock_3(),
-            BasicBlock_4(),
-            BasicBlock_5(),
+            BasicBlock(in_channels=width, c=width, stride=1),
+            BasicBlock(in_channels=width, c=width, stride=1),
+            BasicBlock_2(in_channels=width, c=2 * width, stride=2),
+            BasicBlock(in_channels=2 * width, c=2 * width, stride=1),
+            BasicBlock_2(in_channels=2 * width, c=4 * width, stride=2),
+            BasicBlock(in_channels=4 * width, c=4 * width, stride=1),
         )
-        self.fc = nn.Linear(256, 10)
+        self.fc = nn.Linear(4 * width, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)  # (N, 64, 1000)

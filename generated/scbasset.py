@@ -11,10 +11,16 @@ from torch import nn
 class TorchModel(nn.Module):
     """Architecture `scbasset`: input (N, 4, 1344) (batch, channels, length), output (N, 2034)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        cells: int = 2034,
+        length: int = 1344,
+        alphabet: int = 4,
+        bottleneck_size: int = 32,
+    ) -> None:
         super().__init__()
         self.stem = nn.Sequential(
-            nn.Conv1d(4, 288, kernel_size=17, padding=8),
+            nn.Conv1d(alphabet, 288, kernel_size=17, padding=8),
             nn.BatchNorm1d(288),
             nn.GELU(),
             nn.MaxPool1d(kernel_size=3),
@@ -61,9 +67,12 @@ class TorchModel(nn.Module):
             nn.Conv1d(512, 256, kernel_size=1), nn.BatchNorm1d(256), nn.GELU()
         )
         self.bottleneck = nn.Sequential(
-            nn.Linear(1792, 32), nn.BatchNorm1d(32), nn.Dropout(p=0.2), nn.GELU()
+            nn.Linear(256 * (length // 192), bottleneck_size),
+            nn.BatchNorm1d(bottleneck_size),
+            nn.Dropout(p=0.2),
+            nn.GELU(),
         )
-        self.final = nn.Linear(32, 2034)
+        self.final = nn.Linear(bottleneck_size, cells)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)  # (N, 288, 448)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from archc.api import build_module, compile_file, compile_source
+from archc.backends.emit_torch import EmitOptions
 from archc.cli import main
 from seeds import MODELS, seed_lines
 
@@ -121,17 +122,27 @@ def test_examples_are_at_most_half_the_seed(model: str, seed_available: None) ->
     ],
 )
 def test_set_changes_the_class_count(model: str, classes: int, length: int, expected: str) -> None:
+    """--set changes the default of the one generic class; --concrete writes the literal."""
     code = compile_file(EXAMPLES / f"{model}.arch", {"classes": classes})
-    assert expected in code
+    assert f"classes: int = {classes}" in code
+    assert expected.replace(f", {classes})", ", classes)") in code
     assert f"classes={classes}" in code
+    concrete = compile_file(EXAMPLES / f"{model}.arch", {"classes": classes}, options=EmitOptions(concrete=True))
+    assert expected in concrete
+    assert "def __init__(self) -> None:" in concrete
 
 
 def test_other_lengths_recompute_every_size() -> None:
     text = (EXAMPLES / "deepsea.arch").read_text().replace("linear(53 * 960 -> 925)", "linear(925)")
-    code = compile_source(text, {"length": 500})
+    code = compile_source(text, {"length": 500}, options=EmitOptions(concrete=True))
     # 500 -> 493 -> 123 -> 116 -> 29 -> 22 positions: 22 x 960
     assert "nn.Linear(21120, 925)" in code
     assert "# 21120 = 960 channels x 22 positions after conv3" in code
+    # The generic class computes the same size from its length, its value at 500 in a comment.
+    generic = compile_source(text, {"length": 500})
+    assert "nn.Linear(960 * ((length - 147) // 16), 925)" in generic
+    assert "# 21120 = 960 channels x 22 positions after conv3 at the defaults" in generic
+    assert "length: int = 500" in generic
 
 
 def test_several_values_give_one_file_each(tmp_path: Path) -> None:
@@ -146,7 +157,7 @@ def test_several_values_give_one_file_each(tmp_path: Path) -> None:
         "basset_classes20.py",
         "basset_classes50.py",
     ]
-    assert "nn.Linear(1000, 20)" in (tmp_path / "basset_classes20.py").read_text()
+    assert "classes: int = 20" in (tmp_path / "basset_classes20.py").read_text()
     assert (tmp_path / "basset_classes50.py").read_text() == (GENERATED / "basset.py").read_text()
 
 
@@ -183,7 +194,7 @@ def test_several_architectures_per_file(tmp_path: Path) -> None:
     proc = archc("compile", str(src), "-o", str(tmp_path / "o"))
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["zoo_big.py", "zoo_small.py"]
-    assert "nn.Linear(1000, 3)" in (tmp_path / "o" / "zoo_big.py").read_text()
+    assert "nn.Linear(alphabet * length, classes)" in (tmp_path / "o" / "zoo_big.py").read_text()
     proc = archc(
         "compile", str(src), "--arch", "big", "--class-name", "Big", "-o", str(tmp_path / "p")
     )

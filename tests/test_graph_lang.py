@@ -540,7 +540,10 @@ def test_set_on_the_command_line_changes_the_layers(tmp_path: Path) -> None:
     code, _, err = cli("compile", str(src), "--set", "n=5", "-o", str(tmp_path / "out"))
     assert code == 0, err
     text = (tmp_path / "out" / "rep.py").read_text()
-    assert "nn.Sequential(B(), B_2(), B_2(), B_2(), B_2())" in text  # 4 -> 8, then 8 -> 8
+    # One class B for every call: 4 -> 8, then 8 -> 8; the repeat count is fixed at 5.
+    assert "B(in_channels=alphabet, c=8),\n" + "            B(in_channels=8, c=8),\n" * 4 in text
+    assert text.count("class B(") == 1
+    assert "if n != 5:" in text
     assert "n=5" in text
 
 

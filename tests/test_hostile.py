@@ -268,18 +268,22 @@ def test_generated_block_names_never_collide_with_user_blocks(
     )
     src = tmp_path / "m.arch"
     src.write_text(text)
-    code, printed = run(capsys, "compile", src, "-o", tmp_path)
-    assert code == 0, printed
-    namespace: dict[str, object] = {}
-    exec(compile((tmp_path / "m.py").read_text(), "m.py", "exec"), namespace)
-    model = namespace["TorchModel"]()  # type: ignore[operator]
-    convs = [model.b1.conv, model.b2.conv, model.b3.conv]
-    assert [c.out_channels for c in convs] == [5, 6, 7]
-    assert [c.in_channels for c in convs] == [4, 5, 6]
-    assert type(model.b3).__name__ == "B_2"
-    assert type(model.b2).__name__ not in ("B", "B_2")
-    total = sum(p.numel() for p in model.parameters())
-    assert total == (4 * 5 * 3 + 5) + (5 * 6 * 3 + 6) + (6 * 7 + 7) + (7 * 10 * 2 + 2)
+    for flags, shared in (("--concrete",), False), ((), True):
+        code, printed = run(capsys, "compile", src, *flags, "-o", tmp_path)
+        assert code == 0, printed
+        namespace: dict[str, object] = {}
+        exec(compile((tmp_path / "m.py").read_text(), "m.py", "exec"), namespace)
+        model = namespace["TorchModel"]()  # type: ignore[operator]
+        convs = [model.b1.conv, model.b2.conv, model.b3.conv]
+        assert [c.out_channels for c in convs] == [5, 6, 7]
+        assert [c.in_channels for c in convs] == [4, 5, 6]
+        assert type(model.b3).__name__ == "B_2"
+        if shared:  # generic: one class B(in_channels, c) for both calls
+            assert type(model.b2) is type(model.b1)
+        else:  # literal sizes: a second class, whose name avoids the user's B_2
+            assert type(model.b2).__name__ not in ("B", "B_2")
+        total = sum(p.numel() for p in model.parameters())
+        assert total == (4 * 5 * 3 + 5) + (5 * 6 * 3 + 6) + (6 * 7 + 7) + (7 * 10 * 2 + 2)
 
 
 # ------------------------------------------------------------------ numbers

@@ -286,7 +286,8 @@ def test_view_after_channels_last_becomes_reshape(torch_module: Any) -> None:
     fast_code = compile_source(VIEW_2D, options=FAST)
     assert "x = x.view(x.size(0), -1)" in default_code
     assert "x = x.reshape(x.size(0), -1)" in fast_code
-    assert "x = x.view(x.size(0), 4, 12, 1)" in fast_code  # before the switch: as written
+    # Before the switch: as written, the sizes read from the constructor's arguments.
+    assert "x = x.view(x.size(0), self.alphabet, self.length, 1)" in fast_code
     default = build_module(VIEW_2D)
     fast = build_module(VIEW_2D, options=FAST)
     fast.load_state_dict(default.state_dict(), strict=True)
@@ -319,7 +320,7 @@ def test_length_on_width_is_exact(torch_module: Any) -> None:
     """(k, 1) layers run on (batch, channels, 1, length): pools swapped, convs transposed."""
     torch = torch_module
     fast_code = render_python(checked(SWAP), "s", options=FAST)  # before black wraps lines
-    assert "self.c1 = _Conv2dT(6, 6, kernel_size=(5, 1), stride=(2, 1), padding=(2, 0), groups=3)" in (
+    assert "self.c1 = _Conv2dT(alphabet, 6, kernel_size=(5, 1), stride=(2, 1), padding=(2, 0), groups=3)" in (
         fast_code
     )
     assert "F.max_pool2d(x, kernel_size=(1, 3), stride=(1, 2), padding=(0, 1), ceil_mode=True)" in (fast_code)

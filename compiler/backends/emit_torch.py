@@ -25,6 +25,7 @@ from ..core.pysafe import (
     literal,
     suggest_name,
 )
+from ..core.sym import Expr, SymFloat, SymInt, SymStr, const, plain, substitute, symbol, to_text
 from ..core.values import Value
 from ..ir import nodes as ir
 from ..ir.layers import lookup
@@ -66,7 +67,7 @@ CALL_FORMS: dict[str, str] = {
 REDUCTIONS = {"mean": "mean", "sum": "sum", "max": "amax"}
 
 
-def functional_added(layer: ir.Layer, var: str) -> tuple[str, bool] | None:
+def functional_added(layer: ir.Layer, var: str, text: Any = literal) -> tuple[str, bool] | None:
     """The expression of an added stateless layer with no FUNCTIONAL entry, and whether it
     uses `F.`; None for other kinds."""
     kind = layer.kind
@@ -78,16 +79,19 @@ def functional_added(layer: ir.Layer, var: str) -> tuple[str, bool] | None:
         pads = layer.get("padding")
         n = 2 if kind == "constantpad1d" else 4
         pad = pads if isinstance(pads, tuple) else (pads,) * n
-        return f"F.pad({var}, {literal(pad)}, value={literal(layer.get('value'))})", True
+        return f"F.pad({var}, {text(pad)}, value={text(layer.get('value'))})", True
     if kind == "crop":
-        left, right = int(layer.get("left") or 0), int(layer.get("right") or 0)  # type: ignore[arg-type]
-        return f"{var}[..., {left}:{-right if right else ''}]", False
+        left, right = layer.get("left") or 0, layer.get("right") or 0
+        shown = text(right)
+        simple = shown.isidentifier() or shown.isdigit()
+        stop = "" if not right else (f"-{shown}" if simple else f"-({shown})")
+        return f"{var}[..., {text(left)}:{stop}]", False
     if kind == "flip":
         dims = layer.get("dims")
         assert isinstance(dims, tuple)
-        return f"torch.flip({var}, dims={literal(dims)})", False
+        return f"torch.flip({var}, dims={text(dims)})", False
     if kind in REDUCTIONS:
-        args = [f"dim={literal(layer.get('dim'))}"]
+        args = [f"dim={text(layer.get('dim'))}"]
         if layer.get("keepdim"):
             args.append("keepdim=True")
         return f"{var}.{REDUCTIONS[kind]}({', '.join(args)})", False
@@ -111,6 +115,7 @@ class EmitOptions:
 
     memory_format: str = "contiguous"  # or "channels_last"
     fold_batchnorm: bool = False  # add a fold_batchnorm() method for inference
+    concrete: bool = False  # literal sizes for the parameters given, no constructor arguments
 
     def __post_init__(self) -> None:
         if self.memory_format not in MEMORY_FORMATS:
@@ -132,6 +137,68 @@ def _meta_repr(value: Any) -> str:
     return literal(value)
 
 
+# nn.Module's own attributes: a parameter stored for forward must not shadow one.
+_MODULE_NAMES = frozenset(
+    {
+        "training", "forward", "parameters", "buffers", "modules", "children", "state_dict",
+        "load_state_dict", "eval", "train", "to", "cuda", "cpu", "half", "float", "double", "type",
+        "apply", "zero_grad", "add_module", "register_buffer", "register_parameter", "extra_repr",
+        "named_parameters", "named_buffers", "named_modules", "named_children", "requires_grad_",
+        "get_submodule",
+    }
+)
+
+
+@dataclass
+class _Printer:
+    """Writes values as Python: a size that follows the parameters as its expression in the
+    class's own names (`channels // 2`), in forward through attributes (`self.length`);
+    literals otherwise, and always under `--concrete`."""
+
+    concrete: bool = False
+    forward: bool = False
+    env: dict[str, int] = field(default_factory=dict)  # loop indices being unrolled
+    used: set[str] = field(default_factory=set)  # symbols read in __init__
+    forward_used: set[str] = field(default_factory=set)  # symbols read in forward
+    taken: frozenset[str] = frozenset()  # attribute names forward cannot store a value under
+
+    def attr(self, name: str) -> str:
+        """The attribute that holds a parameter forward reads."""
+        return f"{name}_value" if name in self.taken or name in _MODULE_NAMES else name
+
+    def expr(self, value: Value) -> Expr | None:
+        """The value's expression when it follows a parameter, else None."""
+        if self.concrete or not isinstance(value, SymInt):
+            return None
+        local = value.local
+        if self.env and local.symbols() & self.env.keys():
+            local = substitute(local, {k: const(v) for k, v in self.env.items()})
+        return None if local.const is not None else local
+
+    def __call__(self, value: Value) -> str:
+        if isinstance(value, tuple):
+            inner = ", ".join(self(v) for v in value)
+            return f"({inner},)" if len(value) == 1 else f"({inner})"
+        if not self.concrete and isinstance(value, (SymFloat, SymStr)) and value.name not in self.env:
+            return self.name(value.name)
+        local = self.expr(value)
+        if local is None:
+            return literal(plain(value) if isinstance(value, SymInt) else value)
+        names = local.symbols()
+        if self.forward:
+            self.forward_used |= names
+            return to_text(substitute(local, {n: symbol(f"self.{self.attr(n)}") for n in names}))
+        self.used |= names
+        return to_text(local)
+
+    def name(self, name: str) -> str:
+        if self.forward:
+            self.forward_used.add(name)
+            return f"self.{self.attr(name)}"
+        self.used.add(name)
+        return name
+
+
 @dataclass
 class _ClassCode:
     name: str
@@ -143,6 +210,8 @@ class _ClassCode:
     signature: str = "x: torch.Tensor"
     returns: str = "x"
     return_type: str = "torch.Tensor"
+    init_signature: str = ""  # the constructor's arguments after self
+    arg_names: list[str] = field(default_factory=list)  # a block class's, in order
 
 
 @dataclass
@@ -450,6 +519,10 @@ class _Emitter:
     tensor_names: set[str] = field(default_factory=set)
     protected: set[str] = field(default_factory=set)
     fresh_count: int = 0
+    pr: _Printer = field(default_factory=_Printer)
+    # Parameters of the architecture the code cannot follow after all (an unrolled loop).
+    fixed: set[str] = field(default_factory=set)
+    fits_note: str = ""  # appended to a pinned size's error: the input lengths that fit
 
     def attr_index(self, cls: ir.ClassDef) -> dict[str, ir.Attr]:
         entry = self.indexes.get(id(cls))
@@ -465,22 +538,55 @@ class _Emitter:
         if isinstance(module, ir.Sequential):
             return "nn.Sequential(" + ", ".join(self.module_expr(m) for m in module.items) + ")"
         if isinstance(module, ir.ModuleList):
-            return "nn.ModuleList([" + ", ".join(self.module_expr(m) for m in module.items) + "])"
+            return self.module_list(module)
         if isinstance(module, ir.BlockRef):
-            name, key = self.block_class(module.cls)
+            name, key, code = self.block_class(module.cls, module.dim_args)
             # An instance called at several shapes: its comments name each call's shape.
             for call in module.calls:
                 self.shapes_by_key[key].append(self.class_code(call, call.name)[1])
-            return f"{name}()"
-        return layer_module(module, self.swap_hw)
+            given = dict((*module.args, *module.dim_args))
+            args = [f"{k}={self.pr(given[k])}" for k in code.arg_names if k in given]
+            return f"{name}({', '.join(args)})"
+        return layer_module(module, self.swap_hw, self.pr)
 
-    def block_class(self, cls: ir.ClassDef) -> tuple[str, tuple[Any, ...]]:
-        """The class name of a block instance (made on first use), and its key."""
-        code, shapes = self.class_code(cls, cls.name)
-        key = (cls.name, tuple(code.init), tuple(code.forward), tuple(map(tuple, code.methods)))
+    def module_list(self, module: ir.ModuleList) -> str:
+        """A comprehension over the loop's range() when every item reads the same with the
+        index as a name; else the items one by one, the index written as its value."""
+        texts = [self.module_expr(m) for m in module.items]
+        if module.var and texts and len(set(texts)) == 1 and not self.pr.concrete:
+            bounds = ", ".join(self.pr(b) for b in module.bounds)
+            if len(range(*(plain(b) for b in module.bounds))) == len(texts):  # type: ignore[arg-type]
+                return f"nn.ModuleList([{texts[0]} for {module.var} in range({bounds})])"
+        if module.var:
+            self.fixed |= _bound_symbols(module.bounds)
+            indices = list(range(*(plain(b) for b in module.bounds)))  # type: ignore[arg-type]
+            texts = []
+            for index, item in zip(indices, module.items, strict=False):
+                self.pr.env[module.var] = index
+                texts.append(self.module_expr(item))
+            self.pr.env.pop(module.var, None)
+        return "nn.ModuleList([" + ", ".join(texts) + "])"
+
+    def block_class(
+        self, cls: ir.ClassDef, dim_args: tuple[tuple[str, Value], ...] = ()
+    ) -> tuple[str, tuple[Any, ...], _ClassCode]:
+        """The class name of a block instance (made on first use), its key and its code."""
+        outer = self.pr
+        self.pr = _Printer(concrete=outer.concrete)
+        try:
+            code, shapes = self.class_code(cls, cls.name, dim_args)
+        finally:
+            self.pr = outer
+        key = (
+            cls.name,
+            code.init_signature,
+            tuple(code.init),
+            tuple(code.forward),
+            tuple(map(tuple, code.methods)),
+        )
         if key in self.by_key:
             self.shapes_by_key[key].append(shapes)
-            return self.by_key[key].name, key
+            return self.by_key[key].name, key, self.by_key[key]
         count = self.names_used.get(cls.name, 0) + 1
         self.names_used[cls.name] = count
         if count == 1:
@@ -493,16 +599,24 @@ class _Emitter:
             self.names_used[cls.name] = count
             code.name = f"{cls.name}_{count}"
         self.taken.add(code.name)
-        args = ", ".join(f"{k}={literal(v)}" for k, v in cls.params)
-        code.doc = f"Block `{cls.name}`" + (f" with {args}" if args else "") + "."
+        if self.pr.concrete or not code.arg_names:
+            args = ", ".join(f"{k}={literal(v)}" for k, v in cls.params)
+            code.doc = f"Block `{cls.name}`" + (f" with {args}" if args else "") + "."
+        else:
+            code.doc = f"Block `{cls.name}`."
         self.by_key[key] = code
         self.shapes_by_key[key] = [shapes]
         self.classes.append(code)
-        return code.name, key
+        return code.name, key, code
 
     # ---------------------------------------------------------------- classes
 
-    def class_code(self, cls: ir.ClassDef, name: str) -> tuple[_ClassCode, list[ir.Shape]]:
+    def class_code(
+        self, cls: ir.ClassDef, name: str, dim_args: tuple[tuple[str, Value], ...] = ()
+    ) -> tuple[_ClassCode, list[ir.Shape]]:
+        self.pr.forward = False
+        self.pr.used, self.pr.forward_used = set(), set()
+        self.pr.taken = frozenset(a.name for a in cls.attrs)
         init: list[str] = []
         for attr in cls.attrs:
             if attr.name in OPTION_METHODS and self.options != EmitOptions():
@@ -510,9 +624,12 @@ class _Emitter:
                     f"layer `{attr.name}` would hide the {attr.name}() method the emit "
                     "options add; rename the layer"
                 )
+            if isinstance(attr.module, ir.Layer):
+                init.extend(self.pin_checks(attr.name, attr.module))
+            text = self.module_expr(attr.module)
             if isinstance(attr.module, ir.Layer) and attr.module.comment:
-                init.append(f"# {comment(attr.module.comment)}")
-            init.append(f"self.{attr.name} = {self.module_expr(attr.module)}")
+                init.append(f"# {comment(self.size_comment(attr.module))}")
+            init.append(f"self.{attr.name} = {text}")
         forward: list[str] = []
         shapes: list[ir.Shape] = []
         # Under swap_hw only blocks inside the transposed stretch take 4-D input.
@@ -523,11 +640,30 @@ class _Emitter:
         self.tensor_names = _tensor_names(cls)
         self.protected = _read_names(cls)
         self.fresh_count = 0
+        self.pr.forward = True
         self.forward_ops(cls, cls.forward, forward, shapes, 0, flow)
+        self.pr.forward = False
         if flow.swapped and not cls.is_block:
             forward.append("x = x.transpose(2, 3)")
             shapes.append(cls.out_shape)
-        code = _ClassCode(name, "", init, forward)
+        stored = [f"self.{self.pr.attr(n)} = {n}" for n in sorted(self.pr.forward_used)]
+        code = _ClassCode(name, "", [*stored, *init], forward)
+        if not self.pr.concrete and cls.is_block:
+            used = self.pr.used | self.pr.forward_used
+            # Input sizes first (`in_channels`), then the block's own parameters.
+            dims = [k for k, _ in dim_args if k in used]
+            code.arg_names = [*dims, *(k for k, _ in cls.params)]
+            given = dict(cls.params)
+            defaults = dict(cls.param_defaults)
+            texts = [f"{k}: int" for k in dims]
+            seen_default = False
+            for k, _ in cls.params:
+                texts.append(_param_text(k, given[k], k in defaults, defaults.get(k)))
+                if seen_default and k not in defaults:
+                    texts.insert(0, "*")  # a required one after a default: keywords only
+                    seen_default = False
+                seen_default = seen_default or k in defaults
+            code.init_signature = ", ".join(dict.fromkeys(texts))
         if len(cls.inputs) > 1:
             code.signature = ", ".join(f"{n}: torch.Tensor" for n in cls.inputs)
         elif cls.inputs and cls.inputs[0] != "x":  # pragma: no cover - blocks read `x`
@@ -543,6 +679,33 @@ class _Emitter:
                 code.methods.append(method)
                 code.folds = True
         return code, shapes
+
+    def pin_checks(self, attr: str, layer: ir.Layer) -> list[str]:
+        """A written input size that the parameters could change: the constructor checks it."""
+        lines = []
+        for param, size in layer.pinned:
+            local = self.pr.expr(size)
+            if local is None:
+                continue
+            written = plain(layer.get(param))  # type: ignore[arg-type]
+            what = param.replace("_", " ").replace("in ", "input ")
+            expr = to_text(local)
+            self.pr.used |= local.symbols()
+            head = f"{attr} takes {written} {what}"
+            plain_text = f"{head} (written in the .arch), not {{{expr}}}"
+            texts = [f"{head}{self.fits_note}"] if self.fits_note else [plain_text]
+            if len(texts[0]) + 16 + 3 > 110:  # the generated code keeps to ruff's line length
+                texts = [plain_text, *([self.fits_note] if self.fits_note else [])]
+            strings = [f'        {"f" if "{" in t else ""}"{t}"' for t in texts]
+            lines += [f"if {expr} != {written}:", "    raise ValueError(", *strings, "    )"]
+        return lines
+
+    def size_comment(self, layer: ir.Layer) -> str:
+        """The derivation of an inferred size, at the defaults when it follows the parameters."""
+        spec = lookup(layer.kind)
+        if spec is None or spec.size_in is None or self.pr.expr(layer.get(spec.size_in)) is None:
+            return layer.comment
+        return f"{layer.comment} at the defaults"
 
     def forward_ops(
         self,
@@ -616,6 +779,8 @@ class _Emitter:
             elif isinstance(op, ir.Merge):
                 target = self.target(bound[index], flow)
                 lines.append(f"{target} = {_merge_expr(op, source)}")
+            elif self.compact_residual(cls, op, lines, shapes, depth, flow, current, source):
+                target = flow.var
             else:
                 var = "identity" if depth == 0 else f"identity{depth}"
                 lines.append(f"{var} = {source}")
@@ -636,6 +801,33 @@ class _Emitter:
             flow.rank = len(op.shape) if op.shape else flow.rank
             if self.options.channels_last and flow.rank == 4 and rank_in != 4:
                 self.enter_4d(lines, shapes, op.shape, flow, swap=not cls.is_block)
+
+    def compact_residual(
+        self,
+        cls: ir.ClassDef,
+        op: ir.Residual,
+        lines: list[str],
+        shapes: list[ir.Shape],
+        depth: int,
+        flow: _Flow,
+        current: ir.Shape,
+        source: str,
+    ) -> bool:
+        """`x = self.layer(x) + x` for a residual whose body is one step that cannot change
+        its input in place; False (nothing written) otherwise."""
+        if op.shortcut or len(op.body) != 1 or not isinstance(op.body[0], ir.CallAttr):
+            return False
+        if not _allocates_first(cls, op.body[0]) or source in self.protected:
+            return False
+        body_lines: list[str] = []
+        body_shapes: list[ir.Shape] = []
+        inner = replace(flow)
+        self.forward_ops(cls, op.body, body_lines, body_shapes, depth + 1, inner, current)
+        prefix = f"{inner.var} = "
+        if len(body_lines) != 1 or inner.var != source or not body_lines[0].startswith(prefix):
+            return False
+        lines.append(f"{body_lines[0]} + {source}")
+        return True
 
     def target(self, bound: str | None, flow: _Flow) -> str:
         """The variable a step writes: the name its chain gives its result, else the current
@@ -665,16 +857,21 @@ class _Emitter:
         the iterations one after another."""
         rendered: list[tuple[list[str], list[ir.Shape], _Flow]] = []
         state = (flow.var, self.fresh_count)
-        for iteration in op.iterations:
+        for index, iteration in zip(op.indices, op.iterations, strict=True):
             body_lines: list[str] = []
             body_shapes: list[ir.Shape] = []
             inner = replace(flow)
+            self.pr.env[op.var] = index
             self.forward_ops(cls, iteration, body_lines, body_shapes, depth, inner, current)
+            self.pr.env.pop(op.var, None)
             rendered.append((body_lines, body_shapes, inner))
             flow.var = inner.var
             current = iteration[-1].shape if iteration and iteration[-1].shape else current
         lists = _loop_lists(op, self.attr_index(cls))
         template = None if lists is None else _loop_template(rendered, lists, flow, state[0])
+        if lists is None or template is None or len(op.iterations) < 2 or not lists:
+            # The number of steps is written out: the loop's range is fixed.
+            self.fixed |= _bound_symbols(op.bounds)
         if lists is None or template is None or len(op.iterations) < 2:
             for body_lines, body_shapes, inner in rendered:
                 lines.extend(body_lines)
@@ -722,36 +919,64 @@ class _Emitter:
             layer = _swapped(layer)
         if kind in FUNCTIONAL:
             self.uses_functional = self.uses_functional or FUNCTIONAL[kind].startswith("F.")
-            args = [var, *_kwargs(layer)]
+            args = [var, *_kwargs(layer, self.pr)]
             if kind == "dropout":
                 args.append("training=self.training")
             return f"{FUNCTIONAL[kind]}({', '.join(args)})"
         if kind == "flatten":
-            return f"torch.flatten({', '.join([var, *_flatten_args(layer)])})"
+            return f"torch.flatten({', '.join([var, *_flatten_args(layer, self.pr)])})"
         if kind in ("view", "reshape", "permute"):
             values = layer.get("shape" if kind != "permute" else "dims")
             assert isinstance(values, tuple)
-            items = [f"{var}.size({batch})" if v == "batch" else literal(v) for v in values]
+            items = [f"{var}.size({batch})" if v == "batch" else self.pr(v) for v in values]
             method = kind
             if kind == "view" and self.options.channels_last and (flow.converted or cls.is_block):
                 # A channels-last tensor is not contiguous: view() could refuse it.
                 method = "reshape"
             return f"{var}.{method}({', '.join(items)})"
         if kind == "transpose":
-            return f"{var}.transpose({literal(layer.get('dim0'))}, {literal(layer.get('dim1'))})"
+            return f"{var}.transpose({self.pr(layer.get('dim0'))}, {self.pr(layer.get('dim1'))})"
         if kind == "select":
-            return f"{var}.select({literal(layer.get('dim'))}, {literal(layer.get('index'))})"
+            return f"{var}.select({self.pr(layer.get('dim'))}, {self.pr(layer.get('index'))})"
         if kind == "contiguous":
             if self.options.channels_last and flow.rank == 4:
                 return CHANNELS_LAST if var == "x" else var + CHANNELS_LAST[1:]
             return f"{var}.contiguous()"
         if kind == "global_max_pool":
             return f"{var}.amax(dim=-1)"
-        added = functional_added(layer, var)  # added layers (layers branch)
+        added = functional_added(layer, var, self.pr)  # added layers (layers branch)
         if added is not None:
             self.uses_functional = self.uses_functional or added[1]
             return added[0]
         raise AssertionError(f"no functional form for {kind}")  # pragma: no cover
+
+
+# Layers whose output is a new tensor: after one of them, an in-place layer cannot touch
+# the residual's input.
+_ALLOCATING = ("conv", "linear", "batchnorm", "maxpool", "avgpool", "lstm", "embedding", "layernorm")
+
+
+def _allocates_first(cls: ir.ClassDef, op: ir.CallAttr) -> bool:
+    """Whether the module a step calls makes a new tensor before any in-place layer."""
+    attr = cls.attr(op.name)
+    stack: list[Any] = [attr.module] if attr is not None else []
+    while stack:
+        module = stack.pop(0)
+        if isinstance(module, ir.AttrRef):
+            ref = cls.attr(module.name)
+            if ref is None:
+                return False
+            module = ref.module
+        if isinstance(module, ir.Sequential):
+            stack = [*module.items, *stack]
+            continue
+        if not isinstance(module, ir.Layer):
+            return False
+        if module.kind.startswith(_ALLOCATING):
+            return True
+        if module.get("inplace"):
+            return False
+    return False
 
 
 def _merge_expr(op: ir.Merge, current: str) -> str:
@@ -866,34 +1091,80 @@ def _loop_names(lists: list[str], taken: set[str]) -> list[str]:
     return names
 
 
-def _is_default(layer: ir.Layer, name: str, value: Value) -> bool:
+def _is_default(layer: ir.Layer, name: str, value: Value, text: Any = literal) -> bool:
     spec = lookup(layer.kind)
     assert spec is not None
     pspec = spec.param(name)
-    return pspec is not None and pspec.default == value and type(pspec.default) is type(value)
+    if text is not literal and text(value) != literal(value):
+        return False  # follows a parameter: its default value is a coincidence
+    kind = int if isinstance(value, SymInt) else float if isinstance(value, SymFloat) else type(value)
+    return pspec is not None and pspec.default == value and type(pspec.default) is kind
 
 
-def _kwargs(layer: ir.Layer) -> list[str]:
+def _kwargs(layer: ir.Layer, text: Any = literal) -> list[str]:
     spec = lookup(layer.kind)
     assert spec is not None
     out = []
     for name, value in layer.args:
         if name in (spec.size_in, spec.size_out):
             continue
-        if _is_default(layer, name, value) and name not in layer.explicit:
+        if _is_default(layer, name, value, text) and name not in layer.explicit:
             continue
-        out.append(f"{name}={literal(value)}")
+        out.append(f"{name}={text(value)}")
     return out
 
 
-def _flatten_args(layer: ir.Layer) -> list[str]:
+def _param_text(name: str, value: Value, has_default: bool = True, default: Value = None) -> str:
+    """A constructor argument with its type and default: `classes: int = 50`."""
+    if isinstance(value, bool):
+        kind = "bool"
+    elif isinstance(value, int):
+        kind = "int"
+    elif isinstance(value, float):
+        kind = "float"
+    elif isinstance(value, str):
+        kind = "str"
+    elif isinstance(value, tuple):
+        kind = "tuple"
+    else:
+        kind = "object"
+    if not has_default:
+        return f"{name}: {kind}"
+    if default is not None:
+        value = default
+    shown = literal(plain(value) if isinstance(value, SymInt) else value)
+    return f"{name}: {kind} = {shown}"
+
+
+def _fixed_checks(arch: ir.Architecture, fixed: set[str] | frozenset[str]) -> list[str]:
+    """Parameters the module's structure was built for: other values are refused."""
+    lines = []
+    for name, value in arch.params:
+        if name not in fixed:
+            continue
+        shown = literal(plain(value) if isinstance(value, SymInt) else value)
+        lines += [
+            f"if {name} != {shown}:",
+            "    raise ValueError(",
+            f'        f"{name}={{{name}!r}}: this module was generated for {name}={shown}, which "',
+            f'        "fixes its structure; compile the .arch with --set {name}=VALUE"',
+            "    )",
+        ]
+    return lines
+
+
+def _bound_symbols(bounds: tuple[Value, ...]) -> set[str]:
+    return {n for b in bounds if isinstance(b, SymInt) for n in b.root.symbols()}
+
+
+def _flatten_args(layer: ir.Layer, text: Any = literal) -> list[str]:
     start, end = layer.get("start_dim"), layer.get("end_dim")
     if end != -1:
-        return [literal(start), literal(end)]
-    return [literal(start)]
+        return [text(start), text(end)]
+    return [text(start)]
 
 
-def layer_module(layer: ir.Layer, swap_hw: bool = False) -> str:
+def layer_module(layer: ir.Layer, swap_hw: bool = False, text: Any = literal) -> str:
     """The constructor call of a layer's module form, e.g. `nn.Conv1d(4, 320, kernel_size=8)`.
 
     With `swap_hw` the module runs on height-width swapped input: a 2-D pool gets its
@@ -907,8 +1178,8 @@ def layer_module(layer: ir.Layer, swap_hw: bool = False) -> str:
         cls = "_Conv2dT"
     elif swap_hw and layer.kind in SPATIAL_2D:
         layer = _swapped(layer)
-    args = [literal(layer.get(n)) for n in (spec.size_in, spec.size_out) if n is not None]
-    return f"{cls}({', '.join([*args, *_kwargs(layer)])})"
+    args = [text(layer.get(n)) for n in (spec.size_in, spec.size_out) if n is not None]
+    return f"{cls}({', '.join([*args, *_kwargs(layer, text)])})"
 
 
 def _merge_shapes(instances: list[list[ir.Shape]]) -> list[str]:
@@ -1088,7 +1359,13 @@ def render_python(
     em = _Emitter(options, swap_hw=options.channels_last and _length_on_width(arch))
     em.reserved = {*blocks, class_name}
     em.uses_functional = em.swap_hw  # _Conv2dT calls F.conv2d
+    em.pr = _Printer(concrete=options.concrete)
+    if arch.fits:
+        em.fits_note = f": at the other defaults, length must be {arch.fits}"
     top, top_shapes = em.class_code(arch.cls, class_name)
+    if not options.concrete:
+        top.init_signature = ", ".join(_param_text(k, v) for k, v in arch.params)
+        top.init = [*_fixed_checks(arch, arch.fixed | em.fixed), *top.init]
     for key, code in em.by_key.items():
         code.forward = _with_comments(code.forward, _merge_shapes(em.shapes_by_key[key]))
     top.forward = _with_comments(top.forward, [ir.show_shape(s) if s else "" for s in top_shapes])
@@ -1105,6 +1382,8 @@ def render_python(
         flags.append("--memory-format channels_last")
     if options.fold_batchnorm:
         flags.append("--fold-batchnorm")
+    if options.concrete:
+        flags.append("--concrete")
     return str(
         _template().render(
             source=source_name,
@@ -1130,9 +1409,17 @@ _SETTLED_COMMENT = re.compile(r" *# [^\t\\]*")
 _MAGIC_COMMA = re.compile(r",\s*[)\]}]")
 
 
+# The constructor's checks: `raise ValueError(` a line, then one plain string literal (too
+# long for black to join the three lines), then `)`.
+_SETTLED_STRING = re.compile(r' *f?"[^"\\]*"')
+_SETTLED_CLOSE = re.compile(r" *\)")
+
+
 def _settled(line: str) -> bool:
     if not line:
         return True
+    if _SETTLED_STRING.fullmatch(line) or _SETTLED_CLOSE.fullmatch(line):
+        return True  # black never splits a string, however long
     if line != line.rstrip():
         return False
     if _SETTLED_DOC.fullmatch(line) or _SETTLED_COMMENT.fullmatch(line):
@@ -1141,6 +1428,29 @@ def _settled(line: str) -> bool:
     if len(line) > LINE_LENGTH or _MAGIC_COMMA.search(code) or "  " in code.strip():
         return False
     return _SETTLED_CODE.fullmatch(line) is not None
+
+
+_DEF = re.compile(r"( *)(def [A-Za-z_][A-Za-z0-9_]*)\((.*)\)( -> [A-Za-z_.\[\], ]+)?:")
+
+
+def _split_def(line: str) -> str | None:
+    """black's split of a long `def name(args) -> T:` line, else None (left to black)."""
+    match = _DEF.fullmatch(line)
+    if match is None:
+        return None
+    indent, head, body, returns = match.groups()
+    returns = returns or ""
+    if any(ch in body for ch in "'\"\\#"):
+        return None
+    args = _top_level_args(body)
+    if not args or "" in args:
+        return None
+    inner = indent + "    "
+    if len(inner) + len(body) <= LINE_LENGTH:
+        return f"{indent}{head}(\n{inner}{body}\n{indent}){returns}:\n"
+    if any(len(inner) + len(arg) + 1 > LINE_LENGTH for arg in args):
+        return None
+    return f"{indent}{head}(\n" + "".join(f"{inner}{arg},\n" for arg in args) + f"{indent}){returns}:\n"
 
 
 _CALL_STATEMENT = re.compile(r"( *)([A-Za-z_][A-Za-z0-9_.]* = [A-Za-z_][A-Za-z0-9_.]*)\((.*)\)")
@@ -1226,7 +1536,7 @@ def format_python(code: str, fast: bool = True) -> str:
             if _settled(line):
                 out.append(line + "\n")
                 continue
-            split = _split_call(line)
+            split = _split_call(line) or _split_def(line)
             if split is not None:
                 out.append(split)
                 continue

@@ -1,112 +1,337 @@
-"""Which input lengths an architecture accepts: minimum, valid range, total downsampling.
+"""Which input lengths an architecture accepts, derived from the size formulas.
 
-Output lengths of convolutions and pools never decrease as the input grows, so a
-binary search over the `length` parameter finds the shortest input that works and,
-when a written size pins the length, the (contiguous) range of lengths that fit it.
+Every size is an expression in the parameters (core/sym), and a run of the checker at one
+length records each comparison it made on a length-dependent size and its outcome (the
+guards). Every length that gives the same outcomes takes the same path through the checker
+and gets the same verdict, so one run decides a whole region of lengths at once. The guards
+are quasi-affine in the length (floors of divisions by constants), so with L = r + P*t for
+the right period P each is a polynomial in t for every residue r, and its region is solved
+exactly. Runs at the smallest undecided length continue until every length is decided:
+the result holds for every length, not for a sample.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+import itertools
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
 
-from ..core.diagnostics import Reporter
-from ..core.source import Source, Span
+from ..core.diagnostics import CompileError, Reporter
+from ..core.source import Source
+from ..core.sym import Expr, Guard, SymInt, const, evaluate, periods, recording, substitute, to_text
 from ..core.values import Value
 from ..ir import nodes as ir
-from ..ir.layers import lookup
 from ..ir.resolve import Resolver
 from ..syntax import tree as s
 from .shapes import ShapeChecker
 
-MAX_LENGTH = 1 << 24
+MAX_LENGTH = 1 << 24  # lengths beyond are not analysed (16M positions)
+MAX_RUNS = 400  # checker runs per analysis; beyond, the report says what is undecided
+MAX_PERIOD = 1 << 16
+LENGTH = "length"
+
+
+# ------------------------------------------------------------------ sets of lengths
+
+
+@dataclass(frozen=True)
+class LengthSet:
+    """A set of lengths >= 1: explicit up to `limit`, periodic beyond (L % period in tail)."""
+
+    limit: int
+    bits: bytes  # bits[L] for 0 <= L <= limit (bits[0] is always 0)
+    period: int
+    tail: frozenset[int]
+
+    def __contains__(self, length: object) -> bool:
+        if not isinstance(length, int) or length < 1:
+            return False
+        if length <= self.limit:
+            return bool(self.bits[length])
+        return length % self.period in self.tail
+
+    @staticmethod
+    def empty() -> LengthSet:
+        return LengthSet(0, b"\0", 1, frozenset())
+
+    @staticmethod
+    def everything() -> LengthSet:
+        return LengthSet(0, b"\0", 1, frozenset({0}))
+
+    def aligned(self, limit: int, period: int) -> LengthSet:
+        """The same set, explicit up to `limit` and periodic with `period` beyond."""
+        limit = max(limit, self.limit)
+        period = math.lcm(period, self.period)
+        bits = bytearray(limit + 1)
+        bits[: self.limit + 1] = self.bits
+        for n in range(self.limit + 1, limit + 1):
+            bits[n] = n % self.period in self.tail
+        tail = frozenset(r for r in range(period) if r % self.period in self.tail)
+        return LengthSet(limit, bytes(bits), period, tail)
+
+    def combine(self, other: LengthSet, op: str) -> LengthSet:
+        limit, period = max(self.limit, other.limit), math.lcm(self.period, other.period)
+        a, b = self.aligned(limit, period), other.aligned(limit, period)
+        if op == "|":
+            bits = bytes(x | y for x, y in zip(a.bits, b.bits, strict=True))
+            tail = a.tail | b.tail
+        elif op == "&":
+            bits = bytes(x & y for x, y in zip(a.bits, b.bits, strict=True))
+            tail = a.tail & b.tail
+        else:  # "-"
+            bits = bytes(x & (1 - y) for x, y in zip(a.bits, b.bits, strict=True))
+            tail = a.tail - b.tail
+        return LengthSet(limit, bits, period, tail)
+
+    def first(self) -> int | None:
+        """The smallest member, or None when the set is empty."""
+        index = self.bits.find(1, 1)
+        if index != -1:
+            return index
+        if not self.tail:
+            return None
+        base = self.limit + 1
+        return min(base + (r - base) % self.period for r in self.tail)
+
+    def is_empty(self) -> bool:
+        return self.first() is None
+
+    def ranges(self, upto: int) -> list[tuple[int, int]]:
+        """Maximal runs of members up to `upto`."""
+        out: list[tuple[int, int]] = []
+        start = None
+        for n in range(1, upto + 1):
+            if n in self:
+                if start is None:
+                    start = n
+            elif start is not None:
+                out.append((start, n - 1))
+                start = None
+        if start is not None:
+            out.append((start, upto))
+        return out
+
+    def describe(self) -> str:
+        """`984 to 1031`, `any length >= 120`, `163, 167, 171, ... (length % 4 == 3), from 163`."""
+        if self.is_empty():
+            return "none"
+        tail = sorted(self.tail)
+        step = _step(tail, self.period)
+        finite = self.ranges(self.limit)
+        if not tail:
+            return _ranges_text(finite)
+        if step == 1:
+            # Everything from some point on: merge the last finite run into the tail.
+            start = self.limit + 1
+            while start - 1 >= 1 and (start - 1) in self:
+                start -= 1
+            head = [r for r in finite if r[1] < start - 1]
+            text = f"any length >= {start}"
+            return f"{_ranges_text(head)}, and {text}" if head else text
+        if step is not None:
+            residue = tail[0] % step
+            start = next(n for n in range(1, self.limit + step + 1) if n in self and n % step == residue)
+            while start - step >= 1 and (start - step) in self:
+                start -= step
+            rest = [r for r in finite if not (r[0] == r[1] and r[0] % step == residue and r[0] >= start)]
+            text = f"every length >= {start} with length % {step} == {residue}"
+            return f"{_ranges_text(rest)}, and {text}" if rest else text
+        return (
+            f"{_ranges_text(finite)}, and beyond {self.limit} the lengths L with L % {self.period} in {tail}"
+        )
+
+
+def _step(tail: list[int], period: int) -> int | None:
+    """d when the tail residues are exactly one class mod d (d divides the period)."""
+    if not tail:
+        return None
+    for d in range(1, period + 1):
+        if period % d == 0 and len(tail) == period // d and all((r - tail[0]) % d == 0 for r in tail):
+            return d
+    return None
+
+
+def _ranges_text(ranges: list[tuple[int, int]]) -> str:
+    parts = [f"{a}" if a == b else f"{a} to {b}" for a, b in ranges[:12]]
+    if len(ranges) > 12:
+        parts.append(f"... ({len(ranges)} runs)")
+    return ", ".join(parts)
+
+
+# ------------------------------------------------------------------ solving guards
+
+
+def region(guards: Iterable[Guard]) -> LengthSet | None:
+    """The lengths at which every guard has its recorded outcome; None when the algebra
+    cannot decide it (a period or a threshold beyond the analysed range)."""
+    items = list(guards)
+    period = 1
+    for guard in items:
+        period = math.lcm(period, periods(guard.expr, LENGTH))
+        if period > MAX_PERIOD:
+            return None
+    limit = 0
+    allowed: list[list[tuple[int, float]]] = []  # per residue r (L = r + P*t): t-intervals
+    for r in range(1, period + 1):
+        intervals: list[tuple[int, float]] = [(0, math.inf)]
+        for guard in items:
+            sol = _solve(guard, r, period)
+            if sol is None:
+                return None
+            intervals = _intersect(intervals, sol)
+            if not intervals:
+                break
+        allowed.append(intervals)
+        # Lengths beyond MAX_LENGTH are not analysed: an interval reaching past it counts
+        # as unbounded (the report says so), and one starting past it as empty.
+        cap = (MAX_LENGTH - r) // period
+        intervals = [(lo, math.inf if hi > cap else hi) for lo, hi in intervals if lo <= cap]
+        allowed[-1] = intervals
+        for lo, hi in intervals:
+            end = hi if hi != math.inf else lo
+            limit = max(limit, r + period * int(end))
+    limit += period
+    if limit > MAX_LENGTH:
+        return None
+    bits = bytearray(limit + 1)
+    tail = set()
+    for r, intervals in zip(range(1, period + 1), allowed, strict=True):
+        for lo, hi in intervals:
+            t = lo
+            while r + period * t <= limit and t <= hi:
+                bits[r + period * t] = 1
+                t += 1
+            if hi == math.inf:
+                tail.add(r % period)
+    return LengthSet(limit, bytes(bits), period, frozenset(tail))
+
+
+def _poly(expr: Expr, r: int, period: int) -> list[int] | None:
+    """Coefficients (low first) of t -> expr(r + P*t), of degree at most 3; None beyond."""
+    points = [evaluate(expr, {LENGTH: r + period * t}) for t in range(6)]
+    # Newton's forward differences give the degree and, exactly, the coefficients.
+    diffs = [points]
+    while len(diffs) <= 4 and any(diffs[-1]):
+        row = diffs[-1]
+        diffs.append([b - a for a, b in itertools.pairwise(row)])
+    if any(diffs[-1]):
+        return None
+    degree = len(diffs) - 2
+    coeffs = [Fraction(0)] * 4
+    for k in range(max(degree, 0) + 1):
+        for i, c in enumerate(_BINOMIALS[k]):
+            coeffs[i] += diffs[k][0] * c
+    if any(c.denominator != 1 for c in coeffs):
+        return None  # not integral in t
+    out = [int(c) for c in coeffs[: max(degree, 0) + 1]]
+    check = 11
+    if sum(c * check**i for i, c in enumerate(out)) != evaluate(expr, {LENGTH: r + period * check}):
+        return None
+    return out
+
+
+# C(t, k) as a polynomial in t, low coefficients first.
+_BINOMIALS = {
+    0: [Fraction(1)],
+    1: [Fraction(0), Fraction(1)],
+    2: [Fraction(0), Fraction(-1, 2), Fraction(1, 2)],
+    3: [Fraction(0), Fraction(1, 3), Fraction(-1, 2), Fraction(1, 6)],
+}
+
+
+def _solve(guard: Guard, r: int, period: int) -> list[tuple[int, float]] | None:
+    """The t >= 0 at which the guard has its outcome, as sorted disjoint intervals."""
+    coeffs = _poly(guard.expr, r, period)
+    if coeffs is None:
+        return None
+
+    def holds(t: int) -> bool:
+        value = sum(c * t**i for i, c in enumerate(coeffs))
+        if guard.op == "==":
+            result = value == 0
+        elif guard.op == "<":
+            result = value < 0
+        else:
+            result = value <= 0
+        return bool(result == guard.holds)
+
+    # Beyond the Cauchy bound of its roots the polynomial keeps the sign of its leading term.
+    lead = next((c for c in reversed(coeffs) if c), 0)
+    degree = max((i for i, c in enumerate(coeffs) if c), default=0)
+    bound = 0 if degree == 0 else 1 + max(abs(c) for c in coeffs[:degree]) // abs(lead) + 1
+    if degree == 1:
+        return _linear(coeffs[1], coeffs[0], guard)
+    if bound > MAX_LENGTH:
+        return None
+    out: list[tuple[int, float]] = []
+    start = None
+    for t in range(int(bound) + 1):
+        if holds(t):
+            if start is None:
+                start = t
+        elif start is not None:
+            out.append((start, t - 1))
+            start = None
+    if holds(int(bound) + 1):
+        out.append((start if start is not None else int(bound) + 1, math.inf))
+    elif start is not None:
+        out.append((start, int(bound)))
+    return out
+
+
+def _linear(a: int, b: int, guard: Guard) -> list[tuple[int, float]]:
+    """Solve a*t + b (op) 0 == holds over t >= 0, exactly (a != 0)."""
+    if guard.op == "==":
+        root = -b // a if (-b) % a == 0 else None
+        if guard.holds:
+            return [(root, root)] if root is not None and root >= 0 else []
+        if root is None or root < 0:
+            return [(0, math.inf)]
+        return [iv for iv in ((0, root - 1), (root + 1, math.inf)) if iv[1] >= iv[0]]
+    # value < 0  (or <= 0): a*t < -b  (or <=)
+    strict = guard.op == "<"
+    if not guard.holds:  # the negation: value >= 0 (or > 0), i.e. -value <= 0 (or < 0)
+        a, b, strict = -a, -b, not strict
+    # a*t + b < 0 (strict) or <= 0.
+    if a > 0:
+        hi = (-b - 1) // a if strict else (-b) // a  # largest t
+        return [(0, hi)] if hi >= 0 else []
+    # a < 0: t > b / -a (strict) or >=.
+    na = -a
+    lo = b // na + 1 if strict else -((-b) // na)
+    return [(max(lo, 0), math.inf)]
+
+
+def _intersect(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    out = []
+    for lo1, hi1 in a:
+        for lo2, hi2 in b:
+            lo, hi = max(lo1, lo2), min(hi1, hi2)
+            if lo <= hi:
+                out.append((lo, hi))
+    return sorted(out)
+
+
+# ------------------------------------------------------------------ probing
 
 
 @dataclass(frozen=True)
 class Probe:
     """The outcome of checking one input length."""
 
-    too_short: bool
     ok: bool
-    pinned: tuple[tuple[int, int], ...]  # (written, inferred) for each written input size
-
-
-def _strip(cls: ir.ClassDef) -> tuple[ir.ClassDef, dict[tuple[int, int, str], int]]:
-    """The class with every written input size removed (so it is inferred), and those sizes."""
-    written: dict[tuple[int, int, str], int] = {}
-
-    def layer(node: ir.Layer) -> ir.Layer:
-        spec = lookup(node.kind)
-        if spec is None or spec.size_in is None or spec.size_in not in node.explicit:
-            return node
-        value = node.get(spec.size_in)
-        if isinstance(value, int):
-            written[(node.span.start, node.span.end, spec.size_in)] = value
-        stripped = node.with_arg(spec.size_in, None)
-        return replace(stripped, explicit=node.explicit - {spec.size_in})
-
-    def module(node: ir.ModuleExpr) -> ir.ModuleExpr:
-        if isinstance(node, ir.Layer):
-            return layer(node)
-        if isinstance(node, ir.Sequential):
-            return replace(node, items=tuple(module(i) for i in node.items))
-        if isinstance(node, ir.BlockRef):
-            return replace(node, cls=walk(node.cls))
-        if isinstance(node, ir.ModuleList):
-            return replace(node, items=tuple(module(i) for i in node.items))
-        return node
-
-    def op(node: ir.Op) -> ir.Op:
-        if isinstance(node, ir.Functional):
-            return replace(node, layer=layer(node.layer))
-        if isinstance(node, ir.Residual):
-            return replace(
-                node,
-                body=tuple(op(o) for o in node.body),
-                shortcut=tuple(op(o) for o in node.shortcut),
-            )
-        if isinstance(node, ir.Loop):
-            return replace(node, iterations=tuple(tuple(op(o) for o in it) for it in node.iterations))
-        return node
-
-    def walk(c: ir.ClassDef) -> ir.ClassDef:
-        return replace(
-            c,
-            attrs=tuple(replace(a, module=module(a.module)) for a in c.attrs),
-            forward=tuple(op(o) for o in c.forward),
-        )
-
-    return walk(cls), written
-
-
-def layers(cls: ir.ClassDef) -> Iterator[ir.Layer]:
-    """Every layer of a class and its blocks (each module once per place it is written)."""
-
-    def module(node: ir.ModuleExpr) -> Iterator[ir.Layer]:
-        if isinstance(node, ir.Layer):
-            yield node
-        elif isinstance(node, ir.Sequential):
-            for item in node.items:
-                yield from module(item)
-        elif isinstance(node, ir.BlockRef):
-            yield from layers(node.cls)
-        elif isinstance(node, ir.ModuleList):
-            for item in node.items:
-                yield from module(item)
-
-    for attr in cls.attrs:
-        yield from module(attr.module)
-    for o in ir.walk(cls.forward):
-        if isinstance(o, ir.Functional):
-            yield o.layer
+    too_short: bool
+    guards: tuple[Guard, ...]  # in the length alone
+    checked: ir.Architecture | None
+    first_error: str = ""  # the code of the first error, for the report
 
 
 class LengthProbe:
-    """Checks one architecture at any input length, quietly."""
+    """Checks one architecture at any input length, quietly, recording its guards."""
 
-    def __init__(
-        self, source: Source, tree: s.File, arch: s.ArchDef, overrides: Mapping[str, Value]
-    ):
+    def __init__(self, source: Source, tree: s.File, arch: s.ArchDef, overrides: Mapping[str, Value]):
         self.source = source
         self.tree = tree
         self.arch = arch
@@ -120,133 +345,155 @@ class LengthProbe:
 
     def _probe(self, length: int) -> Probe:
         rep = Reporter(self.source)
-        resolver = Resolver(self.tree, rep)
-        try:
-            resolved = resolver.arch(self.arch, {**self.overrides, "length": length})
-        except Exception:
-            return Probe(False, False, ())
-        if rep.has_errors:
-            return Probe(False, False, ())
-        stripped, written = _strip(resolved.cls)
-        checked = ShapeChecker(rep).check(replace(resolved, cls=stripped))
-        too_short = any(d.code == "too-short" for d in rep.items)
+        checked = None
+        with recording() as guards:
+            try:
+                resolver = Resolver(self.tree, rep)
+                resolved = resolver.arch(self.arch, {**self.overrides, LENGTH: length})
+                if not rep.has_errors:
+                    checked = ShapeChecker(rep).check(resolved)
+                    env = {k: const(int(v)) for k, v in resolved.params if _whole(v) and k != LENGTH}  # type: ignore[arg-type]
+            except CompileError:
+                checked = None
         if checked is None or rep.has_errors:
-            return Probe(too_short, False, ())
-        inferred = {}
-        for node in layers(checked.cls):
-            spec = lookup(node.kind)
-            if spec is not None and spec.size_in:
-                key = (node.span.start, node.span.end, spec.size_in)
-                if key in written:
-                    inferred[key] = node.get(spec.size_in)
-        pinned = tuple((written[k], int(inferred[k])) for k in sorted(written) if k in inferred)  # type: ignore[arg-type]
-        return Probe(False, all(w == i for w, i in pinned), pinned)
+            env = {k: const(int(v)) for k, v in self._defaults() if _whole(v) and k != LENGTH}  # type: ignore[arg-type]
+        in_length = tuple(
+            Guard(e, g.op, g.holds)
+            for g in guards
+            if (e := substitute(g.expr, env)).const is None and e.symbols() <= {LENGTH}
+        )
+        errors = [d for d in rep.items if d.is_error]
+        return Probe(
+            checked is not None and not errors,
+            any(d.code == "too-short" for d in errors),
+            in_length,
+            checked,
+            errors[0].code if errors else "",
+        )
+
+    def _defaults(self) -> list[tuple[str, Value]]:
+        rep = Reporter(self.source)
+        with_values, _ = Resolver(self.tree, rep).bind_params(self.arch, self.overrides, {})
+        return list(with_values.items())
 
 
-def _first(lo: int, hi: int, pred: object) -> int | None:
-    """The smallest n in [lo, hi] with pred(n), for a monotone pred; None if none."""
-    check = pred
-    if not check(hi):  # type: ignore[operator]
-        return None
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if check(mid):  # type: ignore[operator]
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+def _whole(value: Value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# ------------------------------------------------------------------ the analysis
 
 
 @dataclass(frozen=True)
 class LengthInfo:
+    valid: LengthSet | None  # None: not decided (see `undecided`)
     minimum: int | None  # the shortest length with no too-short error
-    valid: tuple[int, int] | None  # inclusive range of lengths that check; hi None = unbounded
-    unbounded: bool
-    downsampling: int | None
+    runs: int
+    undecided: int | None = None  # the first length left undecided, when the analysis gave up
+    formulas: tuple[tuple[str, str], ...] = ()  # (step, output shape) at the current length
+    downsampling: int | None = None
 
 
-def analyse(probe: LengthProbe) -> LengthInfo:
-    minimum = _first(1, MAX_LENGTH, lambda n: not probe(n).too_short)
-    if minimum is None:
-        return LengthInfo(None, None, False, None)
-    base = probe(minimum)
-    pinned_lengths = [w for w, _ in base.pinned]
-    if not pinned_lengths:
-        ok = _first(minimum, MAX_LENGTH, lambda n: probe(n).ok)
-        return LengthInfo(
-            minimum, (ok, MAX_LENGTH) if ok else None, ok is not None, downsampling(probe, ok)
-        )
-
-    # A written size depending on the length is matched by one contiguous range of lengths.
-    def reached(n: int) -> bool:
-        p = probe(n)
-        return bool(p.pinned) and all(i >= w for w, i in p.pinned)
-
-    def passed(n: int) -> bool:
-        p = probe(n)
-        return bool(p.pinned) and any(i > w for w, i in p.pinned)
-
-    lo = _first(minimum, MAX_LENGTH, reached)
-    if lo is None or not probe(lo).ok:
-        return LengthInfo(minimum, None, False, downsampling(probe, minimum))
-    beyond = _first(lo, MAX_LENGTH, passed)
-    hi = (beyond - 1) if beyond is not None else MAX_LENGTH
-    return LengthInfo(minimum, (lo, hi), beyond is None, downsampling(probe, lo))
-
-
-def downsampling(probe: LengthProbe, length: int | None) -> int | None:
-    """How many input positions make one more position at the end of the length axis."""
-    if length is None:
-        return None
-    sizes = []
-    for n in (length + 4096, length + 8192):
-        checked = _final_length(probe, n)
-        if checked is None:
-            return None
-        sizes.append(checked)
-    if sizes[1] == sizes[0]:
-        return None
-    return round(4096 / (sizes[1] - sizes[0]))
+def analyse(probe: LengthProbe, current: int) -> LengthInfo:
+    """Decide every length, starting at the current one."""
+    undecided = LengthSet.everything()
+    valid = LengthSet.empty()
+    short = LengthSet.empty()
+    runs = 0
+    length: int | None = current if current >= 1 else 1
+    while length is not None:
+        if runs >= MAX_RUNS:
+            return LengthInfo(None, None, runs, length, _formulas(probe, current))
+        result = probe(length)
+        runs += 1
+        where = region(result.guards)
+        if where is None or length not in where:
+            # The algebra cannot decide this path: this length alone is decided.
+            where = LengthSet(length, bytes(length) + b"\1", 1, frozenset())
+        where = where.combine(undecided, "&")
+        if result.ok:
+            valid = valid.combine(where, "|")
+        if result.too_short:
+            short = short.combine(where, "|")
+        undecided = undecided.combine(where, "-")
+        length = undecided.first()
+        if length is not None and length > MAX_LENGTH:
+            break
+    fine = LengthSet.everything().combine(short, "-")
+    return LengthInfo(valid, fine.first(), runs, None, *_shape_facts(probe, current))
 
 
-def _final_length(probe: LengthProbe, length: int) -> int | None:
-    rep = Reporter(probe.source)
-    try:
-        resolved = Resolver(probe.tree, rep).arch(probe.arch, {**probe.overrides, "length": length})
-    except Exception:
-        return None
-    stripped, _ = _strip(resolved.cls)
-    checked = ShapeChecker(rep).check(replace(resolved, cls=stripped))
-    if checked is None:
-        return None
-    last = None
-    for op in checked.cls.forward:
-        for dim in op.shape:
-            if dim.varies and dim.label not in ("features", "mixed"):
-                last = dim.size
-    return last
+def _formulas(probe: LengthProbe, current: int) -> tuple[tuple[str, str], ...]:
+    return _shape_facts(probe, current)[0]
+
+
+def _shape_facts(probe: LengthProbe, current: int) -> tuple[tuple[tuple[str, str], ...], int | None]:
+    """The output shape of every top-level step whose sizes follow the length, in the
+    length, and the total downsampling (the slope of the last length-dependent size)."""
+    result = probe(current)
+    if result.checked is None:
+        return (), None
+    env = {k: const(int(v)) for k, v in result.checked.params if _whole(v) and k != LENGTH}  # type: ignore[arg-type]
+    rows: list[tuple[str, str]] = []
+    last: Expr | None = None
+    for op in result.checked.cls.forward:
+        shape = op.shape
+        texts = []
+        follows = False
+        for dim in shape:
+            if dim.size is None:
+                texts.append("N")
+                continue
+            root = substitute(dim.size.root, env) if isinstance(dim.size, SymInt) else const(dim.size)
+            if LENGTH in root.symbols():
+                follows = True
+                texts.append(to_text(root))
+                if dim.label not in ("features", "mixed"):
+                    last = root
+            else:
+                texts.append(str(int(dim.size)))
+        if follows:
+            rows.append((_step_name(op), "(" + ", ".join(texts) + ")"))
+    slope = None
+    if last is not None:
+        a = evaluate(last, {LENGTH: current + 1 << 20}) - evaluate(last, {LENGTH: current})
+        slope = round((1 << 20) / a) if a > 0 else None
+    return tuple(rows), slope
+
+
+def _step_name(op: ir.Op) -> str:
+    if isinstance(op, ir.CallAttr):
+        return op.name
+    if isinstance(op, ir.Functional):
+        return op.layer.kind
+    if isinstance(op, (ir.Load, ir.Store)):
+        return op.name
+    if isinstance(op, ir.Merge):
+        return op.kind
+    if isinstance(op, ir.Loop):
+        return f"for {op.var}"
+    return "residual"
 
 
 def describe(name: str, info: LengthInfo, current: int) -> list[str]:
     lines = [f"{name}:"]
-    if info.minimum is None:
-        lines.append("  no input length works")
-        return lines
-    lines.append(f"  minimum input length: {info.minimum}")
     if info.valid is None:
-        lines.append("  valid lengths: none (a written size never fits)")
-    elif info.unbounded:
-        lines.append(f"  valid lengths: any length >= {info.valid[0]}")
-    elif info.valid[0] == info.valid[1]:
-        lines.append(f"  valid lengths: only {info.valid[0]} (a written input size pins it)")
-    else:
         lines.append(
-            f"  valid lengths: {info.valid[0]} to {info.valid[1]} (a written input size pins them)"
+            f"  valid lengths: not decided beyond {info.undecided} (the analysis stopped after "
+            f"{info.runs} checks)"
         )
-    if info.downsampling:
+    else:
+        lines.append(f"  valid lengths: {info.valid.describe()}")
+        if info.minimum is not None:
+            lines.append(f"  shortest length the convolutions and pools allow: {info.minimum}")
+        if current not in info.valid:
+            lines.append(f"  the current length {current} is not valid")
+    if info.downsampling and info.downsampling > 1:
         lines.append(f"  total downsampling: {info.downsampling}x along the length")
-    if info.valid and not info.valid[0] <= current <= info.valid[1]:
-        lines.append(f"  the current length {current} is not valid")
+    if info.formulas:
+        lines.append("  sizes that follow the length:")
+        width = max(len(n) for n, _ in info.formulas)
+        lines += [f"    {n.ljust(width)}  {shape}" for n, shape in info.formulas]
     return lines
 
 
@@ -254,8 +501,10 @@ def minimum_length(
     source: Source, tree: s.File, arch: s.ArchDef, overrides: Mapping[str, Value]
 ) -> int | None:
     """The shortest input length with no too-short error, or None."""
-    probe = LengthProbe(source, tree, arch, overrides)
-    return _first(1, MAX_LENGTH, lambda n: not probe(n).too_short)
+    current = overrides.get(LENGTH)
+    start = current if isinstance(current, int) and not isinstance(current, bool) else 1000
+    info = analyse(LengthProbe(source, tree, arch, overrides), start)
+    return info.minimum
 
 
-__all__ = ["LengthInfo", "LengthProbe", "Span", "analyse", "describe", "minimum_length"]
+__all__ = ["LengthInfo", "LengthProbe", "LengthSet", "analyse", "describe", "minimum_length", "region"]

@@ -8,12 +8,14 @@ recorded and checking goes on.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.diagnostics import CompileError, Note, Reporter
 from ..core.source import Span
+from ..core.sym import ZERO, Expr, SymInt, const, plain, quiet, substitute, symbol
 from ..core.values import Value, show
 from ..ir import nodes as ir
 from ..ir.layers import lookup
@@ -153,10 +155,15 @@ def _derive(dims: Shape) -> str:
     return " x ".join(parts)
 
 
+def _int(value: Any) -> int:
+    """A whole number, keeping a symbolic size's expression (int() would pin it)."""
+    return value if isinstance(value, SymInt) else int(value)
+
+
 def _tuple(value: Value, n: int) -> tuple[int, ...]:
     if isinstance(value, tuple):
-        return tuple(int(v) for v in value)  # type: ignore[arg-type]
-    return (int(value),) * n  # type: ignore[arg-type]
+        return tuple(_int(v) for v in value)
+    return (_int(value),) * n
 
 
 def _rank_error(
@@ -185,6 +192,9 @@ def _expect_size(ctx: Ctx, layer: ir.Layer, param: str, dim: Dim, what: str) -> 
     comment = f"{dim.size} = {dim.why}" if " x " in dim.why else ""
     if value is None:
         return replace(layer.with_arg(param, dim.size), comment=comment)
+    if value == dim.size and isinstance(dim.size, SymInt) and dim.size.local.const is None:
+        # A written size the input must match: the generic class checks it (emit_torch).
+        return replace(layer, comment=comment, pinned=((param, dim.size),))
     if value != dim.size:
         explained = (
             f"{dim.size} = {dim.why}"
@@ -362,9 +372,9 @@ def rule_conv(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]
             help="conv1d expects (batch, channels, length); add `permute(0, 2, 1)` before it",
         )
     layer = _expect_size(ctx, layer, "in_channels", channels, "input channels")
-    groups = int(layer.get("groups", 1))  # type: ignore[arg-type]
-    out_ch = int(layer.get("out_channels"))  # type: ignore[arg-type]
-    in_ch = int(layer.get("in_channels"))  # type: ignore[arg-type]
+    groups = _int(layer.get("groups", 1))
+    out_ch = _int(layer.get("out_channels"))
+    in_ch = _int(layer.get("in_channels"))
     if in_ch % groups or out_ch % groups:
         raise ctx.rep.fatal(
             "bad-size",
@@ -468,7 +478,9 @@ def rule_pool(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]
         # Input positions after the end of the last window are never seen.
         last_end = (size - 1) * stride[i] - pad[i] + eff  # one past the last covered position
         dropped = axis.size - last_end
-        if dropped > 0 and kernel[i] > 1:
+        with quiet():  # a warning only: the length analysis need not split on it
+            drops = dropped > 0 and kernel[i] > 1
+        if drops:
             why = (
                 f"no window of {eff} with stride {stride[i]} and padding {pad[i]} covers them"
                 if pad[i]
@@ -499,7 +511,7 @@ def rule_adaptive(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Sh
             shape,
             help="put the positions on the last axis: (batch, channels, length)",
         )
-    size = int(layer.get("output_size"))  # type: ignore[arg-type]
+    size = _int(layer.get("output_size"))
     return layer, (*shape[:-1], Dim(size, shape[-1].label, f"after {ctx.where}", ctx.span))
 
 
@@ -613,7 +625,7 @@ def rule_linear(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shap
             label=f"{shape[-1].size} = {shape[-1].why}" if " x " in shape[-1].why else "",
             help="leave the input size out and archc infers it for every length",
         )
-    out = int(layer.get("out_features"))  # type: ignore[arg-type]
+    out = _int(layer.get("out_features"))
     return layer, (*shape[:-1], Dim(out, "features", f"from {ctx.where}", ctx.span))
 
 
@@ -654,7 +666,7 @@ def rule_lstm(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]
             + ("add `permute(0, 2, 1)` before it" if batch_first else "permute the axes first"),
         )
     layer = _expect_size(ctx, layer, "input_size", shape[2], "input features")
-    hidden = int(layer.get("hidden_size"))  # type: ignore[arg-type]
+    hidden = _int(layer.get("hidden_size"))
     dirs = 2 if layer.get("bidirectional") else 1
     why = f"{dirs} directions x {hidden} hidden units" if dirs == 2 else f"from {ctx.where}"
     return layer, (shape[0], shape[1], Dim(hidden * dirs, "features", why, ctx.span))
@@ -676,7 +688,7 @@ def rule_identity(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Sh
 
 
 def _axis(ctx: Ctx, layer: ir.Layer, param: str, shape: Shape) -> int:
-    value = int(layer.get(param))  # type: ignore[arg-type]
+    value = _int(layer.get(param))
     rank = len(shape)
     if not -rank <= value < rank:
         raise ctx.rep.fatal(
@@ -777,7 +789,7 @@ def rule_reshape(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Sha
                 "`permute` first",
             )
         as_infer = True
-    values = [BATCH if t == "batch" else int(t) for t in target]  # type: ignore[arg-type]
+    values = [BATCH if t == "batch" else _int(t) for t in target]
     total = math.prod(sizes)
     known = math.prod(v for v in values if v != -1)
     if n_infer:
@@ -974,7 +986,7 @@ def rule_transpose(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, S
 
 def rule_select(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
     axis = _axis(ctx, layer, "dim", shape)
-    index = int(layer.get("index"))  # type: ignore[arg-type]
+    index = _int(layer.get("index"))
     size = shape[axis].size
     if size is None:
         raise _batch_mix(
@@ -1184,8 +1196,8 @@ def rule_groupnorm(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, S
         raise _rank_error(ctx, layer, "(batch, channels, ...)", shape)
     _batch_at_0(ctx, shape, "normalize")
     layer = _expect_size(ctx, layer, "num_channels", shape[1], "channels")
-    groups = int(layer.get("num_groups"))  # type: ignore[arg-type]
-    channels = int(layer.get("num_channels"))  # type: ignore[arg-type]
+    groups = _int(layer.get("num_groups"))
+    channels = _int(layer.get("num_channels"))
     if channels % groups:
         raise ctx.rep.fatal(
             "bad-size",
@@ -1216,7 +1228,7 @@ def rule_batchnorm3d(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer,
 
 
 def rule_embedding(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
-    count = int(layer.get("num_embeddings"))  # type: ignore[arg-type]
+    count = _int(layer.get("num_embeddings"))
     pad = layer.get("padding_idx")
     if isinstance(pad, int) and not -count <= pad < count:
         raise ctx.rep.fatal(
@@ -1225,7 +1237,7 @@ def rule_embedding(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, S
             layer.arg_span("padding_idx"),
             help=f"use an index from {-count} to {count - 1}",
         )
-    dim = int(layer.get("embedding_dim"))  # type: ignore[arg-type]
+    dim = _int(layer.get("embedding_dim"))
     return layer, (*shape, Dim(dim, "features", f"from {ctx.where}", ctx.span))
 
 
@@ -1238,9 +1250,9 @@ def rule_convtranspose(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Laye
         raise _rank_error(ctx, layer, f"{n + 2}-D {axes}", shape)
     _needs_batch_first(ctx, shape, "convolve", layer, n)
     layer = _expect_size(ctx, layer, "in_channels", shape[1], "input channels")
-    groups = int(layer.get("groups", 1))  # type: ignore[arg-type]
-    out_ch = int(layer.get("out_channels"))  # type: ignore[arg-type]
-    in_ch = int(layer.get("in_channels"))  # type: ignore[arg-type]
+    groups = _int(layer.get("groups", 1))
+    out_ch = _int(layer.get("out_channels"))
+    in_ch = _int(layer.get("in_channels"))
     if in_ch % groups or out_ch % groups:
         raise ctx.rep.fatal(
             "bad-size",
@@ -1330,7 +1342,7 @@ def rule_upsample(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Sh
         axis = shape[2 + i]
         assert axis.size is not None
         v = values[i]
-        new = int(v) if size is not None else math.floor(float(axis.size) * float(v))  # type: ignore[arg-type]
+        new = _int(v) if size is not None else math.floor(float(axis.size) * float(v))  # type: ignore[arg-type]
         if new < 1:
             raise ctx.rep.fatal(
                 "too-short",
@@ -1385,7 +1397,7 @@ def rule_constantpad(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer,
 
 def crop_bounds(layer: ir.Layer) -> tuple[int, int]:
     """(left, right) of a checked crop."""
-    return int(layer.get("left") or 0), int(layer.get("right") or 0)  # type: ignore[arg-type]
+    return _int(layer.get("left") or 0), _int(layer.get("right") or 0)
 
 
 def rule_crop(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
@@ -1484,8 +1496,8 @@ def _attention_input(layer: ir.Layer, shape: Shape, ctx: Ctx, size: str, heads: 
         raise _rank_error(ctx, layer, "3-D (batch, length, features)", shape)
     _batch_at_0(ctx, shape, "attend")
     layer = _expect_size(ctx, layer, size, shape[2], "features")
-    width = int(layer.get(size))  # type: ignore[arg-type]
-    count = int(layer.get(heads))  # type: ignore[arg-type]
+    width = _int(layer.get(size))
+    count = _int(layer.get(heads))
     if width % count:
         raise ctx.rep.fatal(
             "bad-size",
@@ -1617,11 +1629,26 @@ class ShapeChecker:
     def __init__(self, reporter: Reporter) -> None:
         self.rep = reporter
         self.layout = Layout(())
+        # Per block: input sizes some instance takes as constructor arguments, and those
+        # every instance must take so that one class serves them all (see check()).
+        self.took: defaultdict[str, set[str]] = defaultdict(set)
+        self.separate: dict[str, set[str]] = {}
 
     def check(self, arch: ir.Architecture) -> ir.Architecture | None:
         """The checked architecture, or None when a shape error was found."""
         if not arch.input_shape:
             return None
+        start = len(self.rep.items)
+        checked = self.check_once(arch)
+        if self.took and {k: v for k, v in self.took.items() if v} != self.separate:
+            # Some instances of a block take an input size as an argument and others do not:
+            # check again with it an argument in all, so they share one class.
+            self.separate = {k: set(v) for k, v in self.took.items() if v}
+            del self.rep.items[start:]
+            checked = self.check_once(arch)
+        return checked
+
+    def check_once(self, arch: ir.Architecture) -> ir.Architecture | None:
         before = sum(d.is_error for d in self.rep.items)
         self.layout = Layout.of(arch.input_shape)
         extra = {name: shape for name, shape, _ in arch.extra_inputs}
@@ -2011,13 +2038,19 @@ class ShapeChecker:
             return replace(module, items=tuple(items), shapes=tuple(shapes)), shape
         if isinstance(module, ir.ModuleList):  # pragma: no cover - the resolver indexes lists
             raise AssertionError("a module list is called through its items")
-        cls = self.check_class(module.cls, shape)
+        local_shape, dim_args = _localize(module, shape, self.separate.get(module.cls.name, set()))
+        for name, _ in dim_args:
+            self.took[module.cls.name].add(name)
+        cls = self.check_class(module.cls, local_shape)
+        mapping = {name: _local_expr(v) for name, v in (*module.args, *dim_args)}
+        out_shape = tuple(_to_caller(d, mapping) for d in cls.out_shape)
+        cls = replace(cls, out_shapes=tuple(tuple(_to_caller(d, mapping) for d in o) for o in cls.out_shapes))
         if module.cls.in_shape and _sized(module.cls.in_shape) != _sized(shape):
             # A reused instance called at another shape: keep the first call's sizes and
             # mark it, so the emitter does not print them as the sizes of every call. Where
             # the IR can hold every call's checked class (`calls`), they are kept too.
-            return replace(module, varies=True, calls=(*module.calls, cls)), cls.out_shape
-        return replace(module, cls=cls), cls.out_shape
+            return replace(module, varies=True, calls=(*module.calls, cls)), out_shape
+        return replace(module, cls=cls, dim_args=dim_args), out_shape
 
     def seq_item(self, item: ir.ModuleExpr, state: _ClassState) -> None:
         """An nn.Sequential holds modules and passes each one's output on as it is."""
@@ -2072,6 +2105,52 @@ class ShapeChecker:
             layout = Layout(layout.strides)
         self.layout = layout
         return checked, out
+
+
+def _local_expr(value: Value) -> Expr:
+    if isinstance(value, SymInt):
+        return value.local
+    return const(value) if isinstance(value, int) and not isinstance(value, bool) else ZERO
+
+
+def _localize(
+    module: ir.BlockRef, shape: Shape, separate: set[str]
+) -> tuple[Shape, tuple[tuple[str, Value], ...]]:
+    """The block's input shape in the block's own names: a size equal (for every parameter
+    value) to one of its parameters is that parameter; any other is a constructor argument
+    of its own (`in_channels`), returned with its value in the caller's terms. Sizes named in
+    `separate` are arguments of their own in every instance (one class for all of them)."""
+    by_root: dict[str, SymInt] = {}
+    for _, value in module.cls.params:
+        if isinstance(value, SymInt):
+            by_root.setdefault(value.root.key, value)
+    taken = {name for name, _ in module.cls.params}
+    dims: list[Dim] = []
+    extra: list[tuple[str, Value]] = []
+    for dim in shape:
+        if dim.size is None:
+            dims.append(dim)
+            continue
+        root = dim.size.root if isinstance(dim.size, SymInt) else const(dim.size)
+        name = f"in_{dim.label}"
+        match = by_root.get(root.key)
+        if match is not None and name not in separate:
+            dims.append(replace(dim, size=SymInt(plain(dim.size), match.local, root)))
+            continue
+        n = 2
+        while name in taken:
+            name, n = f"in_{dim.label}{n}", n + 1
+        taken.add(name)
+        dims.append(replace(dim, size=SymInt(plain(dim.size), symbol(name), root)))
+        extra.append((name, dim.size))
+    return tuple(dims), tuple(extra)
+
+
+def _to_caller(dim: Dim, mapping: dict[str, Expr]) -> Dim:
+    """A size of a block's output, in the caller's names."""
+    if not isinstance(dim.size, SymInt):
+        return dim
+    return replace(dim, size=SymInt(plain(dim.size), substitute(dim.size.local, mapping), dim.size.root))
 
 
 def _sized(shape: Shape) -> tuple[int | None, ...]:

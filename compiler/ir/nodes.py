@@ -49,6 +49,9 @@ class Layer:
     arg_spans: tuple[tuple[str, Span], ...] = ()
     explicit: frozenset[str] = frozenset()
     comment: str = ""  # filled by shape checking: the derivation of an inferred size
+    # Filled by shape checking: written input sizes that depend on the parameters through the
+    # input (param name, the inferred symbolic size); the generic class checks them.
+    pinned: tuple[tuple[str, Value], ...] = ()
 
     def get(self, name: str, default: Value = None) -> Value:
         for key, value in self.args:
@@ -66,7 +69,7 @@ class Layer:
         args = tuple((k, value if k == name else v) for k, v in self.args)
         if all(k != name for k, _ in self.args):
             args = (*args, (name, value))
-        return Layer(self.kind, args, self.span, self.arg_spans, self.explicit, self.comment)
+        return Layer(self.kind, args, self.span, self.arg_spans, self.explicit, self.comment, self.pinned)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,9 @@ class BlockRef:
     # holds the sizes of one call only, and the emitter must not print them as the rule.
     varies: bool = False
     calls: tuple[ClassDef, ...] = ()  # the checked class of every later call at another shape
+    args: tuple[tuple[str, Value], ...] = ()  # the block's arguments, in the caller's terms
+    # Set by checking: input sizes the class takes as constructor arguments (`in_channels`).
+    dim_args: tuple[tuple[str, Value], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,8 @@ class ModuleList:
 
     items: tuple[ModuleExpr, ...]
     span: Span
+    var: str = ""  # the loop that made the items: its index, and its range() bounds
+    bounds: tuple[Value, ...] = ()
 
 
 ModuleExpr = Union[Layer, Sequential, BlockRef, AttrRef, ModuleList]
@@ -191,6 +199,7 @@ class Loop:
     iterations: tuple[tuple[Op, ...], ...]
     span: Span
     shape: Shape = ()
+    bounds: tuple[Value, ...] = ()  # range()'s arguments
 
 
 Op = Union[CallAttr, Functional, Residual, Load, Store, Merge, Loop]
@@ -211,6 +220,7 @@ class ClassDef:
     inputs: tuple[str, ...] = ("x",)  # forward's arguments; the first is the starting tensor
     outputs: tuple[str, ...] = ()  # returned tensors in order; () returns the current one
     out_shapes: tuple[Shape, ...] = ()  # filled by checking: the shape of every output
+    param_defaults: tuple[tuple[str, Value], ...] = ()  # a block's constant defaults
     # Attributes by name: every forward step looks its module up, so a scan would be quadratic.
     _by_name: dict[str, Attr] = field(init=False, repr=False, compare=False, hash=False)
 
@@ -252,6 +262,10 @@ class Architecture:
     input_span: Span | None = None
     # Every input after the first, with its shape and where it is declared.
     extra_inputs: tuple[tuple[str, Shape, Span], ...] = ()
+    # Parameters the generic module cannot follow (see Resolver.fixed).
+    fixed: frozenset[str] = frozenset()
+    # Set for emission when a written size pins the input length: the lengths that fit.
+    fits: str = ""
 
 
 def nested(op: Op) -> tuple[tuple[Op, ...], ...]:

@@ -12,6 +12,7 @@ from typing import Any
 from ..core.diagnostics import CompileError, Note, Reporter, did_you_mean
 from ..core.pysafe import BUILTIN_NAMES, GENERATED_GLOBALS, class_name_problem, suggest_name
 from ..core.source import Span
+from ..core.sym import SymFloat, SymInt, SymStr, const, plain, recording, symbol
 from ..core.values import MAX_INT, MAX_SIZE, Value, show, type_name
 from ..syntax import tree as s
 from . import nodes as ir
@@ -113,6 +114,9 @@ class _Scope:
     loop_depth: int = 0
     loop_tensors: set[str] = field(default_factory=set)
     lists: dict[str, list[ir.ModuleExpr]] = field(default_factory=dict)
+    # The loop that fills each list: its index variable and range() bounds (for emission).
+    list_ranges: dict[str, tuple[str, tuple[Value, ...]]] = field(default_factory=dict)
+    loop_range: tuple[str, tuple[Value, ...]] | None = None
     list_loops: dict[str, Span | None] = field(default_factory=dict)
     loop_id: Span | None = None
     in_loop: int = 0  # loops of any kind, seq ones included
@@ -128,7 +132,11 @@ class _Scope:
     def class_attrs(self) -> tuple[ir.Attr, ...]:
         """The attributes, with every loop's module list filled in."""
         return tuple(
-            ir.Attr(a.name, ir.ModuleList(tuple(self.lists[a.name]), a.span), a.span)
+            ir.Attr(
+                a.name,
+                ir.ModuleList(tuple(self.lists[a.name]), a.span, *self.list_ranges.get(a.name, ("", ()))),
+                a.span,
+            )
             if a.name in self.lists
             else a
             for a in self.attrs
@@ -169,6 +177,11 @@ class Resolver:
                 )
             self.blocks[block.name] = block
         self.expansion = Expansion(self.blocks)
+        # The architecture's parameters the module's structure depends on (repeat counts,
+        # `if` conditions) or that are used other than as they are (a float in arithmetic):
+        # the generic class cannot follow them and refuses other values (emit_torch).
+        self.fixed: set[str] = set()
+        self.top_env: Mapping[str, Value] | None = None
 
     # ------------------------------------------------------------ parameters
 
@@ -257,7 +270,12 @@ class Resolver:
             return None
         if isinstance(expr, s.Var):
             if expr.name in env:
-                return env[expr.name]
+                value = env[expr.name]
+                if env is self.top_env and (
+                    isinstance(value, (bool, tuple)) or value is None
+                ):
+                    self.fixed.add(expr.name)  # no symbol for these: the literal is emitted
+                return value
             suggestion = did_you_mean(expr.name, list(env))
             raise self.rep.fatal(
                 "undefined-name",
@@ -316,6 +334,8 @@ class Resolver:
         left = self.eval(expr.left, env)
         right = self.eval(expr.right, env)
         for v in (left, right):
+            if isinstance(v, (SymFloat, SymStr)) and env is self.top_env:
+                self.fixed.add(v.name)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise self.rep.fatal(
                     "type-error", f"`{expr.op}` needs numbers, got a {type_name(v)}", expr.span
@@ -381,7 +401,12 @@ class Resolver:
                 help="nest fewer blocks inside one another",
             )
         params, param_spans = self.bind_params(arch, overrides or {}, override_spans or {})
+        # Whole-number parameters are symbols: every size derived from them carries its
+        # expression (core/sym), which the emitter writes and the length analysis solves.
+        params = {k: symbolic(k, v, top=True) for k, v in params.items()}
         scope = _Scope(dict(params), dict(param_spans))
+        self.top_env = scope.values
+        self.fixed = set()
         meta: dict[str, Any] = {}
         input_stmts: list[s.InputStmt] = []
         ops: list[ir.Op] = []
@@ -434,6 +459,7 @@ class Resolver:
             arch.span,
             first.span if first else None,
             tuple(extra),
+            frozenset(self.fixed),
         )
 
     # ------------------------------------------------------------ the dataflow graph
@@ -748,7 +774,7 @@ class Resolver:
             bounds.append(value)
         if len(bounds) == 3 and bounds[2] == 0:
             raise self.rep.fatal("bad-value", "the step of range() cannot be 0", stmt.range_args[2].span)
-        indices = range(*bounds)
+        indices = range(*(int(b) for b in bounds))  # int(): a length probe records the count
         if len(indices) > MAX_LAYERS:
             raise self.rep.fatal(
                 "too-large",
@@ -757,20 +783,26 @@ class Resolver:
             )
         iterations: list[tuple[Any, ...]] = []
         outer_loop = scope.loop_id
+        outer_range = scope.loop_range
         scope.loop_id = stmt.span
+        scope.loop_range = (stmt.var, tuple(bounds))
         scope.in_loop += 1
         scope.nested += 1
         if not in_seq:
             scope.loop_depth += 1
         try:
             for index in indices:
-                scope.values[stmt.var] = index
+                # The index is a symbol of its own: a loop body that reads it the same way in
+                # every iteration can be emitted as one comprehension over range().
+                # (Inside a seq the items are written out one by one: the index is a number.)
+                scope.values[stmt.var] = index if in_seq else SymInt(index, symbol(stmt.var), const(index))
                 scope.value_spans[stmt.var] = stmt.var_span
                 iterations.append(tuple(self.body(stmt.body, scope, in_seq)))
         finally:
             scope.values.pop(stmt.var, None)
             scope.value_spans.pop(stmt.var, None)
             scope.loop_id = outer_loop
+            scope.loop_range = outer_range
             scope.in_loop -= 1
             scope.nested -= 1
             if not in_seq:
@@ -778,8 +810,10 @@ class Resolver:
                 if not scope.loop_depth:
                     scope.loop_tensors.clear()
         if in_seq:
+            # Items of one nn.Sequential, written out: the range's parameters are fixed.
+            self.fixed |= {n for b in bounds if isinstance(b, SymInt) for n in b.root.symbols()}
             return [item for iteration in iterations for item in iteration]
-        return [ir.Loop(stmt.var, tuple(indices), tuple(iterations), stmt.span)]
+        return [ir.Loop(stmt.var, tuple(indices), tuple(iterations), stmt.span, bounds=tuple(bounds))]
 
     def is_merge(self, term: s.Term, scope: _Scope) -> bool:
         """`cat(a, b, dim = 1)`, `add(a, b)`, ...; `mean(dim = 2)` is a layer."""
@@ -1103,6 +1137,8 @@ class Resolver:
         if items is None:
             items = scope.lists[name] = []
             scope.list_loops[name] = scope.loop_id
+            if scope.loop_range is not None and scope.loop_depth == 1 and scope.in_loop == 1:
+                scope.list_ranges[name] = scope.loop_range
             self.register(scope, name, ir.ModuleList((), span), span)
         elif scope.list_loops.get(name) != scope.loop_id:
             raise self.rep.fatal(
@@ -1115,7 +1151,10 @@ class Resolver:
         return len(items) - 1
 
     def condition(self, expr: s.Expr, scope: _Scope) -> bool:
-        value = self.eval(expr, scope.values)
+        with recording() as guards:
+            value = self.eval(expr, scope.values)
+        for guard in guards:
+            self.fixed |= guard.expr.symbols()
         if not isinstance(value, bool):
             raise self.rep.fatal(
                 "type-error",
@@ -1129,6 +1168,8 @@ class Resolver:
         """Module expressions for a term (several for a repetition)."""
         if isinstance(term, s.Repeat):
             count = self.eval(term.count, scope.values)
+            if isinstance(count, SymInt):
+                self.fixed |= count.root.symbols()
             if isinstance(count, bool) or not isinstance(count, int):
                 raise self.rep.fatal(
                     "type-error",
@@ -1446,6 +1487,10 @@ class Resolver:
                     )
                 values[param.name] = self.eval(param.default, values)
                 value_spans[param.name] = param.span
+        # Inside the block its parameters are its own symbols (its class's constructor
+        # arguments); `args` keeps the values in the caller's terms, for the call.
+        given: tuple[tuple[str, Value], ...] = tuple(values.items())
+        values = {k: symbolic(k, v) for k, v in values.items()}
         scope = _Scope(values, value_spans, block_stack=(*outer.block_stack, block.name))
         scope.tensors["x"] = block.name_span
         scope.inputs.append("x")
@@ -1463,8 +1508,18 @@ class Resolver:
             True,
             tuple(values.items()),
             outputs=tuple(name for name, _ in scope.returns or ()),
+            param_defaults=self.constant_defaults(block),
         )
-        return ir.BlockRef(cls, span)
+        return ir.BlockRef(cls, span, args=given)
+
+    def constant_defaults(self, block: s.BlockDef) -> tuple[tuple[str, Value], ...]:
+        """The block's parameters whose declared default is a constant (the class's defaults)."""
+        out = []
+        for param in block.params:
+            if param.default is not None and not _names(param.default):
+                with contextlib.suppress(CompileError):
+                    out.append((param.name, _quiet_eval(self, param.default)))
+        return tuple(out)
 
 
 _COMPARISONS: dict[str, Any] = {
@@ -1475,6 +1530,30 @@ _COMPARISONS: dict[str, Any] = {
     ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b,
 }
+
+
+def _quiet_eval(resolver: Resolver, expr: s.Expr) -> Value:
+    """A constant expression's value, reporting nothing (it was checked at its use)."""
+    saved = resolver.rep.items[:]
+    try:
+        return resolver.eval(expr, {})
+    finally:
+        resolver.rep.items[:] = saved
+
+
+def symbolic(name: str, value: Value, top: bool = False) -> Value:
+    """A whole-number value as the symbol `name`: an architecture's parameter (`top`), or a
+    block's, which keeps its expression in the architecture's parameters as its root. Floats
+    and strings remember the name, for a use of the parameter as it is."""
+    if isinstance(value, float):
+        return SymFloat(value, name)
+    if isinstance(value, str):
+        return SymStr(value, name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return value
+    if top:
+        return SymInt(plain(value), symbol(name))
+    return SymInt(plain(value), symbol(name), value.root if isinstance(value, SymInt) else const(value))
 
 
 def _tensor_name_problem(name: str) -> str | None:
