@@ -10,8 +10,11 @@ point, and a probe checks that lint never imports pygments.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -224,3 +227,47 @@ def test_lint_does_not_import_pygments() -> None:
     )
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report == {"codes": [0, 0], "pygments": False}
+
+
+def readme_section(title: str) -> list[str]:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    start = lines.index(title)
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith(("## ", "### ")))
+    return lines[start:end]
+
+
+def fenced(lines: list[str]) -> list[tuple[str, list[str]]]:
+    """(info string, body lines) of each fenced block."""
+    blocks, start = [], None
+    for i, line in enumerate(lines):
+        if line.startswith("```"):
+            if start is None:
+                start = i
+            else:
+                blocks.append((lines[start][3:], lines[start + 1 : i]))
+                start = None
+    return blocks
+
+
+def test_readme_highlighting_section(tmp_path: Path) -> None:
+    """The commands the README shows work, and the token listing it shows is the real one."""
+    blocks = fenced(readme_section("### Highlighting"))
+    (commands,) = [body for info, body in blocks if info == "sh"]
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    for line in commands:
+        words = shlex.split(line, comments=True)
+        assert words[0] == "pygmentize", line
+        subprocess.run([*pygmentize(), *words[1:]], cwd=tmp_path, check=True, capture_output=True)
+    assert '<span class="nb">conv1d</span>' in (tmp_path / "deepsea.html").read_text()
+    (shown,) = [body for _, body in blocks if body and body[0].startswith("Token.")]
+    text = "".join(ast.literal_eval(line.split("\t", 1)[1]) for line in shown)
+    assert text.rstrip("\n") in (ROOT / "examples" / "bpnet.arch").read_text().splitlines()
+    (tmp_path / "line.arch").write_text(text)
+    raw = subprocess.run(
+        [*pygmentize(), "-l", "archc", "-f", "raw", "line.arch"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert raw.splitlines() == shown
