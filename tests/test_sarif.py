@@ -101,6 +101,9 @@ def check_against_json(log: dict[str, Any], diags: list[dict[str, Any]]) -> None
         )
         assert location.get("message", {}).get("text") == diag["label"]
         placed = [n for n in diag["notes"] if n["line"] is not None]
+        for note in diag["notes"]:
+            if note["line"] is None:  # a note without a place stays in the message
+                assert f"\nnote: {note['message']}" in result["message"]["text"]
         related = result.get("relatedLocations", [])
         assert [r["message"]["text"] for r in related] == [n["message"] for n in placed]
         assert [r["physicalLocation"]["region"]["startLine"] for r in related] == [n["line"] for n in placed]
