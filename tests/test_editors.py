@@ -202,6 +202,10 @@ def test_invalid_characters_are_marked() -> None:
     text = "arch m() {\n  relu @ x\n}\n"
     scopes = tokenize(text)
     assert "invalid.illegal.character.archc" in scopes[text.index("@")]
+    text = 'arch m() {\n  relu )\n  f("a\\q")\n}\n'
+    scopes = tokenize(text)
+    assert "invalid.illegal.character.archc" in scopes[text.index(" )") + 1]
+    assert "invalid.illegal.escape.archc" in scopes[text.index("\\q")]
 
 
 KEYWORD_SCOPES = ("keyword.", "constant.language.")

@@ -159,6 +159,11 @@ def test_token_classes() -> None:
     assert {value: got.get(value) for value in expected} == expected
 
 
+def test_characters_archc_lacks_are_errors() -> None:
+    for text in ("  relu @ x\n", "  relu ; x\n", "  relu )\n", "  x1.y\n", '  f("a\\q")\n'):
+        assert any(kind in Error for kind, _ in tokens(text)), text
+
+
 def test_every_grammar_keyword_is_a_keyword() -> None:
     words = grammar_keywords()
     assert {"arch", "block", "residual", "for", "range", "none"} <= words

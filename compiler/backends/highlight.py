@@ -24,6 +24,7 @@ from pygments import lexer
 from pygments.lexer import RegexLexer, include
 from pygments.token import (
     Comment,
+    Error,
     Keyword,
     Name,
     Number,
@@ -85,10 +86,7 @@ def _common(binding: _TokenType) -> list[Any]:
         (r"#[^\n]*?(?=" + ALLOW + ")", Comment.Single),
         (r"#[^\n]*", Comment.Single),
         (r'"', String.Double, "string"),
-        (
-            r"[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+|\.[0-9]+(?:[eE][-+]?[0-9]+)?",
-            Number.Float,
-        ),
+        (FLOAT, Number.Float),
         (r"[0-9]+", Number.Integer),
         # `name := ...` names a tensor; `name = ...` a layer (or, in parentheses, an argument).
         # Keywords too: `residual = conv1d(8, 3)` names a layer `residual`.
@@ -122,7 +120,7 @@ class ArchcLexer(RegexLexer):
     tokens: ClassVar[dict[str, list[Any]]] = {
         "root": [
             (r"\(", Punctuation, "paren"),
-            (r"\)", Punctuation),  # unbalanced: a syntax error for archc, not for the lexer
+            (r"\)", Error),  # closes nothing (the TextMate grammar marks it invalid too)
             include("common-root"),
         ],
         "paren": [
