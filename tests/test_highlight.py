@@ -23,6 +23,8 @@ import pytest
 from archc.backends.highlight import ArchcLexer
 from archc.ir.layers import ALIASES, all_names
 from archc.ir.nodes import MERGES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
 from pygments.token import Error, Keyword, Name, Number, Operator, String, Token, _TokenType
 
@@ -104,6 +106,40 @@ def test_any_text_round_trips(text: str) -> None:
     raw = "".join(value for _, _, value in ArchcLexer().get_tokens_unprocessed(text))
     assert raw == text
     assert "".join(value for _, value in tokens(text)) == text.replace("\r\n", "\n")
+
+
+# Text built from the language's own pieces and a few characters it lacks.
+PIECES = st.sampled_from(
+    [
+        "arch",
+        "block",
+        "conv1d",
+        "x",
+        ":=",
+        "=",
+        "(",
+        ")",
+        "{",
+        "}",
+        "|",
+        '"',
+        "\\",
+        "#",
+        "1.5",
+        "\n",
+        "\r\n",
+        " ",
+        "@",
+        "é",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(PIECES, max_size=40).map("".join) | st.text(max_size=60))
+def test_random_text_round_trips(text: str) -> None:
+    raw = "".join(value for _, _, value in ArchcLexer().get_tokens_unprocessed(text))
+    assert raw == text
 
 
 def test_token_classes() -> None:
