@@ -140,6 +140,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
     if args.format == "json":
         json.dump([d.to_json() for d in everything], sys.stdout, indent=2)
         print()
+    elif args.format == "sarif":
+        from .backends.sarif import render_sarif
+
+        sys.stdout.write(render_sarif(everything, __version__, Path.cwd()))
     else:
         _print_diagnostics(everything, sys.stdout)
         for line in reports:
@@ -305,7 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lint", help="check for shape mistakes; writes nothing")
     inputs(p)
     p.add_argument("--strict", action="store_true", help="warnings fail too")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--format", choices=("text", "json", "sarif"), default="text", help="sarif: SARIF 2.1.0"
+    )
     p.add_argument("--lengths", action="store_true", help="report which input lengths work")
     p.set_defaults(func=cmd_lint)
 
