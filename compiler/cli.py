@@ -216,6 +216,18 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lsp(args: argparse.Namespace) -> int:
+    try:
+        import pygls  # noqa: F401  (only whether it is installed)
+    except ImportError:
+        print("archc: error: `archc lsp` needs pygls: pip install 'archc[lsp]'", file=sys.stderr)
+        return EXIT_USAGE
+    from .lsp.server import serve
+
+    serve()
+    return EXIT_OK
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from .core import explain
 
@@ -329,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("code", nargs="?", metavar="CODE", help="e.g. merge-mismatch")
     p.add_argument("--list", action="store_true", help="list every code with its summary")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("lsp", help="run the language server over stdio (for editors)")
+    p.set_defaults(func=cmd_lsp)
     return parser
 
 

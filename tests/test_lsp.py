@@ -1,0 +1,393 @@
+"""`archc lsp` driven by a real LSP client (pytest-lsp) over the server process's stdio.
+
+One server process serves the whole module; every test opens documents of its own
+(distinct URIs), so the tests do not depend on each other's state. Expected values come
+from the source texts below and from `archc lint --format json` on the same files, never
+from the server itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pygls", reason="the lsp extra (pygls) is not installed")
+pytest_lsp = pytest.importorskip("pytest_lsp", reason="pytest-lsp is not installed")
+
+from lsprotocol import types as lsp  # noqa: E402
+from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.arch"))
+TIMEOUT = 60  # seconds for one answer: generous, the machine is shared
+
+BAD = """\
+arch bad(classes = 2, length = 100, alphabet = 4) {
+  conv = conv1d(16, 5)
+  relu
+  flatten
+  fc = linear(999 -> classes)
+}
+"""
+
+WARN = """\
+arch warn(classes = 2, length = 101, alphabet = 4) {
+  conv = conv1d(16, 5) | relu
+  maxpool1d(3)
+  maxpool1d(4)
+  flatten
+  fc = linear(classes)
+}
+"""
+
+GRAPH = """\
+block Trunk(filters) {
+  c = conv1d(filters, 3, padding = 1) | relu
+}
+
+arch twin(outputs = 1, length = 100, alphabet = 4, filters = 8) {
+  fwd := conv1 = conv1d(filters, 5) | relu | trunk = Trunk(filters) | global_max_pool | fc = linear(outputs)
+  rev := x | flip(1, 2) | conv1 | relu | trunk | global_max_pool | fc
+  mean(fwd, rev) | sigmoid
+}
+"""
+
+
+@pytest_lsp.fixture(
+    scope="module",
+    config=ClientServerConfig(server_command=[sys.executable, "-m", "archc", "lsp"]),
+)
+async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+    params = lsp.InitializeParams(capabilities=pytest_lsp.client_capabilities("visual-studio-code"))
+    await lsp_client.initialize_session(params)
+    yield
+    await lsp_client.shutdown_session()
+
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+_opened: dict[str, int] = {}
+
+
+async def _diagnostics(client: LanguageClient, uri: str) -> list[lsp.Diagnostic]:
+    while uri not in client.diagnostics:
+        await asyncio.wait_for(client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), TIMEOUT)
+    return list(client.diagnostics.pop(uri))
+
+
+async def open_doc(client: LanguageClient, name: str, text: str) -> tuple[str, list[lsp.Diagnostic]]:
+    """Open a document under a fresh URI and wait for its diagnostics."""
+    count = _opened[name] = _opened.get(name, 0) + 1
+    uri = f"file:///work/doc{count}/{name}"
+    client.diagnostics.pop(uri, None)
+    client.text_document_did_open(
+        lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(uri=uri, language_id="archc", version=1, text=text))
+    )
+    return uri, await _diagnostics(client, uri)
+
+
+async def change_doc(client: LanguageClient, uri: str, version: int, text: str) -> list[lsp.Diagnostic]:
+    client.diagnostics.pop(uri, None)
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            [lsp.TextDocumentContentChangeWholeDocument(text=text)],
+        )
+    )
+    return await _diagnostics(client, uri)
+
+
+def at(text: str, needle: str, skip: int = 0) -> lsp.Position:
+    """The position of the start of `needle` in `text` (its `skip`+1-th occurrence)."""
+    offset = -1
+    for _ in range(skip + 1):
+        offset = text.index(needle, offset + 1)
+    line = text.count("\n", 0, offset)
+    return lsp.Position(line, offset - (text.rfind("\n", 0, offset) + 1))
+
+
+def lint_json(path: Path) -> list[dict[str, object]]:
+    got = subprocess.run(
+        [sys.executable, "-m", "archc", "lint", "--format", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=TIMEOUT,
+    )
+    data: list[dict[str, object]] = json.loads(got.stdout)
+    return data
+
+
+# ------------------------------------------------------------------ diagnostics
+
+
+async def test_a_shape_error_has_its_code_range_and_secondary_label(client: LanguageClient) -> None:
+    uri, diags = await open_doc(client, "bad.arch", BAD)
+    (diag,) = diags
+    assert diag.code == "shape-mismatch"
+    assert diag.severity == lsp.DiagnosticSeverity.Error
+    assert diag.source == "archc"
+    # `999` on line 5 (0-based 4), columns 14..17.
+    assert diag.range == lsp.Range(at(BAD, "999"), lsp.Position(4, 17))
+    assert "expects 999 input features, but its input has 1536" in diag.message
+    assert "help: write 1536" in diag.message
+    (related,) = diag.related_information or []
+    assert related.message == "16 channels set here"
+    assert related.location.uri == uri
+    assert related.location.range.start == at(BAD, "conv = conv1d")
+
+
+async def test_a_clean_file_has_no_diagnostics(client: LanguageClient) -> None:
+    _, diags = await open_doc(client, "clean.arch", WARN.replace("length = 101", "length = 100"))
+    assert diags == []
+
+
+async def test_an_allow_comment_suppresses_the_warning_as_lint_does(client: LanguageClient) -> None:
+    _, diags = await open_doc(client, "warn.arch", WARN)
+    assert [(d.code, d.range.start.line, d.severity) for d in diags] == [
+        ("pool-drops", 2, lsp.DiagnosticSeverity.Warning)
+    ]
+    allowed = WARN.replace("maxpool1d(3)\n", "maxpool1d(3)  # archc: allow(pool-drops)\n")
+    _, diags = await open_doc(client, "warn_allowed.arch", allowed)
+    assert diags == []
+    # The same comment where nothing is dropped matches nothing, and says so.
+    stale = allowed.replace("length = 101", "length = 100")
+    _, diags = await open_doc(client, "warn_stale.arch", stale)
+    assert [(d.code, d.range.start) for d in diags] == [("unused-allow", at(stale, "pool-drops"))]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+async def test_every_example_gets_the_diagnostics_of_lint(client: LanguageClient, path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    _, diags = await open_doc(client, path.name, text)
+    got = [(d.code, d.range.start.line + 1, d.range.start.character + 1) for d in diags]
+    want = [(d["code"], d["line"], d["column"]) for d in lint_json(path)]
+    assert sorted(got) == sorted(want)  # type: ignore[type-var]
+
+
+async def test_diagnostics_follow_edits(client: LanguageClient) -> None:
+    uri, diags = await open_doc(client, "edit.arch", BAD)
+    assert [d.code for d in diags] == ["shape-mismatch"]
+    assert await change_doc(client, uri, 2, BAD.replace("999 -> classes", "classes")) == []
+    # Back to the first text: the cached result, published again.
+    assert [d.code for d in await change_doc(client, uri, 3, BAD)] == ["shape-mismatch"]
+
+
+HUGE_LINE = "arch a(classes = 2) {" + " relu |" * 20000 + " relu\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "code"),
+    [
+        ("huge_line.arch", HUGE_LINE, "syntax"),
+        ("binary.arch", "\x00\x01\x02\xff\ufffd\x7f arch \x1b[31m {{{ \U0001f600", "syntax"),
+        ("unterminated.arch", "arch a(classes = 2, length = 10, alphabet = 4) {\n  seq { relu | seq {\n", "syntax"),
+        ("empty.arch", "", "empty"),
+        ("deep.arch", "arch a(c = 1) {" + "seq { " * 300 + "relu" + " }" * 300 + "}", "too-deep"),
+        ("too_large.arch", "# a comment\n" * 50_000, "too-large"),
+    ],
+)
+async def test_garbage_gives_diagnostics_not_a_crash(
+    client: LanguageClient, tmp_path: Path, name: str, text: str, code: str
+) -> None:
+    _, diags = await open_doc(client, name, text)
+    got = [(d.code, d.severity, d.range.start.line + 1, d.range.start.character + 1) for d in diags]
+    # Where `archc lint` puts it (these texts are ASCII but for the last character of one,
+    # so its columns are the server's).
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    want = [(d["code"], lsp.DiagnosticSeverity.Error, d["line"], d["column"]) for d in lint_json(path)]
+    assert got == want
+    assert got[0][0] == code
+    # The server still answers afterwards.
+    _, diags = await open_doc(client, "after_garbage.arch", BAD)
+    assert [d.code for d in diags] == ["shape-mismatch"]
+
+
+async def test_columns_are_counted_in_utf16_units(client: LanguageClient) -> None:
+    # Two emoji (two UTF-16 units each) before the error on its line.
+    text = 'arch a(classes = 2, length = 10, alphabet = 4) {\n  meta { doc = "\U0001f600\U0001f600" } relu § relu\n}\n'
+    _, diags = await open_doc(client, "emoji.arch", text)
+    (diag,) = diags
+    line = text.splitlines()[1]
+    prefix = line[: line.index("relu")]
+    assert diag.code == "syntax"
+    assert diag.range.start == lsp.Position(1, len(prefix.encode("utf-16-le")) // 2)
+    assert diag.range.start.character == len(prefix) + 2
+
+
+# ------------------------------------------------------------------ hover
+
+
+async def hover(client: LanguageClient, uri: str, pos: lsp.Position) -> str:
+    got = await client.text_document_hover_async(
+        lsp.HoverParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=pos)
+    )
+    assert got is not None and isinstance(got.contents, lsp.MarkupContent)
+    return got.contents.value
+
+
+async def test_hover_shows_the_shapes_and_derivation_of_a_step(client: LanguageClient) -> None:
+    text = (ROOT / "examples" / "basset.arch").read_text(encoding="utf-8")
+    uri, _ = await open_doc(client, "basset.arch", text)
+    # Basset's first convolution: 4 -> 300 channels, kernel 19 over 1000 positions.
+    value = await hover(client, uri, at(text, "conv1d(300"))
+    assert "input  (N, 4, 1000) (batch, channels, length)" in value
+    assert "output (N, 300, 982) (batch, channels, length)" in value
+    assert "in_channels = 4: inferred from the input" in value
+    assert "length 982 = floor((1000 + 2*0 - 1*(19 - 1) - 1) / 1) + 1" in value
+    # fc1's written input size and where it comes from.
+    value = await hover(client, uri, at(text, "fc1"))
+    assert "input  (N, 3600)" in value and "output (N, 1000)" in value
+    assert "3600 = 200 channels x 18 positions after layer3" in value
+
+
+async def test_hover_on_a_block_step_shows_each_instance(client: LanguageClient) -> None:
+    uri, diags = await open_doc(client, "graph_hover.arch", GRAPH)
+    assert diags == []
+    value = await hover(client, uri, at(GRAPH, "conv1d(filters, 3"))
+    assert "in `Trunk(filters=8)`" in value
+    assert "input  (N, 8, 96)" in value and "output (N, 8, 96)" in value
+    value = await hover(client, uri, at(GRAPH, "mean("))
+    assert "input  (N, 1)" in value and "output (N, 1)" in value
+
+
+async def test_no_hover_outside_steps(client: LanguageClient) -> None:
+    uri, _ = await open_doc(client, "nohover.arch", BAD)
+    got = await client.text_document_hover_async(
+        lsp.HoverParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=at(BAD, "classes"))
+    )
+    assert got is None
+
+
+# ------------------------------------------------------------------ definitions and references
+
+
+async def test_definition_and_references_of_layers_tensors_and_blocks(client: LanguageClient) -> None:
+    uri, _ = await open_doc(client, "graph_refs.arch", GRAPH)
+    doc = lsp.TextDocumentIdentifier(uri=uri)
+
+    async def definition(pos: lsp.Position) -> lsp.Position:
+        got = await client.text_document_definition_async(lsp.DefinitionParams(text_document=doc, position=pos))
+        assert isinstance(got, lsp.Location) and got.uri == uri
+        return got.range.start
+
+    async def references(pos: lsp.Position) -> list[lsp.Position]:
+        got = await client.text_document_references_async(
+            lsp.ReferenceParams(
+                text_document=doc, position=pos, context=lsp.ReferenceContext(include_declaration=True)
+            )
+        )
+        return sorted((loc.range.start for loc in got or []), key=lambda p: (p.line, p.character))
+
+    # A named layer reused by its bare name.
+    assert await definition(at(GRAPH, "conv1 |")) == at(GRAPH, "conv1 =")
+    assert await references(at(GRAPH, "conv1 =")) == [at(GRAPH, "conv1 ="), at(GRAPH, "conv1 |")]
+    # Named tensors, read by a merge.
+    assert await definition(at(GRAPH, "rev)")) == at(GRAPH, "rev :=")
+    assert await references(at(GRAPH, "fwd :=")) == [at(GRAPH, "fwd :="), at(GRAPH, "fwd, rev")]
+    # A block and its call; the named instance and its reuse.
+    assert await definition(at(GRAPH, "Trunk(filters) |")) == at(GRAPH, "Trunk(filters) {")
+    assert await references(at(GRAPH, "Trunk")) == [at(GRAPH, "Trunk"), at(GRAPH, "Trunk", skip=1)]
+    assert await references(at(GRAPH, "trunk |")) == [at(GRAPH, "trunk ="), at(GRAPH, "trunk |")]
+    # A layer kind is no symbol of the file.
+    got = await client.text_document_definition_async(lsp.DefinitionParams(text_document=doc, position=at(GRAPH, "sigmoid")))
+    assert got is None
+
+
+# ------------------------------------------------------------------ completion and symbols
+
+
+async def test_completion_offers_layers_with_their_defaults(client: LanguageClient) -> None:
+    text = BAD.replace("  relu\n", "  re\n")
+    uri, _ = await open_doc(client, "complete.arch", text)
+    got = await client.text_document_completion_async(
+        lsp.CompletionParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(2, 4))
+    )
+    assert isinstance(got, lsp.CompletionList)
+    items = {item.label: item for item in got.items}
+    assert "relu" in items and "maxpool1d" in items
+    conv = items["conv1d"]
+    assert conv.detail is not None
+    assert "stride = 1" in conv.detail and "padding = 0" in conv.detail and 'padding_mode = "zeros"' in conv.detail
+    assert "dilation = 1" in conv.detail and "bias = true" in conv.detail
+    assert conv.detail.startswith("conv1d(in_channels = inferred, out_channels, kernel_size, ")
+
+
+async def test_completion_inside_a_call_offers_its_parameters(client: LanguageClient) -> None:
+    text = BAD.replace("conv1d(16, 5)", "conv1d(16, 5, )")
+    uri, _ = await open_doc(client, "complete_args.arch", text)
+    pos = at(text, ", )")
+    got = await client.text_document_completion_async(
+        lsp.CompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(pos.line, pos.character + 2)
+        )
+    )
+    assert isinstance(got, lsp.CompletionList)
+    items = {item.label: item for item in got.items}
+    assert set(items) >= {"stride", "padding", "dilation", "groups", "bias"}
+    assert "relu" not in items
+    assert items["dilation"].detail == "conv1d: dilation = 1"
+
+
+async def test_document_symbols(client: LanguageClient) -> None:
+    uri, _ = await open_doc(client, "symbols.arch", GRAPH)
+    got = await client.text_document_document_symbol_async(
+        lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
+    )
+    assert got is not None
+    tree = {
+        (sym.name, sym.kind): sorted((c.name, c.kind) for c in (sym.children or []))
+        for sym in got
+        if isinstance(sym, lsp.DocumentSymbol)
+    }
+    assert tree == {
+        ("Trunk", lsp.SymbolKind.Function): [("c", lsp.SymbolKind.Field), ("filters", lsp.SymbolKind.Property)],
+        ("twin", lsp.SymbolKind.Class): sorted(
+            [
+                ("outputs", lsp.SymbolKind.Property),
+                ("length", lsp.SymbolKind.Property),
+                ("alphabet", lsp.SymbolKind.Property),
+                ("filters", lsp.SymbolKind.Property),
+                ("fwd", lsp.SymbolKind.Variable),
+                ("conv1", lsp.SymbolKind.Field),
+                ("fc", lsp.SymbolKind.Field),
+                ("trunk", lsp.SymbolKind.Field),
+                ("rev", lsp.SymbolKind.Variable),
+            ]
+        ),
+    }
+
+
+# ------------------------------------------------------------------ the command
+
+
+def test_without_pygls_the_command_says_how_to_install_it(tmp_path: Path) -> None:
+    # A `pygls` that cannot be found: a directory first on the path that hides it.
+    blocker = tmp_path / "sitecustomize.py"
+    blocker.write_text(
+        "import sys\n"
+        "class _Hide:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'pygls' or name.startswith('pygls.'):\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, _Hide())\n",
+        encoding="utf-8",
+    )
+    got = subprocess.run(
+        [sys.executable, "-c", "import sitecustomize, sys; from archc.cli import main; sys.exit(main(['lsp']))"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=TIMEOUT,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    assert got.returncode == 2, got.stderr
+    assert got.stderr.strip().splitlines() == ["archc: error: `archc lsp` needs pygls: pip install 'archc[lsp]'"]
