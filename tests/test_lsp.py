@@ -86,7 +86,9 @@ async def open_doc(client: LanguageClient, name: str, text: str) -> tuple[str, l
     uri = f"file:///work/doc{count}/{name}"
     client.diagnostics.pop(uri, None)
     client.text_document_did_open(
-        lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(uri=uri, language_id="archc", version=1, text=text))
+        lsp.DidOpenTextDocumentParams(
+            lsp.TextDocumentItem(uri=uri, language_id="archc", version=1, text=text)
+        )
     )
     return uri, await _diagnostics(client, uri)
 
@@ -186,7 +188,11 @@ HUGE_LINE = "arch a(classes = 2) {" + " relu |" * 20000 + " relu\n"
     [
         ("huge_line.arch", HUGE_LINE, "syntax"),
         ("binary.arch", "\x00\x01\x02\xff\ufffd\x7f arch \x1b[31m {{{ \U0001f600", "syntax"),
-        ("unterminated.arch", "arch a(classes = 2, length = 10, alphabet = 4) {\n  seq { relu | seq {\n", "syntax"),
+        (
+            "unterminated.arch",
+            "arch a(classes = 2, length = 10, alphabet = 4) {\n  seq { relu | seq {\n",
+            "syntax",
+        ),
         ("empty.arch", "", "empty"),
         ("deep.arch", "arch a(c = 1) {" + "seq { " * 300 + "relu" + " }" * 300 + "}", "too-deep"),
         ("too_large.arch", "# a comment\n" * 50_000, "too-large"),
@@ -273,7 +279,9 @@ async def test_definition_and_references_of_layers_tensors_and_blocks(client: La
     doc = lsp.TextDocumentIdentifier(uri=uri)
 
     async def definition(pos: lsp.Position) -> lsp.Position:
-        got = await client.text_document_definition_async(lsp.DefinitionParams(text_document=doc, position=pos))
+        got = await client.text_document_definition_async(
+            lsp.DefinitionParams(text_document=doc, position=pos)
+        )
         assert isinstance(got, lsp.Location) and got.uri == uri
         return got.range.start
 
@@ -296,7 +304,9 @@ async def test_definition_and_references_of_layers_tensors_and_blocks(client: La
     assert await references(at(GRAPH, "Trunk")) == [at(GRAPH, "Trunk"), at(GRAPH, "Trunk", skip=1)]
     assert await references(at(GRAPH, "trunk |")) == [at(GRAPH, "trunk ="), at(GRAPH, "trunk |")]
     # A layer kind is no symbol of the file.
-    got = await client.text_document_definition_async(lsp.DefinitionParams(text_document=doc, position=at(GRAPH, "sigmoid")))
+    got = await client.text_document_definition_async(
+        lsp.DefinitionParams(text_document=doc, position=at(GRAPH, "sigmoid"))
+    )
     assert got is None
 
 
@@ -314,7 +324,11 @@ async def test_completion_offers_layers_with_their_defaults(client: LanguageClie
     assert "relu" in items and "maxpool1d" in items
     conv = items["conv1d"]
     assert conv.detail is not None
-    assert "stride = 1" in conv.detail and "padding = 0" in conv.detail and 'padding_mode = "zeros"' in conv.detail
+    assert (
+        "stride = 1" in conv.detail
+        and "padding = 0" in conv.detail
+        and 'padding_mode = "zeros"' in conv.detail
+    )
     assert "dilation = 1" in conv.detail and "bias = true" in conv.detail
     assert conv.detail.startswith("conv1d(in_channels = inferred, out_channels, kernel_size, ")
 
@@ -325,7 +339,8 @@ async def test_completion_inside_a_call_offers_its_parameters(client: LanguageCl
     pos = at(text, ", )")
     got = await client.text_document_completion_async(
         lsp.CompletionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(pos.line, pos.character + 2)
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=lsp.Position(pos.line, pos.character + 2),
         )
     )
     assert isinstance(got, lsp.CompletionList)
@@ -347,7 +362,10 @@ async def test_document_symbols(client: LanguageClient) -> None:
         if isinstance(sym, lsp.DocumentSymbol)
     }
     assert tree == {
-        ("Trunk", lsp.SymbolKind.Function): [("c", lsp.SymbolKind.Field), ("filters", lsp.SymbolKind.Property)],
+        ("Trunk", lsp.SymbolKind.Function): [
+            ("c", lsp.SymbolKind.Field),
+            ("filters", lsp.SymbolKind.Property),
+        ],
         ("twin", lsp.SymbolKind.Class): sorted(
             [
                 ("outputs", lsp.SymbolKind.Property),
@@ -381,7 +399,11 @@ def test_without_pygls_the_command_says_how_to_install_it(tmp_path: Path) -> Non
         encoding="utf-8",
     )
     got = subprocess.run(
-        [sys.executable, "-c", "import sitecustomize, sys; from archc.cli import main; sys.exit(main(['lsp']))"],
+        [
+            sys.executable,
+            "-c",
+            "import sitecustomize, sys; from archc.cli import main; sys.exit(main(['lsp']))",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -390,4 +412,6 @@ def test_without_pygls_the_command_says_how_to_install_it(tmp_path: Path) -> Non
         env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
     )
     assert got.returncode == 2, got.stderr
-    assert got.stderr.strip().splitlines() == ["archc: error: `archc lsp` needs pygls: pip install 'archc[lsp]'"]
+    assert got.stderr.strip().splitlines() == [
+        "archc: error: `archc lsp` needs pygls: pip install 'archc[lsp]'"
+    ]
