@@ -243,24 +243,50 @@ async def test_hover_shows_the_shapes_and_derivation_of_a_step(client: LanguageC
     uri, _ = await open_doc(client, "basset.arch", text)
     # Basset's first convolution: 4 -> 300 channels, kernel 19 over 1000 positions.
     value = await hover(client, uri, at(text, "conv1d(300"))
-    assert "input  (N, 4, 1000) (batch, channels, length)" in value
-    assert "output (N, 300, 982) (batch, channels, length)" in value
-    assert "in_channels = 4: inferred from the input" in value
-    assert "length 982 = floor((1000 + 2*0 - 1*(19 - 1) - 1) / 1) + 1" in value
+    assert value.splitlines() == [
+        "**conv1d** in `basset`",
+        "",
+        "- input `(N, 4, 1000)` (batch, channels, length)",
+        "- output `(N, 300, 982)` (batch, channels, length)",
+        "- `in_channels = 4: inferred from the input (N, 4, 1000)`",
+        # (1000 + 2 * 0 - 1 * (19 - 1) - 1) // 1 + 1 = 982
+        "- `length 982 = floor((1000 + 2*0 - 1*(19 - 1) - 1) / 1) + 1`",
+    ]
     # fc1's written input size and where it comes from.
     value = await hover(client, uri, at(text, "fc1"))
-    assert "input  (N, 3600)" in value and "output (N, 1000)" in value
-    assert "3600 = 200 channels x 18 positions after layer3" in value
+    assert "- input `(N, 3600)` (batch, features)" in value and "- output `(N, 1000)`" in value
+    assert "- `3600 = 200 channels x 18 positions after layer3`" in value
+    # The command-line form prints the same text.
+    pos = at(text, "conv1d(300")
+    got = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "archc",
+            "lsp",
+            "--hover",
+            f"examples/basset.arch:{pos.line + 1}:{pos.character + 1}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=TIMEOUT,
+        cwd=ROOT,
+    )
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.rstrip("\n") == await hover(client, uri, pos)
 
 
 async def test_hover_on_a_block_step_shows_each_instance(client: LanguageClient) -> None:
     uri, diags = await open_doc(client, "graph_hover.arch", GRAPH)
     assert diags == []
     value = await hover(client, uri, at(GRAPH, "conv1d(filters, 3"))
-    assert "in `Trunk(filters=8)`" in value
-    assert "input  (N, 8, 96)" in value and "output (N, 8, 96)" in value
+    assert value.startswith("**conv1d** in `Trunk(filters=8)`")
+    # 100 positions, kernel 5 -> 96; the block's padded kernel 3 keeps 96.
+    assert "- input `(N, 8, 96)`" in value and "- output `(N, 8, 96)`" in value
     value = await hover(client, uri, at(GRAPH, "mean("))
-    assert "input  (N, 1)" in value and "output (N, 1)" in value
+    assert value.startswith("**mean**")
+    assert "- input `(N, 1)`" in value and "- output `(N, 1)`" in value
 
 
 async def test_no_hover_outside_steps(client: LanguageClient) -> None:

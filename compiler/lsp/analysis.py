@@ -19,7 +19,7 @@ from ..core.diagnostics import CompileError, Diagnostic, Severity
 from ..core.source import Source, Span
 from ..core.values import show
 from ..driver import Result, check_tree
-from ..frontends.files import MAX_INPUT_BYTES, UsageError
+from ..frontends.files import MAX_INPUT_BYTES, UsageError, read_source
 from ..ir import nodes as ir
 from ..ir.layers import REQUIRED, LayerSpec, all_names, lookup
 from ..syntax import tree as s
@@ -171,6 +171,15 @@ def _shape_line(shape: ir.Shape) -> str:
     return f"{ir.show_shape(shape)} {ir.show_axes(shape)}" if shape else "?"
 
 
+def _md_shape(shape: ir.Shape) -> str:
+    return f"{_code(ir.show_shape(shape))} {ir.show_axes(shape)}" if shape else "?"
+
+
+def _code(text: str) -> str:
+    """A Markdown code span: nothing in it is read as emphasis (`2*0 - 1*(19 - 1)`)."""
+    return "`" + text.replace("`", "'") + "`"
+
+
 def derivation(entry: HoverEntry) -> list[str]:
     """How the sizes of one step came about, as the checker recorded them."""
     lines: list[str] = []
@@ -260,20 +269,21 @@ def hover_text(analysis: Analysis, offset: int) -> tuple[str, Span] | None:
     for entry in analysis.hovers:
         if entry.span != best:
             continue
+        # Markdown without fences: shapes and derivations as code spans, one list item each.
         if entry.title.startswith("tensor "):
-            lines = [f"shape  {_shape_line(entry.out_shape)}"]
+            lines = [f"shape {_md_shape(entry.out_shape)}"]
         else:
-            lines = [f"input  {_shape_line(entry.in_shape)}", f"output {_shape_line(entry.out_shape)}"]
-        lines.extend(derivation(entry))
-        wheres = found.setdefault((entry.title, "\n".join(lines)), [])
+            lines = [f"input {_md_shape(entry.in_shape)}", f"output {_md_shape(entry.out_shape)}"]
+        lines.extend(_code(line) for line in derivation(entry))
+        wheres = found.setdefault((entry.title, "\n".join(f"- {line}" for line in lines)), [])
         if entry.where not in wheres:
             wheres.append(entry.where)
     parts = []
     for (title, body), wheres in found.items():
-        places = ", ".join(f"`{w}`" for w in wheres[:MAX_HOVER_CALLS])
+        places = ", ".join(_code(w) for w in wheres[:MAX_HOVER_CALLS])
         if len(wheres) > MAX_HOVER_CALLS:
             places += f" and {len(wheres) - MAX_HOVER_CALLS} more"
-        parts.append(f"**{title}** in {places}\n```text\n{body}\n```")
+        parts.append(f"**{title}** in {places}\n\n{body}")
     shown = parts[:MAX_HOVER_CALLS]
     if len(parts) > len(shown):
         shown.append(f"... and {len(parts) - len(shown)} more, with other sizes")
@@ -281,6 +291,27 @@ def hover_text(analysis: Analysis, offset: int) -> tuple[str, Span] | None:
 
 
 MAX_HOVER_CALLS = 4  # a step in a loop or a reused block: its first few distinct calls
+
+_WHERE = re.compile(r"(.+):([0-9]{1,9}):([0-9]{1,9})")
+
+
+def hover_at_path(where: str) -> str | list[Diagnostic] | None:
+    """`archc lsp --hover FILE:LINE:COL` (1-based): the hover text the server gives there,
+    the file's errors when it cannot be read, or None when no step is there."""
+    match = _WHERE.fullmatch(where)
+    if match is None:
+        raise UsageError(f"--hover expects FILE.arch:LINE:COLUMN, got {where!r}")
+    path, line, col = match.group(1), int(match.group(2)), int(match.group(3))
+    if not path.lower().endswith(".arch"):
+        raise UsageError(f"{path}: --hover reads .arch files")
+    got = read_source(path)
+    if isinstance(got, Diagnostic):
+        return [got]
+    analysis = check_text(path, got.text)
+    if line < 1 or line > got.line_col(len(got.text))[0] or col < 1:
+        raise UsageError(f"{path} has no line {line}, column {col}")
+    found = hover_text(analysis, got.offset(line, col))
+    return found[0] if found is not None else None
 
 
 # ------------------------------------------------------------------ symbols
