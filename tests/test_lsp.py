@@ -69,6 +69,23 @@ async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
     await lsp_client.shutdown_session()
 
 
+@pytest_lsp.fixture(
+    scope="module",
+    config=ClientServerConfig(server_command=[sys.executable, "-m", "archc", "lsp"]),
+)
+async def utf8_client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+    # A client that counts columns in UTF-8 bytes (LSP 3.17 position encodings).
+    params = lsp.InitializeParams(
+        capabilities=lsp.ClientCapabilities(
+            general=lsp.GeneralClientCapabilities(position_encodings=[lsp.PositionEncodingKind.Utf8])
+        )
+    )
+    result = await lsp_client.initialize_session(params)
+    assert result.capabilities.position_encoding == lsp.PositionEncodingKind.Utf8
+    yield
+    await lsp_client.shutdown_session()
+
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 _opened: dict[str, int] = {}
@@ -225,6 +242,35 @@ async def test_columns_are_counted_in_utf16_units(client: LanguageClient) -> Non
     assert diag.code == "syntax"
     assert diag.range.start == lsp.Position(1, len(prefix.encode("utf-16-le")) // 2)
     assert diag.range.start.character == len(prefix) + 2
+
+
+EMOJI_HOVER = 'block B(tag = "\U0001f600\u00e9") { relu }\narch a(classes = 2, length = 10, alphabet = 4) {\n  b = B\n  flatten\n}\n'
+
+
+async def test_positions_in_utf8_when_the_client_asks(utf8_client: LanguageClient) -> None:
+    # An error after an emoji (4 bytes) and an é (2 bytes) on its line.
+    text = EMOJI_HOVER.replace("{ relu }", "{ relu § }")
+    _, diags = await open_doc(utf8_client, "emoji8.arch", text)
+    (diag,) = diags
+    line = text.splitlines()[0]
+    prefix = line[: line.index("§")]
+    assert diag.code == "syntax"
+    assert diag.range.start == lsp.Position(0, len(prefix.encode("utf-8")))
+    assert diag.range.start.character == len(prefix) + 3 + 1
+    # A hover request at a UTF-8 column finds the step there.
+    uri, diags = await open_doc(utf8_client, "emoji8_hover.arch", EMOJI_HOVER)
+    assert diags == []
+    line = EMOJI_HOVER.splitlines()[0]
+    column = len(line[: line.index("relu") + 1].encode("utf-8"))
+    got = await utf8_client.text_document_hover_async(
+        lsp.HoverParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(0, column))
+    )
+    assert got is not None and isinstance(got.contents, lsp.MarkupContent)
+    assert got.contents.value.startswith('**relu** in `B(tag="\U0001f600\u00e9")`')
+    assert got.range == lsp.Range(
+        lsp.Position(0, len(line[: line.index("relu")].encode("utf-8"))),
+        lsp.Position(0, len(line[: line.index("relu") + 4].encode("utf-8"))),
+    )
 
 
 # ------------------------------------------------------------------ hover

@@ -36,12 +36,13 @@ class Positions:
     text: str
     starts: tuple[int, ...]
     encoding: str
+    ascii: bool  # every unit count is a character count: no conversion needed
 
     @staticmethod
     def of(text: str, encoding: str) -> Positions:
         starts = [0]
         starts.extend(i + 1 for i, ch in enumerate(text) if ch == "\n")
-        return Positions(text, tuple(starts), encoding)
+        return Positions(text, tuple(starts), encoding, text.isascii())
 
     def _units(self, part: str) -> int:
         if self.encoding == lsp.PositionEncodingKind.Utf32:
@@ -54,7 +55,7 @@ class Positions:
         offset = max(0, min(offset, len(self.text)))
         line = bisect.bisect_right(self.starts, offset) - 1
         start = self.starts[line]
-        if self.text.isascii():  # the usual case needs no encoding
+        if self.ascii:  # the usual case needs no encoding
             return lsp.Position(line, offset - start)
         return lsp.Position(line, self._units(self.text[start:offset]))
 
@@ -66,7 +67,7 @@ class Positions:
             return len(self.text)
         start = self.starts[pos.line]
         end = self.starts[pos.line + 1] - 1 if pos.line + 1 < len(self.starts) else len(self.text)
-        if self.text.isascii():
+        if self.ascii:
             return min(start + pos.character, end)
         units = 0
         for i in range(start, end):
