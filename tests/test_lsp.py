@@ -335,6 +335,20 @@ async def test_hover_on_a_block_step_shows_each_instance(client: LanguageClient)
     assert "- input `(N, 1)`" in value and "- output `(N, 1)`" in value
 
 
+async def test_hover_on_an_architecture_shows_its_inputs_and_outputs(client: LanguageClient) -> None:
+    text = (ROOT / "examples" / "bpnet.arch").read_text(encoding="utf-8")
+    uri, _ = await open_doc(client, "bpnet_arch.arch", text)
+    value = await hover(client, uri, at(text, "bpnet("))
+    # bpnet.arch: length 1000, alphabet 4, outputs 2; `return profile, counts`.
+    assert value.splitlines() == [
+        "**arch bpnet(length=1000, alphabet=4, filters=64, layers=9, outputs=2)**",
+        "",
+        "- input `(N, 4, 1000) (batch, channels, length)`",
+        "- output `profile (N, 2, 1000)`",
+        "- output `counts (N, 1)`",
+    ]
+
+
 async def test_no_hover_outside_steps(client: LanguageClient) -> None:
     uri, _ = await open_doc(client, "nohover.arch", BAD)
     got = await client.text_document_hover_async(
@@ -420,6 +434,24 @@ async def test_completion_inside_a_call_offers_its_parameters(client: LanguageCl
     assert set(items) >= {"stride", "padding", "dilation", "groups", "bias"}
     assert "relu" not in items
     assert items["dilation"].detail == "conv1d: dilation = 1"
+
+
+async def test_completion_keeps_the_file_names_while_it_does_not_parse(client: LanguageClient) -> None:
+    uri, _ = await open_doc(client, "complete_names.arch", GRAPH)
+    broken = GRAPH.replace("  mean(fwd, rev) | sigmoid\n", "  mean(fwd, rev) | sigmoid\n  fwd | (\n")
+    diags = await change_doc(client, uri, 2, broken)
+    assert [d.code for d in diags] == ["syntax"]
+    got = await client.text_document_completion_async(
+        lsp.CompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=at(broken, "fwd | (")
+        )
+    )
+    assert isinstance(got, lsp.CompletionList)
+    items = {item.label: item for item in got.items}
+    assert items["Trunk"].detail == "block Trunk(filters)"
+    assert items["conv1"].kind == lsp.CompletionItemKind.Field
+    assert items["fwd"].kind == lsp.CompletionItemKind.Variable and items["rev"].detail == "tensor"
+    assert "conv1d" in items
 
 
 async def test_document_symbols(client: LanguageClient) -> None:

@@ -41,9 +41,22 @@ class Analysis:
         if self.result is None:
             return ()
         out: list[HoverEntry] = []
+        names = {a.name: a.name_span for a in self.tree.archs} if self.tree is not None else {}
         for variant in self.result.variants:
-            if variant.checked is not None:
-                _class_entries(variant.checked.cls, out, variant.arch_name)
+            checked = variant.checked
+            if checked is None:
+                continue
+            # The architecture's name and its input statement: what goes in and comes out.
+            params = ", ".join(f"{k}={show(v)}" for k, v in checked.params)
+            lines = (
+                *(f"input {_code(text)}" for text in ir.input_texts(checked)),
+                *(f"output {_code(text)}" for text in ir.output_texts(checked)),
+            )
+            title = f"arch {checked.name}({params})"
+            for span in (names.get(checked.name), checked.input_span):
+                if span is not None:
+                    out.append(HoverEntry(span, title, (), (), None, "", lines))
+            _class_entries(checked.cls, out, variant.arch_name)
         return tuple(out)
 
     @cached_property
@@ -95,6 +108,7 @@ class HoverEntry:
     out_shape: ir.Shape
     layer: ir.Layer | None = None
     where: str = ""  # the architecture or block instance
+    lines: tuple[str, ...] = ()  # shown instead of the shapes, when given
 
 
 def _class_entries(cls: ir.ClassDef, out: list[HoverEntry], where: str) -> None:
@@ -270,7 +284,9 @@ def hover_text(analysis: Analysis, offset: int) -> tuple[str, Span] | None:
         if entry.span != best:
             continue
         # Markdown without fences: shapes and derivations as code spans, one list item each.
-        if entry.title.startswith("tensor "):
+        if entry.lines:
+            lines = list(entry.lines)
+        elif entry.title.startswith("tensor "):
             lines = [f"shape {_md_shape(entry.out_shape)}"]
         else:
             lines = [f"input {_md_shape(entry.in_shape)}", f"output {_md_shape(entry.out_shape)}"]
@@ -280,10 +296,10 @@ def hover_text(analysis: Analysis, offset: int) -> tuple[str, Span] | None:
             wheres.append(entry.where)
     parts = []
     for (title, body), wheres in found.items():
-        places = ", ".join(_code(w) for w in wheres[:MAX_HOVER_CALLS])
+        places = ", ".join(_code(w) for w in wheres[:MAX_HOVER_CALLS] if w)
         if len(wheres) > MAX_HOVER_CALLS:
             places += f" and {len(wheres) - MAX_HOVER_CALLS} more"
-        parts.append(f"**{title}** in {places}\n\n{body}")
+        parts.append(f"**{title}**{' in ' + places if places else ''}\n\n{body}")
     shown = parts[:MAX_HOVER_CALLS]
     if len(parts) > len(shown):
         shown.append(f"... and {len(parts) - len(shown)} more, with other sizes")

@@ -91,6 +91,9 @@ class Checker:
     def __init__(self, encoding: str = lsp.PositionEncodingKind.Utf16) -> None:
         self.encoding = encoding
         self.documents: dict[str, Document] = {}
+        # The last text of each document that parsed: completion offers its names while
+        # the current text, half typed, does not parse.
+        self.parsed: dict[str, Analysis] = {}
         self._by_text: OrderedDict[tuple[str, str], Analysis] = OrderedDict()
 
     def update(self, uri: str, version: int | None, text: str) -> Document:
@@ -112,6 +115,8 @@ class Checker:
         )
         doc = Document(uri, version, analysis, positions)
         self.documents[uri] = doc
+        if analysis.tree is not None:
+            self.parsed[uri] = analysis
         return doc
 
     @staticmethod
@@ -130,6 +135,7 @@ class Checker:
 
     def close(self, uri: str) -> None:
         self.documents.pop(uri, None)
+        self.parsed.pop(uri, None)
         for key in [k for k in self._by_text if k[0] == uri]:
             del self._by_text[key]
 
@@ -185,6 +191,27 @@ def _symbol(node: Outline, pos: Positions) -> lsp.DocumentSymbol:
         detail=node.kind,
         children=[_symbol(c, pos) for c in node.children] or None,
     )
+
+
+_NAME_KINDS = {
+    "block": lsp.CompletionItemKind.Module,
+    "layer": lsp.CompletionItemKind.Field,
+    "tensor": lsp.CompletionItemKind.Variable,
+}
+
+
+def names_of(analysis: Analysis) -> list[lsp.CompletionItem]:
+    """The file's blocks (with their parameters), named layers and named tensors."""
+    tree = analysis.tree
+    params = {b.name: ", ".join(p.name for p in b.params) for b in tree.blocks} if tree else {}
+    items: dict[str, lsp.CompletionItem] = {}
+    for sym in analysis.symbols.definitions:
+        kind = _NAME_KINDS.get(sym.kind)
+        if kind is None or sym.name in items:
+            continue
+        detail = f"block {sym.name}({params.get(sym.name, '')})" if sym.kind == "block" else sym.kind
+        items[sym.name] = lsp.CompletionItem(label=sym.name, kind=kind, detail=detail)
+    return list(items.values())
 
 
 def build_server() -> LanguageServer:
@@ -300,11 +327,9 @@ def build_server() -> LanguageServer:
                         for name, shown in params_of
                     ],
                 )
-        blocks = [
-            lsp.CompletionItem(label=b.name, kind=lsp.CompletionItemKind.Module, detail=f"block {b.name}")
-            for b in (doc.analysis.tree.blocks if doc.analysis.tree is not None else ())
-        ]
-        return lsp.CompletionList(is_incomplete=False, items=[*layers, *blocks])
+        parsed = state.parsed.get(doc.uri)
+        names = [] if parsed is None else names_of(parsed)
+        return lsp.CompletionList(is_incomplete=False, items=[*layers, *names])
 
     return server
 
