@@ -323,6 +323,50 @@ async def test_hover_shows_the_shapes_and_derivation_of_a_step(client: LanguageC
     assert got.stdout.rstrip("\n") == await hover(client, uri, pos)
 
 
+def _steps(body: tuple[object, ...]) -> list[object]:
+    """Every step of a body, nested ones included (from archc's own syntax tree)."""
+    from archc.lsp.analysis import _bodies
+    from archc.syntax import tree as s
+
+    found: list[object] = []
+    for stmt in body:
+        chain = stmt.chain if isinstance(stmt, s.BindStmt) else stmt if isinstance(stmt, s.Chain) else None
+        for step in chain.steps if chain is not None else ():
+            found.append(step)
+            for inner in _bodies(step.term):
+                found.extend(_steps(inner))
+    return found
+
+
+ALL_EXAMPLES = sorted([*EXAMPLES, *(ROOT / "examples" / "more").glob("*.arch")])
+
+
+@pytest.mark.parametrize("path", ALL_EXAMPLES, ids=[p.name for p in ALL_EXAMPLES])
+async def test_every_step_of_every_example_has_a_hover(client: LanguageClient, path: Path) -> None:
+    from archc.core.source import Source
+    from archc.syntax.parser import parse
+
+    text = path.read_text(encoding="utf-8")
+    source = Source(str(path), text)
+    tree = parse(source)
+    uri, _ = await open_doc(client, f"steps_{path.name}", text)
+    steps = [st for d in (*tree.archs, *tree.blocks) for st in _steps(d.body)]
+    assert steps
+    missing = []
+    for step in steps:
+        start = step.term.span.start  # type: ignore[attr-defined]
+        line, col = source.line_col(start)
+        pos = lsp.Position(line - 1, col - 1)  # the examples are ASCII
+        got = await client.text_document_hover_async(
+            lsp.HoverParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=pos)
+        )
+        value = got.contents.value if got is not None and isinstance(got.contents, lsp.MarkupContent) else ""
+        covers = got is not None and (got.range is None or got.range.start <= pos <= got.range.end)
+        if not covers or ("input `" not in value and "shape `" not in value):
+            missing.append(text[start : start + 40])
+    assert not missing
+
+
 async def test_hover_on_a_block_step_shows_each_instance(client: LanguageClient) -> None:
     uri, diags = await open_doc(client, "graph_hover.arch", GRAPH)
     assert diags == []

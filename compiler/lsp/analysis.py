@@ -87,11 +87,7 @@ def check_text(path: str, text: str) -> Analysis:
         # As run_path does for a file that does not parse: allowances are still applied,
         # so an acknowledgement on a broken file is reported the same way.
         return Analysis(source, tuple(apply_allows([err.diagnostic], source)), None, None)
-    try:
-        result = check_tree(source, tree)
-    except UsageError as err:  # only for an unknown --arch, which the server never passes
-        diag = Diagnostic(Severity.ERROR, "usage", str(err), source, Span(0, 0))
-        return Analysis(source, (diag,), tree, None)
+    result = check_tree(source, tree)  # every architecture: no --arch, so no UsageError
     return Analysis(source, tuple(result.diagnostics), tree, result)
 
 
@@ -161,6 +157,7 @@ def _ops(
             out.append(HoverEntry(op.span, op.layer.kind, shape, op.shape, op.layer, where))
             shape = op.shape
         elif isinstance(op, ir.Load):
+            out.append(HoverEntry(op.span, f"tensor `{op.name}`", op.shape, op.shape, None, where))
             shape = op.shape
         elif isinstance(op, ir.Store):
             out.append(HoverEntry(op.span, f"tensor `{op.name}`", op.shape, op.shape, None, where))
@@ -179,10 +176,6 @@ def _ops(
             out.append(HoverEntry(op.span, "residual", shape, op.shape, None, where))
             shape = op.shape
     return shape
-
-
-def _shape_line(shape: ir.Shape) -> str:
-    return f"{ir.show_shape(shape)} {ir.show_axes(shape)}" if shape else "?"
 
 
 def _md_shape(shape: ir.Shape) -> str:
@@ -211,13 +204,10 @@ def derivation(entry: HoverEntry) -> list[str]:
         if spec is not None and spec.spatial:
             lines.extend(_window_lines(layer, spec, entry.in_shape, entry.out_shape))
     for dim in entry.out_shape:
-        if dim.size is not None and " x " in dim.why and dim.why not in layer_comment(layer):
+        # A merged size (`3600 = 200 channels x 18 positions`), unless the layer said it already.
+        if dim.size is not None and " x " in dim.why and (layer is None or dim.why not in layer.comment):
             lines.append(f"{dim.label} {dim.size} = {dim.why}")
     return lines
-
-
-def layer_comment(layer: ir.Layer | None) -> str:
-    return layer.comment if layer is not None else ""
 
 
 def _ints(value: object, n: int) -> tuple[int, ...] | None:
