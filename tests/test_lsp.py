@@ -433,6 +433,10 @@ async def test_definition_and_references_of_layers_tensors_and_blocks(client: La
     assert await definition(at(GRAPH, "Trunk(filters) |")) == at(GRAPH, "Trunk(filters) {")
     assert await references(at(GRAPH, "Trunk")) == [at(GRAPH, "Trunk"), at(GRAPH, "Trunk", skip=1)]
     assert await references(at(GRAPH, "trunk |")) == [at(GRAPH, "trunk ="), at(GRAPH, "trunk |")]
+    # Parameters: of the architecture, and of the block inside the block.
+    assert await definition(at(GRAPH, "filters, 5")) == at(GRAPH, "filters = 8")
+    assert await definition(at(GRAPH, "filters, 3")) == at(GRAPH, "filters)")
+    assert await references(at(GRAPH, "outputs =")) == [at(GRAPH, "outputs ="), at(GRAPH, "outputs)")]
     # A layer kind is no symbol of the file.
     got = await client.text_document_definition_async(
         lsp.DefinitionParams(text_document=doc, position=at(GRAPH, "sigmoid"))
