@@ -393,10 +393,24 @@ async def test_hover_on_an_architecture_shows_its_inputs_and_outputs(client: Lan
     ]
 
 
-async def test_no_hover_outside_steps(client: LanguageClient) -> None:
-    uri, _ = await open_doc(client, "nohover.arch", BAD)
+async def test_hover_on_a_parameter_shows_its_value(client: LanguageClient) -> None:
+    uri, _ = await open_doc(client, "param_hover.arch", GRAPH)
+    value = await hover(client, uri, at(GRAPH, "filters = 8"))
+    assert value.splitlines() == ["**parameter filters** in `twin`", "", "- `filters = 8`"]
+
+
+async def test_no_hover_outside_steps_or_on_a_file_with_errors(client: LanguageClient) -> None:
+    uri, diags = await open_doc(client, "nohover.arch", GRAPH)
+    assert diags == []
+    doc = lsp.TextDocumentIdentifier(uri=uri)
+    # The `block` keyword, and the blank line after the block.
+    for pos in (lsp.Position(0, 0), lsp.Position(3, 0)):
+        got = await client.text_document_hover_async(lsp.HoverParams(text_document=doc, position=pos))
+        assert got is None, pos
+    # A step of an architecture with a shape error: no shapes to show (see the README).
+    uri, _ = await open_doc(client, "nohover_bad.arch", BAD)
     got = await client.text_document_hover_async(
-        lsp.HoverParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=at(BAD, "classes"))
+        lsp.HoverParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=at(BAD, "relu"))
     )
     assert got is None
 
@@ -437,6 +451,8 @@ async def test_definition_and_references_of_layers_tensors_and_blocks(client: La
     assert await definition(at(GRAPH, "filters, 5")) == at(GRAPH, "filters = 8")
     assert await definition(at(GRAPH, "filters, 3")) == at(GRAPH, "filters)")
     assert await references(at(GRAPH, "outputs =")) == [at(GRAPH, "outputs ="), at(GRAPH, "outputs)")]
+    # `x` without an `input` statement: the architecture's input.
+    assert await definition(at(GRAPH, "x |")) == at(GRAPH, "twin")
     # A layer kind is no symbol of the file.
     got = await client.text_document_definition_async(
         lsp.DefinitionParams(text_document=doc, position=at(GRAPH, "sigmoid"))

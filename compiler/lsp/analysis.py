@@ -56,6 +56,15 @@ class Analysis:
             for span in (names.get(checked.name), checked.input_span):
                 if span is not None:
                     out.append(HoverEntry(span, title, (), (), None, "", lines))
+            arch = next((a for a in self.tree.archs if a.name == checked.name), None) if self.tree else None
+            values = dict(checked.params)
+            for param in arch.params if arch is not None else ():
+                if param.name in values:
+                    span = Span(param.span.start, param.span.start + len(param.name))
+                    value = _code(f"{param.name} = {show(values[param.name])}")
+                    out.append(
+                        HoverEntry(span, f"parameter {param.name}", (), (), None, checked.name, (value,))
+                    )
             _class_entries(checked.cls, out, variant.arch_name)
         return tuple(out)
 
@@ -327,7 +336,7 @@ def hover_at_path(where: str) -> str | list[Diagnostic] | None:
 class Symbol:
     """A name defined in a document: a block, a layer, a tensor, a parameter, a let, a loop index."""
 
-    kind: str  # "block", "layer", "tensor", "param", "let", "index", "arch"
+    kind: str  # "block", "layer", "tensor", "param", "let", "index", or "input" (an implicit `x`)
     name: str
     scope: int  # index of the arch or block it belongs to (-1 for blocks and archs)
     span: Span  # the name where it is defined
@@ -399,7 +408,7 @@ class _Scope:
         sym = Symbol(kind, name, self.number, span)
         self.names[name] = sym
         self.index.definitions.append(sym)
-        if kind != "index":
+        if kind not in ("index", "input"):
             self.children.append(Outline(kind, name, whole or span, span))
 
     def use(self, name: str, span: Span, kinds: tuple[str, ...]) -> None:
@@ -416,6 +425,9 @@ class _Scope:
         # walk reaches a later use (and uses before the definition are the checker's business).
         for stmt in scope.body:
             self.collect(stmt)
+        if "x" not in self.names:
+            # No `input` statement: `x`, the input, is the architecture's (or block's) own.
+            self.define("input", "x", scope.name_span)
         for stmt in scope.body:
             self.stmt(stmt)
         kind = "arch" if isinstance(scope, s.ArchDef) else "block"
@@ -470,7 +482,7 @@ class _Scope:
 
     def term(self, term: s.Term) -> None:
         if isinstance(term, s.Ref):
-            self.use(term.name, term.span, ("tensor", "layer", "block"))
+            self.use(term.name, term.span, ("tensor", "input", "layer", "block"))
         elif isinstance(term, s.Call):
             self.use(term.name, term.name_span, ("block",))
             for arg in term.args:
@@ -494,7 +506,7 @@ class _Scope:
         while stack:
             e = stack.pop()
             if isinstance(e, s.Var):
-                self.use(e.name, e.span, ("tensor", "param", "let", "index"))
+                self.use(e.name, e.span, ("tensor", "input", "param", "let", "index"))
             elif isinstance(e, s.BinOp):
                 stack.extend((e.left, e.right))
             elif isinstance(e, (s.Neg, s.Not)):
