@@ -553,8 +553,9 @@ async def test_document_symbols(client: LanguageClient) -> None:
 # ------------------------------------------------------------------ the command
 
 
-def test_without_pygls_the_command_says_how_to_install_it(tmp_path: Path) -> None:
-    # A `pygls` that cannot be found: a directory first on the path that hides it.
+async def test_without_pygls_the_command_says_how_to_install_it(tmp_path: Path) -> None:
+    # An import hook, loaded first, that refuses pygls: as if it were not installed. (The
+    # test is async only because the module's tests are; it needs no server.)
     blocker = tmp_path / "sitecustomize.py"
     blocker.write_text(
         "import sys\n"
