@@ -200,6 +200,41 @@ async def test_diagnostics_follow_edits(client: LanguageClient) -> None:
 HUGE_LINE = "arch a(classes = 2) {" + " relu |" * 20000 + " relu\n"
 
 
+async def test_a_burst_of_edits_ends_with_the_diagnostics_of_the_last(client: LanguageClient) -> None:
+    uri, diags = await open_doc(client, "burst.arch", BAD)
+    assert [d.code for d in diags] == ["shape-mismatch"]
+    for version, size in enumerate(("9999", "99", "15", "153"), 2):
+        client.text_document_did_change(
+            lsp.DidChangeTextDocumentParams(
+                lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                [lsp.TextDocumentContentChangeWholeDocument(text=BAD.replace("999", size))],
+            )
+        )
+    # The last text is right (16 channels x 96 positions = 1536).
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            lsp.VersionedTextDocumentIdentifier(uri=uri, version=6),
+            [
+                lsp.TextDocumentContentChangeWholeDocument(
+                    text=BAD.replace("999 -> classes", "1536 -> classes")
+                )
+            ],
+        )
+    )
+    versions: list[int | None] = []
+    last: list[lsp.Diagnostic] = []
+    while not versions or versions[-1] != 6:
+        params = await asyncio.wait_for(
+            client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), TIMEOUT
+        )
+        if params.uri == uri:
+            versions.append(params.version)
+            last = list(params.diagnostics)
+    # Published in order, each for a text the client sent; the last one for the last text.
+    assert versions == sorted(set(versions), key=lambda v: v or 0) and set(versions) <= {2, 3, 4, 5, 6}
+    assert [d.code for d in last] == ["length-pinned"]
+
+
 @pytest.mark.parametrize(
     ("name", "text", "code"),
     [

@@ -8,9 +8,11 @@ Positions are converted in the encoding negotiated with the client (UTF-16 by de
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import contextlib
 import logging
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -95,9 +97,16 @@ class Checker:
         # the current text, half typed, does not parse.
         self.parsed: dict[str, Analysis] = {}
         self._by_text: OrderedDict[tuple[str, str], Analysis] = OrderedDict()
+        # The server checks in a worker thread while requests are answered on the event
+        # loop: one check or cache update at a time.
+        self._lock = threading.Lock()
 
     def update(self, uri: str, version: int | None, text: str) -> Document:
         """Check a document's new text (a cached result when the text was seen before)."""
+        with self._lock:
+            return self._update(uri, version, text)
+
+    def _update(self, uri: str, version: int | None, text: str) -> Document:
         key = (uri, text)
         analysis = self._by_text.get(key)
         if analysis is None:
@@ -134,10 +143,11 @@ class Checker:
         return Analysis(source, (diag,), None, None)
 
     def close(self, uri: str) -> None:
-        self.documents.pop(uri, None)
-        self.parsed.pop(uri, None)
-        for key in [k for k in self._by_text if k[0] == uri]:
-            del self._by_text[key]
+        with self._lock:
+            self.documents.pop(uri, None)
+            self.parsed.pop(uri, None)
+            for key in [k for k in self._by_text if k[0] == uri]:
+                del self._by_text[key]
 
     def diagnostics(self, doc: Document) -> list[lsp.Diagnostic]:
         return [to_lsp(d, doc) for d in doc.analysis.diagnostics]
@@ -219,35 +229,67 @@ def build_server() -> LanguageServer:
     server = LanguageServer("archc", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Full)
     state = Checker()
 
-    def current(uri: str) -> Document | None:
-        doc = state.documents.get(uri)
-        if doc is None:
-            return None
-        text = server.workspace.get_text_document(uri).source
-        return doc if doc.positions.text == text else state.update(uri, doc.version, text)
+    # Latest text wins: a check runs in a worker thread, so edits keep arriving meanwhile;
+    # they only mark the document dirty, the next check reads the newest text, and the
+    # diagnostics of a text already superseded are never sent. A burst of keystrokes on a
+    # large file costs one check after the one running, not one per keystroke.
+    opened: set[str] = set()
+    dirty: set[str] = set()
+    running: dict[str, asyncio.Task[None]] = {}
 
-    def refresh(uri: str) -> None:
-        state.encoding = str(server.workspace.position_encoding or lsp.PositionEncodingKind.Utf16)
+    def current(uri: str) -> Document | None:
+        """The open document as the client has it now (checked here if the worker has not yet)."""
+        if uri not in opened:
+            return None
         document = server.workspace.get_text_document(uri)
-        doc = state.update(uri, document.version, document.source)
-        server.text_document_publish_diagnostics(
-            lsp.PublishDiagnosticsParams(uri=uri, diagnostics=state.diagnostics(doc), version=doc.version)
-        )
+        doc = state.documents.get(uri)
+        if doc is not None and doc.positions.text == document.source:
+            return doc
+        return state.update(uri, document.version, document.source)
+
+    async def recheck(uri: str) -> None:
+        try:
+            while uri in dirty and uri in opened:
+                dirty.discard(uri)
+                document = server.workspace.get_text_document(uri)
+                doc = await asyncio.to_thread(state.update, uri, document.version, document.source)
+                if uri in dirty:
+                    continue  # edited while it was checked: check the newest text instead
+                if uri not in opened:
+                    state.close(uri)  # closed while it was checked
+                    return
+                server.text_document_publish_diagnostics(
+                    lsp.PublishDiagnosticsParams(
+                        uri=uri, diagnostics=state.diagnostics(doc), version=doc.version
+                    )
+                )
+        except Exception:  # a failed publish must not end the server
+            logging.getLogger(__name__).exception("publishing diagnostics for %s", uri)
+        finally:
+            running.pop(uri, None)
+
+    def schedule(uri: str) -> None:
+        state.encoding = str(server.workspace.position_encoding or lsp.PositionEncodingKind.Utf16)
+        dirty.add(uri)
+        if uri not in running:
+            running[uri] = asyncio.ensure_future(recheck(uri))
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(params: lsp.DidOpenTextDocumentParams) -> None:
-        refresh(params.text_document.uri)
+        opened.add(params.text_document.uri)
+        schedule(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(params: lsp.DidChangeTextDocumentParams) -> None:
-        refresh(params.text_document.uri)
+        schedule(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: lsp.DidCloseTextDocumentParams) -> None:
-        state.close(params.text_document.uri)
-        server.text_document_publish_diagnostics(
-            lsp.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
-        )
+        uri = params.text_document.uri
+        opened.discard(uri)
+        dirty.discard(uri)
+        state.close(uri)
+        server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
     def hover(params: lsp.HoverParams) -> lsp.Hover | None:
