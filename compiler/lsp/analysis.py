@@ -230,8 +230,8 @@ def _ints(value: object, n: int) -> tuple[int, ...] | None:
 def _window_lines(layer: ir.Layer, spec: LayerSpec, before: ir.Shape, after: ir.Shape) -> list[str]:
     """The output-size formula of a convolution or pool, per spatial axis, with its values.
 
-    It is shown only when it reproduces the checker's size (shapes.pool_output), so a
-    formula on screen is never one the checker did not use.
+    It is shown only when its value is the checker's size, so a formula on screen never
+    disagrees with the shape above it.
     """
     n = spec.spatial
     if spec.name.startswith(("adaptive", "convtranspose")) or len(before) != len(after) or len(before) < n:
@@ -253,8 +253,11 @@ def _window_lines(layer: ir.Layer, spec: LayerSpec, before: ir.Shape, after: ir.
         size = axis_in.size
         if size is None or axis_out.size is None:
             continue
-        got = pool_output(size, kernel[i], stride[i], pad[i], dilation[i], ceil)
-        if got != axis_out.size:
+        # The formula as shown, evaluated: PyTorch's, but for ceil mode's rule that the
+        # last window starts inside the input (shapes.pool_output), which it then omits.
+        numerator = size + 2 * pad[i] - dilation[i] * (kernel[i] - 1) - 1
+        got = (-(-numerator // stride[i]) if ceil else numerator // stride[i]) + 1
+        if got != axis_out.size or got != pool_output(size, kernel[i], stride[i], pad[i], dilation[i], ceil):
             continue
         if (kernel[i], stride[i], pad[i], dilation[i]) == (1, 1, 0, 1):
             continue  # a pointwise step keeps the size: no formula to show
