@@ -333,6 +333,9 @@ async def test_hover_shows_the_shapes_and_derivation_of_a_step(client: LanguageC
         # (1000 + 2 * 0 - 1 * (19 - 1) - 1) // 1 + 1 = 982
         "- `length 982 = floor((1000 + 2*0 - 1*(19 - 1) - 1) / 1) + 1`",
     ]
+    # A pool: the stride is its window, 3; floor(979 / 3) + 1 = 327.
+    value = await hover(client, uri, at(text, "maxpool1d(3)"))
+    assert "- `length 327 = floor((982 + 2*0 - 1*(3 - 1) - 1) / 3) + 1`" in value
     # fc1's written input size and where it comes from.
     value = await hover(client, uri, at(text, "fc1"))
     assert "- input `(N, 3600)` (batch, features)" in value and "- output `(N, 1000)`" in value
