@@ -184,9 +184,26 @@ async def test_an_allow_comment_suppresses_the_warning_as_lint_does(client: Lang
 async def test_every_example_gets_the_diagnostics_of_lint(client: LanguageClient, path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     _, diags = await open_doc(client, path.name, text)
-    got = [(d.code, d.range.start.line + 1, d.range.start.character + 1) for d in diags]
-    want = [(d["code"], d["line"], d["column"]) for d in lint_json(path)]
+    severities = {lsp.DiagnosticSeverity.Error: "error", lsp.DiagnosticSeverity.Warning: "warning"}
+    got = [
+        (
+            d.code,
+            severities[d.severity] if d.severity else None,
+            d.range.start.line + 1,
+            d.range.start.character + 1,
+            d.range.end.line + 1,
+            d.range.end.character + 1,
+            d.message.splitlines()[0],
+        )
+        for d in diags
+    ]
+    want = [
+        (d["code"], d["severity"], d["line"], d["column"], d["end_line"], d["end_column"], d["message"])
+        for d in lint_json(path)
+    ]
     assert sorted(got) == sorted(want)  # type: ignore[type-var]
+    if path.name in ("basset.arch", "chromdragonn.arch"):
+        assert want  # they have warnings: not a comparison of two empty lists
 
 
 async def test_diagnostics_follow_edits(client: LanguageClient) -> None:
