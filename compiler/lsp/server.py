@@ -28,6 +28,7 @@ from ..syntax.parser import parse
 from .analysis import Analysis, Outline, check_text, hover_text, layer_items, open_call, param_items
 
 CACHE_SIZE = 32  # checked texts kept: every open document, plus a few recent versions
+MAX_MESSAGE = 2000  # characters of one diagnostic's message, as `render` bounds its own
 UNNECESSARY = frozenset({"unused-layer", "unused-allow"})  # shown faded by editors
 
 
@@ -171,9 +172,12 @@ def to_lsp(diag: Diagnostic, doc: Document) -> lsp.Diagnostic:
         lines.append(f"help: {diag.help}")
     # A diagnostic of the too-large kind points into a cut copy of the text; its span is
     # at the start, which the full text has too.
+    message = "\n".join(lines)
+    if len(message) > MAX_MESSAGE:  # a message that quotes a huge value: keep both ends
+        message = message[: MAX_MESSAGE // 2] + " ... " + message[-MAX_MESSAGE // 4 :]
     return lsp.Diagnostic(
         range=pos.range(diag.span),
-        message="\n".join(lines),
+        message=message,
         severity=lsp.DiagnosticSeverity.Error if diag.is_error else lsp.DiagnosticSeverity.Warning,
         code=diag.code,
         source="archc",
