@@ -1,9 +1,11 @@
 """The archc language server (pygls): diagnostics, hover, definitions, completion, symbols.
 
 Each document is checked when it opens or changes (full sync) by `analysis.check_text`,
-the pipeline of `archc lint`. Results are cached by document text, so a version that
-returns to an earlier text (undo) costs nothing; the parser is built once per process.
+the pipeline of `archc lint`, in a worker thread: edits that arrive meanwhile are checked
+together afterwards, newest text only. Results are cached by document text, so a version
+that returns to an earlier text (undo) costs nothing; the parser is built once per process.
 Positions are converted in the encoding negotiated with the client (UTF-16 by default).
+Nothing is read from disk: only the texts the client sends are checked.
 """
 
 from __future__ import annotations
