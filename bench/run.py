@@ -30,7 +30,7 @@ import limits  # noqa: E402
 import scaling  # noqa: E402
 import stages  # noqa: E402
 
-SECTIONS = ("cli", "stages", "scaling", "limits", "random", "runtime", "references")
+SECTIONS = ("cli", "stages", "scaling", "limits", "random", "runtime", "references", "lsp")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,6 +128,16 @@ def main(argv: list[str] | None = None) -> int:
             "Graph examples against their hand-written references",
             lambda: references.measure(3 if q else 15),
             references.markdown,
+        )
+
+    if "lsp" in only:
+        import lsp_latency
+
+        section(
+            "lsp",
+            "Language server: re-check after a keystroke",
+            lambda: lsp_latency.measure(20 if q else 60),
+            lsp_latency.markdown,
         )
 
     total = time.perf_counter() - started

@@ -220,6 +220,29 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lsp(args: argparse.Namespace) -> int:
+    if args.hover is not None:
+        from .lsp.analysis import hover_at_path
+
+        found = hover_at_path(args.hover)
+        if isinstance(found, list):
+            return _fail(found, "nothing to show")
+        if found is None:
+            print(f"archc: nothing to show at {args.hover} (not on a checked step)", file=sys.stderr)
+            return EXIT_DIAGNOSTICS
+        print(found)
+        return EXIT_OK
+    try:
+        import pygls  # noqa: F401  (only whether it is installed)
+    except ImportError:
+        print("archc: error: `archc lsp` needs pygls: pip install 'archc[lsp]'", file=sys.stderr)
+        return EXIT_USAGE
+    from .lsp.server import serve
+
+    serve()
+    return EXIT_OK
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from .core import explain
 
@@ -340,6 +363,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("code", nargs="?", metavar="CODE", help="e.g. merge-mismatch")
     p.add_argument("--list", action="store_true", help="list every code with its summary")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("lsp", help="run the language server over stdio (for editors)")
+    p.add_argument(
+        "--hover",
+        metavar="FILE.arch:LINE:COL",
+        help="print what the server shows on hover at that position, and exit",
+    )
+    p.set_defaults(func=cmd_lsp)
     return parser
 
 
