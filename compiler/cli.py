@@ -277,11 +277,11 @@ def cmd_fmt(args: argparse.Namespace) -> int:
             continue
         changed += 1
         if args.diff:
-            sys.stdout.writelines(
-                difflib.unified_diff(
-                    text.splitlines(keepends=True), out.splitlines(keepends=True), label, label
-                )
-            )
+            for line in difflib.unified_diff(
+                text.splitlines(keepends=True), out.splitlines(keepends=True), label, label
+            ):
+                # as diff(1) marks it: a last line without its newline
+                sys.stdout.write(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
         if args.check:
             print(f"would reformat {label}", file=sys.stderr)
         elif args.diff:

@@ -209,6 +209,8 @@ def test_messy_file_gets_the_canonical_layout_with_every_comment_in_place() -> N
         ),
         # a repeat count that is not a primary gets parentheses
         ("arch a() {\n  seq { relu } * (2)\n}\n", "arch a() {\n    seq { relu } * 2\n}\n"),
+        # a `\\`-continued line is one line: the continuation goes, no break is kept
+        ("arch a() {\n  linear(\\\n    3)\n  input (batch, \\\n  channels)\n}\n", "arch a() {\n    linear(3)\n    input (batch, channels)\n}\n"),
         # CRLF line ends and tabs become LF and spaces
         ("arch a() {\r\n\trelu\r\n}\r\n", "arch a() {\n    relu\n}\n"),
     ],
@@ -544,3 +546,23 @@ def test_the_meaning_check_tells_programs_apart(tmp_path: Path) -> None:
         same_meaning(text, text.replace("dropout(0.3)", "dropout(0.4)", 1), tmp_path / "1", "basset.arch")
     with pytest.raises(AssertionError):  # the lint half alone: a warning more
         same_meaning(text, text.replace("maxpool1d(3)", "maxpool1d(7)"), tmp_path / "2", "basset.arch", False)
+
+
+def test_cli_diff_marks_a_missing_final_newline(tmp_path: Path) -> None:
+    path = tmp_path / "n.arch"
+    path.write_text("arch a(){relu}")
+    code, out, _ = run_cli("fmt", "--diff", str(path))
+    assert code == 1
+    assert out.splitlines()[3:] == ["-arch a(){relu}", "\\ No newline at end of file", "+arch a() {", "+    relu", "+}"]
+
+
+def test_deep_nesting_and_long_files_format_in_one_pass() -> None:
+    # each level is printed once (a formatter trying both layouts at every level would
+    # take 2**depth steps); the results are checked, not the time
+    deep = "arch a() {\n" + "seq { " * 20 + "relu" + " }" * 20 + "\n}\n"
+    out = format_source(deep)
+    assert out.count("seq {") == 20 and format_source(out) == out
+    long = "arch a() {\n" + " | ".join(f"l{i} = conv1d(4, 3)" for i in range(300)) + "\n}\n"
+    out = format_source(long)
+    assert max(len(line) for line in out.splitlines()) <= 110
+    assert tree_shape(out) == tree_shape(long) and format_source(out) == out

@@ -112,6 +112,7 @@ class Printer:
         self.comments = tuple(comments)
         self._starts = [c.start for c in self.comments]
         self.used: set[int] = set()  # starts of the comments printed so far
+        self._flat_memo: dict[int, str | None] = {}
 
     # ------------------------------------------------------------ source positions
 
@@ -249,13 +250,9 @@ class Printer:
     def mapping(self, m: s.MetaMap, indent: str, col: int) -> str:
         gaps = self._gaps(m.span.start + 1, [e.span for e in m.entries], m.span.end - 1)
         inner = indent + INDENT
-        if not any(g.has_comments or g.newline for g in gaps) and not any(
-            isinstance(e.value, s.MetaMap) for e in m.entries
-        ):
-            parts = [f"{e.key} = {self.meta_value(e.value, inner, 0)}" for e in m.entries]
-            flat = "{ " + ", ".join(parts) + " }" if parts else "{}"
-            if "\n" not in flat and _fits(flat, col):
-                return flat
+        flat = self._flat_meta(m)
+        if flat is not None and _fits(flat, col):
+            return flat
         items = []
         for e in m.entries:
             head = f"{e.key} = "
@@ -266,12 +263,113 @@ class Printer:
         spans = [_value_span(i) for i in v.items]
         gaps = self._gaps(v.span.start + 1, spans, v.span.end - 1)
         inner = indent + INDENT
-        if not any(g.has_comments or g.newline for g in gaps):
-            flat = "[" + ", ".join(self.meta_value(i, inner, 0) for i in v.items) + "]"
-            if "\n" not in flat and _fits(flat, col):
-                return flat
+        flat = self._flat_meta(v)
+        if flat is not None and _fits(flat, col):
+            return flat
         items = [(sp, self.meta_value(i, inner, len(inner))) for sp, i in zip(spans, v.items, strict=True)]
         return self._listing("[", items, gaps, indent, "]", ",")
+
+    # ------------------------------------------------------------ one-line forms
+
+    # What a construct looks like on one line, or None when it must break whatever the
+    # width: a comment or an author's line break inside it, several statements in a body,
+    # a mapping holding a mapping. Layout asks these first, so each node is printed in
+    # full only once (trying both layouts at every level would be exponential in depth).
+
+    def _broken(self, gaps: Sequence[_Gap]) -> bool:
+        return any(g.has_comments or g.newline for g in gaps)
+
+    def _flat_meta(self, v: s.MetaValue) -> str | None:
+        if isinstance(v, s.MetaMap):
+            gaps = self._gaps(v.span.start + 1, [e.span for e in v.entries], v.span.end - 1)
+            if self._broken(gaps) or any(isinstance(e.value, s.MetaMap) for e in v.entries):
+                return None
+            parts = []
+            for e in v.entries:
+                value = self._flat_meta(e.value)
+                if value is None:
+                    return None
+                parts.append(f"{e.key} = {value}")
+            return "{ " + ", ".join(parts) + " }" if parts else "{}"
+        if isinstance(v, s.MetaList):
+            if self._broken(self._gaps(v.span.start + 1, [_value_span(i) for i in v.items], v.span.end - 1)):
+                return None
+            items = [self._flat_meta(i) for i in v.items]
+            if any(i is None for i in items):
+                return None
+            return "[" + ", ".join(i for i in items if i is not None) + "]"
+        return self.expr(v, _ARITH)
+
+    def _flat_body(self, stmts: Sequence[s.Stmt], lo: int, hi: int) -> str | None:
+        gaps = self._gaps(lo + 1, [x.span for x in stmts], hi)
+        if any(g.has_comments for g in gaps):
+            return None
+        if not stmts:
+            return "{}"
+        if len(stmts) != 1 or not isinstance(stmts[0], s.Chain) or gaps[0].newline or gaps[1].newline:
+            return None
+        inner = self._flat_chain(stmts[0])
+        return None if inner is None else "{ " + inner + " }"
+
+    def _flat_chain(self, c: s.Chain) -> str | None:
+        steps = c.steps
+        if self._broken(self._gaps(steps[0].span.end, [x.span for x in steps[1:]], steps[-1].span.end)[:-1]):
+            return None
+        parts = [self._flat_step(st) for st in steps]
+        if any(p is None for p in parts):
+            return None
+        return " | ".join(p for p in parts if p is not None)
+
+    def _flat_step(self, st: s.Step) -> str | None:
+        key = id(st)
+        if key not in self._flat_memo:
+            term = self._flat_term(st.term)
+            self._flat_memo[key] = None if term is None else (f"{st.name} = " if st.name else "") + term
+        return self._flat_memo[key]
+
+    def _flat_term(self, t: s.Term) -> str | None:
+        if isinstance(t, s.Ref):
+            return t.name
+        if isinstance(t, s.Call):
+            lo = self._find(t.name_span.end, "(") + 1 if self.text is not None else 0
+            if self._broken(self._gaps(lo, [a.span for a in t.args], t.span.end - 1)):
+                return None
+            return f"{t.name}({', '.join(self.arg(a) for a in t.args)})"
+        if isinstance(t, s.Repeat):
+            inner = self._flat_term(t.term)
+            return None if inner is None else f"{inner} * {self.expr(t.count, _PRIMARY)}"
+        bodies = self._bodies(t)
+        flats = [self._flat_body(stmts, lo, hi) for stmts, lo, hi in bodies]
+        if any(f is None for f in flats):
+            return None
+        if isinstance(t, s.Cond):
+            text = f"if {self.expr(t.cond, _COND)} {flats[0]}"
+            return text if len(flats) == 1 else f"{text} else {flats[1]}"
+        if isinstance(t, s.For):
+            bounds = ", ".join(self.expr(b, _ARITH) for b in t.range_args)
+            return f"for {t.var} in range({bounds}) {flats[0]}"
+        if isinstance(t, s.Residual):
+            text = f"residual {flats[0]}"
+            return text if len(flats) == 1 else f"{text} shortcut {flats[1]}"
+        return f"seq {flats[0]}"
+
+    def _bodies(self, t: s.Cond | s.For | s.Residual | s.Seq) -> list[tuple[tuple[s.Stmt, ...], int, int]]:
+        """The bodies of a term, each with the offsets of its `{` and `}`."""
+        if isinstance(t, s.Cond):
+            lo = self._open(t.cond.span.end)
+            if t.orelse is None:
+                return [(t.then, lo, t.span.end - 1)]
+            end = self._body_end(t.then, lo)
+            return [(t.then, lo, end), (t.orelse, self._open(end + 1), t.span.end - 1)]
+        if isinstance(t, s.For):
+            return [(t.body, self._open(t.range_args[-1].span.end), t.span.end - 1)]
+        if isinstance(t, s.Residual):
+            lo = self._open(t.span.start + len("residual"))
+            if t.shortcut is None:
+                return [(t.body, lo, t.span.end - 1)]
+            end = self._body_end(t.body, lo)
+            return [(t.body, lo, end), (t.shortcut, self._open(end + 1), t.span.end - 1)]
+        return [(t.body, self._open(t.span.start + len("seq")), t.span.end - 1)]
 
     # ------------------------------------------------------------ steps and statements
 
@@ -301,19 +399,10 @@ class Printer:
         """`{ chain }` when the body is one short chain written on one line, else one
         statement a line. `lo` is the offset of `{`, `hi` that of `}`."""
         gaps = self._gaps(lo + 1, [x.span for x in stmts], hi)
-        if not multi and not any(g.has_comments for g in gaps):
-            if not stmts:
-                return "{}"
-            if (
-                len(stmts) == 1
-                and isinstance(stmts[0], s.Chain)
-                and not gaps[0].newline
-                and not gaps[1].newline
-            ):
-                line = self.stmt(stmts[0], indent + INDENT, col + 2)
-                flat = "{ " + line + " }"
-                if "\n" not in line and _fits(flat, col):
-                    return flat
+        if not multi:
+            flat = self._flat_body(stmts, lo, hi)
+            if flat is not None and _fits(flat, col):
+                return flat
         inner = indent + INDENT
         out = ["{" + self._trail(gaps[0])]
         for i, x in enumerate(stmts):
@@ -346,33 +435,21 @@ class Printer:
         if isinstance(t, s.Repeat):
             text = self.term(t.term, indent, col)
             return f"{text} * {self.expr(t.count, _PRIMARY)}"
+        bodies = self._bodies(t)
         if isinstance(t, s.Cond):
-            head = f"if {self.expr(t.cond, _COND)} "
-            lo = self._open(t.cond.span.end)
-            end = self._body_end(t.then, lo) if t.orelse is not None else t.span.end - 1
-            text = head + self.body(t.then, lo, end, indent, col + len(head))
-            if t.orelse is None:
-                return text
-            lo2 = self._open(end + 1)
-            orelse = self.body(t.orelse, lo2, t.span.end - 1, indent, _last_col(text, col) + 6)
-            return f"{text} else {orelse}"
-        if isinstance(t, s.For):
-            bounds = ", ".join(self.expr(b, _ARITH) for b in t.range_args)
-            head = f"for {t.var} in range({bounds}) "
-            lo = self._open(t.range_args[-1].span.end)
-            return head + self.body(t.body, lo, t.span.end - 1, indent, col + len(head))
-        if isinstance(t, s.Residual):
-            lo = self._open(t.span.start + len("residual"))
-            end = self._body_end(t.body, lo) if t.shortcut is not None else t.span.end - 1
-            text = "residual " + self.body(t.body, lo, end, indent, col + 9)
-            if t.shortcut is None:
-                return text
-            lo2 = self._open(end + 1)
-            return f"{text} shortcut " + self.body(
-                t.shortcut, lo2, t.span.end - 1, indent, _last_col(text, col) + 10
-            )
-        lo = self._open(t.span.start + len("seq"))
-        return "seq " + self.body(t.body, lo, t.span.end - 1, indent, col + 4)
+            text = f"if {self.expr(t.cond, _COND)} "
+        elif isinstance(t, s.For):
+            text = f"for {t.var} in range({', '.join(self.expr(b, _ARITH) for b in t.range_args)}) "
+        elif isinstance(t, s.Residual):
+            text = "residual "
+        else:
+            text = "seq "
+        second = "else " if isinstance(t, s.Cond) else "shortcut "
+        for k, (stmts, lo, hi) in enumerate(bodies):
+            if k:
+                text += " " + second
+            text += self.body(stmts, lo, hi, indent, _last_col(text, col))
+        return text
 
     def step(self, st: s.Step, indent: str, col: int) -> str:
         head = f"{st.name} = " if st.name else ""
@@ -392,12 +469,15 @@ class Printer:
         line_indent = indent  # the indentation of the line `text` ends on
         for st, gap in zip(steps[1:], gaps, strict=True):
             if not gap.has_comments and not gap.newline:
-                part = self.step(st, line_indent, at + 3)
-                # A step that would break only to stay on this line goes to a line of its own.
-                own_line = "\n" in part and "\n" not in self.step(st, cont, len(cont) + 2)
-                if _fits(part, at + 3) and not own_line:
+                flat = self._flat_step(st)
+                if flat is None:  # breaks anyway (a body written over lines): stays on this line
+                    part = self.step(st, line_indent, at + 3)
                     text += " | " + part
                     at = _last_col(part, at + 3)
+                    continue
+                if _fits(flat, at + 3):
+                    text += " | " + flat
+                    at += 3 + len(flat)
                     continue
             line_indent = cont
             if gap.own:
@@ -474,7 +554,7 @@ def _value_span(v: s.MetaValue) -> Span:
     return v.span
 
 
-_PLAIN = Printer()
+_PLAIN = Printer()  # for expressions and parameters only, which hold no memo
 
 
 def expr(e: s.Expr, parent: int = 0) -> str:
@@ -484,7 +564,7 @@ def expr(e: s.Expr, parent: int = 0) -> str:
 
 def stmt(x: s.Stmt, indent: str) -> str:
     """A statement as .arch text, its inner lines indented from `indent`."""
-    return _PLAIN.stmt(x, indent, len(indent))
+    return Printer().stmt(x, indent, len(indent))  # a fresh printer: its memo is keyed by node ids
 
 
 def params(ps: Sequence[s.Param]) -> str:
