@@ -47,6 +47,7 @@ _FLOAT = re.compile(r"-?([0-9]+\.[0-9]*([eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+|
 # A line break that ends a line (a `\`-continued line is one line for the grammar).
 _BREAK = re.compile(r"(?<!\\)\r?\n")
 _BLANK = re.compile(r"\n[ \t\f\r]*\n")
+_ALLOW = re.compile(r"#[ \t]*archc:[ \t]*allow[ \t]*\(")  # as core.allow reads it; not allow-file
 
 
 def quote(text: str) -> str:
@@ -93,9 +94,9 @@ class _Gap:
 _EMPTY = _Gap(None, (), False, False)
 
 
-def _fits(text: str, col: int) -> bool:
+def _fits(text: str, col: int, width: int = WIDTH) -> bool:
     lines = text.split("\n")
-    return col + len(lines[0]) <= WIDTH and all(len(line) <= WIDTH for line in lines[1:])
+    return col + len(lines[0]) <= width and all(len(line) <= width for line in lines[1:])
 
 
 def _last_col(text: str, col: int) -> int:
@@ -113,6 +114,10 @@ class Printer:
         self._starts = [c.start for c in self.comments]
         self.used: set[int] = set()  # starts of the comments printed so far
         self._flat_memo: dict[int, str | None] = {}
+        self.width = WIDTH  # unbounded while printing a statement an allow comment covers
+
+    def _fits(self, text: str, col: int) -> bool:
+        return _fits(text, col, self.width)
 
     # ------------------------------------------------------------ source positions
 
@@ -251,7 +256,7 @@ class Printer:
         gaps = self._gaps(m.span.start + 1, [e.span for e in m.entries], m.span.end - 1)
         inner = indent + INDENT
         flat = self._flat_meta(m)
-        if flat is not None and _fits(flat, col):
+        if flat is not None and self._fits(flat, col):
             return flat
         items = []
         for e in m.entries:
@@ -264,7 +269,7 @@ class Printer:
         gaps = self._gaps(v.span.start + 1, spans, v.span.end - 1)
         inner = indent + INDENT
         flat = self._flat_meta(v)
-        if flat is not None and _fits(flat, col):
+        if flat is not None and self._fits(flat, col):
             return flat
         items = [(sp, self.meta_value(i, inner, len(inner))) for sp, i in zip(spans, v.items, strict=True)]
         return self._listing("[", items, gaps, indent, "]", ",")
@@ -387,7 +392,7 @@ class Printer:
         one element a line with a trailing comma (the grammar's rule for a broken list)."""
         gaps = self._gaps(opener_end, spans, closer)
         flat = f"{head}({', '.join(texts)})"
-        if not any(g.has_comments or g.newline for g in gaps) and _fits(flat + tail, col):
+        if not any(g.has_comments or g.newline for g in gaps) and self._fits(flat + tail, col):
             return flat
         if not texts and not any(g.has_comments for g in gaps):
             return flat
@@ -401,7 +406,7 @@ class Printer:
         gaps = self._gaps(lo + 1, [x.span for x in stmts], hi)
         if not multi:
             flat = self._flat_body(stmts, lo, hi)
-            if flat is not None and _fits(flat, col):
+            if flat is not None and self._fits(flat, col):
                 return flat
         inner = indent + INDENT
         out = ["{" + self._trail(gaps[0])]
@@ -409,10 +414,28 @@ class Printer:
             out.extend(self._own(gaps[i], inner, keep_blank=True, first=i == 0))
             if gaps[i].blank and (i > 0 or gaps[i].own):
                 out.append("")
-            out.append(inner + self.stmt(x, inner, len(inner)) + self._trail(gaps[i + 1]))
+            out.append(inner + self._covered_stmt(x, gaps[i], gaps[i + 1], inner) + self._trail(gaps[i + 1]))
         out.extend(self._own(gaps[-1], inner, keep_blank=True, first=not stmts))
         out.append(indent + "}")
         return "\n".join(out)
+
+    def _covered_stmt(self, x: s.Stmt, before: _Gap, after: _Gap, indent: str) -> str:
+        """A statement; one an `# archc: allow(...)` covers gets no line break of the printer's
+        own, so each of its lines keeps the code it had and the comment the warnings it covers
+        (it covers its own line, or the next line when it stands alone)."""
+        near = [o.comment.text for o in before.own]
+        if after.trailing is not None:
+            near.append(after.trailing.text)
+        if self.text is not None:
+            first = bisect.bisect_left(self._starts, x.span.start)
+            near += [c.text for c in self.comments[first : bisect.bisect_left(self._starts, x.span.end)]]
+        if not any(_ALLOW.search(text) for text in near):
+            return self.stmt(x, indent, len(indent))
+        width, self.width = self.width, 1 << 30
+        try:
+            return self.stmt(x, indent, len(indent))
+        finally:
+            self.width = width
 
     def _body_end(self, stmts: Sequence[s.Stmt], lo: int) -> int:
         """The offset of the `}` that closes a body opened at `lo`."""
@@ -475,7 +498,7 @@ class Printer:
                     text += " | " + part
                     at = _last_col(part, at + 3)
                     continue
-                if _fits(flat, at + 3):
+                if self._fits(flat, at + 3):
                     text += " | " + flat
                     at += 3 + len(flat)
                     continue
