@@ -583,3 +583,31 @@ def test_a_statement_an_allow_comment_covers_is_not_broken(where: str, tmp_path:
     code, diags = lint_json_text(text, tmp_path / "a")
     assert [d["code"] for d in diags] == ["pool-drops"]  # conv4's pool; conv1's is acknowledged
     assert lint_json_text(formatted, tmp_path / "b") == (code, diags)
+
+
+META = (
+    "arch m(classes = 2, length = 10, alphabet = 4) {\n"
+    '  meta { a = 1, b = [1, 2, 3], c = { d = "x, {y}", e = [{ f = 1 }] } }\n'
+    "  fc = linear(classes)\n}\n"
+)
+
+
+@pytest.mark.parametrize(
+    "name", [p.name for p in EXAMPLES if p.parent.name == "examples"] + ["meta"]
+)
+def test_a_comment_after_every_opener_comma_and_pipe_survives(name: str) -> None:
+    # inside argument and parameter lists, mappings, lists and chains: where the grammar
+    # allows a line break after `(`, `,`, `{`, `[` or `|`
+    text = META if name == "meta" else (ROOT / "examples" / name).read_text(encoding="utf-8")
+    tried = 0
+    for match in re.finditer(r"[(,{|\[]", text):
+        variant = text[: match.end()] + f"  # after {match.end()}\n" + text[match.end() :]
+        if not _parses(variant):  # e.g. inside `input (...)`, which stays on one line
+            continue
+        tried += 1
+        formatted = format_source(variant)
+        assert comment_texts(formatted) == comment_texts(variant), variant
+        assert format_source(formatted) == formatted, variant
+        # (against the variant: a line break may change a program, `return a,` + `b`)
+        assert tree_shape(formatted) == tree_shape(variant)
+    assert tried >= 5
