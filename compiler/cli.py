@@ -238,6 +238,8 @@ def _fmt_inputs(names: Sequence[str]) -> list[str]:
     found: list[str] = []
     for name in names:
         path = Path(name)
+        if path.is_file() and path.suffix in (".xml", ".py"):  # the importers' inputs, never .arch text
+            raise UsageError(f"{name}: archc fmt formats .arch files (archc import turns this one into one)")
         if name == "-" or path.is_file():
             found.append(name)
         elif path.is_dir():

@@ -611,3 +611,11 @@ def test_a_comment_after_every_opener_comma_and_pipe_survives(name: str) -> None
         # (against the variant: a line break may change a program, `return a,` + `b`)
         assert tree_shape(formatted) == tree_shape(variant)
     assert tried >= 5
+
+
+def test_cli_refuses_importer_inputs(tmp_path: Path) -> None:
+    path = tmp_path / "model.py"
+    path.write_text("import torch\n")
+    code, _, err = run_cli("fmt", str(path))
+    assert code == 2 and "archc fmt formats .arch files" in err
+    assert path.read_text() == "import torch\n"
