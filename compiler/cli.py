@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -265,6 +266,10 @@ def cmd_fmt(args: argparse.Namespace) -> int:
             print(f"{label}:1:1: error: not UTF-8 text (byte {err.start})", file=sys.stderr)
             failed += 1
             continue
+        except OSError as err:
+            print(f"archc: error: cannot read {label}: {err.strerror}", file=sys.stderr)
+            failed += 1
+            continue
         try:
             out = format_source(text, label)
         except FormatError as err:
@@ -291,7 +296,11 @@ def cmd_fmt(args: argparse.Namespace) -> int:
         elif name == "-":
             sys.stdout.write(out)
         else:
-            write_all({Path(name): out})
+            # The file a link points to is rewritten (not the link), and keeps its mode.
+            target = Path(name).resolve()
+            mode = stat.S_IMODE(target.stat().st_mode)
+            write_all({target: out})
+            os.chmod(target, mode)
             print(f"reformatted {label}", file=sys.stderr)
     if failed:
         print(f"archc: {failed} file{'s' if failed != 1 else ''} could not be formatted", file=sys.stderr)

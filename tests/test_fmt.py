@@ -619,3 +619,30 @@ def test_cli_refuses_importer_inputs(tmp_path: Path) -> None:
     code, _, err = run_cli("fmt", str(path))
     assert code == 2 and "archc fmt formats .arch files" in err
     assert path.read_text() == "import torch\n"
+
+
+def test_cli_rewrites_the_target_of_a_link_and_keeps_its_mode(tmp_path: Path) -> None:
+    real = _messy_file(tmp_path, "real.arch")
+    real.chmod(0o640)
+    link = tmp_path / "link.arch"
+    link.symlink_to(real)
+    assert run_cli("fmt", str(link))[0] == 0
+    assert link.is_symlink() and "    conv1d(8, 3) | relu" in real.read_text()
+    assert real.stat().st_mode & 0o777 == 0o640
+
+
+def test_cli_unreadable_file_is_an_error_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _messy_file(tmp_path)
+    other = _messy_file(tmp_path, "other.arch")
+
+    def refuse(self: Path) -> bytes:  # the tests run as root, who may read any file
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        with open(self, "rb") as handle:
+            return handle.read()
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    code, _, err = run_cli("fmt", str(path), str(other))
+    assert code == 1
+    assert f"archc: error: cannot read {path}: Permission denied" in err and "Traceback" not in err
+    assert "    conv1d(8, 3) | relu" in other.read_text()
