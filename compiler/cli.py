@@ -291,9 +291,9 @@ def cmd_fmt(args: argparse.Namespace) -> int:
                 sys.stdout.write(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
         if args.check:
             print(f"would reformat {label}", file=sys.stderr)
-        elif args.diff:
-            pass
-        elif name == "-":
+        if args.check or args.diff:
+            continue
+        if name == "-":
             sys.stdout.write(out)
         else:
             # The file a link points to is rewritten (not the link), and keeps its mode.

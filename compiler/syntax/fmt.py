@@ -4,7 +4,9 @@ The grammar ignores comments, so they are collected by a scan of the text (a `#`
 a string starts one) and printed back into the gaps of the syntax tree they fall in (see
 `unparse`). Spacing, indentation (4 spaces) and blank lines (at most one) are canonical;
 the line breaks the author made between steps, arguments and statements are kept, and
-more are added where a line would grow past `unparse.WIDTH`.
+more are added where a line would grow past `unparse.WIDTH`, except in a statement an
+`# archc: allow(...)` comment covers: allow comments work by line, so such a statement keeps
+its lines as they are.
 
 Formatting checks its own result before giving it back: the output must parse to the
 same syntax tree (positions aside) and hold the same comments in the same order, so a
