@@ -648,3 +648,32 @@ def test_cli_unreadable_file_is_an_error_not_a_traceback(tmp_path: Path, monkeyp
     assert code == 1
     assert f"archc: error: cannot read {path}: Permission denied" in err and "Traceback" not in err
     assert "    conv1d(8, 3) | relu" in other.read_text()
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda out: out.replace("  # keep me", ""), "has no place"),  # a comment lost
+        (lambda out: out.replace("conv1d(8, 3)", "conv1d(8, 4)"), "another syntax tree"),
+        (lambda out: out.replace("relu", "relu("), "does not parse"),
+        (lambda out: out.replace("# keep me", "# kept"), "same comments"),
+    ],
+)
+def test_a_printer_bug_is_refused_not_written(
+    damage: Any, problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import archc.syntax.fmt as fmt
+
+    class Broken(fmt.Printer):
+        def file(self, f: Any, header: Any = ()) -> str:
+            out = damage(super().file(f, header))
+            if problem == "has no place":
+                self.used.clear()
+            return str(out)
+
+    monkeypatch.setattr(fmt, "Printer", Broken)
+    path = _messy_file(tmp_path)
+    before = path.read_text()
+    code, _, err = run_cli("fmt", str(path))
+    assert code == 1 and problem in err and "please report it" in err
+    assert path.read_text() == before
