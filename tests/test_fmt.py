@@ -210,7 +210,10 @@ def test_messy_file_gets_the_canonical_layout_with_every_comment_in_place() -> N
         # a repeat count that is not a primary gets parentheses
         ("arch a() {\n  seq { relu } * (2)\n}\n", "arch a() {\n    seq { relu } * 2\n}\n"),
         # a `\\`-continued line is one line: the continuation goes, no break is kept
-        ("arch a() {\n  linear(\\\n    3)\n  input (batch, \\\n  channels)\n}\n", "arch a() {\n    linear(3)\n    input (batch, channels)\n}\n"),
+        (
+            "arch a() {\n  linear(\\\n    3)\n  input (batch, \\\n  channels)\n}\n",
+            "arch a() {\n    linear(3)\n    input (batch, channels)\n}\n",
+        ),
         # CRLF line ends and tabs become LF and spaces
         ("arch a() {\r\n\trelu\r\n}\r\n", "arch a() {\n    relu\n}\n"),
     ],
@@ -276,7 +279,9 @@ def _random_texts() -> list[tuple[str, str]]:
     import randgraph
 
     texts = [(f"randarch{seed}", randarch.generate(seed).text) for seed in range(30)]
-    texts += [(f"randgraph{seed}", randgraph.render(randgraph.generate(random.Random(seed)))) for seed in range(30)]
+    texts += [
+        (f"randgraph{seed}", randgraph.render(randgraph.generate(random.Random(seed)))) for seed in range(30)
+    ]
     return texts
 
 
@@ -375,7 +380,11 @@ def _oddly_spaced(text: str, rng: random.Random) -> str:
         code, sep, rest = _split_comment(line)
         parts = re.split(r'("(?:\\.|[^"\\])*")', code)
         for j in range(0, len(parts), 2):  # outside strings only
-            parts[j] = re.sub(r"\s*(:=|->|\*\*|==|!=|<=|>=|[=,|(){}:*])\s*", lambda m: rng.choice(["", " ", "  "]) + m.group(1) + rng.choice(["", " ", "\t"]), parts[j])
+            parts[j] = re.sub(
+                r"\s*(:=|->|\*\*|==|!=|<=|>=|[=,|(){}:*])\s*",
+                lambda m: rng.choice(["", " ", "  "]) + m.group(1) + rng.choice(["", " ", "\t"]),
+                parts[j],
+            )
         code = "".join(parts).strip()
         if code or sep:
             indent = rng.choice(["", " ", "\t", "        "])
@@ -510,7 +519,9 @@ def _import_jobs(tmp_path: Path) -> list[tuple[str, list[str]]]:
             path = tmp_path / f"{model}.py"
             path.write_text(seed_python(model), encoding="utf-8")
             jobs.append((str(path), []))
-    for path in sorted((ROOT / "tests/fixtures").glob("**/*.py")) + sorted((ROOT / "tests/fixtures").glob("**/*.xml")):
+    for path in sorted((ROOT / "tests/fixtures").glob("**/*.py")) + sorted(
+        (ROOT / "tests/fixtures").glob("**/*.xml")
+    ):
         entry = manifest.get(path.name)
         extra = ["--class", entry["class"]] if entry else []
         if entry and entry.get("layout"):
@@ -555,7 +566,13 @@ def test_cli_diff_marks_a_missing_final_newline(tmp_path: Path) -> None:
     path.write_text("arch a(){relu}")
     code, out, _ = run_cli("fmt", "--diff", str(path))
     assert code == 1
-    assert out.splitlines()[3:] == ["-arch a(){relu}", "\\ No newline at end of file", "+arch a() {", "+    relu", "+}"]
+    assert out.splitlines()[3:] == [
+        "-arch a(){relu}",
+        "\\ No newline at end of file",
+        "+arch a() {",
+        "+    relu",
+        "+}",
+    ]
 
 
 def test_deep_nesting_and_long_files_format_in_one_pass() -> None:
@@ -577,7 +594,11 @@ def test_a_statement_an_allow_comment_covers_is_not_broken(where: str, tmp_path:
     text = (ROOT / "examples" / "deepstarr.arch").read_text(encoding="utf-8")
     old = "    conv1 = conv1d(256, 7, padding = 3) | bn1 = batchnorm1d | relu | maxpool1d(2)\n"
     long = old.rstrip("\n") + " | relu" * 6
-    new = long + "  # archc: allow(pool-drops)\n" if where == "trailing" else f"    # archc: allow(pool-drops)\n{long}\n"
+    new = (
+        long + "  # archc: allow(pool-drops)\n"
+        if where == "trailing"
+        else f"    # archc: allow(pool-drops)\n{long}\n"
+    )
     assert text.count(old) == 1 and len(long) > 110
     text = text.replace(old, new.replace(" | ", "|"))
     formatted = format_source(text)
@@ -594,9 +615,7 @@ META = (
 )
 
 
-@pytest.mark.parametrize(
-    "name", [p.name for p in EXAMPLES if p.parent.name == "examples"] + ["meta"]
-)
+@pytest.mark.parametrize("name", [p.name for p in EXAMPLES if p.parent.name == "examples"] + ["meta"])
 def test_a_comment_after_every_opener_comma_and_pipe_survives(name: str) -> None:
     # inside argument and parameter lists, mappings, lists and chains: where the grammar
     # allows a line break after `(`, `,`, `{`, `[` or `|`
@@ -633,7 +652,9 @@ def test_cli_rewrites_the_target_of_a_link_and_keeps_its_mode(tmp_path: Path) ->
     assert real.stat().st_mode & 0o777 == 0o640
 
 
-def test_cli_unreadable_file_is_an_error_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_unreadable_file_is_an_error_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = _messy_file(tmp_path)
     other = _messy_file(tmp_path, "other.arch")
 

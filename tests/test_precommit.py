@@ -21,15 +21,24 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = "arch good(classes = 2, length = 100, alphabet = 4) {\n    conv = conv1d(8, 5) | relu\n    flatten\n    fc = linear(classes)\n}\n"
 # Parses, but linear(10 -> ...) does not match the 768 features it is given.
-BAD_SHAPE = "arch bad(length = 100, alphabet = 4) {\n    conv = conv1d(8, 5) | flatten | fc = linear(10 -> 2)\n}\n"
+BAD_SHAPE = (
+    "arch bad(length = 100, alphabet = 4) {\n    conv = conv1d(8, 5) | flatten | fc = linear(10 -> 2)\n}\n"
+)
 UNFORMATTED = "arch messy(classes=2,length=100,alphabet=4){\n  conv=conv1d(8,5)|relu  # keep\n  flatten\n  fc=linear(classes)\n}\n"
 
 pytestmark = pytest.mark.slow
 
 
 def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
     done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
     return done.stdout
 
@@ -54,7 +63,11 @@ def pre_commit(repo: Path, home: Path, *args: str) -> subprocess.CompletedProces
     env.pop("VIRTUAL_ENV", None)
     return subprocess.run(
         [sys.executable, "-m", "pre_commit", *args, "--color", "never"],
-        cwd=repo, env=env, capture_output=True, text=True, timeout=900,
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
 
 

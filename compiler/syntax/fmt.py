@@ -85,9 +85,7 @@ def format_source(text: str, path: str = "<stdin>") -> str:
     return out
 
 
-def _verify(
-    text: str, tree: s.File, found: list[Comment], printer: Printer, out: str, path: str
-) -> None:
+def _verify(text: str, tree: s.File, found: list[Comment], printer: Printer, out: str, path: str) -> None:
     """Refuse a result that lost a comment or would parse to another tree."""
     lost = [c for c in found if c.start not in printer.used]
     problem = ""

@@ -52,9 +52,7 @@ _ALLOW = re.compile(r"#[ \t]*archc:[ \t]*allow[ \t]*\(")  # as core.allow reads 
 
 def quote(text: str) -> str:
     """A string literal; every character that could end or break it is escaped."""
-    escaped = (
-        text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    )
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
     escaped = "".join(ch if ch.isprintable() else " " for ch in escaped)
     return f'"{escaped}"'
 
@@ -385,8 +383,15 @@ class Printer:
         return f"{a.name} = {value}" if a.name else value
 
     def _call_list(
-        self, head: str, opener_end: int, spans: Sequence[Span], texts: Sequence[str],
-        closer: int, indent: str, col: int, tail: str = "",
+        self,
+        head: str,
+        opener_end: int,
+        spans: Sequence[Span],
+        texts: Sequence[str],
+        closer: int,
+        indent: str,
+        col: int,
+        tail: str = "",
     ) -> str:
         """`head(a, b)tail` on one line when it fits and the author kept it on one, else
         one element a line with a trailing comma (the grammar's rule for a broken list)."""
@@ -544,8 +549,14 @@ class Printer:
             hi = self._find(d.params[-1].span.end if d.params else lo, ")")
             body_lo = self._find(hi, "{")
         head = self._call_list(
-            f"{kind} {d.name}", lo, [p.span for p in d.params], [self.param(p) for p in d.params], hi,
-            "", 0, " {",
+            f"{kind} {d.name}",
+            lo,
+            [p.span for p in d.params],
+            [self.param(p) for p in d.params],
+            hi,
+            "",
+            0,
+            " {",
         )
         col = _last_col(head, 0) + 1
         return f"{head} " + self.body(d.body, body_lo, d.span.end - 1, "", col, multi=kind == "arch")
