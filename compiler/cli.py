@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -260,6 +261,81 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _fmt_inputs(names: Sequence[str]) -> list[str]:
+    """The files `archc fmt` was given: `-`, files, and every *.arch below a directory, sorted."""
+    found: list[str] = []
+    for name in names:
+        path = Path(name)
+        if path.is_file() and path.suffix in (".xml", ".py"):  # the importers' inputs, never .arch text
+            raise UsageError(f"{name}: archc fmt formats .arch files (archc import turns this one into one)")
+        if name == "-" or path.is_file():
+            found.append(name)
+        elif path.is_dir():
+            found.extend(sorted(str(p) for p in path.rglob("*.arch") if p.is_file()))
+        else:
+            raise UsageError(f"{name}: no such file or directory")
+    return found
+
+
+def cmd_fmt(args: argparse.Namespace) -> int:
+    import difflib
+
+    from .core.outputs import write_all
+    from .syntax.fmt import FormatError, format_source
+
+    failed = changed = 0
+    for name in _fmt_inputs(args.files):
+        label = "<stdin>" if name == "-" else name
+        try:
+            raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            print(f"{label}:1:1: error: not UTF-8 text (byte {err.start})", file=sys.stderr)
+            failed += 1
+            continue
+        except OSError as err:
+            print(f"archc: error: cannot read {label}: {err.strerror}", file=sys.stderr)
+            failed += 1
+            continue
+        try:
+            out = format_source(text, label)
+        except FormatError as err:
+            _print_diagnostics(err.diagnostics, sys.stderr)
+            if not err.diagnostics:
+                print(f"archc: error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        if out == text:
+            if name == "-" and not (args.check or args.diff):
+                sys.stdout.write(out)
+            continue
+        changed += 1
+        if args.diff:
+            for line in difflib.unified_diff(
+                text.splitlines(keepends=True), out.splitlines(keepends=True), label, label
+            ):
+                # as diff(1) marks it: a last line without its newline
+                sys.stdout.write(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+        if args.check:
+            print(f"would reformat {label}", file=sys.stderr)
+        if args.check or args.diff:
+            continue
+        if name == "-":
+            sys.stdout.write(out)
+        else:
+            # The file a link points to is rewritten (not the link), and keeps its mode.
+            target = Path(name).resolve()
+            mode = stat.S_IMODE(target.stat().st_mode)
+            write_all({target: out})
+            os.chmod(target, mode)
+            print(f"reformatted {label}", file=sys.stderr)
+    if failed:
+        print(f"archc: {failed} file{'s' if failed != 1 else ''} could not be formatted", file=sys.stderr)
+    if failed or (changed and (args.check or args.diff)):
+        return EXIT_DIAGNOSTICS
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -358,6 +434,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT.svg|OUT.dot|OUT.png")
     p.add_argument("--depth", type=int, default=None, help="collapse blocks nested deeper than N")
     p.set_defaults(func=cmd_graph)
+
+    p = sub.add_parser("fmt", help="rewrite .arch files in the canonical layout, comments kept")
+    p.add_argument("files", nargs="+", metavar="FILE|DIR", help=".arch files, directories, or - (stdin)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
+    p.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")
+    p.set_defaults(func=cmd_fmt)
 
     p = sub.add_parser("explain", help="explain a diagnostic code (no code: list them all)")
     p.add_argument("code", nargs="?", metavar="CODE", help="e.g. merge-mismatch")

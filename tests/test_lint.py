@@ -422,7 +422,7 @@ def test_mismatch_explains_the_derivation(tmp_path: Path) -> None:
     assert diag["message"] == "`fc1` expects 3500 input features, but its input has 3600"
     assert diag["label"] == "3600 = 200 channels x 18 positions after layer3"
     assert diag["help"] == "write 3600, or leave the input size out and archc infers it"
-    assert (diag["line"], diag["column"]) == (7, 16)
+    assert (diag["line"], diag["column"]) == (7, 18)
     assert "^^^^ 3600 = 200 channels x 18 positions after layer3" in rendered
     assert "18 positions set here" in rendered  # the secondary label at layer3
 

@@ -184,7 +184,8 @@ def test_required_argument_advice_works(capsys: pytest.CaptureFixture[str], tmp_
     assert "pass --set n_tasks=VALUE" in err
     # the advice works: no `bad-set`
     text = lift_text(path, capsys, tmp_path, "--set", "n_tasks=3")
-    assert "arch ctor_args(n_tasks = 3, seq_len = 249, n_filters = 64, kernel = 7, pool_arg = 3" in text
+    # (the list is longer than a line: archc import writes it as archc fmt does, one a line)
+    assert "arch ctor_args(\n    n_tasks = 3,\n    seq_len = 249,\n    n_filters = 64,\n    kernel = 7,\n    pool_arg = 3," in text
     assert "# constructor argument `pool` is the parameter `pool_arg` (a layer is named `pool`)" in text
 
 
