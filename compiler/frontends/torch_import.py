@@ -1094,7 +1094,10 @@ class _Search:
         """A constructor argument that names the input length (`seq_len=249`), when it fits."""
         for param in self.top.params:
             default = param.default
-            if param.name.lower() in LENGTH_NAMES and isinstance(default, s.Int) and (
+            # `seq_len`, or the field `args.seq_len` of an object argument (`args_seq_len`)
+            named = param.name.lower() in LENGTH_NAMES or any(
+                param.name.lower().endswith("_" + n) for n in LENGTH_NAMES)
+            if named and isinstance(default, s.Int) and (
                 lo <= default.value <= hi
             ):
                 return param.name, default.value

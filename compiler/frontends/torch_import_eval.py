@@ -19,11 +19,13 @@ from ..core.source import NO_SPAN, Span
 from ..ir.layers import REQUIRED, lookup
 from ..syntax import tree as s
 from .torch_import_values import (
+    ArgObject,
     Batch,
     BlockNode,
     BuiltinRef,
     ClassRef,
     Const,
+    DictV,
     FCall,
     FLayer,
     FLoop,
@@ -138,7 +140,7 @@ _TENSOR_FUNCS = ("max", "amax", "transpose", "permute", "reshape", "flip", "mean
 _JOINS = {"cat", "concat", "concatenate", "stack", "hstack", "vstack", "add", "mul", "matmul", "bmm",
           "einsum"}
 BUILTINS = frozenset({"range", "int", "float", "len", "max", "min", "abs", "round", "sum", "list",
-                      "tuple", "super", "print", "bool", "setattr"})
+                      "tuple", "super", "print", "bool", "setattr", "getattr", "hasattr", "dict"})
 # torch calls made for their effect on the process, never on the model.
 _TORCH_EFFECTS = frozenset({
     "torch.manual_seed", "torch.seed", "torch.set_num_threads", "torch.set_default_dtype",
@@ -208,6 +210,11 @@ class Interp:
         self.tensor_names: dict[int, str] = {}  # a forward tensor's id -> its Python variable
         self.current_item: dict[int, tuple[str, int]] = {}  # module-list item -> (list, index)
         self.owner: dict[int, str] = {}  # id of a method's FunctionDef -> its class
+        # --set values for the model class, and the parameters its object arguments' fields become.
+        self.given: dict[str, Val] = {}
+        self.field_params: dict[str, s.Param] = {}
+        self.options = _argparse_defaults(tree)  # `--name` options the file declares, by dest
+        self.option_fields: dict[str, dict[str, Const]] = {}  # fields read at those defaults
         self.module_scan()
 
     # ------------------------------------------------------------ helpers
@@ -375,6 +382,10 @@ class Interp:
             self_v = SelfV(name)
             for cls in reversed(self.base_chain(name)):
                 self.class_constants(self.classes[cls], self_v)
+            if top:
+                self.given = dict(given or {})
+                self.field_params = {}
+                self.option_fields = {}
             init = self.find_method(name, "__init__")
             if init is not None:
                 frame = Frame({}, self_v, cls=self.owner.get(id(init)))
@@ -387,6 +398,16 @@ class Interp:
             lifted.attrs = {k: v.node for k, v in self_v.attrs.items() if isinstance(v, ModV)}
             lifted.lists = {k: v for k, v in self_v.attrs.items() if isinstance(v, ModListV)}
             lifted.forward, lifted.input_span = self.lift_forward(forward, self_v)
+            if top:
+                # Fields read from object arguments (`args.dropout`) follow the named arguments.
+                named = {p.name for p in lifted.params}
+                lifted.params = (*lifted.params,
+                                 *(p for p in self.field_params.values() if p.name not in named))
+                for arg, fields in self.option_fields.items():
+                    shown = ", ".join(f"{k} {v.value!r}" for k, v in fields.items())
+                    note = f"fields of `{arg}` at the defaults of the file's argparse options: {shown}"
+                    if note not in self.notes:
+                        self.notes.append(note)
         finally:
             self.lifting.pop()
         if not top:
@@ -423,10 +444,12 @@ class Interp:
         self, init: ast.FunctionDef, frame: Frame, top: bool, given: dict[str, Val]
     ) -> tuple[s.Param, ...]:
         args = init.args
-        if args.vararg or args.kwarg:
+        if args.vararg or (args.kwarg and not top):
             bad = args.vararg or args.kwarg
             assert bad is not None
-            raise self.fail("a constructor with *args or **kwargs is not supported", bad)
+            what = "*args" if bad is args.vararg else "**kwargs in a helper module's constructor"
+            raise self.fail(f"a constructor with {what} is not supported", bad,
+                            help="name the arguments the module takes")
         positional = [*args.posonlyargs, *args.args]
         if not positional:
             raise self.fail("the constructor takes no `self`", init)
@@ -439,11 +462,27 @@ class Interp:
             if kw_default is not None:
                 defaults[arg.arg] = kw_default
         out: list[s.Param] = []
+        named = frozenset(a.arg for a in params)
+        if args.kwarg:
+            # `**kwargs` of the model: each key read is a parameter of its own name.
+            frame.names[args.kwarg.arg] = ArgObject(args.kwarg.arg, "", True, exclude=named)
         for arg in params:
             span = self.span(arg)
             default_node = defaults.get(arg.arg)
             default = self.eval(default_node, Frame({}, None)) if default_node is not None else None
             if top:
+                use = _field_use(init, arg.arg)
+                prefix = f"{arg.arg}_"
+                if arg.arg not in given and use is not None and (
+                    (default is None and default_node is None)
+                    or isinstance(default, DictV)
+                    or (default == Const(None) and any(k.startswith(prefix) for k in given))
+                ):
+                    # An argparse namespace, a config object or a dict: its fields are parameters.
+                    known = tuple(default.items.items()) if isinstance(default, DictV) else ()
+                    frame.names[arg.arg] = ArgObject(arg.arg, prefix, use == "dict" or bool(known),
+                                                     known)
+                    continue
                 if arg.arg in given:
                     value = given[arg.arg]
                 elif default is not None:
@@ -469,6 +508,9 @@ class Interp:
                     out.append(s.Param(pname, self.to_expr(Const(value.value), span), span))
                 frame.names[arg.arg] = value
                 continue
+            if isinstance(default, DictV):
+                frame.names[arg.arg] = default  # read at its default (a dict is no DSL value)
+                continue
             frame.names[arg.arg] = Sym(s.Var(arg.arg, span))
             expr = None
             if default is not None:
@@ -476,6 +518,68 @@ class Interp:
                 expr = self.to_expr(default, self.span(default_node))
             out.append(s.Param(arg.arg, expr, span))
         return tuple(out)
+
+    def field_of(self, obj: ArgObject, key: str, default: Val | None, node: ast.AST) -> Val:
+        """Field `key` of an object argument: the architecture parameter `prefix + key`, valued
+        by --set, else by the dict default's entry, else by the default the code gives."""
+        span = self.span(node)
+        pname = obj.prefix + key
+        known = dict(obj.known)
+        if pname in self.given:
+            value = self.given[pname]
+        elif key in known:
+            value = known[key]
+        elif default is not None:
+            value = default
+        elif not obj.is_dict and key in self.options:
+            # The file's own argparse option says what the field holds by default.
+            value = self.options[key]
+            self.option_fields.setdefault(obj.arg, {})[key] = value
+        else:
+            reads = [f for f in self.field_reads(obj) if obj.prefix + f not in self.given]
+            more = "".join(f" --set {obj.prefix}{f}=VALUE" for f in reads if f != key)
+            shown = f"{obj.arg}[{key!r}]" if obj.is_dict else f"{obj.arg}.{key}"
+            if not obj.prefix:
+                shown = f"{obj.arg}[{key!r}] (of **{obj.arg})"
+            raise self.fail(
+                f"`{shown}` is read from a constructor argument; archc builds the class without "
+                "arguments",
+                node,
+                help=f"pass --set {self.renames.get(pname, pname)}=VALUE" + (f" (and{more})" if more else ""),
+            )
+        if (
+            isinstance(value, Const)
+            and value.value is not None
+            and value.expr is None
+            and _plain_name(pname)
+            and pname not in RESERVED_PARAMS
+        ):
+            pname = self.renames.get(pname, pname)
+            self.field_params.setdefault(pname, s.Param(pname, self.to_expr(value, span), span))
+            return Const(value.value, s.Var(pname, span))
+        return value
+
+    def field_reads(self, obj: ArgObject) -> list[str]:
+        """The fields the model's classes read from an object argument by name, in order."""
+        out: list[str] = []
+        for cls in reversed(self.base_chain(self.lifting[0])):
+            nodes = sorted(ast.walk(self.classes[cls]), key=lambda n: (getattr(n, "lineno", 0),
+                                                                      getattr(n, "col_offset", 0)))
+            for node in nodes:
+                key: str | None = None
+                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and (
+                    node.value.id == obj.arg
+                ):
+                    key = node.attr
+                elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and (
+                    node.value.id == obj.arg and isinstance(node.slice, ast.Constant)
+                ):
+                    key = str(node.slice.value)
+                if key is not None and key not in out and key not in ("get", "pop") and _plain_name(key) and (
+                    key not in self.options
+                ):
+                    out.append(key)
+        return out
 
     def lift_forward(self, fn: ast.FunctionDef, self_v: SelfV) -> tuple[tuple[FOp, ...], Span]:
         args = fn.args
@@ -647,8 +751,10 @@ class Interp:
     def truth(self, value: Val, node: ast.AST) -> bool:
         if isinstance(value, Const):
             return bool(value.value)
-        if isinstance(value, (TupleV, ListV)):
+        if isinstance(value, (TupleV, ListV, DictV)):
             return bool(value.items)
+        if isinstance(value, ArgObject) and not value.is_dict:
+            return True  # an object given to the constructor
         if isinstance(value, Training):
             raise self.fail("forward branches on self.training; archc lifts one path through forward",
                             node)
@@ -703,6 +809,17 @@ class Interp:
             return ListV(items) if isinstance(node, ast.List) else TupleV(tuple(items))
         if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
             return ListV(self.comprehension(node, frame))
+        if isinstance(node, ast.Dict):
+            entries: dict[str, Val] = {}
+            for key_node, value_node in zip(node.keys, node.values, strict=True):
+                if key_node is None:
+                    entries.update(self.entries(self.eval(value_node, frame), value_node))
+                    continue
+                key = self.eval(key_node, frame)
+                if not (isinstance(key, Const) and isinstance(key.value, str)):
+                    raise self.fail("archc reads dicts with string keys", key_node)
+                entries[key.value] = self.eval(value_node, frame)
+            return DictV(entries)
         if isinstance(node, ast.Subscript):
             return self.subscript(self.eval(node.value, frame), node, frame)
         if isinstance(node, ast.Call):
@@ -760,6 +877,13 @@ class Interp:
             if pspec is not None and pspec.default is not REQUIRED:
                 return Const(pspec.default)  # type: ignore[arg-type]
             raise self.fail(f"`{attr}` of nn.{layer.torch_name} is not known statically", node)
+        if isinstance(owner, ArgObject) and not (owner.is_dict and attr in ("get", "pop")):
+            if owner.is_dict:
+                raise self.fail(f"`.{attr}` of the dict argument `{owner.arg}` is not supported", node,
+                                help=f"read its entries as {owner.arg}[KEY] or {owner.arg}.get(KEY, DEFAULT)")
+            return self.field_of(owner, attr, None, node)
+        if isinstance(owner, (ArgObject, DictV)) and attr in ("get", "pop"):
+            return Method(owner, attr, self.span(node))
         if isinstance(owner, Pair) and owner.second_name == "indices":
             if attr == "values":
                 return owner.first
@@ -866,7 +990,17 @@ class Interp:
         left = self.eval(node.left, frame)
         for op, comparator in zip(node.ops, node.comparators, strict=True):
             right = self.eval(comparator, frame)
-            if isinstance(op, (ast.Is, ast.IsNot)):
+            if isinstance(op, (ast.Is, ast.IsNot)) and isinstance(left, (ArgObject, DictV)) and (
+                right == Const(None)
+            ):
+                ok = isinstance(op, ast.IsNot)  # an object argument is given, not None
+            elif isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, (DictV, ArgObject)):
+                key = self.concrete(left, node)
+                if isinstance(right, ArgObject):
+                    raise self.fail(f"whether the argument `{right.arg}` holds a key cannot be decided "
+                                    "statically", node)
+                ok = (key in right.items) == isinstance(op, ast.In)
+            elif isinstance(op, (ast.Is, ast.IsNot)):
                 same = isinstance(left, Const) and isinstance(right, Const) and left.value is right.value
                 if not (isinstance(left, Const) and isinstance(right, Const)):
                     raise self.fail(f"`{_short(node)}` cannot be decided statically", node)
@@ -925,6 +1059,14 @@ class Interp:
             raise self.fail("only the batch size (`x.shape[0]`) is known before shapes are checked", node,
                             help="write the size as a number")
         index = self.eval(node.slice, frame)
+        if isinstance(owner, (DictV, ArgObject)):
+            if not (isinstance(index, Const) and isinstance(index.value, str)):
+                raise self.fail(f"`{_short(node)}`: archc reads dict entries by a string key", node.slice)
+            if isinstance(owner, ArgObject):
+                return self.field_of(owner, index.value, None, node)
+            if index.value not in owner.items:
+                raise self.fail(f"the dict has no key {index.value!r}", node.slice)
+            return owner.items[index.value]
         if isinstance(owner, Pair):
             if isinstance(index, Const) and index.value in (0, -2):
                 return owner.first
@@ -994,7 +1136,9 @@ class Interp:
         kwargs: dict[str, tuple[Val, ast.expr]] = {}
         for kw in node.keywords:
             if kw.arg is None:
-                raise self.fail("`**kwargs` in a call is not supported", kw.value)
+                for key, value in self.entries(self.eval(kw.value, frame), kw.value).items():
+                    kwargs[key] = (value, kw.value)
+                continue
             kwargs[kw.arg] = (self.eval(kw.value, frame), kw.value)
         if isinstance(func, Namespace):
             return self.call_namespace(func.qualname, args, kwargs, node, frame)
@@ -1009,6 +1153,22 @@ class Interp:
         if isinstance(func, Method):
             return self.call_method(func, args, kwargs, node, frame)
         raise self.fail(f"calling a {describe(func)} is not supported", node)
+
+    def entries(self, value: Val, node: ast.expr) -> dict[str, Val]:
+        """What `**value` passes: a dict's entries; for an object argument, its default entries and
+        the fields --set gives (each a parameter)."""
+        if isinstance(value, DictV):
+            return dict(value.items)
+        if isinstance(value, ArgObject) and value.is_dict:
+            keys = [k for k, _ in value.known]
+            for name in self.given:
+                key = name[len(value.prefix):]
+                if name.startswith(value.prefix) and key and key not in keys and (
+                    value.prefix or name not in (*value.exclude, "length", "alphabet", "classes")
+                ):
+                    keys.append(key)
+            return {key: self.field_of(value, key, None, node) for key in keys}
+        raise self.fail(f"`**` of a {describe(value)} is not supported", node)
 
     def module_list(self, node: ast.Call, frame: Frame) -> Val:
         """`nn.ModuleList([ELT for VAR in range(...)])`: the items keep how they follow VAR."""
@@ -1128,6 +1288,16 @@ class Interp:
                 raise self.fail("setattr needs a name known statically", node)
             self.set_attr(values[0], attr, values[2], node)
             return Const(None)
+        if name == "dict" and not values:
+            return DictV({k: v for k, (v, _) in kwargs.items()})
+        if name in ("getattr", "hasattr") and values and isinstance(values[0], ArgObject) and not kwargs:
+            key = self.concrete(values[1], node) if len(values) >= 2 else None
+            if not isinstance(key, str) or len(values) > (3 if name == "getattr" else 2):
+                raise self.fail(f"{name}() needs a field name known statically", node)
+            if name == "hasattr":
+                raise self.fail(f"whether `{values[0].arg}` has the field `{key}` cannot be decided "
+                                "statically", node, help="read the field with getattr(obj, NAME, DEFAULT)")
+            return self.field_of(values[0], key, values[2] if len(values) == 3 else None, node)
         if kwargs:
             raise self.fail(f"keyword arguments to {name}() are not supported", node)
         if name == "range":
@@ -1461,6 +1631,16 @@ class Interp:
                     return Const(None)  # nn.Module.__init__
                 return self.call_function(FuncRef(init, target.self_v), args, kwargs, node, frame)
             raise self.fail(f"super().{method.name} is not supported", node)
+        if isinstance(target, (DictV, ArgObject)) and method.name in ("get", "pop"):
+            if kwargs or not 1 <= len(args) <= 2:
+                raise self.fail(f"dict.{method.name} takes a key and a default", node)
+            key = self.concrete(args[0][0], node)
+            if not isinstance(key, str):
+                raise self.fail("archc reads dict entries by a string key", args[0][1])
+            fallback = args[1][0] if len(args) == 2 else Const(None)
+            if isinstance(target, ArgObject):
+                return self.field_of(target, key, fallback, node)
+            return target.items.get(key, fallback)
         if isinstance(target, ListV):
             if method.name == "append" and len(args) == 1 and not kwargs:
                 target.items.append(args[0][0])
@@ -1658,6 +1838,60 @@ def _module_attrs(fn: ast.FunctionDef) -> set[str]:
                 ):
                     out.add(target.attr)
     return out
+
+
+def _argparse_defaults(tree: ast.Module) -> dict[str, Const]:
+    """`parser.add_argument("--n-filters", type=int, default=64)` anywhere in the file: literal
+    defaults by their dest (`n_filters`). Only read, never run."""
+    out: dict[str, Const] = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "add_argument"):
+            continue
+        flags = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        keywords = {k.arg: k.value for k in node.keywords if k.arg}
+        dest_node = keywords.get("dest")
+        long = next((f for f in flags if f.startswith("--")), None)
+        if isinstance(dest_node, ast.Constant) and isinstance(dest_node.value, str):
+            dest = dest_node.value
+        elif long is not None:
+            dest = long[2:].replace("-", "_")
+        else:
+            continue
+        default = keywords.get("default")
+        if isinstance(default, ast.UnaryOp) and isinstance(default.op, ast.USub) and isinstance(
+            default.operand, ast.Constant
+        ) and isinstance(default.operand.value, (int, float)) and not isinstance(default.operand.value, bool):
+            out.setdefault(dest, Const(-default.operand.value))
+        elif isinstance(default, ast.Constant) and isinstance(default.value, (bool, int, float, str)):
+            out.setdefault(dest, Const(default.value))
+        elif default is None and keywords.get("action") is not None:
+            action = keywords["action"]
+            if isinstance(action, ast.Constant) and action.value in ("store_true", "store_false"):
+                out.setdefault(dest, Const(action.value == "store_false"))
+    return out
+
+
+def _field_use(fn: ast.FunctionDef, arg: str) -> str | None:
+    """How a constructor reads an argument field by field: "dict" (`arg["x"]`, `arg.get(...)`,
+    `**arg`), "object" (`arg.x`, `getattr(arg, ...)`), or None."""
+
+    def named(node: ast.AST) -> bool:
+        return isinstance(node, ast.Name) and node.id == arg
+
+    uses: set[str] = set()
+    for node in ast.walk(fn):
+        by_key = (isinstance(node, ast.Subscript) and named(node.value)) or (
+            isinstance(node, ast.keyword) and node.arg is None and named(node.value))
+        if isinstance(node, ast.Attribute) and named(node.value):
+            uses.add("dict" if node.attr in ("get", "pop") else "object")
+        elif by_key:
+            uses.add("dict")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and (
+            node.func.id == "getattr" and node.args and named(node.args[0])
+        ):
+            uses.add("object")
+    return "dict" if "dict" in uses else ("object" if uses else None)
 
 
 def _method(node: ast.ClassDef, name: str) -> ast.FunctionDef | None:

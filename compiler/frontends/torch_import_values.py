@@ -84,6 +84,29 @@ class ListV:
     items: list[Val] = field(default_factory=list)
 
 
+@dataclass(eq=False)
+class DictV:
+    """A dict with string keys read as a value (`{"kernel_size": 3}`, `dict(stride=2)`)."""
+
+    items: dict[str, Val] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArgObject:
+    """A constructor argument of the model read field by field: an argparse namespace or config
+    object (`args.dropout`), a dict (`conv_kwargs.get("k", 3)`, `**conv_kwargs`) or `**kwargs`.
+
+    Each field read becomes the architecture parameter `prefix + field` (`args_dropout`; the
+    field's own name for `**kwargs`), so `--set args_dropout=0.3` gives it a value.
+    """
+
+    arg: str  # the argument's name
+    prefix: str  # "args_"; "" for **kwargs
+    is_dict: bool
+    known: tuple[tuple[str, Val], ...] = ()  # a dict default's entries
+    exclude: frozenset[str] = frozenset()  # the constructor's named arguments (for **kwargs)
+
+
 @dataclass(frozen=True)
 class Namespace:
     """A dotted name from an import, e.g. `torch.nn` or `torch.nn.functional.relu`."""
@@ -288,8 +311,8 @@ class Pair:
 
 
 Val = Union[
-    Const, Sym, TupleV, ListV, Namespace, ClassRef, FuncRef, BuiltinRef, SelfV, SuperV, Opaque,
-    Batch, Training, Method, ModV, Tensor, Pair, ModListV,
+    Const, Sym, TupleV, ListV, DictV, ArgObject, Namespace, ClassRef, FuncRef, BuiltinRef, SelfV, SuperV,
+    Opaque, Batch, Training, Method, ModV, Tensor, Pair, ModListV,
 ]
 
 
@@ -302,7 +325,7 @@ def describe(v: Val) -> str:
             return f"nn.{v.node.torch_name} module"
         return "nn.Sequential" if isinstance(v.node, SeqNode) else f"{v.node.cls_name} module"
     names = {
-        Sym: "number computed from a block parameter", TupleV: "tuple", ListV: "list",
+        Sym: "number computed from a block parameter", TupleV: "tuple", ListV: "list", DictV: "dict",
         Namespace: "module or function", ClassRef: "class", FuncRef: "function",
         BuiltinRef: "built-in function", SelfV: "self", SuperV: "super()", Batch: "batch size",
         Training: "self.training", Method: "method", Tensor: "tensor", Pair: "tuple",
@@ -310,4 +333,6 @@ def describe(v: Val) -> str:
     }
     if isinstance(v, Opaque):
         return v.what
+    if isinstance(v, ArgObject):
+        return f"the constructor argument `{v.arg}` (read field by field)"
     return names.get(type(v), type(v).__name__)
