@@ -183,3 +183,50 @@ def show_tree(loaded: Any) -> str:
     from archc.syntax.unparse import unparse
 
     return unparse(loaded.tree, loaded.header)
+
+
+LISTS = MORE / "per_layer_lists.py"
+
+
+@pytest.mark.torch
+def test_per_layer_lists_lift_at_their_defaults(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    text = lift_text(LISTS, capsys, tmp_path)
+    assert "# constructor argument `filters` is read at its default [48, 32, 32]: not a parameter" in text
+    assert "conv1d(32, 7, padding = 3) | batchnorm1d | relu | maxpool1d(2)" in text
+    assert "fc1 = linear(hidden) | relu" in text
+    assert_equivalent(original(LISTS, torch_module), text, (4, 240), torch_module, hidden=64)
+    assert_equivalent(original(LISTS, torch_module, hidden=16, n_out=5), text, (4, 240), torch_module,
+                      hidden=16, n_out=5)
+
+
+@pytest.mark.torch
+def test_other_lists_lift_when_written_as_the_default(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """The advice in the header: edit the list and lift again."""
+    source = LISTS.read_text().replace("filters=[48, 32, 32], kernels=(11, 7, 3)",
+                                       "filters=[8, 16, 24], kernels=(5, 5, 9)")
+    path = tmp_path / "edited.py"
+    path.write_text(source)
+    text = lift_text(path, capsys, tmp_path)
+    assert "conv1d(24, 9, padding = 4)" in text
+    module = original(LISTS, torch_module, filters=[8, 16, 24], kernels=(5, 5, 9))
+    assert_equivalent(module, text, (4, 240), torch_module)
+
+
+def test_lstm_at_the_end_of_a_sequential_is_refused_as_such(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "m.py"
+    path.write_text(
+        HEAD + "class TorchModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.rnn = nn.Sequential(nn.LSTM(4, 8, batch_first=True))\n        self.fc = nn.Linear(8, 2)\n\n"
+        "    def forward(self, x):\n        out, _ = self.rnn(x.transpose(1, 2))\n        return self.fc(out[:, -1, :])\n"
+    )
+    code, diags = lint_json(capsys, path, "--set", "length=50")
+    assert code == 1
+    assert [(d["code"], d["line"], d["column"]) for d in diags] == [("unsupported", 6, 34)]
+    assert diags[0]["message"].startswith("an nn.LSTM at the end of an nn.Sequential is not lifted yet")
+    assert "cannot loop over a tensor" not in diags[0]["message"]

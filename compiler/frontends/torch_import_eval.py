@@ -140,7 +140,8 @@ _TENSOR_FUNCS = ("max", "amax", "transpose", "permute", "reshape", "flip", "mean
 _JOINS = {"cat", "concat", "concatenate", "stack", "hstack", "vstack", "add", "mul", "matmul", "bmm",
           "einsum"}
 BUILTINS = frozenset({"range", "int", "float", "len", "max", "min", "abs", "round", "sum", "list",
-                      "tuple", "super", "print", "bool", "setattr", "getattr", "hasattr", "dict"})
+                      "tuple", "super", "print", "bool", "setattr", "getattr", "hasattr", "dict", "zip",
+                      "enumerate", "reversed"})
 # torch calls made for their effect on the process, never on the model.
 _TORCH_EFFECTS = frozenset({
     "torch.manual_seed", "torch.seed", "torch.set_num_threads", "torch.set_default_dtype",
@@ -506,6 +507,12 @@ class Interp:
                     pname = self.renames.get(arg.arg, arg.arg)
                     value = Const(value.value, s.Var(pname, span))
                     out.append(s.Param(pname, self.to_expr(Const(value.value), span), span))
+                if isinstance(value, (ListV, TupleV)) and default_node is not None and arg.arg not in given:
+                    # --set gives one number per name: a list stays what the file writes.
+                    note = (f"constructor argument `{arg.arg}` is read at its default "
+                            f"{_short(default_node)}: not a parameter (edit it and lift again to change it)")
+                    if note not in self.notes:
+                        self.notes.append(note)
                 frame.names[arg.arg] = value
                 continue
             if isinstance(default, DictV):
@@ -1308,6 +1315,16 @@ class Interp:
             if len(numbers) > 10_000:
                 raise self.fail("this range is too long to follow", node)
             return ListV([Const(i) for i in numbers])
+        if name == "zip" and values:
+            columns = [self.iterate(v, node) for v in values]
+            return ListV([TupleV(row) for row in zip(*columns, strict=False)])
+        if name == "enumerate" and len(values) in (1, 2):
+            first = self.concrete(values[1], node) if len(values) == 2 else 0
+            if not isinstance(first, int) or isinstance(first, bool):
+                raise self.fail("enumerate() needs a whole-number start", node)
+            return ListV([TupleV((Const(first + i), v)) for i, v in enumerate(self.iterate(values[0], node))])
+        if name == "reversed" and len(values) == 1:
+            return ListV(list(reversed(self.iterate(values[0], node))))
         if name in ("list", "tuple"):
             items = self.iterate(values[0], node) if values else []
             return ListV(items) if name == "list" else TupleV(tuple(items))
@@ -1533,7 +1550,18 @@ class Interp:
             raise self.fail("this module is not an attribute of self, so its weights would be rebuilt "
                             "at every call", node, help="assign it to self in __init__")
         out = self.step(tensor, FCall(name, span))
-        if isinstance(mod, LayerNode) and mod.kind == "lstm":
+        last = mod
+        while isinstance(last, SeqNode) and last.items:
+            last = last.items[-1]  # nn.Sequential(..., nn.LSTM(...)) returns what the LSTM returns
+        if isinstance(last, LayerNode) and last.kind == "lstm":
+            if last is not mod:
+                raise self.fail(
+                    "an nn.LSTM at the end of an nn.Sequential is not lifted yet: archc's seq cannot "
+                    f"hold an lstm (its weights `{name}.N.weight_ih_l0` have no .arch form)",
+                    last.span,
+                    help="make the LSTM an attribute of its own (`self.lstm = nn.LSTM(...)`), or keep "
+                    "this part in PyTorch",
+                )
             return Pair(out, Opaque("the LSTM states (h, c)", span), "states")
         return out
 
