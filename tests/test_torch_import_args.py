@@ -230,3 +230,32 @@ def test_lstm_at_the_end_of_a_sequential_is_refused_as_such(
     assert [(d["code"], d["line"], d["column"]) for d in diags] == [("unsupported", 6, 34)]
     assert diags[0]["message"].startswith("an nn.LSTM at the end of an nn.Sequential is not lifted yet")
     assert "cannot loop over a tensor" not in diags[0]["message"]
+
+
+STORED = '''import torch.nn as nn
+
+
+class TorchModel(nn.Module):
+    def __init__(self, hparams):
+        super().__init__()
+        self.hp = hparams
+        self.conv = nn.Conv1d(4, self.hp.filters, 5)
+        self.fc = nn.Linear(self.hp.filters, 2)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).amax(dim=-1))
+'''
+
+
+@pytest.mark.torch
+def test_fields_read_through_a_stored_attribute(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    path = tmp_path / "stored.py"
+    path.write_text(STORED)
+    code, _, err = run_cli(capsys, "import", str(path), "--set", "length=100")
+    assert code == 1 and f"{path}:8:34" in err and "help: pass --set hparams_filters=VALUE" in err
+    text = lift_text(path, capsys, tmp_path, "--set", "length=100", "--set", "hparams_filters=8")
+    assert "conv = conv1d(hparams_filters, 5)" in text
+    module = original(path, torch_module, hparams=argparse.Namespace(filters=12))
+    assert_equivalent(module, text, (4, 100), torch_module, hparams_filters=12)

@@ -472,7 +472,7 @@ class Interp:
             default_node = defaults.get(arg.arg)
             default = self.eval(default_node, Frame({}, None)) if default_node is not None else None
             if top:
-                use = _field_use(init, arg.arg)
+                use = _field_use([self.classes[c] for c in self.base_chain(self.lifting[-1])], init, arg.arg)
                 prefix = f"{arg.arg}_"
                 if arg.arg not in given and use is not None and (
                     (default is None and default_node is None)
@@ -1900,15 +1900,23 @@ def _argparse_defaults(tree: ast.Module) -> dict[str, Const]:
     return out
 
 
-def _field_use(fn: ast.FunctionDef, arg: str) -> str | None:
-    """How a constructor reads an argument field by field: "dict" (`arg["x"]`, `arg.get(...)`,
-    `**arg`), "object" (`arg.x`, `getattr(arg, ...)`), or None."""
+def _field_use(classes: list[ast.ClassDef], init: ast.FunctionDef, arg: str) -> str | None:
+    """How the model reads a constructor argument field by field: "dict" (`arg["x"]`,
+    `arg.get(...)`, `**arg`), "object" (`arg.x`, `getattr(arg, ...)`), or None. Reads through an
+    attribute it is stored in (`self.args = arg`, then `self.args.x` in any method) count."""
+    aliases = {
+        target.attr
+        for node in ast.walk(init) if isinstance(node, ast.Assign) and _is_name(node.value, arg)
+        for target in node.targets
+        if isinstance(target, ast.Attribute) and _is_name(target.value, "self")
+    }
 
     def named(node: ast.AST) -> bool:
-        return isinstance(node, ast.Name) and node.id == arg
+        return _is_name(node, arg) or (
+            isinstance(node, ast.Attribute) and node.attr in aliases and _is_name(node.value, "self"))
 
     uses: set[str] = set()
-    for node in ast.walk(fn):
+    for node in (n for cls in classes for n in ast.walk(cls)):
         by_key = (isinstance(node, ast.Subscript) and named(node.value)) or (
             isinstance(node, ast.keyword) and node.arg is None and named(node.value))
         if isinstance(node, ast.Attribute) and named(node.value):
@@ -1920,6 +1928,10 @@ def _field_use(fn: ast.FunctionDef, arg: str) -> str | None:
         ):
             uses.add("object")
     return "dict" if "dict" in uses else ("object" if uses else None)
+
+
+def _is_name(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
 
 
 def _method(node: ast.ClassDef, name: str) -> ast.FunctionDef | None:
