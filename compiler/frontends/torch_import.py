@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,7 @@ from ..syntax.unparse import expr as show_expr
 from .files import Loaded, Options
 from .torch_import_eval import MAIN_PARAM, Interp, Lifted, param_alias
 from .torch_import_merge import apply_merges, find_merges
+from .torch_import_package import Package
 from .torch_import_values import (
     Batch,
     BlockNode,
@@ -156,7 +158,12 @@ class _Importer:
         module = self.parse()
         if module is None:
             return Loaded(self.source, None, self.rep)
-        interp = Interp(module, self.spans)
+        # Helper modules in sibling files are read only for a file on disk (not for text).
+        package = Package(self.source.path) if os.path.isfile(self.source.path) else None
+        try:
+            interp = Interp(module, self.spans, package)
+        finally:
+            self.adopt_parts(self.spans)
         name = self.choose_class(interp)
         if name is None:
             return Loaded(self.source, None, self.rep)
@@ -179,6 +186,13 @@ class _Importer:
                                     f"(a layer is named `{c}`)")
             top = interp.lift(name, top=True, given=given)
         return _Search(self.source, interp, top, name, self.options, self.rep).run()
+
+    def adopt_parts(self, spans: SpanMap) -> None:
+        """The input's source, knowing the sibling files read (their spans follow its text)."""
+        parts = tuple(spans.parts)
+        if parts:
+            self.source = Source(self.source.path, self.source.text, parts=parts)
+            self.rep.source = self.source
 
     def parse(self) -> ast.Module | None:
         text = self.source.text

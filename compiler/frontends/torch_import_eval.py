@@ -13,11 +13,14 @@ import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from ..core.source import NO_SPAN, Span
+from ..core.source import NO_SPAN, Source, Span
 from ..ir.layers import REQUIRED, lookup
 from ..syntax import tree as s
+from .torch_import_package import MAX_DEPTH as MAX_IMPORT_DEPTH
+from .torch_import_package import MAX_FILES, Found, Package
 from .torch_import_values import (
     ArgObject,
     Batch,
@@ -39,6 +42,7 @@ from .torch_import_values import (
     Method,
     ModListV,
     ModNode,
+    ModuleRef,
     ModV,
     Namespace,
     Opaque,
@@ -177,6 +181,7 @@ class Frame:
     self_v: SelfV | None
     depth: int = 0
     cls: str | None = None  # the class that defines the function (for super())
+    globals: dict[str, Val] | None = None  # its file's names (None: the input file's)
 
 
 @dataclass
@@ -196,11 +201,18 @@ class Lifted:
 class Interp:
     """Follows one file's classes; every value comes from the file's text, nothing is executed."""
 
-    def __init__(self, tree: ast.Module, spans: SpanMap) -> None:
+    def __init__(self, tree: ast.Module, spans: SpanMap, package: Package | None = None) -> None:
         self.tree = tree
         self.spans = spans
         self.globals: dict[str, Val] = {}
         self.classes: dict[str, ast.ClassDef] = {}
+        self.main_classes: list[str] = []  # the input file's own classes (one is the model)
+        # Sibling files of the input's package: their names, the files their nodes come from
+        # (nodes of the input itself are not listed), and where their text starts in the
+        # offsets the spans use (after the input's text: see Source.parts).
+        self.package = package
+        self.files: dict[Path, dict[str, Val]] = {}
+        self.homes: dict[int, dict[str, Val]] = {}
         self.lifted: dict[str, Lifted] = {}
         self.lifting: list[str] = []
         self.steps = 0
@@ -216,7 +228,9 @@ class Interp:
         self.field_params: dict[str, s.Param] = {}
         self.options = _argparse_defaults(tree)  # `--name` options the file declares, by dest
         self.option_fields: dict[str, dict[str, Const]] = {}  # fields read at those defaults
-        self.module_scan()
+        here = package.start if package is not None else None
+        self.module_scan(tree, self.globals, here, 0)
+        self.main_classes = [n for n in self.classes if self.home(self.classes[n]) is self.globals]
 
     # ------------------------------------------------------------ helpers
 
@@ -239,35 +253,47 @@ class Interp:
 
     # ------------------------------------------------------------ module level
 
-    def module_scan(self) -> None:
-        """Imports, classes, functions and constants of the file, in order (nothing runs)."""
-        frame = Frame({}, None)
-        for stmt in self.tree.body:
+    def home(self, node: ast.AST) -> dict[str, Val]:
+        """The names of the file a node comes from."""
+        return self.homes.get(id(node), self.globals)
+
+    def names_of(self, frame: Frame) -> dict[str, Val]:
+        return frame.globals if frame.globals is not None else self.globals
+
+    def module_scan(self, tree: ast.Module, names: dict[str, Val], here: Path | None, depth: int) -> None:
+        """Imports, classes, functions and constants of a file, in order (nothing runs)."""
+        frame = Frame({}, None, globals=names)
+        for stmt in tree.body:
             if isinstance(stmt, ast.Import):
                 for alias in stmt.names:
                     if alias.asname:
-                        self.globals[alias.asname] = Namespace(alias.name)
+                        names[alias.asname] = Namespace(alias.name)
                     else:
                         top = alias.name.split(".")[0]
-                        self.globals[top] = Namespace(top)
+                        names[top] = Namespace(top)
             elif isinstance(stmt, ast.ImportFrom):
+                if self.import_local(stmt, names, here, depth):
+                    continue
                 if stmt.level or not stmt.module:
                     for alias in stmt.names:
-                        self.globals[alias.asname or alias.name] = Opaque(
+                        names[alias.asname or alias.name] = Opaque(
                             f"`{alias.asname or alias.name}` (a relative import)", self.span(stmt)
                         )
                     continue
                 for alias in stmt.names:
                     if alias.name != "*":
-                        self.globals[alias.asname or alias.name] = Namespace(f"{stmt.module}.{alias.name}")
+                        names[alias.asname or alias.name] = Namespace(f"{stmt.module}.{alias.name}")
             elif isinstance(stmt, ast.ClassDef):
+                if stmt.name in self.classes and self.classes[stmt.name] is not stmt:
+                    raise self.fail(f"class `{stmt.name}` is defined in two files of the package; archc "
+                                    "needs class names that are unique across the files it reads", stmt)
                 self.classes[stmt.name] = stmt
-                self.globals[stmt.name] = ClassRef(stmt.name)
+                names[stmt.name] = ClassRef(stmt.name)
                 for item in stmt.body:
                     if isinstance(item, ast.FunctionDef):
                         self.owner[id(item)] = stmt.name
             elif isinstance(stmt, ast.FunctionDef):
-                self.globals[stmt.name] = FuncRef(stmt)
+                names[stmt.name] = FuncRef(stmt)
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 try:
                     self.exec_stmt(stmt, frame)
@@ -275,12 +301,84 @@ class Interp:
                     for name in _assigned_names(stmt):
                         frame.names[name] = Opaque(f"`{name}` (not a constant archc can read)",
                                                    self.span(stmt))
-                self.globals.update(frame.names)
+                names.update(frame.names)
                 frame.names.clear()
 
+    def import_local(self, stmt: ast.ImportFrom, names: dict[str, Val], here: Path | None,
+                     depth: int) -> bool:
+        """`from .layers import Block`, `from . import utils`, `from mypkg.x import y`: read the
+        sibling file (never import it). False when the import is not of the input's package."""
+        if self.package is None or here is None:
+            return False
+        found = self.package.find(here, stmt.level, stmt.module)
+        if found is None:
+            return False
+        if stmt.module is None and isinstance(found, Found):
+            # `from . import utils`: each name is a module of the package.
+            for alias in stmt.names:
+                sub = self.package.find(here, stmt.level, alias.name)
+                if not isinstance(sub, Found):
+                    raise self.fail(f"cannot read `{alias.name}` of this import: {sub}", stmt)
+                names[alias.asname or alias.name] = ModuleRef(self.read_file(sub, stmt, depth), sub.shown)
+            return True
+        if isinstance(found, str):
+            raise self.fail(f"cannot read the helper module of this import: {found}", stmt,
+                            help="archc reads helper modules of the model's own package, next to the file")
+        module = self.read_file(found, stmt, depth)
+        for alias in stmt.names:
+            if alias.name == "*":
+                names.update({k: v for k, v in module.items() if not k.startswith("_")})
+                continue
+            if alias.name in module:
+                names[alias.asname or alias.name] = module[alias.name]
+                continue
+            sub = self.package.find(found.path.parent, 1, alias.name) if found.path.name == (
+                "__init__.py") else None
+            if isinstance(sub, Found):
+                names[alias.asname or alias.name] = ModuleRef(self.read_file(sub, stmt, depth), sub.shown)
+                continue
+            names[alias.asname or alias.name] = Opaque(
+                f"`{alias.asname or alias.name}` (not defined in {found.shown})", self.span(stmt))
+        return True
+
+    def read_file(self, found: Found, stmt: ast.stmt, depth: int) -> dict[str, Val]:
+        """A sibling file's names, reading it the first time (its nodes get offsets after the text
+        read so far, so their spans point into it)."""
+        if found.path in self.files:
+            return self.files[found.path]  # read already (or being read: an import cycle)
+        if depth + 1 > MAX_IMPORT_DEPTH:
+            raise self.fail(f"helper modules import each other more than {MAX_IMPORT_DEPTH} files deep",
+                            stmt)
+        if len(self.files) >= MAX_FILES:
+            raise self.fail(f"the model needs more than {MAX_FILES} helper files", stmt)
+        text = self.package.read(found) if self.package is not None else "no package"
+        if isinstance(text, str):
+            raise self.fail(f"cannot read the helper module of this import: {text}", stmt)
+        combined = self.spans.source.text
+        start = len(combined) + 1
+        lines_before = combined.count("\n") + 1
+        self.spans.source = Source(self.spans.source.path, combined + "\n" + text.text)
+        self.spans.parts.append((start, text))
+        names: dict[str, Val] = {}
+        self.files[found.path] = names
+        try:
+            tree = ast.parse(text.text, filename=found.shown)
+        except SyntaxError as err:
+            line = (err.lineno or 1) + lines_before
+            offset = self.spans.source.offset(line, err.offset or 1)
+            raise self.fail(f"this is not valid Python: {err.msg}", Span(offset, offset + 1),
+                            code="syntax") from None
+        except (ValueError, MemoryError, RecursionError) as err:
+            raise self.fail(f"cannot read {found.shown}: {err}", stmt) from None
+        ast.increment_lineno(tree, lines_before)
+        for node in ast.walk(tree):
+            self.homes[id(node)] = names
+        self.module_scan(tree, names, found.path.parent, depth + 1)
+        return names
+
     def module_classes(self) -> list[str]:
-        """The nn.Module subclasses of the file, in order."""
-        return [name for name in self.classes if self.is_module_class(name)]
+        """The nn.Module subclasses of the input file, in order."""
+        return [name for name in self.main_classes if self.is_module_class(name)]
 
     def is_module_class(self, name: str) -> bool:
         """An nn.Module subclass, directly or through a local base; or a class of an unknown
@@ -295,7 +393,7 @@ class Interp:
     def foreign_base(self, base: ast.expr) -> bool:
         """A base imported from a package archc does not know (not torch, not local)."""
         try:
-            value = self.eval(base, Frame({}, None))
+            value = self.eval(base, Frame({}, None, globals=self.home(base)))
         except (Unsupported, RecursionError):
             return False
         return isinstance(value, Namespace) and value.qualname.split(".")[0] not in ("torch", "builtins")
@@ -304,7 +402,7 @@ class Interp:
         """The local module class `name` derives from, if any."""
         for base in self.classes[name].bases:
             try:
-                value = self.eval(base, Frame({}, None))
+                value = self.eval(base, Frame({}, None, globals=self.home(base)))
             except (Unsupported, RecursionError):
                 continue
             if isinstance(value, ClassRef) and value.name in self.classes and value.name != name:
@@ -325,7 +423,7 @@ class Interp:
 
     def is_module_base(self, base: ast.expr, seen: frozenset[str] = frozenset()) -> bool:
         try:
-            value = self.eval(base, Frame({}, None))
+            value = self.eval(base, Frame({}, None, globals=self.home(base)))
         except (Unsupported, RecursionError):
             return False
         if isinstance(value, Namespace):
@@ -353,7 +451,7 @@ class Interp:
         if name in self.lifting:
             raise self.fail(f"class `{name}` builds an instance of itself", node)
         for base in node.bases:
-            value = self.eval(base, Frame({}, None))
+            value = self.eval(base, Frame({}, None, globals=self.home(base)))
             if isinstance(value, Namespace) and value.qualname.startswith("torch.") and (
                 value.qualname.endswith("Module")
             ):
@@ -389,7 +487,7 @@ class Interp:
                 self.option_fields = {}
             init = self.find_method(name, "__init__")
             if init is not None:
-                frame = Frame({}, self_v, cls=self.owner.get(id(init)))
+                frame = Frame({}, self_v, cls=self.owner.get(id(init)), globals=self.home(init))
                 lifted.params = self.bind_ctor(init, frame, top, given or {})
                 with contextlib.suppress(_Return):
                     self.exec_body(init.body, frame)
@@ -426,7 +524,7 @@ class Interp:
 
     def class_constants(self, node: ast.ClassDef, self_v: SelfV) -> None:
         """Class-level constants (`HIDDEN = 32` in the class body), read as `self.HIDDEN`."""
-        frame = Frame({}, None)
+        frame = Frame({}, None, globals=self.home(node))
         for stmt in node.body:
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 try:
@@ -470,7 +568,8 @@ class Interp:
         for arg in params:
             span = self.span(arg)
             default_node = defaults.get(arg.arg)
-            default = self.eval(default_node, Frame({}, None)) if default_node is not None else None
+            default = (self.eval(default_node, Frame({}, None, globals=self.home(default_node)))
+                       if default_node is not None else None)
             if top:
                 use = _field_use([self.classes[c] for c in self.base_chain(self.lifting[-1])], init, arg.arg)
                 prefix = f"{arg.arg}_"
@@ -597,7 +696,8 @@ class Interp:
         if required > 2 or any(d is None for d in args.kw_defaults):
             raise self.fail("forward takes more than one input; archc lifts single-input models", fn)
         start = Tensor((), (self.fresh(),))
-        frame = Frame({positional[0].arg: self_v, positional[1].arg: start}, self_v)
+        frame = Frame({positional[0].arg: self_v, positional[1].arg: start}, self_v,
+                      globals=self.home(fn))
         for extra in [*positional[2:], *args.kwonlyargs]:
             frame.names[extra.arg] = Opaque(f"the extra forward argument `{extra.arg}`", self.span(extra))
         self_v.in_forward = True
@@ -693,7 +793,7 @@ class Interp:
         if not isinstance(root, ast.Name) or root is func:
             return False
         name = root.id
-        value = frame.names.get(name, self.globals.get(name))
+        value = frame.names.get(name, self.names_of(frame).get(name))
         if (
             isinstance(value, SelfV)
             and isinstance(func, ast.Attribute)
@@ -839,8 +939,8 @@ class Interp:
     def lookup_name(self, name: str, node: ast.AST, frame: Frame) -> Val:
         if name in frame.names:
             value = frame.names[name]
-        elif name in self.globals:
-            value = self.globals[name]
+        elif name in self.names_of(frame):
+            value = self.names_of(frame)[name]
         elif name in BUILTINS:
             return BuiltinRef(name)
         elif name == "self" and frame.self_v is not None:
@@ -856,6 +956,13 @@ class Interp:
     def attribute(self, owner: Val, attr: str, node: ast.Attribute) -> Val:
         if isinstance(owner, Namespace):
             return Namespace(f"{owner.qualname}.{attr}")
+        if isinstance(owner, ModuleRef):
+            if attr not in owner.names:
+                raise self.fail(f"`{attr}` is not defined in {owner.shown}", node, code="undefined-name")
+            value = owner.names[attr]
+            if isinstance(value, Opaque):
+                raise self.fail(f"{value.what} cannot be used here", node)
+            return value
         if isinstance(owner, SelfV):
             if attr in owner.attrs:
                 value = owner.attrs[attr]
@@ -1034,7 +1141,7 @@ class Interp:
         if len(node.generators) != 1 or node.generators[0].is_async:
             raise self.fail("a comprehension with several `for`s is not supported", node)
         gen = node.generators[0]
-        inner = Frame(dict(frame.names), frame.self_v, frame.depth)
+        inner = Frame(dict(frame.names), frame.self_v, frame.depth, frame.cls, frame.globals)
         out: list[Val] = []
         for item in self.iterate(self.eval(gen.iter, frame), gen.iter):
             self.assign(gen.target, item, inner)
@@ -1198,7 +1305,7 @@ class Interp:
         numbers = self.call_builtin("range", [(b, node) for b in bounds], {}, node, frame)
         assert isinstance(numbers, ListV)
         items: list[ModNode] = []
-        inner = Frame(dict(frame.names), frame.self_v, frame.depth, frame.cls)
+        inner = Frame(dict(frame.names), frame.self_v, frame.depth, frame.cls, frame.globals)
         for number in numbers.items:
             assert isinstance(number, Const)
             inner.names[gen.target.id] = Const(number.value, s.Var(var, self.span(gen.target)))
@@ -1258,7 +1365,7 @@ class Interp:
         given.extend(v for v, _ in args)
         if len(given) > len(names):
             raise self.fail(f"`{fn.name}` takes {len(names)} arguments", node)
-        inner = Frame({}, func.bound, frame.depth + 1, self.owner.get(id(fn)))
+        inner = Frame({}, func.bound, frame.depth + 1, self.owner.get(id(fn)), self.home(fn))
         defaults = dict(zip(reversed(names), reversed(spec.defaults), strict=False))
         for i, name in enumerate(names):
             if i < len(given):
@@ -1266,7 +1373,7 @@ class Interp:
             elif name in kwargs:
                 inner.names[name] = kwargs.pop(name)[0]
             elif name in defaults:
-                inner.names[name] = self.eval(defaults[name], Frame({}, None))
+                inner.names[name] = self.eval(defaults[name], Frame({}, None, globals=self.home(fn)))
             else:
                 raise self.fail(f"`{fn.name}` needs `{name}`", node)
         if kwargs:

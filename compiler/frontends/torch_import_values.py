@@ -30,6 +30,8 @@ class SpanMap:
 
     def __init__(self, source: Source) -> None:
         self.source = source
+        # Sibling files read after the input: (first offset, file); their text follows in `source`.
+        self.parts: list[tuple[int, Source]] = []
 
     def offset(self, line: int, col_bytes: int) -> int:
         start = self.source.offset(line, 1)
@@ -105,6 +107,14 @@ class ArgObject:
     is_dict: bool
     known: tuple[tuple[str, Val], ...] = ()  # a dict default's entries
     exclude: frozenset[str] = frozenset()  # the constructor's named arguments (for **kwargs)
+
+
+@dataclass(eq=False)
+class ModuleRef:
+    """A sibling file of the input's package imported as a module (`from . import utils`)."""
+
+    names: dict[str, Val]
+    shown: str  # its path as shown
 
 
 @dataclass(frozen=True)
@@ -311,8 +321,8 @@ class Pair:
 
 
 Val = Union[
-    Const, Sym, TupleV, ListV, DictV, ArgObject, Namespace, ClassRef, FuncRef, BuiltinRef, SelfV, SuperV,
-    Opaque, Batch, Training, Method, ModV, Tensor, Pair, ModListV,
+    Const, Sym, TupleV, ListV, DictV, ArgObject, ModuleRef, Namespace, ClassRef, FuncRef, BuiltinRef, SelfV,
+    SuperV, Opaque, Batch, Training, Method, ModV, Tensor, Pair, ModListV,
 ]
 
 
@@ -329,7 +339,7 @@ def describe(v: Val) -> str:
         Namespace: "module or function", ClassRef: "class", FuncRef: "function",
         BuiltinRef: "built-in function", SelfV: "self", SuperV: "super()", Batch: "batch size",
         Training: "self.training", Method: "method", Tensor: "tensor", Pair: "tuple",
-        ModListV: "nn.ModuleList",
+        ModListV: "nn.ModuleList", ModuleRef: "module of the package",
     }
     if isinstance(v, Opaque):
         return v.what
