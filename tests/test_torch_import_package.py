@@ -23,11 +23,13 @@ MODEL = ZOO / "deep_model.py"
 def imported(module: str, root: Path) -> Any:
     """The fixture package imported for real (test reference only), then forgotten again."""
     sys.path.insert(0, str(root))
+    bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in fixtures
     try:
         for name in [n for n in sys.modules if n == "enhancer_zoo" or n.startswith("enhancer_zoo.")]:
             del sys.modules[name]
         return importlib.import_module(module)
     finally:
+        sys.dont_write_bytecode = bytecode
         sys.path.remove(str(root))
         for name in [n for n in sys.modules if n == "enhancer_zoo" or n.startswith("enhancer_zoo.")]:
             del sys.modules[name]

@@ -346,6 +346,8 @@ class Interp:
         read so far, so their spans point into it)."""
         if found.path in self.files:
             return self.files[found.path]  # read already (or being read: an import cycle)
+        if self.package is not None and found.path == self.package.input:
+            return self.globals  # a helper importing from the model's own file
         if depth + 1 > MAX_IMPORT_DEPTH:
             raise self.fail(f"helper modules import each other more than {MAX_IMPORT_DEPTH} files deep",
                             stmt)

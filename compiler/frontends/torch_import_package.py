@@ -34,6 +34,7 @@ class Package:
 
     def __init__(self, input_path: str) -> None:
         self.input_dir = Path(input_path).parent
+        self.input = Path(input_path).resolve()
         self.start = self.input_dir.resolve()
         root = self.start
         # The package root: the highest directory of an unbroken chain of __init__.py files.
