@@ -37,6 +37,7 @@ from .torch_import_values import (
     FOp,
     FResidual,
     FuncRef,
+    LambdaV,
     LayerNode,
     ListV,
     Method,
@@ -161,6 +162,9 @@ _MODULE_API = {
     "register_buffer": "registered buffers (register_buffer) are not supported yet",
     "register_parameter": "raw parameters (register_parameter) are not supported yet",
 }
+# Steps a Lambda helper module's lambda may be (it becomes that step as a module).
+_LAMBDA_STEPS = frozenset({"view", "reshape", "flatten", "transpose", "relu", "sigmoid", "tanh",
+                           "softmax", "log_softmax", "gelu", "silu", "elu", "leakyrelu", "softplus"})
 MAX_STEPS = 200_000
 MAX_DEPTH = 40
 MAX_INT = 10**30
@@ -849,6 +853,10 @@ class Interp:
         if owner.in_forward:
             raise self.fail("forward assigns to an attribute of self; archc lifts stateless forwards",
                             node)
+        if isinstance(value, LambdaV):
+            raise self.fail(f"`{_short(value.node)}` (Lambda) is not supported here", value.node,
+                            help="archc lifts a lambda given to a Lambda helper module "
+                            "(`Lambda(lambda x: x.view(x.size(0), -1))`)")
         if isinstance(value, (ListV, TupleV)) and any(isinstance(i, ModV) for i in _flat(value)):
             raise self.fail(
                 "a plain list of modules is not registered by PyTorch (its weights are not saved)",
@@ -935,6 +943,8 @@ class Interp:
             return self.call(node, frame)
         if isinstance(node, ast.JoinedStr):
             return Const(self.fstring(node, frame))
+        if isinstance(node, ast.Lambda):
+            return LambdaV(node, self.names_of(frame))
         what = type(node).__name__
         raise self.fail(f"`{_short(node)}` ({what}) is not supported here", node)
 
@@ -1517,6 +1527,8 @@ class Interp:
                     kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Val:
         if name not in self.classes or not self.is_module_class(name):
             raise self.fail(f"`{name}` is not an nn.Module subclass archc can lift", node)
+        if any(isinstance(v, LambdaV) for v, _ in [*args, *kwargs.values()]):
+            return self.lambda_layer(name, args, kwargs, node)
         self.lift(name, top=False)
         bound: list[tuple[str | None, Val, Span]] = []
         for value, expr in args:
@@ -1524,6 +1536,67 @@ class Interp:
         for key, (value, expr) in kwargs.items():
             bound.append((key, value, self.span(expr)))
         return ModV(BlockNode(name, tuple(bound), self.span(node), self.span(node.func)))
+
+    def lambda_layer(self, name: str, args: list[tuple[Val, ast.expr]],
+                     kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Val:
+        """`Lambda(lambda x: x.view(x.size(0), -1))`, where the class's forward returns
+        `self.f(x)` of the function it stores: the one step the lambda's body is."""
+        given = [v for v, _ in args] + [v for v, _ in kwargs.values()]
+        fn = given[0]
+        if len(given) != 1 or not isinstance(fn, LambdaV) or not self.applies_its_function(name):
+            raise self.fail(f"`{name}` takes a function; archc lifts such a module when its forward "
+                            "returns `self.f(x)` of the one function it is given", node)
+        lam = fn.node
+        params = lam.args
+        if len(params.args) != 1 or params.vararg or params.kwarg or params.kwonlyargs or params.defaults:
+            raise self.fail("the lambda must take one tensor: `lambda x: ...`", lam)
+        start = Tensor((), (self.fresh(),))
+        frame = Frame({params.args[0].arg: start}, None, globals=fn.globals)
+        result = self.eval(lam.body, frame)
+        ops = result.ops if isinstance(result, Tensor) and result.ids[0] == start.ids[0] else None
+        step = ops[0] if ops and len(ops) == 1 else None
+        if not isinstance(step, FLayer) or step.kind not in _LAMBDA_STEPS:
+            raise self.fail(
+                f"the lambda `{_short(lam)}` is not one step archc has: it lifts a lambda whose body is "
+                "one of " + ", ".join(sorted(_LAMBDA_STEPS)), lam)
+        values = [v for _, v, _ in step.args]
+        if step.kind in ("view", "reshape"):
+            # x.view(x.size(0), -1) in a module: nn.Flatten's step (same values, same weights)
+            if len(values) != 2 or not isinstance(values[0], Batch) or values[1] != Const(-1):
+                raise self.fail(f"the lambda `{_short(lam)}` reshapes to fixed sizes; archc lifts "
+                                "`x.view(x.size(0), -1)` here", lam)
+            layer_args: dict[str, tuple[Val, Span]] = {"start_dim": (Const(1), step.span)}
+            kind = "flatten"
+        else:
+            kind = step.kind
+            spec = lookup(kind)
+            order = [p.name for p in spec.params] if spec is not None else []
+            layer_args = {}
+            for i, (key, value, span) in enumerate(step.args):
+                pname = key if key is not None and key not in MAIN_PARAM else (
+                    order[i] if i < len(order) else None)
+                if pname is None:
+                    raise self.fail(f"the lambda `{_short(lam)}` is not one step archc has in a module",
+                                    lam)
+                layer_args[pname] = (value, span)
+        return ModV(LayerNode(kind, layer_args, self.span(node), self.span(node.func), name))
+
+    def applies_its_function(self, name: str) -> bool:
+        """The class stores its one constructor argument and forward returns `self.ATTR(x)`."""
+        init, forward = self.find_method(name, "__init__"), self.find_method(name, "forward")
+        if init is None or forward is None or len(init.args.args) != 2 or len(forward.args.args) != 2:
+            return False
+        arg, x = init.args.args[1].arg, forward.args.args[1].arg
+        stored = {t.attr for stmt in init.body if isinstance(stmt, ast.Assign) and _is_name(stmt.value, arg)
+                  for t in stmt.targets if isinstance(t, ast.Attribute) and _is_name(t.value, "self")}
+        body = [b for b in forward.body
+                if not (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))]  # docstrings
+        if len(body) != 1 or not isinstance(body[0], ast.Return):
+            return False
+        call = body[0].value
+        return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and _is_name(call.func.value, "self") and call.func.attr in stored
+                and len(call.args) == 1 and _is_name(call.args[0], x) and not call.keywords)
 
     def construct(self, cls: str, args: list[tuple[Val, ast.expr]],
                   kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Val:

@@ -109,6 +109,14 @@ class ArgObject:
     exclude: frozenset[str] = frozenset()  # the constructor's named arguments (for **kwargs)
 
 
+@dataclass(frozen=True)
+class LambdaV:
+    """`lambda x: ...`: usable only as the function a Lambda-style helper module applies."""
+
+    node: ast.Lambda
+    globals: dict[str, Val] = field(compare=False)
+
+
 @dataclass(eq=False)
 class ModuleRef:
     """A sibling file of the input's package imported as a module (`from . import utils`)."""
@@ -321,8 +329,8 @@ class Pair:
 
 
 Val = Union[
-    Const, Sym, TupleV, ListV, DictV, ArgObject, ModuleRef, Namespace, ClassRef, FuncRef, BuiltinRef, SelfV,
-    SuperV, Opaque, Batch, Training, Method, ModV, Tensor, Pair, ModListV,
+    Const, Sym, TupleV, ListV, DictV, ArgObject, ModuleRef, LambdaV, Namespace, ClassRef, FuncRef,
+    BuiltinRef, SelfV, SuperV, Opaque, Batch, Training, Method, ModV, Tensor, Pair, ModListV,
 ]
 
 
@@ -339,7 +347,7 @@ def describe(v: Val) -> str:
         Namespace: "module or function", ClassRef: "class", FuncRef: "function",
         BuiltinRef: "built-in function", SelfV: "self", SuperV: "super()", Batch: "batch size",
         Training: "self.training", Method: "method", Tensor: "tensor", Pair: "tuple",
-        ModListV: "nn.ModuleList", ModuleRef: "module of the package",
+        ModListV: "nn.ModuleList", ModuleRef: "module of the package", LambdaV: "lambda",
     }
     if isinstance(v, Opaque):
         return v.what

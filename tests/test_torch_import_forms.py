@@ -1,0 +1,55 @@
+"""`archc import` of the forms published model code writes modules in: Lambda helper modules
+(a stored function applied in forward). Each lift is proven equal to the original."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_torch_import_real import MORE, assert_equivalent, lift_text, lint_json, original
+
+LAMBDAS = MORE / "lambda_layers.py"
+
+
+@pytest.mark.torch
+def test_lambda_helper_modules_become_their_step(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    text = lift_text(LAMBDAS, capsys, tmp_path)
+    assert "conv1d(16, 9) | relu | maxpool1d(4) | dropout(0.2) | flatten" in text
+    assert "} | out = sigmoid" in text
+    # The Lambdas hold no weights, so the Linear stays at index 5 of `model`.
+    assert_equivalent(original(LAMBDAS, torch_module), text, (4, 200), torch_module)
+
+
+LAMBDA_CLASS = (
+    "import torch\nimport torch.nn as nn\n\n\nclass Lambda(nn.Module):\n    def __init__(self, fn):\n"
+    "        super().__init__()\n        self.fn = fn\n\n    def forward(self, x):\n        {forward}\n\n\n"
+    "class TorchModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    "        self.conv = nn.Conv1d(4, 8, 3)\n        self.post = Lambda({fn})\n\n"
+    "    def forward(self, x):\n        return self.post(self.conv(x))\n"
+)
+REFUSED = {
+    "two steps": ("return self.fn(x)", "lambda x: torch.relu(x).flatten(1)", (18, 28),
+                  "the lambda `lambda x: torch.relu(x).flatten(1)` is not one step archc has"),
+    "permute": ("return self.fn(x)", "lambda x: x.permute(0, 2, 1)", (18, 28),
+                "the lambda `lambda x: x.permute(0, 2, 1)` is not one step archc has"),
+    "fixed view": ("return self.fn(x)", "lambda x: x.view(-1, 8 * 98)", (18, 28),
+                   "reshapes to fixed sizes; archc lifts `x.view(x.size(0), -1)` here"),
+    "other forward": ("return self.fn(x) * 2", "lambda x: torch.relu(x)", (18, 21),
+                      "`Lambda` takes a function; archc lifts such a module when its forward returns "
+                      "`self.f(x)`"),
+    "unsupported body": ("return self.fn(x)", "lambda x: x.squeeze(1)", (18, 38), "x.squeeze() is not supported"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_lambda_refusals_name_the_construct(case: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    forward, fn, (line, column), words = REFUSED[case]
+    path = tmp_path / "m.py"
+    path.write_text(LAMBDA_CLASS.replace("{forward}", forward).replace("{fn}", fn))
+    code, diags = lint_json(capsys, path, "--set", "length=100")
+    assert code == 1
+    assert [(d["code"], d["line"], d["column"]) for d in diags] == [("unsupported", line, column)], diags
+    assert words in diags[0]["message"], diags
