@@ -53,3 +53,48 @@ def test_lambda_refusals_name_the_construct(case: str, capsys: pytest.CaptureFix
     assert code == 1
     assert [(d["code"], d["line"], d["column"]) for d in diags] == [("unsupported", line, column)], diags
     assert words in diags[0]["message"], diags
+
+
+REFUSED_AFTER = MORE / "refused_after_conv.py"
+
+
+def test_lint_of_a_refused_file_checks_the_part_before_the_refusal(capsys: pytest.CaptureFixture[str]) -> None:
+    from test_torch_import_real import line_of
+
+    text = REFUSED_AFTER.read_text()
+    code, diags = lint_json(capsys, REFUSED_AFTER)
+    assert code == 1
+    assert [(d["code"], d["line"], d["column"]) for d in diags] == [
+        ("unsupported", line_of(text, "x.squeeze(1)"), 13),
+        ("shape-mismatch", line_of(text, "nn.Conv1d(16, 32, 5)"), 32),
+    ]
+    assert diags[0]["message"] == "x.squeeze() is not supported"
+    assert diags[1]["message"] == "`conv2` expects 16 input channels, but its input has 32"
+
+
+def test_with_a_length_the_part_before_the_refusal_gets_every_check(capsys: pytest.CaptureFixture[str]) -> None:
+    from test_torch_import_real import line_of
+
+    text = REFUSED_AFTER.read_text()
+    code, diags = lint_json(capsys, REFUSED_AFTER, "--set", "length=250")
+    assert code == 1
+    assert [(d["code"], d["line"]) for d in diags] == [
+        ("unsupported", line_of(text, "x.squeeze(1)")),
+        ("pool-drops", line_of(text, "x = self.pool(")),
+        ("shape-mismatch", line_of(text, "nn.Conv1d(16, 32, 5)")),
+    ]
+    # nothing after the refused step is checked: the Linear's size is not judged
+    assert all(d["line"] != line_of(text, "nn.Linear(") for d in diags)
+
+
+def test_a_refusal_inside_a_module_list_loop_adds_no_partial_checks(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "m.py"
+    path.write_text(
+        "import torch.nn as nn\n\nclass TorchModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.layers = nn.ModuleList([nn.Conv1d(4, 4, 1) for _ in range(2)])\n\n    def forward(self, x):\n"
+        "        for m in self.layers:\n            y = m(x)\n        return x\n"
+    )
+    code, diags = lint_json(capsys, path, "--set", "length=10")
+    assert code == 1 and [d["code"] for d in diags] == ["unsupported"]

@@ -129,10 +129,13 @@ class Config:
 def read_py(source: Source, options: Options) -> Loaded:
     """Lift the chosen nn.Module class of a .py file into a syntax tree (never runs the file)."""
     rep = Reporter(source)
+    importer = _Importer(source, options, rep)
     try:
-        return _Importer(source, options, rep).run()
+        return importer.run()
     except Unsupported as err:
         rep.error(err.code, err.message, err.span, help=err.help)
+        # What the shape checks say about the steps before the refused construct.
+        rep.items.extend(d for d in importer.partial_checks() if d not in rep.items)
     except RecursionError:
         rep.error("unsupported", "the file nests too deeply for archc to read", _first(source))
     except CompileError:
@@ -153,6 +156,8 @@ class _Importer:
         self.options = options
         self.rep = rep
         self.spans = SpanMap(source)
+        self.interp: Interp | None = None
+        self.cls_name = ""
 
     def run(self) -> Loaded:
         module = self.parse()
@@ -167,6 +172,7 @@ class _Importer:
         name = self.choose_class(interp)
         if name is None:
             return Loaded(self.source, None, self.rep)
+        self.interp, self.cls_name = interp, name
         # --set values may fill constructor parameters of the model class.
         given: dict[str, Val] = {}
         for key, value in self.options.sets.items():
@@ -186,6 +192,19 @@ class _Importer:
                                     f"(a layer is named `{c}`)")
             top = interp.lift(name, top=True, given=given)
         return _Search(self.source, interp, top, name, self.options, self.rep).run()
+
+    def partial_checks(self) -> list[Diagnostic]:
+        """Shape diagnostics of the model's forward up to the construct that was refused. With
+        no length fixed (by --set or a size before the cut) only length-free mismatches count."""
+        interp = self.interp
+        if interp is None or interp.partial is None:
+            return []
+        search = _Search(self.source, interp, interp.partial, self.cls_name, self.options,
+                         Reporter(self.source))
+        try:
+            return search.partial_diagnostics()
+        except Exception:
+            return []  # the refusal is the answer; a cut that cannot be checked adds nothing
 
     def adopt_parts(self, spans: SpanMap) -> None:
         """The input's source, knowing the sibling files read (their spans follow its text)."""
@@ -502,7 +521,7 @@ class _ClassEmitter:
         lines, _ = self.ops(self.lifted.forward, rank, top=True)
         for name, node in [*self.lifted.attrs.items(),
                            *((k, v.items[0]) for k, v in self.lifted.lists.items())]:
-            if name not in self.done:
+            if name not in self.done and not self.lifted.partial:
                 raise Unsupported(
                     "unsupported",
                     f"module `{name}` is never used by forward; archc registers a module where it is "
@@ -995,6 +1014,20 @@ class _Search:
             self.rep.error(err.code, err.message, err.span, help=err.help)
             return Loaded(self.source, None, self.rep)
         return self.finish(chosen)
+
+    def partial_diagnostics(self) -> list[Diagnostic]:
+        """The checks of a forward cut short (Lifted.partial): first layout that checks."""
+        given = self.options.layout
+        layouts = list(LAYOUTS) if given is None else [ENCODED_LAYOUT[given.upper()]]
+        outcomes = [self.evaluate(layout) for layout in layouts]
+        # As `run` chooses: a layout that checks cleanly, else one that checks, else the first.
+        chosen = next((o for o in outcomes if o.clean and o.failure is None),
+                      next((o for o in outcomes if o.ok and o.failure is None), outcomes[0]))
+        if chosen.failure is not None:
+            return []
+        fixed = chosen.length is not None
+        return [d for d in chosen.diagnostics if d.code != "length-unknown"
+                and (fixed or (d.is_error and d.code == "shape-mismatch"))]
 
     def evaluate(self, layout: Layout) -> _Outcome:
         relaxed, pins = self.build(Config(layout, relax=True))

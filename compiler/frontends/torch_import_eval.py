@@ -200,6 +200,8 @@ class Lifted:
     lists: dict[str, ModListV] = field(default_factory=dict)  # nn.ModuleList attributes
     forward: tuple[FOp, ...] = ()
     input_span: Span = NO_SPAN
+    # The steps forward took before a construct archc cannot lift (lint still checks them).
+    partial: bool = False
 
 
 class Interp:
@@ -232,6 +234,11 @@ class Interp:
         self.field_params: dict[str, s.Param] = {}
         self.options = _argparse_defaults(tree)  # `--name` options the file declares, by dest
         self.option_fields: dict[str, dict[str, Const]] = {}  # fields read at those defaults
+        # The model's forward cut where it stopped being liftable: its steps so far.
+        self.last_top: Tensor | None = None
+        self.top_start = -1
+        self.in_loop = 0  # inside a loop over a ModuleList (its body's steps are no forward of their own)
+        self.partial: Lifted | None = None
         here = package.start if package is not None else None
         self.module_scan(tree, self.globals, here, 0)
         self.main_classes = [n for n in self.classes if self.home(self.classes[n]) is self.globals]
@@ -502,7 +509,16 @@ class Interp:
                 raise self.fail(f"class `{name}` has no forward method", node)
             lifted.attrs = {k: v.node for k, v in self_v.attrs.items() if isinstance(v, ModV)}
             lifted.lists = {k: v for k, v in self_v.attrs.items() if isinstance(v, ModListV)}
-            lifted.forward, lifted.input_span = self.lift_forward(forward, self_v)
+            try:
+                lifted.forward, lifted.input_span = self.lift_forward(forward, self_v)
+            except Unsupported:
+                last = self.last_top
+                if top and last is not None and len(forward.args.args) >= 2:
+                    lifted.attrs = {k: v.node for k, v in self_v.attrs.items() if isinstance(v, ModV)}
+                    lifted.lists = {k: v for k, v in self_v.attrs.items() if isinstance(v, ModListV)}
+                    self.partial = Lifted(name, node, False, lifted.params, lifted.attrs, lifted.lists,
+                                          last.ops, self.span(forward.args.args[1]), partial=True)
+                raise
             if top:
                 # Fields read from object arguments (`args.dropout`) follow the named arguments.
                 named = {p.name for p in lifted.params}
@@ -702,6 +718,8 @@ class Interp:
         if required > 2 or any(d is None for d in args.kw_defaults):
             raise self.fail("forward takes more than one input; archc lifts single-input models", fn)
         start = Tensor((), (self.fresh(),))
+        self.last_top = None
+        self.top_start = start.ids[0] if len(self.lifting) == 1 else -1
         frame = Frame({positional[0].arg: self_v, positional[1].arg: start}, self_v,
                       globals=self.home(fn))
         for extra in [*positional[2:], *args.kwonlyargs]:
@@ -1343,7 +1361,11 @@ class Interp:
             self.current_item[id(item)] = (name, index)
             prev = {k: v for k, v in frame.names.items() if isinstance(v, Tensor)}
             self.assign(stmt.target, ModV(item), frame)
-            self.exec_body(stmt.body, frame)
+            self.in_loop += 1
+            try:
+                self.exec_body(stmt.body, frame)
+            finally:
+                self.in_loop -= 1
             if carried is None:
                 changed = [k for k, v in prev.items() if k in before and frame.names.get(k) is not v]
                 if len(changed) != 1:
@@ -1668,7 +1690,10 @@ class Interp:
     # ------------------------------------------------------------ forward
 
     def step(self, tensor: Tensor, op: FOp) -> Tensor:
-        return Tensor((*tensor.ops, op), (*tensor.ids, self.fresh()))
+        out = Tensor((*tensor.ops, op), (*tensor.ids, self.fresh()))
+        if len(self.lifting) == 1 and tensor.ids[0] == self.top_start and not self.in_loop:
+            self.last_top = out  # the model's forward so far, should a later step be refused
+        return out
 
     def residual(self, left: Tensor, right: Tensor, node: ast.AST) -> Tensor:
         def prefix(a: Tensor, b: Tensor) -> bool:
@@ -1731,7 +1756,6 @@ class Interp:
                 return self.step(tensor, FLayer(mod.kind, layer_args, span))
             raise self.fail("this module is not an attribute of self, so its weights would be rebuilt "
                             "at every call", node, help="assign it to self in __init__")
-        out = self.step(tensor, FCall(name, span))
         last = mod
         while isinstance(last, SeqNode) and last.items:
             last = last.items[-1]  # nn.Sequential(..., nn.LSTM(...)) returns what the LSTM returns
@@ -1744,8 +1768,9 @@ class Interp:
                     help="make the LSTM an attribute of its own (`self.lstm = nn.LSTM(...)`), or keep "
                     "this part in PyTorch",
                 )
-            return Pair(out, Opaque("the LSTM states (h, c)", span), "states")
-        return out
+            states = Opaque("the LSTM states (h, c)", span)
+            return Pair(self.step(tensor, FCall(name, span)), states, "states")
+        return self.step(tensor, FCall(name, span))
 
     def functional(
         self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
