@@ -98,3 +98,67 @@ def test_a_refusal_inside_a_module_list_loop_adds_no_partial_checks(
     )
     code, diags = lint_json(capsys, path, "--set", "length=10")
     assert code == 1 and [d["code"] for d in diags] == ["unsupported"]
+
+
+DRY = MORE / "dry_run.py"
+DRY_LINE = "n_flat = self.convs(torch.zeros(1, 4, seq_len)).view(1, -1).size(1)"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    "measure",
+    [
+        DRY_LINE,
+        "n_flat = self.convs(torch.zeros(1, 4, seq_len)).numel()",
+        "n_flat = self.convs(torch.zeros((1, 4, seq_len))).flatten(1).shape[1]",
+        "dummy = torch.randn(1, 4, seq_len)\n            n_flat = self.convs(dummy).numel()",
+    ],
+)
+def test_dry_run_sizes_are_left_to_shape_inference(
+    measure: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    path = tmp_path / "dry.py"
+    path.write_text(DRY.read_text().replace(DRY_LINE, measure))
+    text = lift_text(path, capsys, tmp_path)
+    assert "# length 300: the dry run's input at line 19" in text
+    assert "fc = linear(64) | relu" in text
+    assert_equivalent(original(path, torch_module), text, (4, 300), torch_module)
+    # the inferred input size follows the filters, as the dry run does
+    assert_equivalent(original(path, torch_module, n_filters=16), text, (4, 300), torch_module, n_filters=16)
+
+
+DRY_REFUSED = {
+    "dummy in forward": (
+        "        return self.fc(x + torch.zeros(1, 4, 10))\n", "torch.zeros is supported as the dummy input",
+    ),
+    "dry size as output": (
+        None, "`out_features` of nn.Linear comes from a dry run; archc infers only a layer's input size",
+    ),
+    "other with": (
+        None, "`with open('x')` is not supported",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DRY_REFUSED))
+def test_dry_run_refusals(case: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from test_torch_import_real import line_of
+
+    text = DRY.read_text()
+    forward_line, words = DRY_REFUSED[case]
+    if case == "dummy in forward":
+        text = text.replace("        return self.out(torch.relu(self.fc(x)))\n", forward_line)
+        where = "torch.zeros(1, 4, 10)"
+    elif case == "dry size as output":
+        text = text.replace("self.out = nn.Linear(64, n_classes)", "self.out = nn.Linear(64, n_flat)")
+        where = "nn.Linear(64, n_flat)"
+    else:
+        text = text.replace("with torch.no_grad():", "with open('x'):")
+        where = "with open('x'):"
+    path = tmp_path / "dry.py"
+    path.write_text(text)
+    code, diags = lint_json(capsys, path)
+    assert code == 1
+    errors = [d for d in diags if d["severity"] == "error"]
+    assert errors[0]["code"] == "unsupported" and words in errors[0]["message"], errors
+    assert errors[0]["line"] == line_of(text, where)

@@ -1015,6 +1015,20 @@ class _Search:
             return Loaded(self.source, None, self.rep)
         return self.finish(chosen)
 
+    def dry_input(self, layout: Layout) -> tuple[int, int, Span] | None:
+        """(channels, length, span) of the dry runs that sized layers, read in this layout."""
+        if not self.interp.dry_used:
+            return None
+        shapes = {shape for shape, _ in self.interp.dry.values()}
+        if len(shapes) != 1:
+            raise Unsupported("unsupported", "dry runs on inputs of different shapes size the layers",
+                              self.interp.dry_used[0])
+        shape = shapes.pop()
+        span = next(sp for _, sp in self.interp.dry.values())
+        if len(shape) != layout.rank or shape[0] != 1:
+            return None
+        return shape[layout.axes.index("channels")], shape[layout.axes.index("length")], span
+
     def partial_diagnostics(self) -> list[Diagnostic]:
         """The checks of a forward cut short (Lifted.partial): first layout that checks."""
         given = self.options.layout
@@ -1035,9 +1049,15 @@ class _Search:
         alphabet, alphabet_pin = self.find_alphabet(relaxed, pins)
         given_length = sets.get("length")
         outcome = _Outcome(layout, alphabet, alphabet_pin, None, "", None, None)
+        dry = self.dry_input(layout)
         if isinstance(given_length, int) and not isinstance(given_length, bool):
             outcome.length = given_length
             outcome.length_note = "from --set length"
+        elif dry is not None:
+            # The dry run sized layers at its input's length: the lift holds at that length.
+            outcome.length, where = dry[1], dry[2]
+            line = self.source.locate(where)[0].line_col(self.source.locate(where)[1].start)[0]
+            outcome.length_note = f"the dry run's input at line {line}"
         else:
             self.find_length(relaxed, [p for p in pins if p is not alphabet_pin], outcome)
         length = outcome.length if outcome.length is not None else outcome_default(outcome)

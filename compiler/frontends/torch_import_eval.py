@@ -29,6 +29,7 @@ from .torch_import_values import (
     ClassRef,
     Const,
     DictV,
+    DrySize,
     FCall,
     FLayer,
     FLoop,
@@ -165,6 +166,8 @@ _MODULE_API = {
 # Steps a Lambda helper module's lambda may be (it becomes that step as a module).
 _LAMBDA_STEPS = frozenset({"view", "reshape", "flatten", "transpose", "relu", "sigmoid", "tanh",
                            "softmax", "log_softmax", "gelu", "silu", "elu", "leakyrelu", "softplus"})
+_NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad"})
+_DUMMIES = frozenset({"zeros", "ones", "randn", "rand", "empty"})
 MAX_STEPS = 200_000
 MAX_DEPTH = 40
 MAX_INT = 10**30
@@ -237,6 +240,11 @@ class Interp:
         # The model's forward cut where it stopped being liftable: its steps so far.
         self.last_top: Tensor | None = None
         self.top_start = -1
+        # Dummy inputs built in a constructor to measure sizes (`torch.zeros(1, 4, L)`): by
+        # the id they start from, their shape and where they are written.
+        self.dry: dict[int, tuple[tuple[int, ...], Span]] = {}
+        self.dry_used: list[Span] = []  # layer input sizes a dry run gave
+        self.forwarding = False  # following a forward (no dry runs there)
         self.in_loop = 0  # inside a loop over a ModuleList (its body's steps are no forward of their own)
         self.partial: Lifted | None = None
         here = package.start if package is not None else None
@@ -725,6 +733,7 @@ class Interp:
         for extra in [*positional[2:], *args.kwonlyargs]:
             frame.names[extra.arg] = Opaque(f"the extra forward argument `{extra.arg}`", self.span(extra))
         self_v.in_forward = True
+        self.forwarding = True
         result: Val = Const(None)
         where: ast.AST = fn
         try:
@@ -733,6 +742,7 @@ class Interp:
             result, where = ret.value, ret.node
         finally:
             self_v.in_forward = False
+            self.forwarding = False
         if isinstance(result, TupleV) and len(result.items) > 1 and all(
             isinstance(i, Tensor) and i.ids[0] == start.ids[0] for i in result.items
         ):
@@ -801,6 +811,17 @@ class Interp:
             for item in self.iterate(looped, stmt.iter):
                 self.assign(stmt.target, item, frame)
                 self.exec_body(stmt.body, frame)
+        elif isinstance(stmt, ast.With):
+            for with_item in stmt.items:
+                context = with_item.context_expr
+                func: Val | None = None
+                if isinstance(context, ast.Call):
+                    with contextlib.suppress(Unsupported):
+                        func = self.eval(context.func, frame)
+                if not (isinstance(func, Namespace) and func.qualname in _NO_GRAD) or with_item.optional_vars:
+                    raise self.fail(f"`with {_short(context)}` is not supported", context,
+                                    help="archc follows `with torch.no_grad():` (a dry run sizing layers)")
+            self.exec_body(stmt.body, frame)
         elif isinstance(stmt, (ast.Pass, ast.Assert)):
             return  # assertions check, they do not build anything
         else:
@@ -1197,6 +1218,8 @@ class Interp:
         if isinstance(owner, Tensor):
             return self.tensor_index(owner, node, frame)
         if isinstance(owner, Method) and owner.name == "shape" and isinstance(owner.target, Tensor):
+            if owner.target.ids[0] in self.dry:
+                return DrySize(self.span(node))
             index = self.eval(node.slice, frame)
             if isinstance(index, Const) and index.value == 0:
                 return Batch()
@@ -1646,6 +1669,14 @@ class Interp:
                             help=f"supported torch.nn layers: {known}, Sequential")
         kind, order = TORCH_LAYERS[cls]
         bound = self.bind(f"nn.{cls}", order, args, kwargs, node)
+        spec = lookup(kind)
+        for key, (value, span) in list(bound.items()):
+            if isinstance(value, DrySize):
+                if spec is None or key != spec.size_in:
+                    raise self.fail(f"`{key}` of nn.{cls} comes from a dry run; archc infers only a "
+                                    "layer's input size that way", span)
+                del bound[key]  # the dry run measured what shape inference gives: left out
+                self.dry_used.append(span)
         self.not_inplace(kind, bound, f"nn.{cls}")
         if kind == "transformerencoderlayer":
             batch_first = bound.get("batch_first", (Const(False), self.span(node)))[0]
@@ -1735,8 +1766,10 @@ class Interp:
         self, func: ModV, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
         node: ast.Call, frame: Frame,
     ) -> Val:
-        if frame.self_v is None or not frame.self_v.in_forward:
-            raise self.fail("a module is called outside forward", node)
+        dry = bool(args) and isinstance(args[0][0], Tensor) and args[0][0].ids[0] in self.dry
+        if frame.self_v is None or not (frame.self_v.in_forward or dry):
+            raise self.fail("a module is called outside forward", node,
+                            help="a dry run that sizes a layer calls it on `torch.zeros(1, 4, length)`")
         if kwargs or len(args) != 1 or not isinstance(args[0][0], Tensor):
             raise self.fail("a module call takes exactly one tensor here", node,
                             help="LSTM initial states are not supported")
@@ -1816,6 +1849,8 @@ class Interp:
         self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
         node: ast.Call,
     ) -> Val:
+        if name in _DUMMIES:
+            return self.dummy(name, args, kwargs, node)
         if name in ("cat", "concat", "concatenate", "stack"):
             return self.cat(name, args, kwargs, node)
         if name in _JOINS:
@@ -1832,6 +1867,22 @@ class Interp:
         if name in _TENSOR_FUNCS:
             return self.tensor_method(tensor, name, args[1:], kwargs, node)
         raise self.fail(f"torch.{name} is not supported", node.func)
+
+    def dummy(self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
+              node: ast.Call) -> Val:
+        """`torch.zeros(1, 4, L)` in the model's constructor: the dummy input of a dry run."""
+        values = [v for v, _ in args]
+        if len(values) == 1 and isinstance(values[0], (TupleV, ListV)):
+            values = list(values[0].items)
+        shape = [self.concrete(v, node) for v in values]
+        sizes = [n for n in shape if isinstance(n, int) and not isinstance(n, bool) and n > 0]
+        plain = not kwargs.keys() - {"dtype", "device"}
+        if len(self.lifting) != 1 or self.forwarding or not plain or not (shape and len(sizes) == len(shape)):
+            raise self.fail(f"torch.{name} is supported as the dummy input of a dry run in the model's "
+                            "constructor, with whole-number sizes: `torch.zeros(1, 4, length)`", node)
+        start = Tensor((), (self.fresh(),))
+        self.dry[start.ids[0]] = (tuple(sizes), self.span(node))
+        return start
 
     def cat(self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
             node: ast.Call) -> Val:
@@ -1903,6 +1954,10 @@ class Interp:
             return self.step(tensor, FLayer(name, _dsl_args(bound), span))
         if name == "contiguous" and not args and not kwargs:
             return self.step(tensor, FLayer("contiguous", (), span))
+        if name in ("size", "numel") and not kwargs and tensor.ids[0] in self.dry and (
+            len(values) == (name == "size")
+        ):
+            return DrySize(span)  # measured by the dry run: shape inference gives it
         if name in ("size", "shape") and not kwargs:
             if not values:
                 return Method(tensor, "shape", span)

@@ -110,6 +110,14 @@ class ArgObject:
 
 
 @dataclass(frozen=True)
+class DrySize:
+    """A size measured by running part of the model on a dummy input in the constructor
+    (`self.conv(torch.zeros(1, 4, L)).numel()`): left for shape inference to give."""
+
+    span: Span
+
+
+@dataclass(frozen=True)
 class LambdaV:
     """`lambda x: ...`: usable only as the function a Lambda-style helper module applies."""
 
@@ -329,7 +337,7 @@ class Pair:
 
 
 Val = Union[
-    Const, Sym, TupleV, ListV, DictV, ArgObject, ModuleRef, LambdaV, Namespace, ClassRef, FuncRef,
+    Const, Sym, TupleV, ListV, DictV, ArgObject, ModuleRef, LambdaV, DrySize, Namespace, ClassRef, FuncRef,
     BuiltinRef, SelfV, SuperV, Opaque, Batch, Training, Method, ModV, Tensor, Pair, ModListV,
 ]
 
@@ -348,6 +356,7 @@ def describe(v: Val) -> str:
         BuiltinRef: "built-in function", SelfV: "self", SuperV: "super()", Batch: "batch size",
         Training: "self.training", Method: "method", Tensor: "tensor", Pair: "tuple",
         ModListV: "nn.ModuleList", ModuleRef: "module of the package", LambdaV: "lambda",
+        DrySize: "size measured by a dry run",
     }
     if isinstance(v, Opaque):
         return v.what
