@@ -162,3 +162,47 @@ def test_dry_run_refusals(case: str, capsys: pytest.CaptureFixture[str], tmp_pat
     errors = [d for d in diags if d["severity"] == "error"]
     assert errors[0]["code"] == "unsupported" and words in errors[0]["message"], errors
     assert errors[0]["line"] == line_of(text, where)
+
+
+AXIS = MORE / "axis_sizes.py"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("length", [101, 300])
+def test_pools_over_the_whole_length_become_global_pools(
+    length: int, capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    text = lift_text(AXIS, capsys, tmp_path, "--set", f"length={length}")
+    assert "top := h | global_max_pool" in text and "avg := h | global_avg_pool" in text
+    assert_equivalent(original(AXIS, torch_module), text, (4, length), torch_module)
+
+
+AXIS_REFUSED = {
+    "window of another tensor": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "F.max_pool1d(x, h.size(2)).squeeze(2)",
+                                 "h.size(2)", "archc lifts a window over the whole length of the pooled tensor"),
+    "window of the channels": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "F.max_pool1d(x, x.size(1)).squeeze(2)",
+                               "x.size(1)", "archc lifts a window over the whole length of the pooled tensor"),
+    "size in a view": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "x.view(x.size(0), x.size(1) * x.size(2))",
+                       "x.size(1) * x.size(2)", "is not supported"),
+    "squeeze elsewhere": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "x.squeeze(2)", "x.squeeze(2)",
+                          "x.squeeze() is not supported"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AXIS_REFUSED))
+def test_axis_size_refusals_name_the_construct(case: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from test_torch_import_real import line_of
+
+    old, new, where, words = AXIS_REFUSED[case]
+    text = AXIS.read_text().replace(old, new)
+    if "h." in new:  # a tensor other than the pooled one
+        text = text.replace("x = torch.relu(self.conv(x))", "x = torch.relu(self.conv(x))\n        h = torch.tanh(x)")
+    path = tmp_path / "axis.py"
+    path.write_text(text)
+    code, diags = lint_json(capsys, path, "--set", "length=101")
+    assert code == 1
+    errors = [d for d in diags if d["severity"] == "error"]
+    assert errors[0]["code"] == "unsupported" and words in errors[0]["message"], errors
+    line = line_of(text, where)
+    assert errors[0]["line"] == line
+    assert errors[0]["column"] == text.splitlines()[line - 1].index(where) + 1

@@ -23,6 +23,7 @@ from .torch_import_package import MAX_DEPTH as MAX_IMPORT_DEPTH
 from .torch_import_package import MAX_FILES, Found, Package
 from .torch_import_values import (
     ArgObject,
+    AxisSize,
     Batch,
     BlockNode,
     BuiltinRef,
@@ -1223,6 +1224,8 @@ class Interp:
             index = self.eval(node.slice, frame)
             if isinstance(index, Const) and index.value == 0:
                 return Batch()
+            if isinstance(index, Const) and _whole(index.value):
+                return AxisSize(owner.target.ids, int(index.value), self.span(node))  # type: ignore[arg-type]
             raise self.fail("only the batch size (`x.shape[0]`) is known before shapes are checked", node,
                             help="write the size as a number")
         index = self.eval(node.slice, frame)
@@ -1833,6 +1836,17 @@ class Interp:
         kind, order = FUNCTIONAL[name]
         bound = self.bind(shown, order, rest, kwargs, node)
         self.not_inplace(kind, bound, shown)
+        window = bound.get("kernel_size", (None, span))[0]
+        if kind in ("maxpool1d", "avgpool1d") and isinstance(window, AxisSize):
+            # A window over the whole length of its own input: one position per channel.
+            extra = [k for k in bound if k not in ("kernel_size", "stride") or (
+                k == "stride" and bound[k][0] not in (window, Const(None)))]
+            if window.tensor_ids != tensor.ids or window.dim not in (2, -1) or extra:
+                raise self.fail(f"{shown} with the window `{_short(args[1][1] if len(args) > 1 else node)}`: "
+                                "archc lifts a window over the whole length of the pooled tensor "
+                                f"(`{shown}(x, x.size(2))`)", window.span)
+            pool = "adaptivemaxpool1d" if kind == "maxpool1d" else "adaptiveavgpool1d"
+            return self.step(tensor, FLayer(pool, ((None, Const(1), span),), span))
         if kind in ("softmax", "log_softmax") and "dim" not in bound:
             raise self.fail(f"{shown} without dim is not supported", node, help="pass dim=1")
         return self.step(tensor, FLayer(kind, _dsl_args(bound), span))
@@ -1963,10 +1977,25 @@ class Interp:
                 return Method(tensor, "shape", span)
             if len(values) == 1 and isinstance(values[0], Const) and values[0].value == 0:
                 return Batch()
+            if len(values) == 1 and isinstance(values[0], Const) and _whole(values[0].value):
+                return AxisSize(tensor.ids, int(values[0].value), span)  # type: ignore[arg-type]
             raise self.fail("only the batch size (`x.size(0)`) is known before shapes are checked", node,
                             help="write the size as a number")
         if name == "flatten":
             return self.flatten(tensor, args, kwargs, node)
+        if name == "squeeze":
+            last = tensor.ops[-1] if tensor.ops else None
+            dim = values[0] if len(values) == 1 and not kwargs else kwargs.get("dim", (None, node))[0]
+            unit = isinstance(last, FLayer) and last.kind in ("adaptivemaxpool1d", "adaptiveavgpool1d") and (
+                [v for _, v, _ in last.args] == [Const(1)])
+            one_axis = len(values) + len(kwargs) == 1 and dim in (Const(2), Const(-1))
+            if unit and isinstance(last, FLayer) and one_axis:
+                # pool to one position, then drop that axis: the global pool
+                glob = "global_max_pool" if last.kind == "adaptivemaxpool1d" else "global_avg_pool"
+                return Tensor((*tensor.ops[:-1], FLayer(glob, (), span)), (*tensor.ids[:-1], self.fresh()))
+            raise self.fail("x.squeeze() is not supported", node,
+                            help="archc lifts squeeze(2) right after a pool to one position "
+                            "(`F.max_pool1d(x, x.size(2)).squeeze(2)`); elsewhere use x[:, :, 0] or view")
         if name in ("view", "reshape", "permute"):
             if kwargs:
                 raise self.fail(f"keyword arguments to {name} are not supported", node)
@@ -2232,6 +2261,10 @@ def _flat(value: TupleV | ListV) -> list[Val]:
     for item in value.items:
         out.extend(_flat(item) if isinstance(item, (TupleV, ListV)) else [item])
     return out
+
+
+def _whole(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _is_num(v: object) -> bool:

@@ -110,6 +110,16 @@ class ArgObject:
 
 
 @dataclass(frozen=True)
+class AxisSize:
+    """`x.size(2)`, `x.shape[-1]`: a size of an axis other than the batch, known only once shapes
+    are checked. Usable as the window of a pool over that whole axis (`F.max_pool1d(x, x.size(2))`)."""
+
+    tensor_ids: tuple[int, ...]
+    dim: int
+    span: Span
+
+
+@dataclass(frozen=True)
 class DrySize:
     """A size measured by running part of the model on a dummy input in the constructor
     (`self.conv(torch.zeros(1, 4, L)).numel()`): left for shape inference to give."""
@@ -337,8 +347,8 @@ class Pair:
 
 
 Val = Union[
-    Const, Sym, TupleV, ListV, DictV, ArgObject, ModuleRef, LambdaV, DrySize, Namespace, ClassRef, FuncRef,
-    BuiltinRef, SelfV, SuperV, Opaque, Batch, Training, Method, ModV, Tensor, Pair, ModListV,
+    Const, Sym, TupleV, ListV, DictV, ArgObject, ModuleRef, LambdaV, DrySize, AxisSize, Namespace, ClassRef,
+    FuncRef, BuiltinRef, SelfV, SuperV, Opaque, Batch, Training, Method, ModV, Tensor, Pair, ModListV,
 ]
 
 
@@ -356,7 +366,7 @@ def describe(v: Val) -> str:
         BuiltinRef: "built-in function", SelfV: "self", SuperV: "super()", Batch: "batch size",
         Training: "self.training", Method: "method", Tensor: "tensor", Pair: "tuple",
         ModListV: "nn.ModuleList", ModuleRef: "module of the package", LambdaV: "lambda",
-        DrySize: "size measured by a dry run",
+        DrySize: "size measured by a dry run", AxisSize: "size of an axis other than the batch",
     }
     if isinstance(v, Opaque):
         return v.what
