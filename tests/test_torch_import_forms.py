@@ -206,3 +206,16 @@ def test_axis_size_refusals_name_the_construct(case: str, capsys: pytest.Capture
     line = line_of(text, where)
     assert errors[0]["line"] == line
     assert errors[0]["column"] == text.splitlines()[line - 1].index(where) + 1
+
+
+@pytest.mark.torch
+def test_a_branch_variable_named_like_a_layer_kind_is_renamed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """`mean = ...` then torch.cat([top, mean]): `mean` is a DSL layer kind, so the tensor is h2."""
+    path = tmp_path / "mean.py"
+    path.write_text(AXIS.read_text().replace("avg = F.avg_pool1d", "mean = F.avg_pool1d")
+                    .replace("[top, avg]", "[top, mean]"))
+    text = lift_text(path, capsys, tmp_path, "--set", "length=120")
+    assert "h2 := h | global_avg_pool" in text and "cat(top, h2, dim = 1)" in text
+    assert_equivalent(original(path, torch_module), text, (4, 120), torch_module)

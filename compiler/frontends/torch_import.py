@@ -645,7 +645,9 @@ class _ClassEmitter:
     def tensor_name(self, wanted: str | None) -> str:
         """A name for a tensor: its Python variable's when free, else h, h2, ..."""
         taken = self.taken_names()
-        if wanted and _NAME.fullmatch(wanted) and wanted not in taken and wanted != "x":
+        # A catalogue kind (`mean`, `max`, `cat`) cannot name a tensor in the DSL.
+        free = wanted is not None and wanted not in taken and lookup(wanted) is None
+        if wanted and free and _NAME.fullmatch(wanted) and wanted != "x":
             self.tensors.add(wanted)
             return wanted
         base = "h"
