@@ -150,3 +150,20 @@ def test_a_reporter_maps_spans_of_parts_to_their_file() -> None:
     assert own.source is main and own.notes[0].span is None
     plain = Reporter(Source("m.arch", "abc")).error("e", "end", Span(3, 3))
     assert plain.source.path == "m.arch" and plain.span == Span(3, 3)
+
+
+@pytest.mark.torch
+def test_a_block_argument_named_like_its_layer_is_renamed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """`def __init__(self, ..., pool=2)` with `self.pool = nn.MaxPool1d(pool)` in a helper block."""
+    zoo = copy_zoo(tmp_path)
+    _edit(zoo / "layers.py", "pool_size=2):", "pool=2):")
+    _edit(zoo / "layers.py", "nn.MaxPool1d(pool_size)", "nn.MaxPool1d(pool)")
+    _edit(zoo / "deep_model.py", "ConvBlock(constants.DEFAULT_FILTERS, 64, kernel=3)",
+          "ConvBlock(constants.DEFAULT_FILTERS, 64, kernel=3, pool=2)")
+    text = lift_text(zoo / "deep_model.py", capsys, tmp_path)
+    assert "block ConvBlock(c_in, c_out = 32, kernel = 5, pool_arg = 2) {" in text
+    assert "ConvBlock(32, 64, kernel = 3, pool_arg = 2)" in text
+    module = imported("enhancer_zoo.deep_model", tmp_path).TorchModel()
+    assert_equivalent(module, text, (4, 200), torch_module)

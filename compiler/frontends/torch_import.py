@@ -433,7 +433,9 @@ class _Builder:
     def block_term(self, node: BlockNode, rank: int) -> s.Term:
         self.block_rank.setdefault(node.cls_name, rank)
         name = self.imp.block_names[node.cls_name]
-        args = tuple(s.Arg(key, self.expr(value, span), span) for key, value, span in node.args)
+        renames = self.imp.interp.block_renames.get(node.cls_name, {})
+        args = tuple(s.Arg(renames.get(key, key) if key else key, self.expr(value, span), span)
+                     for key, value, span in node.args)
         if not args:
             return s.Ref(name, node.span)
         return s.Call(name, args, node.span, node.name_span)

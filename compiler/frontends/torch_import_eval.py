@@ -230,6 +230,7 @@ class Interp:
         self.notes: list[str] = []  # header lines: bases read as nn.Module
         # Constructor arguments of the model whose names a layer takes: their parameter names.
         self.renames: dict[str, str] = {}
+        self.block_renames: dict[str, dict[str, str]] = {}  # the same, per helper class
         self.tensor_names: dict[int, str] = {}  # a forward tensor's id -> its Python variable
         self.current_item: dict[int, tuple[str, int]] = {}  # module-list item -> (list, index)
         self.owner: dict[int, str] = {}  # id of a method's FunctionDef -> its class
@@ -648,12 +649,17 @@ class Interp:
             if isinstance(default, DictV):
                 frame.names[arg.arg] = default  # read at its default (a dict is no DSL value)
                 continue
-            frame.names[arg.arg] = Sym(s.Var(arg.arg, span))
+            pname = arg.arg
+            if pname in _module_attrs(init) and frame.self_v is not None:
+                # `self.pool = nn.MaxPool1d(pool)`: the DSL keeps parameters and layers apart
+                pname = param_alias(pname)
+                self.block_renames.setdefault(frame.self_v.cls_name, {})[arg.arg] = pname
+            frame.names[arg.arg] = Sym(s.Var(pname, span))
             expr = None
             if default is not None:
                 assert default_node is not None
                 expr = self.to_expr(default, self.span(default_node))
-            out.append(s.Param(arg.arg, expr, span))
+            out.append(s.Param(pname, expr, span))
         return tuple(out)
 
     def field_of(self, obj: ArgObject, key: str, default: Val | None, node: ast.AST) -> Val:
