@@ -219,3 +219,52 @@ def test_a_branch_variable_named_like_a_layer_kind_is_renamed(
     text = lift_text(path, capsys, tmp_path, "--set", "length=120")
     assert "h2 := h | global_avg_pool" in text and "cat(top, h2, dim = 1)" in text
     assert_equivalent(original(path, torch_module), text, (4, 120), torch_module)
+
+
+ORDERED = MORE / "ordered_sequential.py"
+
+
+@pytest.mark.torch
+def test_sequential_of_an_ordered_dict_keeps_the_names(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    text = lift_text(ORDERED, capsys, tmp_path)
+    assert "block StemSeq() {" in text and "block HeadSeq(n_targets) { flat = flatten | fc = linear(n_targets) }" in text
+    assert "head = HeadSeq(n_targets = n_targets)" in text
+    module = original(ORDERED, torch_module)
+    assert "stem.conv.weight" in module.state_dict()  # the names the checkpoint uses
+    assert_equivalent(module, text, (4, 128), torch_module, length=128)
+    assert_equivalent(original(ORDERED, torch_module, n_targets=7), text, (4, 128), torch_module, length=128,
+                      n_targets=7)
+
+
+@pytest.mark.torch
+def test_ordered_dict_sizes_follow_a_renamed_argument(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """`stem=24` sizes layers inside the named Sequentials and names one too: `stem_arg` is passed in."""
+    path = tmp_path / "os2.py"
+    path.write_text(ORDERED.read_text().replace("def __init__(self, n_targets=3)", "def __init__(self, n_targets=3, stem=24)")
+                    .replace("nn.Conv1d(4, 24, 15, padding=7)", "nn.Conv1d(4, stem, 15, padding=7)")
+                    .replace("nn.BatchNorm1d(24)", "nn.BatchNorm1d(stem)").replace("nn.Conv1d(24, 32", "nn.Conv1d(stem, 32"))
+    text = lift_text(path, capsys, tmp_path)
+    assert "stem = StemSeq(stem_arg = stem_arg)" in text
+    assert_equivalent(original(path, torch_module, stem=12), text, (4, 128), torch_module, length=128, stem_arg=12)
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ('("relu", nn.ReLU())', "the name `relu` in nn.Sequential's OrderedDict cannot name a layer in archc"),
+        ('("n", 3)', "the entry `n` of nn.Sequential's OrderedDict is a int, not a module"),
+        ('"conv"', "OrderedDict takes (name, value) pairs with string names"),
+    ],
+)
+def test_ordered_dict_refusals(entry: str, words: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    text = ORDERED.read_text().replace('("act", nn.GELU()),', f"{entry},")
+    path = tmp_path / "m.py"
+    path.write_text(text)
+    code, diags = lint_json(capsys, path)
+    assert code == 1
+    assert diags[0]["code"] == "unsupported" and words in diags[0]["message"], diags
+    assert (diags[0]["line"], diags[0]["column"]) == (14, 13), diags  # the entry itself

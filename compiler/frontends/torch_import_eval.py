@@ -231,6 +231,8 @@ class Interp:
         # Constructor arguments of the model whose names a layer takes: their parameter names.
         self.renames: dict[str, str] = {}
         self.block_renames: dict[str, dict[str, str]] = {}  # the same, per helper class
+        self.unnamed: set[str] = set()  # blocks of named nn.Sequentials not yet assigned to self
+        self.synthetic: set[str] = set()  # every block made for a named nn.Sequential
         self.tensor_names: dict[int, str] = {}  # a forward tensor's id -> its Python variable
         self.current_item: dict[int, tuple[str, int]] = {}  # module-list item -> (list, index)
         self.owner: dict[int, str] = {}  # id of a method's FunctionDef -> its class
@@ -909,6 +911,20 @@ class Interp:
                 node,
                 help="wrap the modules in nn.Sequential",
             )
+        block = value.node if isinstance(value, ModV) else None
+        if isinstance(block, BlockNode) and block.cls_name in self.unnamed:
+            # A block made for a named nn.Sequential is called after the attribute holding it.
+            old = block.cls_name
+            new = "".join(p[:1].upper() + p[1:] for p in name.split("_") if p) + "Seq"
+            free = new not in self.lifted or new in self.synthetic
+            if _plain_name(new) and new not in self.classes and free:
+                lifted = self.lifted.pop(old)
+                lifted.py_name = new
+                lifted.node.name = new
+                self.lifted[new] = lifted  # (a block of an earlier pass over the class is replaced)
+                self.synthetic.add(new)
+                block.cls_name = new
+            self.unnamed.discard(old)
         owner.attrs[name] = value
 
     def truth(self, value: Val, node: ast.AST) -> bool:
@@ -1541,6 +1557,8 @@ class Interp:
             return self.functional(parts[-1], args, kwargs, node, f"F.{parts[-1]}")
         if qualname.startswith("torch.nn.") and len(parts) == 3:
             return self.construct(parts[2], args, kwargs, node)
+        if qualname in ("collections.OrderedDict", "typing.OrderedDict"):
+            return self.ordered_dict(args, kwargs, node)
         if qualname.startswith("math.") and len(parts) == 2:
             return self.math(parts[1], args, kwargs, node)
         if qualname in ("numpy.floor", "numpy.ceil", "numpy.trunc"):
@@ -1658,6 +1676,8 @@ class Interp:
             if kwargs:
                 raise self.fail("nn.Sequential takes modules only", node)
             items: list[ModNode] = []
+            if len(args) == 1 and isinstance(args[0][0], DictV) and args[0][0].ordered:
+                return self.named_sequential(args[0][0], node)
             for value, expr in args:
                 if isinstance(value, ModV):
                     items.append(value.node)
@@ -1694,6 +1714,60 @@ class Interp:
                                 help="archc's transformerencoderlayer takes (batch, length, features): "
                                 "pass batch_first=True and feed it that layout")
         return ModV(LayerNode(kind, bound, self.span(node), self.span(node.func), cls))
+
+    def ordered_dict(self, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
+                     node: ast.Call) -> Val:
+        """`OrderedDict([("conv", nn.Conv1d(...)), ...])` or `OrderedDict(conv=...)`."""
+        entries: dict[str, Val] = {}
+        spans: dict[str, Span] = {}
+        if len(args) > 1:
+            raise self.fail("OrderedDict takes one list of (name, value) pairs", node)
+        written = args[0][1] if args else node
+        elts = written.elts if isinstance(written, (ast.List, ast.Tuple)) else []
+        for i, pair in enumerate(self.iterate(args[0][0], written) if args else []):
+            where = elts[i] if i < len(elts) else written
+            items = pair.items if isinstance(pair, (TupleV, ListV)) else None
+            if items is None or len(items) != 2 or not (
+                isinstance(items[0], Const) and isinstance(items[0].value, str)
+            ):
+                raise self.fail("OrderedDict takes (name, value) pairs with string names", where)
+            entries[items[0].value] = items[1]
+            spans[items[0].value] = self.span(where)
+        for key, (value, expr) in kwargs.items():
+            entries[key] = value
+            spans[key] = self.span(expr)
+        return DictV(entries, ordered=True, spans=spans)
+
+    def named_sequential(self, named: DictV, node: ast.Call) -> Val:
+        """`nn.Sequential(OrderedDict(...))`: a block whose layers carry the dict's names (so the
+        state_dict keys are `features.conv.weight`), run in order."""
+        attrs: dict[str, ModNode] = {}
+        for key, value in named.items.items():
+            where = named.spans.get(key, self.span(node))
+            if not isinstance(value, ModV):
+                raise self.fail(f"the entry `{key}` of nn.Sequential's OrderedDict is a {describe(value)}, "
+                                "not a module", where)
+            if not _plain_name(key) or key in RESERVED_PARAMS or key.startswith("_") or lookup(key):
+                raise self.fail(f"the name `{key}` in nn.Sequential's OrderedDict cannot name a layer in "
+                                "archc (a DSL word, a layer kind or not an identifier)", where)
+            attrs[key] = value.node
+        if not attrs:
+            raise self.fail("an empty nn.Sequential is not supported", node)
+        number = 1
+        while (cls := "NamedSeq" if number == 1 else f"NamedSeq{number}") in (*self.classes, *self.lifted):
+            number += 1
+        fake = ast.copy_location(ast.ClassDef(name=cls, bases=[], keywords=[], body=[], decorator_list=[]),
+                                 node)
+        span = self.span(node)
+        forward = tuple(FCall(key, mod.span) for key, mod in attrs.items())
+        # Sizes that follow the model's (or a block's) parameters are passed in under their names.
+        names = sorted(_free_names(list(attrs.values())))
+        params = tuple(s.Param(n, None, span) for n in names)
+        self.lifted[cls] = Lifted(cls, fake, True, params, attrs, {}, forward, span)
+        self.unnamed.add(cls)
+        self.synthetic.add(cls)
+        args = tuple((n, Sym(s.Var(n, span)), span) for n in names)
+        return ModV(BlockNode(cls, args, span, self.span(node.func)))
 
     def not_inplace(self, kind: str, bound: dict[str, tuple[Val, Span]], what: str) -> None:
         if kind not in NOT_INPLACE or "inplace" not in bound:
@@ -2162,6 +2236,31 @@ def _module_attrs(fn: ast.FunctionDef) -> set[str]:
                     target.value.id == "self"
                 ):
                     out.add(target.attr)
+    return out
+
+
+def _free_names(nodes: list[ModNode]) -> set[str]:
+    """The parameters the arguments of these modules are written with (`n_targets * 2`)."""
+    out: set[str] = set()
+    stack: list[object] = list(nodes)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, LayerNode):
+            stack.extend(v for v, _ in item.args.values())
+        elif isinstance(item, SeqNode):
+            stack.extend(item.items)
+        elif isinstance(item, BlockNode):
+            stack.extend(v for _, v, _ in item.args)
+        elif (isinstance(item, Const) and item.expr is not None) or isinstance(item, Sym):
+            stack.append(item.expr)
+        elif isinstance(item, (TupleV, ListV)):
+            stack.extend(item.items)
+        elif isinstance(item, s.Var):
+            out.add(item.name)
+        elif hasattr(item, "__dataclass_fields__") and isinstance(item, (s.BinOp, s.Neg, s.TupleExpr)):
+            stack.extend(getattr(item, f) for f in item.__dataclass_fields__)
+        elif isinstance(item, tuple):
+            stack.extend(item)
     return out
 
 

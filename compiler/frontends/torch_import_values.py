@@ -91,6 +91,8 @@ class DictV:
     """A dict with string keys read as a value (`{"kernel_size": 3}`, `dict(stride=2)`)."""
 
     items: dict[str, Val] = field(default_factory=dict)
+    ordered: bool = False  # a collections.OrderedDict (what nn.Sequential takes named children in)
+    spans: dict[str, Span] = field(default_factory=dict)  # where an OrderedDict's entries are written
 
 
 @dataclass(frozen=True)
