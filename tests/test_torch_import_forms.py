@@ -268,3 +268,35 @@ def test_ordered_dict_refusals(entry: str, words: str, capsys: pytest.CaptureFix
     assert code == 1
     assert diags[0]["code"] == "unsupported" and words in diags[0]["message"], diags
     assert (diags[0]["line"], diags[0]["column"]) == (14, 13), diags  # the entry itself
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    ("name", "words", "length"),
+    [
+        ("gated_branches.py", ["h := max(a, b)", "mul(v, g) | mean(2) | fc = linear(classes)"], 100),
+        ("self_gate.py", ["h2 := h | gate = conv1d(8, 1) | sigmoid", "mul(h, h2) | mean(2)"], 50),
+    ],
+)
+def test_max_and_mul_merges_of_branches(
+    name: str, words: list[str], length: int, capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    path = MORE / name
+    text = lift_text(path, capsys, tmp_path, "--set", f"length={length}")
+    for word in words:
+        assert word in text
+    assert_equivalent(original(path, torch_module), text, (4, length), torch_module)
+
+
+def test_an_elementwise_join_inside_a_helper_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass Gate(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.g = nn.Conv1d(4, 4, 1)\n\n    def forward(self, x):\n"
+        "        return x * torch.sigmoid(self.g(x))\n\n\nclass TorchModel(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.gate = Gate()\n\n    def forward(self, x):\n        return self.gate(x)\n"
+    )
+    code, diags = lint_json(capsys, path, "--set", "length=20")
+    assert code == 1
+    assert [(d["code"], d["line"], d["column"]) for d in diags] == [("unsupported", 11, 16)]
+    assert diags[0]["message"].startswith("`x * torch.sigmoid(self.g(x))` inside a helper module is not lifted yet")

@@ -639,8 +639,9 @@ class _ClassEmitter:
             lines.append(s.ReturnStmt(tuple((n, span) for n in names), span))
             return out_rank
         args = [s.Arg(None, s.Var(n, span), span) for n in names]
-        args.append(s.Arg("dim", s.Int(op.dim or 0, span) if (op.dim or 0) >= 0 else
-                          s.Neg(s.Int(-(op.dim or 0), span), span), span))
+        if op.kind in ("cat", "stack"):  # add, mul and max join elementwise: no axis
+            args.append(s.Arg("dim", s.Int(op.dim or 0, span) if (op.dim or 0) >= 0 else
+                              s.Neg(s.Int(-(op.dim or 0), span), span), span))
         lines.append([s.Step(None, s.Call(op.kind, tuple(args), span, span), span)])
         return out_rank + (op.kind == "stack")
 

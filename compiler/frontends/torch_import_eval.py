@@ -1103,6 +1103,8 @@ class Interp:
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             if isinstance(op, ast.Add) and isinstance(left, Tensor) and isinstance(right, Tensor):
                 return self.residual(left, right, node)
+            if isinstance(op, ast.Mult) and isinstance(left, Tensor) and isinstance(right, Tensor):
+                return self.elementwise("mul", [left, right], node)  # gating: a * torch.sigmoid(b)
             raise self.fail(
                 f"`{_short(node)}`: archc lifts tensor additions of a residual (out + x), nothing else",
                 node,
@@ -1947,6 +1949,10 @@ class Interp:
             return self.dummy(name, args, kwargs, node)
         if name in ("cat", "concat", "concatenate", "stack"):
             return self.cat(name, args, kwargs, node)
+        two = len(args) == 2 and not kwargs and all(isinstance(v, Tensor) for v, _ in args)
+        if two and name in ("maximum", "max", "mul", "multiply"):
+            kind = "mul" if name in ("mul", "multiply") else "max"
+            return self.elementwise(kind, [v for v, _ in args if isinstance(v, Tensor)], node)
         if name in _JOINS:
             raise self.fail(
                 f"torch.{name} joins several tensors; archc lifts one chain of steps (no branches)",
@@ -1961,6 +1967,14 @@ class Interp:
         if name in _TENSOR_FUNCS:
             return self.tensor_method(tensor, name, args[1:], kwargs, node)
         raise self.fail(f"torch.{name} is not supported", node.func)
+
+    def elementwise(self, kind: str, tensors: list[Tensor], node: ast.AST) -> Tensor:
+        """`a * b`, `torch.maximum(a, b)` of two branches of the input: a `mul` / `max` merge."""
+        if self.lifting[-1] != self.lifting[0]:
+            raise self.fail(f"`{_short(node)}` inside a helper module is not lifted yet: archc lifts joins "
+                            "in the model's own forward only", node,
+                            help="move the join into the model's forward, or keep this part in PyTorch")
+        return self.join(kind, tensors, None, node)
 
     def dummy(self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
               node: ast.Call) -> Val:
