@@ -1106,7 +1106,8 @@ class Interp:
             if isinstance(op, ast.Mult) and isinstance(left, Tensor) and isinstance(right, Tensor):
                 return self.elementwise("mul", [left, right], node)  # gating: a * torch.sigmoid(b)
             raise self.fail(
-                f"`{_short(node)}`: archc lifts tensor additions of a residual (out + x), nothing else",
+                f"`{_short(node)}`: archc lifts residual sums and products of two tensors (out + x, a * b), "
+                "not arithmetic with numbers",
                 node,
             )
         symbol = _OPS.get(type(op))
