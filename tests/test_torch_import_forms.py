@@ -288,15 +288,18 @@ def test_max_and_mul_merges_of_branches(
     assert_equivalent(original(path, torch_module), text, (4, length), torch_module)
 
 
-def test_an_elementwise_join_inside_a_helper_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+@pytest.mark.torch
+def test_an_elementwise_join_inside_a_helper_lifts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
     path = tmp_path / "m.py"
     path.write_text(
         "import torch\nimport torch.nn as nn\n\n\nclass Gate(nn.Module):\n    def __init__(self):\n"
         "        super().__init__()\n        self.g = nn.Conv1d(4, 4, 1)\n\n    def forward(self, x):\n"
         "        return x * torch.sigmoid(self.g(x))\n\n\nclass TorchModel(nn.Module):\n    def __init__(self):\n"
-        "        super().__init__()\n        self.gate = Gate()\n\n    def forward(self, x):\n        return self.gate(x)\n"
+        "        super().__init__()\n        self.gate = Gate()\n        self.fc = nn.Linear(80, 2)\n\n"
+        "    def forward(self, x):\n        return self.fc(self.gate(x).flatten(1))\n"
     )
-    code, diags = lint_json(capsys, path, "--set", "length=20")
-    assert code == 1
-    assert [(d["code"], d["line"], d["column"]) for d in diags] == [("unsupported", 11, 16)]
-    assert diags[0]["message"].startswith("`x * torch.sigmoid(self.g(x))` inside a helper module is not lifted yet")
+    text = lift_text(path, capsys, tmp_path)
+    assert "block Gate() {" in text and "mul(x, h)" in text
+    assert_equivalent(original(path, torch_module), text, (4, 20), torch_module)

@@ -1971,10 +1971,6 @@ class Interp:
 
     def elementwise(self, kind: str, tensors: list[Tensor], node: ast.AST) -> Tensor:
         """`a * b`, `torch.maximum(a, b)` of two branches of the input: a `mul` / `max` merge."""
-        if self.lifting[-1] != self.lifting[0]:
-            raise self.fail(f"`{_short(node)}` inside a helper module is not lifted yet: archc lifts joins "
-                            "in the model's own forward only", node,
-                            help="move the join into the model's forward, or keep this part in PyTorch")
         return self.join(kind, tensors, None, node)
 
     def dummy(self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
@@ -1995,13 +1991,6 @@ class Interp:
 
     def cat(self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
             node: ast.Call) -> Val:
-        if self.lifting[-1] != self.lifting[0]:
-            raise self.fail(
-                f"torch.{name} inside a helper module is not lifted yet: archc lifts joins in "
-                "the model's own forward only",
-                node.func,
-                help="move the join into the model's forward, or keep this part in PyTorch",
-            )
         bound = self.bind(f"torch.{name}", ("tensors", "dim"), args, kwargs, node)
         tensors = bound.get("tensors", (Const(None), self.span(node)))[0]
         items = list(tensors.items) if isinstance(tensors, (TupleV, ListV)) else []
