@@ -259,3 +259,30 @@ def test_fields_read_through_a_stored_attribute(
     assert "conv = conv1d(hparams_filters, 5)" in text
     module = original(path, torch_module, hparams=argparse.Namespace(filters=12))
     assert_equivalent(module, text, (4, 100), torch_module, hparams_filters=12)
+
+
+DICT_REQUIRED = {
+    "dict argument": ('cfg', 'cfg["filters"]', "`cfg['filters']` is read from a constructor argument", "cfg_filters"),
+    "kwargs key": ("**kwargs", 'kwargs["filters"]', "`kwargs['filters']` (of **kwargs) is read from a constructor argument",
+                   "filters"),
+}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", sorted(DICT_REQUIRED))
+def test_a_missing_dict_entry_names_the_set_that_works(
+    case: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    arg, read, message, pname = DICT_REQUIRED[case]
+    source = (HEAD + f"class TorchModel(nn.Module):\n    def __init__(self, {arg}):\n        super().__init__()\n"
+              f"        self.conv = nn.Conv1d(4, {read}, 3)\n\n    def forward(self, x):\n        return self.conv(x)\n")
+    path = tmp_path / "m.py"
+    path.write_text(source)
+    code, _, err = run_cli(capsys, "import", str(path), "--set", "length=40")
+    assert code == 1
+    assert err.splitlines()[0] == f"error[unsupported]: {message}; archc builds the class without arguments"
+    assert f"{path}:6:34" in err and f"help: pass --set {pname}=VALUE" in err
+    text = lift_text(path, capsys, tmp_path, "--set", "length=40", "--set", f"{pname}=6")
+    assert f"conv = conv1d({pname}, 3)" in text
+    built = original(path, torch_module, **({"cfg": {"filters": 6}} if arg == "cfg" else {"filters": 6}))
+    assert_equivalent(built, text, (4, 40), torch_module)

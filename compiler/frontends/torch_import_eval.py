@@ -683,12 +683,11 @@ class Interp:
         else:
             reads = [f for f in self.field_reads(obj) if obj.prefix + f not in self.given]
             more = "".join(f" --set {obj.prefix}{f}=VALUE" for f in reads if f != key)
-            shown = f"{obj.arg}[{key!r}]" if obj.is_dict else f"{obj.arg}.{key}"
+            shown = f"`{obj.arg}[{key!r}]`" if obj.is_dict else f"`{obj.arg}.{key}`"
             if not obj.prefix:
-                shown = f"{obj.arg}[{key!r}] (of **{obj.arg})"
+                shown += f" (of **{obj.arg})"
             raise self.fail(
-                f"`{shown}` is read from a constructor argument; archc builds the class without "
-                "arguments",
+                f"{shown} is read from a constructor argument; archc builds the class without arguments",
                 node,
                 help=f"pass --set {self.renames.get(pname, pname)}=VALUE" + (f" (and{more})" if more else ""),
             )
