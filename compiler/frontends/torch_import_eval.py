@@ -239,7 +239,7 @@ class Interp:
         # --set values for the model class, and the parameters its object arguments' fields become.
         self.given: dict[str, Val] = {}
         self.field_params: dict[str, s.Param] = {}
-        self.options = _argparse_defaults(tree)  # `--name` options the file declares, by dest
+        self.parser_defaults = _argparse_defaults(tree)  # `--name` options the file declares, by dest
         self.option_fields: dict[str, dict[str, Const]] = {}  # fields read at those defaults
         # The model's forward cut where it stopped being liftable: its steps so far.
         self.last_top: Tensor | None = None
@@ -676,9 +676,9 @@ class Interp:
             value = known[key]
         elif default is not None:
             value = default
-        elif not obj.is_dict and key in self.options:
+        elif not obj.is_dict and key in self.parser_defaults:
             # The file's own argparse option says what the field holds by default.
-            value = self.options[key]
+            value = self.parser_defaults[key]
             self.option_fields.setdefault(obj.arg, {})[key] = value
         else:
             reads = [f for f in self.field_reads(obj) if obj.prefix + f not in self.given]
@@ -720,7 +720,7 @@ class Interp:
                 ):
                     key = str(node.slice.value)
                 if key is not None and key not in out and key not in ("get", "pop") and _plain_name(key) and (
-                    key not in self.options
+                    key not in self.parser_defaults
                 ):
                     out.append(key)
         return out
