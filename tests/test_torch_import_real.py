@@ -433,14 +433,6 @@ def test_two_branch_cat_lifts(capsys: pytest.CaptureFixture[str], tmp_path: Path
     assert_equivalent(original(path, torch_module), text, (4, 150), torch_module)
 
 
-def test_join_inside_a_helper_block_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    path = FIXTURES / "unsupported_cat.py"
-    code, diags = lint_json(capsys, path)
-    assert code == 1
-    assert [(d["code"], d["line"], d["column"]) for d in diags] == [("unsupported", 24, 13)]
-    assert diags[0]["message"].startswith("torch.cat inside a helper module is not lifted yet")
-
-
 @pytest.mark.torch
 @pytest.mark.parametrize("values", [{}, {"n_layers": 6, "n_filters": 8}])
 def test_module_list_loop_becomes_a_for(

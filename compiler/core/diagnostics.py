@@ -105,13 +105,23 @@ class Reporter:
         notes: Sequence[Note] = (),
         help: str | None = None,
     ) -> Diagnostic:
-        diag = Diagnostic(severity, code, message, self.source, span, label, tuple(notes), help)
+        source, span = self.source.locate(span)
+        if self.source.parts:
+            notes = [self._note_in(n, source) for n in notes]
+        diag = Diagnostic(severity, code, message, source, span, label, tuple(notes), help)
         # The same problem reached twice (a reused layer, a repeated block) is shown once.
         if not self._seen(diag):
             self.items.append(diag)
             self._index.add(diag)
         self._indexed = (id(self.items), len(self.items))
         return diag
+
+    def _note_in(self, note: Note, source: Source) -> Note:
+        """A note of a multi-file input: located when it lies in the diagnostic's file."""
+        if note.span is None:
+            return note
+        where, span = self.source.locate(note.span)
+        return Note(note.message, span) if where is source else Note(note.message)
 
     def error(self, code: str, message: str, span: Span, **kw: Any) -> Diagnostic:
         return self.add(Severity.ERROR, code, message, span, **kw)

@@ -28,6 +28,10 @@ class Source:
     path: str
     text: str
     _line_starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    # Other files whose spans continue this one's offsets: (first offset, file), in order. A
+    # front end that reads several files (a .py and the helper modules it imports) gives
+    # their nodes offsets after this text; `locate` maps them back.
+    parts: tuple[tuple[int, Source], ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         starts = [0]
@@ -45,6 +49,15 @@ class Source:
         start = self._line_starts[line - 1]
         end = self.text.find("\n", start)
         return self.text[start : end if end >= 0 else len(self.text)].rstrip("\r")
+
+    def locate(self, span: Span) -> tuple[Source, Span]:
+        """The file a span lies in and the span within it (itself unless it lies in a part)."""
+        if not self.parts or span.start <= len(self.text):
+            return self, span
+        for first, part in reversed(self.parts):
+            if span.start >= first:
+                return part, Span(span.start - first, max(span.start, span.end) - first)
+        return self, span
 
     def offset(self, line: int, col: int) -> int:
         """Offset of a 1-based line and column (clamped to the text)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,7 @@ from ..syntax.unparse import expr as show_expr
 from .files import Loaded, Options
 from .torch_import_eval import MAIN_PARAM, Interp, Lifted, param_alias
 from .torch_import_merge import apply_merges, find_merges
+from .torch_import_package import Package
 from .torch_import_values import (
     Batch,
     BlockNode,
@@ -127,10 +129,13 @@ class Config:
 def read_py(source: Source, options: Options) -> Loaded:
     """Lift the chosen nn.Module class of a .py file into a syntax tree (never runs the file)."""
     rep = Reporter(source)
+    importer = _Importer(source, options, rep)
     try:
-        return _Importer(source, options, rep).run()
+        return importer.run()
     except Unsupported as err:
         rep.error(err.code, err.message, err.span, help=err.help)
+        # What the shape checks say about the steps before the refused construct.
+        rep.items.extend(d for d in importer.partial_checks() if d not in rep.items)
     except RecursionError:
         rep.error("unsupported", "the file nests too deeply for archc to read", _first(source))
     except CompileError:
@@ -151,15 +156,23 @@ class _Importer:
         self.options = options
         self.rep = rep
         self.spans = SpanMap(source)
+        self.interp: Interp | None = None
+        self.cls_name = ""
 
     def run(self) -> Loaded:
         module = self.parse()
         if module is None:
             return Loaded(self.source, None, self.rep)
-        interp = Interp(module, self.spans)
+        # Helper modules in sibling files are read only for a file on disk (not for text).
+        package = Package(self.source.path) if os.path.isfile(self.source.path) else None
+        try:
+            interp = Interp(module, self.spans, package)
+        finally:
+            self.adopt_parts(self.spans)
         name = self.choose_class(interp)
         if name is None:
             return Loaded(self.source, None, self.rep)
+        self.interp, self.cls_name = interp, name
         # --set values may fill constructor parameters of the model class.
         given: dict[str, Val] = {}
         for key, value in self.options.sets.items():
@@ -179,6 +192,26 @@ class _Importer:
                                     f"(a layer is named `{c}`)")
             top = interp.lift(name, top=True, given=given)
         return _Search(self.source, interp, top, name, self.options, self.rep).run()
+
+    def partial_checks(self) -> list[Diagnostic]:
+        """Shape diagnostics of the model's forward up to the construct that was refused. With
+        no length fixed (by --set or a size before the cut) only length-free mismatches count."""
+        interp = self.interp
+        if interp is None or interp.partial is None:
+            return []
+        search = _Search(self.source, interp, interp.partial, self.cls_name, self.options,
+                         Reporter(self.source))
+        try:
+            return search.partial_diagnostics()
+        except Exception:
+            return []  # the refusal is the answer; a cut that cannot be checked adds nothing
+
+    def adopt_parts(self, spans: SpanMap) -> None:
+        """The input's source, knowing the sibling files read (their spans follow its text)."""
+        parts = tuple(spans.parts)
+        if parts:
+            self.source = Source(self.source.path, self.source.text, parts=parts)
+            self.rep.source = self.source
 
     def parse(self) -> ast.Module | None:
         text = self.source.text
@@ -400,7 +433,9 @@ class _Builder:
     def block_term(self, node: BlockNode, rank: int) -> s.Term:
         self.block_rank.setdefault(node.cls_name, rank)
         name = self.imp.block_names[node.cls_name]
-        args = tuple(s.Arg(key, self.expr(value, span), span) for key, value, span in node.args)
+        renames = self.imp.interp.block_renames.get(node.cls_name, {})
+        args = tuple(s.Arg(renames.get(key, key) if key else key, self.expr(value, span), span)
+                     for key, value, span in node.args)
         if not args:
             return s.Ref(name, node.span)
         return s.Call(name, args, node.span, node.name_span)
@@ -488,7 +523,7 @@ class _ClassEmitter:
         lines, _ = self.ops(self.lifted.forward, rank, top=True)
         for name, node in [*self.lifted.attrs.items(),
                            *((k, v.items[0]) for k, v in self.lifted.lists.items())]:
-            if name not in self.done:
+            if name not in self.done and not self.lifted.partial:
                 raise Unsupported(
                     "unsupported",
                     f"module `{name}` is never used by forward; archc registers a module where it is "
@@ -604,15 +639,18 @@ class _ClassEmitter:
             lines.append(s.ReturnStmt(tuple((n, span) for n in names), span))
             return out_rank
         args = [s.Arg(None, s.Var(n, span), span) for n in names]
-        args.append(s.Arg("dim", s.Int(op.dim or 0, span) if (op.dim or 0) >= 0 else
-                          s.Neg(s.Int(-(op.dim or 0), span), span), span))
+        if op.kind in ("cat", "stack"):  # add, mul and max join elementwise: no axis
+            args.append(s.Arg("dim", s.Int(op.dim or 0, span) if (op.dim or 0) >= 0 else
+                              s.Neg(s.Int(-(op.dim or 0), span), span), span))
         lines.append([s.Step(None, s.Call(op.kind, tuple(args), span, span), span)])
         return out_rank + (op.kind == "stack")
 
     def tensor_name(self, wanted: str | None) -> str:
         """A name for a tensor: its Python variable's when free, else h, h2, ..."""
         taken = self.taken_names()
-        if wanted and _NAME.fullmatch(wanted) and wanted not in taken and wanted != "x":
+        # A catalogue kind (`mean`, `max`, `cat`) cannot name a tensor in the DSL.
+        free = wanted is not None and wanted not in taken and lookup(wanted) is None
+        if wanted and free and _NAME.fullmatch(wanted) and wanted != "x":
             self.tensors.add(wanted)
             return wanted
         base = "h"
@@ -982,15 +1020,49 @@ class _Search:
             return Loaded(self.source, None, self.rep)
         return self.finish(chosen)
 
+    def dry_input(self, layout: Layout) -> tuple[int, int, Span] | None:
+        """(channels, length, span) of the dry runs that sized layers, read in this layout."""
+        if not self.interp.dry_used:
+            return None
+        shapes = {shape for shape, _ in self.interp.dry.values()}
+        if len(shapes) != 1:
+            raise Unsupported("unsupported", "dry runs on inputs of different shapes size the layers",
+                              self.interp.dry_used[0])
+        shape = shapes.pop()
+        span = next(sp for _, sp in self.interp.dry.values())
+        if len(shape) != layout.rank or shape[0] != 1:
+            return None
+        return shape[layout.axes.index("channels")], shape[layout.axes.index("length")], span
+
+    def partial_diagnostics(self) -> list[Diagnostic]:
+        """The checks of a forward cut short (Lifted.partial): first layout that checks."""
+        given = self.options.layout
+        layouts = list(LAYOUTS) if given is None else [ENCODED_LAYOUT[given.upper()]]
+        outcomes = [self.evaluate(layout) for layout in layouts]
+        # As `run` chooses: a layout that checks cleanly, else one that checks, else the first.
+        chosen = next((o for o in outcomes if o.clean and o.failure is None),
+                      next((o for o in outcomes if o.ok and o.failure is None), outcomes[0]))
+        if chosen.failure is not None:
+            return []
+        fixed = chosen.length is not None
+        return [d for d in chosen.diagnostics if d.code != "length-unknown"
+                and (fixed or (d.is_error and d.code == "shape-mismatch"))]
+
     def evaluate(self, layout: Layout) -> _Outcome:
         relaxed, pins = self.build(Config(layout, relax=True))
         sets = self.options.sets
         alphabet, alphabet_pin = self.find_alphabet(relaxed, pins)
         given_length = sets.get("length")
         outcome = _Outcome(layout, alphabet, alphabet_pin, None, "", None, None)
+        dry = self.dry_input(layout)
         if isinstance(given_length, int) and not isinstance(given_length, bool):
             outcome.length = given_length
             outcome.length_note = "from --set length"
+        elif dry is not None:
+            # The dry run sized layers at its input's length: the lift holds at that length.
+            outcome.length, where = dry[1], dry[2]
+            line = self.source.locate(where)[0].line_col(self.source.locate(where)[1].start)[0]
+            outcome.length_note = f"the dry run's input at line {line}"
         else:
             self.find_length(relaxed, [p for p in pins if p is not alphabet_pin], outcome)
         length = outcome.length if outcome.length is not None else outcome_default(outcome)
@@ -1094,7 +1166,10 @@ class _Search:
         """A constructor argument that names the input length (`seq_len=249`), when it fits."""
         for param in self.top.params:
             default = param.default
-            if param.name.lower() in LENGTH_NAMES and isinstance(default, s.Int) and (
+            # `seq_len`, or the field `args.seq_len` of an object argument (`args_seq_len`)
+            named = param.name.lower() in LENGTH_NAMES or any(
+                param.name.lower().endswith("_" + n) for n in LENGTH_NAMES)
+            if named and isinstance(default, s.Int) and (
                 lo <= default.value <= hi
             ):
                 return param.name, default.value

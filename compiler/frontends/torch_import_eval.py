@@ -13,17 +13,24 @@ import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from ..core.source import NO_SPAN, Span
+from ..core.source import NO_SPAN, Source, Span
 from ..ir.layers import REQUIRED, lookup
 from ..syntax import tree as s
+from .torch_import_package import MAX_DEPTH as MAX_IMPORT_DEPTH
+from .torch_import_package import MAX_FILES, Found, Package
 from .torch_import_values import (
+    ArgObject,
+    AxisSize,
     Batch,
     BlockNode,
     BuiltinRef,
     ClassRef,
     Const,
+    DictV,
+    DrySize,
     FCall,
     FLayer,
     FLoop,
@@ -32,11 +39,13 @@ from .torch_import_values import (
     FOp,
     FResidual,
     FuncRef,
+    LambdaV,
     LayerNode,
     ListV,
     Method,
     ModListV,
     ModNode,
+    ModuleRef,
     ModV,
     Namespace,
     Opaque,
@@ -138,7 +147,8 @@ _TENSOR_FUNCS = ("max", "amax", "transpose", "permute", "reshape", "flip", "mean
 _JOINS = {"cat", "concat", "concatenate", "stack", "hstack", "vstack", "add", "mul", "matmul", "bmm",
           "einsum"}
 BUILTINS = frozenset({"range", "int", "float", "len", "max", "min", "abs", "round", "sum", "list",
-                      "tuple", "super", "print", "bool", "setattr"})
+                      "tuple", "super", "print", "bool", "setattr", "getattr", "hasattr", "dict", "zip",
+                      "enumerate", "reversed"})
 # torch calls made for their effect on the process, never on the model.
 _TORCH_EFFECTS = frozenset({
     "torch.manual_seed", "torch.seed", "torch.set_num_threads", "torch.set_default_dtype",
@@ -154,6 +164,11 @@ _MODULE_API = {
     "register_buffer": "registered buffers (register_buffer) are not supported yet",
     "register_parameter": "raw parameters (register_parameter) are not supported yet",
 }
+# Steps a Lambda helper module's lambda may be (it becomes that step as a module).
+_LAMBDA_STEPS = frozenset({"view", "reshape", "flatten", "transpose", "relu", "sigmoid", "tanh",
+                           "softmax", "log_softmax", "gelu", "silu", "elu", "leakyrelu", "softplus"})
+_NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad"})
+_DUMMIES = frozenset({"zeros", "ones", "randn", "rand", "empty"})
 MAX_STEPS = 200_000
 MAX_DEPTH = 40
 MAX_INT = 10**30
@@ -174,6 +189,7 @@ class Frame:
     self_v: SelfV | None
     depth: int = 0
     cls: str | None = None  # the class that defines the function (for super())
+    globals: dict[str, Val] | None = None  # its file's names (None: the input file's)
 
 
 @dataclass
@@ -188,16 +204,25 @@ class Lifted:
     lists: dict[str, ModListV] = field(default_factory=dict)  # nn.ModuleList attributes
     forward: tuple[FOp, ...] = ()
     input_span: Span = NO_SPAN
+    # The steps forward took before a construct archc cannot lift (lint still checks them).
+    partial: bool = False
 
 
 class Interp:
     """Follows one file's classes; every value comes from the file's text, nothing is executed."""
 
-    def __init__(self, tree: ast.Module, spans: SpanMap) -> None:
+    def __init__(self, tree: ast.Module, spans: SpanMap, package: Package | None = None) -> None:
         self.tree = tree
         self.spans = spans
         self.globals: dict[str, Val] = {}
         self.classes: dict[str, ast.ClassDef] = {}
+        self.main_classes: list[str] = []  # the input file's own classes (one is the model)
+        # Sibling files of the input's package: their names, the files their nodes come from
+        # (nodes of the input itself are not listed), and where their text starts in the
+        # offsets the spans use (after the input's text: see Source.parts).
+        self.package = package
+        self.files: dict[Path, dict[str, Val]] = {}
+        self.homes: dict[int, dict[str, Val]] = {}
         self.lifted: dict[str, Lifted] = {}
         self.lifting: list[str] = []
         self.steps = 0
@@ -205,10 +230,30 @@ class Interp:
         self.notes: list[str] = []  # header lines: bases read as nn.Module
         # Constructor arguments of the model whose names a layer takes: their parameter names.
         self.renames: dict[str, str] = {}
+        self.block_renames: dict[str, dict[str, str]] = {}  # the same, per helper class
+        self.unnamed: set[str] = set()  # blocks of named nn.Sequentials not yet assigned to self
+        self.synthetic: set[str] = set()  # every block made for a named nn.Sequential
         self.tensor_names: dict[int, str] = {}  # a forward tensor's id -> its Python variable
         self.current_item: dict[int, tuple[str, int]] = {}  # module-list item -> (list, index)
         self.owner: dict[int, str] = {}  # id of a method's FunctionDef -> its class
-        self.module_scan()
+        # --set values for the model class, and the parameters its object arguments' fields become.
+        self.given: dict[str, Val] = {}
+        self.field_params: dict[str, s.Param] = {}
+        self.parser_defaults = _argparse_defaults(tree)  # `--name` options the file declares, by dest
+        self.option_fields: dict[str, dict[str, Const]] = {}  # fields read at those defaults
+        # The model's forward cut where it stopped being liftable: its steps so far.
+        self.last_top: Tensor | None = None
+        self.top_start = -1
+        # Dummy inputs built in a constructor to measure sizes (`torch.zeros(1, 4, L)`): by
+        # the id they start from, their shape and where they are written.
+        self.dry: dict[int, tuple[tuple[int, ...], Span]] = {}
+        self.dry_used: list[Span] = []  # layer input sizes a dry run gave
+        self.forwarding = False  # following a forward (no dry runs there)
+        self.in_loop = 0  # inside a loop over a ModuleList (its body's steps are no forward of their own)
+        self.partial: Lifted | None = None
+        here = package.start if package is not None else None
+        self.module_scan(tree, self.globals, here, 0)
+        self.main_classes = [n for n in self.classes if self.home(self.classes[n]) is self.globals]
 
     # ------------------------------------------------------------ helpers
 
@@ -231,35 +276,47 @@ class Interp:
 
     # ------------------------------------------------------------ module level
 
-    def module_scan(self) -> None:
-        """Imports, classes, functions and constants of the file, in order (nothing runs)."""
-        frame = Frame({}, None)
-        for stmt in self.tree.body:
+    def home(self, node: ast.AST) -> dict[str, Val]:
+        """The names of the file a node comes from."""
+        return self.homes.get(id(node), self.globals)
+
+    def names_of(self, frame: Frame) -> dict[str, Val]:
+        return frame.globals if frame.globals is not None else self.globals
+
+    def module_scan(self, tree: ast.Module, names: dict[str, Val], here: Path | None, depth: int) -> None:
+        """Imports, classes, functions and constants of a file, in order (nothing runs)."""
+        frame = Frame({}, None, globals=names)
+        for stmt in tree.body:
             if isinstance(stmt, ast.Import):
                 for alias in stmt.names:
                     if alias.asname:
-                        self.globals[alias.asname] = Namespace(alias.name)
+                        names[alias.asname] = Namespace(alias.name)
                     else:
                         top = alias.name.split(".")[0]
-                        self.globals[top] = Namespace(top)
+                        names[top] = Namespace(top)
             elif isinstance(stmt, ast.ImportFrom):
+                if self.import_local(stmt, names, here, depth):
+                    continue
                 if stmt.level or not stmt.module:
                     for alias in stmt.names:
-                        self.globals[alias.asname or alias.name] = Opaque(
+                        names[alias.asname or alias.name] = Opaque(
                             f"`{alias.asname or alias.name}` (a relative import)", self.span(stmt)
                         )
                     continue
                 for alias in stmt.names:
                     if alias.name != "*":
-                        self.globals[alias.asname or alias.name] = Namespace(f"{stmt.module}.{alias.name}")
+                        names[alias.asname or alias.name] = Namespace(f"{stmt.module}.{alias.name}")
             elif isinstance(stmt, ast.ClassDef):
+                if stmt.name in self.classes and self.classes[stmt.name] is not stmt:
+                    raise self.fail(f"class `{stmt.name}` is defined in two files of the package; archc "
+                                    "needs class names that are unique across the files it reads", stmt)
                 self.classes[stmt.name] = stmt
-                self.globals[stmt.name] = ClassRef(stmt.name)
+                names[stmt.name] = ClassRef(stmt.name)
                 for item in stmt.body:
                     if isinstance(item, ast.FunctionDef):
                         self.owner[id(item)] = stmt.name
             elif isinstance(stmt, ast.FunctionDef):
-                self.globals[stmt.name] = FuncRef(stmt)
+                names[stmt.name] = FuncRef(stmt)
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 try:
                     self.exec_stmt(stmt, frame)
@@ -267,12 +324,86 @@ class Interp:
                     for name in _assigned_names(stmt):
                         frame.names[name] = Opaque(f"`{name}` (not a constant archc can read)",
                                                    self.span(stmt))
-                self.globals.update(frame.names)
+                names.update(frame.names)
                 frame.names.clear()
 
+    def import_local(self, stmt: ast.ImportFrom, names: dict[str, Val], here: Path | None,
+                     depth: int) -> bool:
+        """`from .layers import Block`, `from . import utils`, `from mypkg.x import y`: read the
+        sibling file (never import it). False when the import is not of the input's package."""
+        if self.package is None or here is None:
+            return False
+        found = self.package.find(here, stmt.level, stmt.module)
+        if found is None:
+            return False
+        if stmt.module is None and isinstance(found, Found):
+            # `from . import utils`: each name is a module of the package.
+            for alias in stmt.names:
+                sub = self.package.find(here, stmt.level, alias.name)
+                if not isinstance(sub, Found):
+                    raise self.fail(f"cannot read `{alias.name}` of this import: {sub}", stmt)
+                names[alias.asname or alias.name] = ModuleRef(self.read_file(sub, stmt, depth), sub.shown)
+            return True
+        if isinstance(found, str):
+            raise self.fail(f"cannot read the helper module of this import: {found}", stmt,
+                            help="archc reads helper modules of the model's own package, next to the file")
+        module = self.read_file(found, stmt, depth)
+        for alias in stmt.names:
+            if alias.name == "*":
+                names.update({k: v for k, v in module.items() if not k.startswith("_")})
+                continue
+            if alias.name in module:
+                names[alias.asname or alias.name] = module[alias.name]
+                continue
+            sub = self.package.find(found.path.parent, 1, alias.name) if found.path.name == (
+                "__init__.py") else None
+            if isinstance(sub, Found):
+                names[alias.asname or alias.name] = ModuleRef(self.read_file(sub, stmt, depth), sub.shown)
+                continue
+            names[alias.asname or alias.name] = Opaque(
+                f"`{alias.asname or alias.name}` (not defined in {found.shown})", self.span(stmt))
+        return True
+
+    def read_file(self, found: Found, stmt: ast.stmt, depth: int) -> dict[str, Val]:
+        """A sibling file's names, reading it the first time (its nodes get offsets after the text
+        read so far, so their spans point into it)."""
+        if found.path in self.files:
+            return self.files[found.path]  # read already (or being read: an import cycle)
+        if self.package is not None and found.path == self.package.input:
+            return self.globals  # a helper importing from the model's own file
+        if depth + 1 > MAX_IMPORT_DEPTH:
+            raise self.fail(f"helper modules import each other more than {MAX_IMPORT_DEPTH} files deep",
+                            stmt)
+        if len(self.files) >= MAX_FILES:
+            raise self.fail(f"the model needs more than {MAX_FILES} helper files", stmt)
+        text = self.package.read(found) if self.package is not None else "no package"
+        if isinstance(text, str):
+            raise self.fail(f"cannot read the helper module of this import: {text}", stmt)
+        combined = self.spans.source.text
+        start = len(combined) + 1
+        lines_before = combined.count("\n") + 1
+        self.spans.source = Source(self.spans.source.path, combined + "\n" + text.text)
+        self.spans.parts.append((start, text))
+        names: dict[str, Val] = {}
+        self.files[found.path] = names
+        try:
+            tree = ast.parse(text.text, filename=found.shown)
+        except SyntaxError as err:
+            line = (err.lineno or 1) + lines_before
+            offset = self.spans.source.offset(line, err.offset or 1)
+            raise self.fail(f"this is not valid Python: {err.msg}", Span(offset, offset + 1),
+                            code="syntax") from None
+        except (ValueError, MemoryError, RecursionError) as err:
+            raise self.fail(f"cannot read {found.shown}: {err}", stmt) from None
+        ast.increment_lineno(tree, lines_before)
+        for node in ast.walk(tree):
+            self.homes[id(node)] = names
+        self.module_scan(tree, names, found.path.parent, depth + 1)
+        return names
+
     def module_classes(self) -> list[str]:
-        """The nn.Module subclasses of the file, in order."""
-        return [name for name in self.classes if self.is_module_class(name)]
+        """The nn.Module subclasses of the input file, in order."""
+        return [name for name in self.main_classes if self.is_module_class(name)]
 
     def is_module_class(self, name: str) -> bool:
         """An nn.Module subclass, directly or through a local base; or a class of an unknown
@@ -287,7 +418,7 @@ class Interp:
     def foreign_base(self, base: ast.expr) -> bool:
         """A base imported from a package archc does not know (not torch, not local)."""
         try:
-            value = self.eval(base, Frame({}, None))
+            value = self.eval(base, Frame({}, None, globals=self.home(base)))
         except (Unsupported, RecursionError):
             return False
         return isinstance(value, Namespace) and value.qualname.split(".")[0] not in ("torch", "builtins")
@@ -296,7 +427,7 @@ class Interp:
         """The local module class `name` derives from, if any."""
         for base in self.classes[name].bases:
             try:
-                value = self.eval(base, Frame({}, None))
+                value = self.eval(base, Frame({}, None, globals=self.home(base)))
             except (Unsupported, RecursionError):
                 continue
             if isinstance(value, ClassRef) and value.name in self.classes and value.name != name:
@@ -317,7 +448,7 @@ class Interp:
 
     def is_module_base(self, base: ast.expr, seen: frozenset[str] = frozenset()) -> bool:
         try:
-            value = self.eval(base, Frame({}, None))
+            value = self.eval(base, Frame({}, None, globals=self.home(base)))
         except (Unsupported, RecursionError):
             return False
         if isinstance(value, Namespace):
@@ -345,7 +476,7 @@ class Interp:
         if name in self.lifting:
             raise self.fail(f"class `{name}` builds an instance of itself", node)
         for base in node.bases:
-            value = self.eval(base, Frame({}, None))
+            value = self.eval(base, Frame({}, None, globals=self.home(base)))
             if isinstance(value, Namespace) and value.qualname.startswith("torch.") and (
                 value.qualname.endswith("Module")
             ):
@@ -375,9 +506,13 @@ class Interp:
             self_v = SelfV(name)
             for cls in reversed(self.base_chain(name)):
                 self.class_constants(self.classes[cls], self_v)
+            if top:
+                self.given = dict(given or {})
+                self.field_params = {}
+                self.option_fields = {}
             init = self.find_method(name, "__init__")
             if init is not None:
-                frame = Frame({}, self_v, cls=self.owner.get(id(init)))
+                frame = Frame({}, self_v, cls=self.owner.get(id(init)), globals=self.home(init))
                 lifted.params = self.bind_ctor(init, frame, top, given or {})
                 with contextlib.suppress(_Return):
                     self.exec_body(init.body, frame)
@@ -386,7 +521,26 @@ class Interp:
                 raise self.fail(f"class `{name}` has no forward method", node)
             lifted.attrs = {k: v.node for k, v in self_v.attrs.items() if isinstance(v, ModV)}
             lifted.lists = {k: v for k, v in self_v.attrs.items() if isinstance(v, ModListV)}
-            lifted.forward, lifted.input_span = self.lift_forward(forward, self_v)
+            try:
+                lifted.forward, lifted.input_span = self.lift_forward(forward, self_v)
+            except Unsupported:
+                last = self.last_top
+                if top and last is not None and len(forward.args.args) >= 2:
+                    lifted.attrs = {k: v.node for k, v in self_v.attrs.items() if isinstance(v, ModV)}
+                    lifted.lists = {k: v for k, v in self_v.attrs.items() if isinstance(v, ModListV)}
+                    self.partial = Lifted(name, node, False, lifted.params, lifted.attrs, lifted.lists,
+                                          last.ops, self.span(forward.args.args[1]), partial=True)
+                raise
+            if top:
+                # Fields read from object arguments (`args.dropout`) follow the named arguments.
+                named = {p.name for p in lifted.params}
+                lifted.params = (*lifted.params,
+                                 *(p for p in self.field_params.values() if p.name not in named))
+                for arg, fields in self.option_fields.items():
+                    shown = ", ".join(f"{k} {v.value!r}" for k, v in fields.items())
+                    note = f"fields of `{arg}` at the defaults of the file's argparse options: {shown}"
+                    if note not in self.notes:
+                        self.notes.append(note)
         finally:
             self.lifting.pop()
         if not top:
@@ -404,7 +558,7 @@ class Interp:
 
     def class_constants(self, node: ast.ClassDef, self_v: SelfV) -> None:
         """Class-level constants (`HIDDEN = 32` in the class body), read as `self.HIDDEN`."""
-        frame = Frame({}, None)
+        frame = Frame({}, None, globals=self.home(node))
         for stmt in node.body:
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 try:
@@ -423,10 +577,12 @@ class Interp:
         self, init: ast.FunctionDef, frame: Frame, top: bool, given: dict[str, Val]
     ) -> tuple[s.Param, ...]:
         args = init.args
-        if args.vararg or args.kwarg:
+        if args.vararg or (args.kwarg and not top):
             bad = args.vararg or args.kwarg
             assert bad is not None
-            raise self.fail("a constructor with *args or **kwargs is not supported", bad)
+            what = "*args" if bad is args.vararg else "**kwargs in a helper module's constructor"
+            raise self.fail(f"a constructor with {what} is not supported", bad,
+                            help="name the arguments the module takes")
         positional = [*args.posonlyargs, *args.args]
         if not positional:
             raise self.fail("the constructor takes no `self`", init)
@@ -439,11 +595,28 @@ class Interp:
             if kw_default is not None:
                 defaults[arg.arg] = kw_default
         out: list[s.Param] = []
+        named = frozenset(a.arg for a in params)
+        if args.kwarg:
+            # `**kwargs` of the model: each key read is a parameter of its own name.
+            frame.names[args.kwarg.arg] = ArgObject(args.kwarg.arg, "", True, exclude=named)
         for arg in params:
             span = self.span(arg)
             default_node = defaults.get(arg.arg)
-            default = self.eval(default_node, Frame({}, None)) if default_node is not None else None
+            default = (self.eval(default_node, Frame({}, None, globals=self.home(default_node)))
+                       if default_node is not None else None)
             if top:
+                use = _field_use([self.classes[c] for c in self.base_chain(self.lifting[-1])], init, arg.arg)
+                prefix = f"{arg.arg}_"
+                if arg.arg not in given and use is not None and (
+                    (default is None and default_node is None)
+                    or isinstance(default, DictV)
+                    or (default == Const(None) and any(k.startswith(prefix) for k in given))
+                ):
+                    # An argparse namespace, a config object or a dict: its fields are parameters.
+                    known = tuple(default.items.items()) if isinstance(default, DictV) else ()
+                    frame.names[arg.arg] = ArgObject(arg.arg, prefix, use == "dict" or bool(known),
+                                                     known)
+                    continue
                 if arg.arg in given:
                     value = given[arg.arg]
                 elif default is not None:
@@ -467,15 +640,90 @@ class Interp:
                     pname = self.renames.get(arg.arg, arg.arg)
                     value = Const(value.value, s.Var(pname, span))
                     out.append(s.Param(pname, self.to_expr(Const(value.value), span), span))
+                if isinstance(value, (ListV, TupleV)) and default_node is not None and arg.arg not in given:
+                    # --set gives one number per name: a list stays what the file writes.
+                    note = (f"constructor argument `{arg.arg}` is read at its default "
+                            f"{_short(default_node)}: not a parameter (edit it and lift again to change it)")
+                    if note not in self.notes:
+                        self.notes.append(note)
                 frame.names[arg.arg] = value
                 continue
-            frame.names[arg.arg] = Sym(s.Var(arg.arg, span))
+            if isinstance(default, DictV):
+                frame.names[arg.arg] = default  # read at its default (a dict is no DSL value)
+                continue
+            pname = arg.arg
+            if pname in _module_attrs(init) and frame.self_v is not None:
+                # `self.pool = nn.MaxPool1d(pool)`: the DSL keeps parameters and layers apart
+                pname = param_alias(pname)
+                self.block_renames.setdefault(frame.self_v.cls_name, {})[arg.arg] = pname
+            frame.names[arg.arg] = Sym(s.Var(pname, span))
             expr = None
             if default is not None:
                 assert default_node is not None
                 expr = self.to_expr(default, self.span(default_node))
-            out.append(s.Param(arg.arg, expr, span))
+            out.append(s.Param(pname, expr, span))
         return tuple(out)
+
+    def field_of(self, obj: ArgObject, key: str, default: Val | None, node: ast.AST) -> Val:
+        """Field `key` of an object argument: the architecture parameter `prefix + key`, valued
+        by --set, else by the dict default's entry, else by the default the code gives."""
+        span = self.span(node)
+        pname = obj.prefix + key
+        known = dict(obj.known)
+        if pname in self.given:
+            value = self.given[pname]
+        elif key in known:
+            value = known[key]
+        elif default is not None:
+            value = default
+        elif not obj.is_dict and key in self.parser_defaults:
+            # The file's own argparse option says what the field holds by default.
+            value = self.parser_defaults[key]
+            self.option_fields.setdefault(obj.arg, {})[key] = value
+        else:
+            reads = [f for f in self.field_reads(obj) if obj.prefix + f not in self.given]
+            more = "".join(f" --set {obj.prefix}{f}=VALUE" for f in reads if f != key)
+            shown = f"`{obj.arg}[{key!r}]`" if obj.is_dict else f"`{obj.arg}.{key}`"
+            if not obj.prefix:
+                shown += f" (of **{obj.arg})"
+            raise self.fail(
+                f"{shown} is read from a constructor argument; archc builds the class without arguments",
+                node,
+                help=f"pass --set {self.renames.get(pname, pname)}=VALUE" + (f" (and{more})" if more else ""),
+            )
+        if (
+            isinstance(value, Const)
+            and value.value is not None
+            and value.expr is None
+            and _plain_name(pname)
+            and pname not in RESERVED_PARAMS
+        ):
+            pname = self.renames.get(pname, pname)
+            self.field_params.setdefault(pname, s.Param(pname, self.to_expr(value, span), span))
+            return Const(value.value, s.Var(pname, span))
+        return value
+
+    def field_reads(self, obj: ArgObject) -> list[str]:
+        """The fields the model's classes read from an object argument by name, in order."""
+        out: list[str] = []
+        for cls in reversed(self.base_chain(self.lifting[0])):
+            nodes = sorted(ast.walk(self.classes[cls]), key=lambda n: (getattr(n, "lineno", 0),
+                                                                      getattr(n, "col_offset", 0)))
+            for node in nodes:
+                key: str | None = None
+                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and (
+                    node.value.id == obj.arg
+                ):
+                    key = node.attr
+                elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and (
+                    node.value.id == obj.arg and isinstance(node.slice, ast.Constant)
+                ):
+                    key = str(node.slice.value)
+                if key is not None and key not in out and key not in ("get", "pop") and _plain_name(key) and (
+                    key not in self.parser_defaults
+                ):
+                    out.append(key)
+        return out
 
     def lift_forward(self, fn: ast.FunctionDef, self_v: SelfV) -> tuple[tuple[FOp, ...], Span]:
         args = fn.args
@@ -486,10 +734,14 @@ class Interp:
         if required > 2 or any(d is None for d in args.kw_defaults):
             raise self.fail("forward takes more than one input; archc lifts single-input models", fn)
         start = Tensor((), (self.fresh(),))
-        frame = Frame({positional[0].arg: self_v, positional[1].arg: start}, self_v)
+        self.last_top = None
+        self.top_start = start.ids[0] if len(self.lifting) == 1 else -1
+        frame = Frame({positional[0].arg: self_v, positional[1].arg: start}, self_v,
+                      globals=self.home(fn))
         for extra in [*positional[2:], *args.kwonlyargs]:
             frame.names[extra.arg] = Opaque(f"the extra forward argument `{extra.arg}`", self.span(extra))
         self_v.in_forward = True
+        self.forwarding = True
         result: Val = Const(None)
         where: ast.AST = fn
         try:
@@ -498,6 +750,7 @@ class Interp:
             result, where = ret.value, ret.node
         finally:
             self_v.in_forward = False
+            self.forwarding = False
         if isinstance(result, TupleV) and len(result.items) > 1 and all(
             isinstance(i, Tensor) and i.ids[0] == start.ids[0] for i in result.items
         ):
@@ -566,6 +819,17 @@ class Interp:
             for item in self.iterate(looped, stmt.iter):
                 self.assign(stmt.target, item, frame)
                 self.exec_body(stmt.body, frame)
+        elif isinstance(stmt, ast.With):
+            for with_item in stmt.items:
+                context = with_item.context_expr
+                func: Val | None = None
+                if isinstance(context, ast.Call):
+                    with contextlib.suppress(Unsupported):
+                        func = self.eval(context.func, frame)
+                if not (isinstance(func, Namespace) and func.qualname in _NO_GRAD) or with_item.optional_vars:
+                    raise self.fail(f"`with {_short(context)}` is not supported", context,
+                                    help="archc follows `with torch.no_grad():` (a dry run sizing layers)")
+            self.exec_body(stmt.body, frame)
         elif isinstance(stmt, (ast.Pass, ast.Assert)):
             return  # assertions check, they do not build anything
         else:
@@ -582,7 +846,7 @@ class Interp:
         if not isinstance(root, ast.Name) or root is func:
             return False
         name = root.id
-        value = frame.names.get(name, self.globals.get(name))
+        value = frame.names.get(name, self.names_of(frame).get(name))
         if (
             isinstance(value, SelfV)
             and isinstance(func, ast.Attribute)
@@ -636,19 +900,39 @@ class Interp:
         if owner.in_forward:
             raise self.fail("forward assigns to an attribute of self; archc lifts stateless forwards",
                             node)
+        if isinstance(value, LambdaV):
+            raise self.fail(f"`{_short(value.node)}` (Lambda) is not supported here", value.node,
+                            help="archc lifts a lambda given to a Lambda helper module "
+                            "(`Lambda(lambda x: x.view(x.size(0), -1))`)")
         if isinstance(value, (ListV, TupleV)) and any(isinstance(i, ModV) for i in _flat(value)):
             raise self.fail(
                 "a plain list of modules is not registered by PyTorch (its weights are not saved)",
                 node,
                 help="wrap the modules in nn.Sequential",
             )
+        block = value.node if isinstance(value, ModV) else None
+        if isinstance(block, BlockNode) and block.cls_name in self.unnamed:
+            # A block made for a named nn.Sequential is called after the attribute holding it.
+            old = block.cls_name
+            new = "".join(p[:1].upper() + p[1:] for p in name.split("_") if p) + "Seq"
+            free = new not in self.lifted or new in self.synthetic
+            if _plain_name(new) and new not in self.classes and free:
+                lifted = self.lifted.pop(old)
+                lifted.py_name = new
+                lifted.node.name = new
+                self.lifted[new] = lifted  # (a block of an earlier pass over the class is replaced)
+                self.synthetic.add(new)
+                block.cls_name = new
+            self.unnamed.discard(old)
         owner.attrs[name] = value
 
     def truth(self, value: Val, node: ast.AST) -> bool:
         if isinstance(value, Const):
             return bool(value.value)
-        if isinstance(value, (TupleV, ListV)):
+        if isinstance(value, (TupleV, ListV, DictV)):
             return bool(value.items)
+        if isinstance(value, ArgObject) and not value.is_dict:
+            return True  # an object given to the constructor
         if isinstance(value, Training):
             raise self.fail("forward branches on self.training; archc lifts one path through forward",
                             node)
@@ -703,20 +987,33 @@ class Interp:
             return ListV(items) if isinstance(node, ast.List) else TupleV(tuple(items))
         if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
             return ListV(self.comprehension(node, frame))
+        if isinstance(node, ast.Dict):
+            entries: dict[str, Val] = {}
+            for key_node, value_node in zip(node.keys, node.values, strict=True):
+                if key_node is None:
+                    entries.update(self.entries(self.eval(value_node, frame), value_node))
+                    continue
+                key = self.eval(key_node, frame)
+                if not (isinstance(key, Const) and isinstance(key.value, str)):
+                    raise self.fail("archc reads dicts with string keys", key_node)
+                entries[key.value] = self.eval(value_node, frame)
+            return DictV(entries)
         if isinstance(node, ast.Subscript):
             return self.subscript(self.eval(node.value, frame), node, frame)
         if isinstance(node, ast.Call):
             return self.call(node, frame)
         if isinstance(node, ast.JoinedStr):
             return Const(self.fstring(node, frame))
+        if isinstance(node, ast.Lambda):
+            return LambdaV(node, self.names_of(frame))
         what = type(node).__name__
         raise self.fail(f"`{_short(node)}` ({what}) is not supported here", node)
 
     def lookup_name(self, name: str, node: ast.AST, frame: Frame) -> Val:
         if name in frame.names:
             value = frame.names[name]
-        elif name in self.globals:
-            value = self.globals[name]
+        elif name in self.names_of(frame):
+            value = self.names_of(frame)[name]
         elif name in BUILTINS:
             return BuiltinRef(name)
         elif name == "self" and frame.self_v is not None:
@@ -732,6 +1029,13 @@ class Interp:
     def attribute(self, owner: Val, attr: str, node: ast.Attribute) -> Val:
         if isinstance(owner, Namespace):
             return Namespace(f"{owner.qualname}.{attr}")
+        if isinstance(owner, ModuleRef):
+            if attr not in owner.names:
+                raise self.fail(f"`{attr}` is not defined in {owner.shown}", node, code="undefined-name")
+            value = owner.names[attr]
+            if isinstance(value, Opaque):
+                raise self.fail(f"{value.what} cannot be used here", node)
+            return value
         if isinstance(owner, SelfV):
             if attr in owner.attrs:
                 value = owner.attrs[attr]
@@ -760,6 +1064,13 @@ class Interp:
             if pspec is not None and pspec.default is not REQUIRED:
                 return Const(pspec.default)  # type: ignore[arg-type]
             raise self.fail(f"`{attr}` of nn.{layer.torch_name} is not known statically", node)
+        if isinstance(owner, ArgObject) and not (owner.is_dict and attr in ("get", "pop")):
+            if owner.is_dict:
+                raise self.fail(f"`.{attr}` of the dict argument `{owner.arg}` is not supported", node,
+                                help=f"read its entries as {owner.arg}[KEY] or {owner.arg}.get(KEY, DEFAULT)")
+            return self.field_of(owner, attr, None, node)
+        if isinstance(owner, (ArgObject, DictV)) and attr in ("get", "pop"):
+            return Method(owner, attr, self.span(node))
         if isinstance(owner, Pair) and owner.second_name == "indices":
             if attr == "values":
                 return owner.first
@@ -791,8 +1102,11 @@ class Interp:
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             if isinstance(op, ast.Add) and isinstance(left, Tensor) and isinstance(right, Tensor):
                 return self.residual(left, right, node)
+            if isinstance(op, ast.Mult) and isinstance(left, Tensor) and isinstance(right, Tensor):
+                return self.elementwise("mul", [left, right], node)  # gating: a * torch.sigmoid(b)
             raise self.fail(
-                f"`{_short(node)}`: archc lifts tensor additions of a residual (out + x), nothing else",
+                f"`{_short(node)}`: archc lifts residual sums and products of two tensors (out + x, a * b), "
+                "not arithmetic with numbers",
                 node,
             )
         symbol = _OPS.get(type(op))
@@ -866,7 +1180,17 @@ class Interp:
         left = self.eval(node.left, frame)
         for op, comparator in zip(node.ops, node.comparators, strict=True):
             right = self.eval(comparator, frame)
-            if isinstance(op, (ast.Is, ast.IsNot)):
+            if isinstance(op, (ast.Is, ast.IsNot)) and isinstance(left, (ArgObject, DictV)) and (
+                right == Const(None)
+            ):
+                ok = isinstance(op, ast.IsNot)  # an object argument is given, not None
+            elif isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, (DictV, ArgObject)):
+                key = self.concrete(left, node)
+                if isinstance(right, ArgObject):
+                    raise self.fail(f"whether the argument `{right.arg}` holds a key cannot be decided "
+                                    "statically", node)
+                ok = (key in right.items) == isinstance(op, ast.In)
+            elif isinstance(op, (ast.Is, ast.IsNot)):
                 same = isinstance(left, Const) and isinstance(right, Const) and left.value is right.value
                 if not (isinstance(left, Const) and isinstance(right, Const)):
                     raise self.fail(f"`{_short(node)}` cannot be decided statically", node)
@@ -893,7 +1217,7 @@ class Interp:
         if len(node.generators) != 1 or node.generators[0].is_async:
             raise self.fail("a comprehension with several `for`s is not supported", node)
         gen = node.generators[0]
-        inner = Frame(dict(frame.names), frame.self_v, frame.depth)
+        inner = Frame(dict(frame.names), frame.self_v, frame.depth, frame.cls, frame.globals)
         out: list[Val] = []
         for item in self.iterate(self.eval(gen.iter, frame), gen.iter):
             self.assign(gen.target, item, inner)
@@ -919,12 +1243,24 @@ class Interp:
         if isinstance(owner, Tensor):
             return self.tensor_index(owner, node, frame)
         if isinstance(owner, Method) and owner.name == "shape" and isinstance(owner.target, Tensor):
+            if owner.target.ids[0] in self.dry:
+                return DrySize(self.span(node))
             index = self.eval(node.slice, frame)
             if isinstance(index, Const) and index.value == 0:
                 return Batch()
+            if isinstance(index, Const) and _whole(index.value):
+                return AxisSize(owner.target.ids, int(index.value), self.span(node))  # type: ignore[arg-type]
             raise self.fail("only the batch size (`x.shape[0]`) is known before shapes are checked", node,
                             help="write the size as a number")
         index = self.eval(node.slice, frame)
+        if isinstance(owner, (DictV, ArgObject)):
+            if not (isinstance(index, Const) and isinstance(index.value, str)):
+                raise self.fail(f"`{_short(node)}`: archc reads dict entries by a string key", node.slice)
+            if isinstance(owner, ArgObject):
+                return self.field_of(owner, index.value, None, node)
+            if index.value not in owner.items:
+                raise self.fail(f"the dict has no key {index.value!r}", node.slice)
+            return owner.items[index.value]
         if isinstance(owner, Pair):
             if isinstance(index, Const) and index.value in (0, -2):
                 return owner.first
@@ -994,7 +1330,9 @@ class Interp:
         kwargs: dict[str, tuple[Val, ast.expr]] = {}
         for kw in node.keywords:
             if kw.arg is None:
-                raise self.fail("`**kwargs` in a call is not supported", kw.value)
+                for key, value in self.entries(self.eval(kw.value, frame), kw.value).items():
+                    kwargs[key] = (value, kw.value)
+                continue
             kwargs[kw.arg] = (self.eval(kw.value, frame), kw.value)
         if isinstance(func, Namespace):
             return self.call_namespace(func.qualname, args, kwargs, node, frame)
@@ -1009,6 +1347,22 @@ class Interp:
         if isinstance(func, Method):
             return self.call_method(func, args, kwargs, node, frame)
         raise self.fail(f"calling a {describe(func)} is not supported", node)
+
+    def entries(self, value: Val, node: ast.expr) -> dict[str, Val]:
+        """What `**value` passes: a dict's entries; for an object argument, its default entries and
+        the fields --set gives (each a parameter)."""
+        if isinstance(value, DictV):
+            return dict(value.items)
+        if isinstance(value, ArgObject) and value.is_dict:
+            keys = [k for k, _ in value.known]
+            for name in self.given:
+                key = name[len(value.prefix):]
+                if name.startswith(value.prefix) and key and key not in keys and (
+                    value.prefix or name not in (*value.exclude, "length", "alphabet", "classes")
+                ):
+                    keys.append(key)
+            return {key: self.field_of(value, key, None, node) for key in keys}
+        raise self.fail(f"`**` of a {describe(value)} is not supported", node)
 
     def module_list(self, node: ast.Call, frame: Frame) -> Val:
         """`nn.ModuleList([ELT for VAR in range(...)])`: the items keep how they follow VAR."""
@@ -1031,7 +1385,7 @@ class Interp:
         numbers = self.call_builtin("range", [(b, node) for b in bounds], {}, node, frame)
         assert isinstance(numbers, ListV)
         items: list[ModNode] = []
-        inner = Frame(dict(frame.names), frame.self_v, frame.depth, frame.cls)
+        inner = Frame(dict(frame.names), frame.self_v, frame.depth, frame.cls, frame.globals)
         for number in numbers.items:
             assert isinstance(number, Const)
             inner.names[gen.target.id] = Const(number.value, s.Var(var, self.span(gen.target)))
@@ -1057,7 +1411,11 @@ class Interp:
             self.current_item[id(item)] = (name, index)
             prev = {k: v for k, v in frame.names.items() if isinstance(v, Tensor)}
             self.assign(stmt.target, ModV(item), frame)
-            self.exec_body(stmt.body, frame)
+            self.in_loop += 1
+            try:
+                self.exec_body(stmt.body, frame)
+            finally:
+                self.in_loop -= 1
             if carried is None:
                 changed = [k for k, v in prev.items() if k in before and frame.names.get(k) is not v]
                 if len(changed) != 1:
@@ -1091,7 +1449,7 @@ class Interp:
         given.extend(v for v, _ in args)
         if len(given) > len(names):
             raise self.fail(f"`{fn.name}` takes {len(names)} arguments", node)
-        inner = Frame({}, func.bound, frame.depth + 1, self.owner.get(id(fn)))
+        inner = Frame({}, func.bound, frame.depth + 1, self.owner.get(id(fn)), self.home(fn))
         defaults = dict(zip(reversed(names), reversed(spec.defaults), strict=False))
         for i, name in enumerate(names):
             if i < len(given):
@@ -1099,7 +1457,7 @@ class Interp:
             elif name in kwargs:
                 inner.names[name] = kwargs.pop(name)[0]
             elif name in defaults:
-                inner.names[name] = self.eval(defaults[name], Frame({}, None))
+                inner.names[name] = self.eval(defaults[name], Frame({}, None, globals=self.home(fn)))
             else:
                 raise self.fail(f"`{fn.name}` needs `{name}`", node)
         if kwargs:
@@ -1128,6 +1486,16 @@ class Interp:
                 raise self.fail("setattr needs a name known statically", node)
             self.set_attr(values[0], attr, values[2], node)
             return Const(None)
+        if name == "dict" and not values:
+            return DictV({k: v for k, (v, _) in kwargs.items()})
+        if name in ("getattr", "hasattr") and values and isinstance(values[0], ArgObject) and not kwargs:
+            key = self.concrete(values[1], node) if len(values) >= 2 else None
+            if not isinstance(key, str) or len(values) > (3 if name == "getattr" else 2):
+                raise self.fail(f"{name}() needs a field name known statically", node)
+            if name == "hasattr":
+                raise self.fail(f"whether `{values[0].arg}` has the field `{key}` cannot be decided "
+                                "statically", node, help="read the field with getattr(obj, NAME, DEFAULT)")
+            return self.field_of(values[0], key, values[2] if len(values) == 3 else None, node)
         if kwargs:
             raise self.fail(f"keyword arguments to {name}() are not supported", node)
         if name == "range":
@@ -1138,6 +1506,16 @@ class Interp:
             if len(numbers) > 10_000:
                 raise self.fail("this range is too long to follow", node)
             return ListV([Const(i) for i in numbers])
+        if name == "zip" and values:
+            columns = [self.iterate(v, node) for v in values]
+            return ListV([TupleV(row) for row in zip(*columns, strict=False)])
+        if name == "enumerate" and len(values) in (1, 2):
+            first = self.concrete(values[1], node) if len(values) == 2 else 0
+            if not isinstance(first, int) or isinstance(first, bool):
+                raise self.fail("enumerate() needs a whole-number start", node)
+            return ListV([TupleV((Const(first + i), v)) for i, v in enumerate(self.iterate(values[0], node))])
+        if name == "reversed" and len(values) == 1:
+            return ListV(list(reversed(self.iterate(values[0], node))))
         if name in ("list", "tuple"):
             items = self.iterate(values[0], node) if values else []
             return ListV(items) if name == "list" else TupleV(tuple(items))
@@ -1181,6 +1559,8 @@ class Interp:
             return self.functional(parts[-1], args, kwargs, node, f"F.{parts[-1]}")
         if qualname.startswith("torch.nn.") and len(parts) == 3:
             return self.construct(parts[2], args, kwargs, node)
+        if qualname in ("collections.OrderedDict", "typing.OrderedDict"):
+            return self.ordered_dict(args, kwargs, node)
         if qualname.startswith("math.") and len(parts) == 2:
             return self.math(parts[1], args, kwargs, node)
         if qualname in ("numpy.floor", "numpy.ceil", "numpy.trunc"):
@@ -1221,6 +1601,8 @@ class Interp:
                     kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Val:
         if name not in self.classes or not self.is_module_class(name):
             raise self.fail(f"`{name}` is not an nn.Module subclass archc can lift", node)
+        if any(isinstance(v, LambdaV) for v, _ in [*args, *kwargs.values()]):
+            return self.lambda_layer(name, args, kwargs, node)
         self.lift(name, top=False)
         bound: list[tuple[str | None, Val, Span]] = []
         for value, expr in args:
@@ -1229,12 +1611,75 @@ class Interp:
             bound.append((key, value, self.span(expr)))
         return ModV(BlockNode(name, tuple(bound), self.span(node), self.span(node.func)))
 
+    def lambda_layer(self, name: str, args: list[tuple[Val, ast.expr]],
+                     kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Val:
+        """`Lambda(lambda x: x.view(x.size(0), -1))`, where the class's forward returns
+        `self.f(x)` of the function it stores: the one step the lambda's body is."""
+        given = [v for v, _ in args] + [v for v, _ in kwargs.values()]
+        fn = given[0]
+        if len(given) != 1 or not isinstance(fn, LambdaV) or not self.applies_its_function(name):
+            raise self.fail(f"`{name}` takes a function; archc lifts such a module when its forward "
+                            "returns `self.f(x)` of the one function it is given", node)
+        lam = fn.node
+        params = lam.args
+        if len(params.args) != 1 or params.vararg or params.kwarg or params.kwonlyargs or params.defaults:
+            raise self.fail("the lambda must take one tensor: `lambda x: ...`", lam)
+        start = Tensor((), (self.fresh(),))
+        frame = Frame({params.args[0].arg: start}, None, globals=fn.globals)
+        result = self.eval(lam.body, frame)
+        ops = result.ops if isinstance(result, Tensor) and result.ids[0] == start.ids[0] else None
+        step = ops[0] if ops and len(ops) == 1 else None
+        if not isinstance(step, FLayer) or step.kind not in _LAMBDA_STEPS:
+            raise self.fail(
+                f"the lambda `{_short(lam)}` is not one step archc has: it lifts a lambda whose body is "
+                "one of " + ", ".join(sorted(_LAMBDA_STEPS)), lam)
+        values = [v for _, v, _ in step.args]
+        if step.kind in ("view", "reshape"):
+            # x.view(x.size(0), -1) in a module: nn.Flatten's step (same values, same weights)
+            if len(values) != 2 or not isinstance(values[0], Batch) or values[1] != Const(-1):
+                raise self.fail(f"the lambda `{_short(lam)}` reshapes to fixed sizes; archc lifts "
+                                "`x.view(x.size(0), -1)` here", lam)
+            layer_args: dict[str, tuple[Val, Span]] = {"start_dim": (Const(1), step.span)}
+            kind = "flatten"
+        else:
+            kind = step.kind
+            spec = lookup(kind)
+            order = [p.name for p in spec.params] if spec is not None else []
+            layer_args = {}
+            for i, (key, value, span) in enumerate(step.args):
+                pname = key if key is not None and key not in MAIN_PARAM else (
+                    order[i] if i < len(order) else None)
+                if pname is None:
+                    raise self.fail(f"the lambda `{_short(lam)}` is not one step archc has in a module",
+                                    lam)
+                layer_args[pname] = (value, span)
+        return ModV(LayerNode(kind, layer_args, self.span(node), self.span(node.func), name))
+
+    def applies_its_function(self, name: str) -> bool:
+        """The class stores its one constructor argument and forward returns `self.ATTR(x)`."""
+        init, forward = self.find_method(name, "__init__"), self.find_method(name, "forward")
+        if init is None or forward is None or len(init.args.args) != 2 or len(forward.args.args) != 2:
+            return False
+        arg, x = init.args.args[1].arg, forward.args.args[1].arg
+        stored = {t.attr for stmt in init.body if isinstance(stmt, ast.Assign) and _is_name(stmt.value, arg)
+                  for t in stmt.targets if isinstance(t, ast.Attribute) and _is_name(t.value, "self")}
+        body = [b for b in forward.body
+                if not (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))]  # docstrings
+        if len(body) != 1 or not isinstance(body[0], ast.Return):
+            return False
+        call = body[0].value
+        return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and _is_name(call.func.value, "self") and call.func.attr in stored
+                and len(call.args) == 1 and _is_name(call.args[0], x) and not call.keywords)
+
     def construct(self, cls: str, args: list[tuple[Val, ast.expr]],
                   kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Val:
         if cls == "Sequential":
             if kwargs:
                 raise self.fail("nn.Sequential takes modules only", node)
             items: list[ModNode] = []
+            if len(args) == 1 and isinstance(args[0][0], DictV) and args[0][0].ordered:
+                return self.named_sequential(args[0][0], node)
             for value, expr in args:
                 if isinstance(value, ModV):
                     items.append(value.node)
@@ -1255,6 +1700,14 @@ class Interp:
                             help=f"supported torch.nn layers: {known}, Sequential")
         kind, order = TORCH_LAYERS[cls]
         bound = self.bind(f"nn.{cls}", order, args, kwargs, node)
+        spec = lookup(kind)
+        for key, (value, span) in list(bound.items()):
+            if isinstance(value, DrySize):
+                if spec is None or key != spec.size_in:
+                    raise self.fail(f"`{key}` of nn.{cls} comes from a dry run; archc infers only a "
+                                    "layer's input size that way", span)
+                del bound[key]  # the dry run measured what shape inference gives: left out
+                self.dry_used.append(span)
         self.not_inplace(kind, bound, f"nn.{cls}")
         if kind == "transformerencoderlayer":
             batch_first = bound.get("batch_first", (Const(False), self.span(node)))[0]
@@ -1263,6 +1716,60 @@ class Interp:
                                 help="archc's transformerencoderlayer takes (batch, length, features): "
                                 "pass batch_first=True and feed it that layout")
         return ModV(LayerNode(kind, bound, self.span(node), self.span(node.func), cls))
+
+    def ordered_dict(self, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
+                     node: ast.Call) -> Val:
+        """`OrderedDict([("conv", nn.Conv1d(...)), ...])` or `OrderedDict(conv=...)`."""
+        entries: dict[str, Val] = {}
+        spans: dict[str, Span] = {}
+        if len(args) > 1:
+            raise self.fail("OrderedDict takes one list of (name, value) pairs", node)
+        written = args[0][1] if args else node
+        elts = written.elts if isinstance(written, (ast.List, ast.Tuple)) else []
+        for i, pair in enumerate(self.iterate(args[0][0], written) if args else []):
+            where = elts[i] if i < len(elts) else written
+            items = pair.items if isinstance(pair, (TupleV, ListV)) else None
+            if items is None or len(items) != 2 or not (
+                isinstance(items[0], Const) and isinstance(items[0].value, str)
+            ):
+                raise self.fail("OrderedDict takes (name, value) pairs with string names", where)
+            entries[items[0].value] = items[1]
+            spans[items[0].value] = self.span(where)
+        for key, (value, expr) in kwargs.items():
+            entries[key] = value
+            spans[key] = self.span(expr)
+        return DictV(entries, ordered=True, spans=spans)
+
+    def named_sequential(self, named: DictV, node: ast.Call) -> Val:
+        """`nn.Sequential(OrderedDict(...))`: a block whose layers carry the dict's names (so the
+        state_dict keys are `features.conv.weight`), run in order."""
+        attrs: dict[str, ModNode] = {}
+        for key, value in named.items.items():
+            where = named.spans.get(key, self.span(node))
+            if not isinstance(value, ModV):
+                raise self.fail(f"the entry `{key}` of nn.Sequential's OrderedDict is a {describe(value)}, "
+                                "not a module", where)
+            if not _plain_name(key) or key in RESERVED_PARAMS or key.startswith("_") or lookup(key):
+                raise self.fail(f"the name `{key}` in nn.Sequential's OrderedDict cannot name a layer in "
+                                "archc (a DSL word, a layer kind or not an identifier)", where)
+            attrs[key] = value.node
+        if not attrs:
+            raise self.fail("an empty nn.Sequential is not supported", node)
+        number = 1
+        while (cls := "NamedSeq" if number == 1 else f"NamedSeq{number}") in (*self.classes, *self.lifted):
+            number += 1
+        fake = ast.copy_location(ast.ClassDef(name=cls, bases=[], keywords=[], body=[], decorator_list=[]),
+                                 node)
+        span = self.span(node)
+        forward = tuple(FCall(key, mod.span) for key, mod in attrs.items())
+        # Sizes that follow the model's (or a block's) parameters are passed in under their names.
+        names = sorted(_free_names(list(attrs.values())))
+        params = tuple(s.Param(n, None, span) for n in names)
+        self.lifted[cls] = Lifted(cls, fake, True, params, attrs, {}, forward, span)
+        self.unnamed.add(cls)
+        self.synthetic.add(cls)
+        args = tuple((n, Sym(s.Var(n, span)), span) for n in names)
+        return ModV(BlockNode(cls, args, span, self.span(node.func)))
 
     def not_inplace(self, kind: str, bound: dict[str, tuple[Val, Span]], what: str) -> None:
         if kind not in NOT_INPLACE or "inplace" not in bound:
@@ -1299,7 +1806,10 @@ class Interp:
     # ------------------------------------------------------------ forward
 
     def step(self, tensor: Tensor, op: FOp) -> Tensor:
-        return Tensor((*tensor.ops, op), (*tensor.ids, self.fresh()))
+        out = Tensor((*tensor.ops, op), (*tensor.ids, self.fresh()))
+        if len(self.lifting) == 1 and tensor.ids[0] == self.top_start and not self.in_loop:
+            self.last_top = out  # the model's forward so far, should a later step be refused
+        return out
 
     def residual(self, left: Tensor, right: Tensor, node: ast.AST) -> Tensor:
         def prefix(a: Tensor, b: Tensor) -> bool:
@@ -1341,8 +1851,10 @@ class Interp:
         self, func: ModV, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
         node: ast.Call, frame: Frame,
     ) -> Val:
-        if frame.self_v is None or not frame.self_v.in_forward:
-            raise self.fail("a module is called outside forward", node)
+        dry = bool(args) and isinstance(args[0][0], Tensor) and args[0][0].ids[0] in self.dry
+        if frame.self_v is None or not (frame.self_v.in_forward or dry):
+            raise self.fail("a module is called outside forward", node,
+                            help="a dry run that sizes a layer calls it on `torch.zeros(1, 4, length)`")
         if kwargs or len(args) != 1 or not isinstance(args[0][0], Tensor):
             raise self.fail("a module call takes exactly one tensor here", node,
                             help="LSTM initial states are not supported")
@@ -1362,10 +1874,21 @@ class Interp:
                 return self.step(tensor, FLayer(mod.kind, layer_args, span))
             raise self.fail("this module is not an attribute of self, so its weights would be rebuilt "
                             "at every call", node, help="assign it to self in __init__")
-        out = self.step(tensor, FCall(name, span))
-        if isinstance(mod, LayerNode) and mod.kind == "lstm":
-            return Pair(out, Opaque("the LSTM states (h, c)", span), "states")
-        return out
+        last = mod
+        while isinstance(last, SeqNode) and last.items:
+            last = last.items[-1]  # nn.Sequential(..., nn.LSTM(...)) returns what the LSTM returns
+        if isinstance(last, LayerNode) and last.kind == "lstm":
+            if last is not mod:
+                raise self.fail(
+                    "an nn.LSTM at the end of an nn.Sequential is not lifted yet: archc's seq cannot "
+                    f"hold an lstm (its weights `{name}.N.weight_ih_l0` have no .arch form)",
+                    last.span,
+                    help="make the LSTM an attribute of its own (`self.lstm = nn.LSTM(...)`), or keep "
+                    "this part in PyTorch",
+                )
+            states = Opaque("the LSTM states (h, c)", span)
+            return Pair(self.step(tensor, FCall(name, span)), states, "states")
+        return self.step(tensor, FCall(name, span))
 
     def functional(
         self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
@@ -1395,6 +1918,17 @@ class Interp:
         kind, order = FUNCTIONAL[name]
         bound = self.bind(shown, order, rest, kwargs, node)
         self.not_inplace(kind, bound, shown)
+        window = bound.get("kernel_size", (None, span))[0]
+        if kind in ("maxpool1d", "avgpool1d") and isinstance(window, AxisSize):
+            # A window over the whole length of its own input: one position per channel.
+            extra = [k for k in bound if k not in ("kernel_size", "stride") or (
+                k == "stride" and bound[k][0] not in (window, Const(None)))]
+            if window.tensor_ids != tensor.ids or window.dim not in (2, -1) or extra:
+                raise self.fail(f"{shown} with the window `{_short(args[1][1] if len(args) > 1 else node)}`: "
+                                "archc lifts a window over the whole length of the pooled tensor "
+                                f"(`{shown}(x, x.size(2))`)", window.span)
+            pool = "adaptivemaxpool1d" if kind == "maxpool1d" else "adaptiveavgpool1d"
+            return self.step(tensor, FLayer(pool, ((None, Const(1), span),), span))
         if kind in ("softmax", "log_softmax") and "dim" not in bound:
             raise self.fail(f"{shown} without dim is not supported", node, help="pass dim=1")
         return self.step(tensor, FLayer(kind, _dsl_args(bound), span))
@@ -1411,8 +1945,14 @@ class Interp:
         self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
         node: ast.Call,
     ) -> Val:
+        if name in _DUMMIES:
+            return self.dummy(name, args, kwargs, node)
         if name in ("cat", "concat", "concatenate", "stack"):
             return self.cat(name, args, kwargs, node)
+        two = len(args) == 2 and not kwargs and all(isinstance(v, Tensor) for v, _ in args)
+        if two and name in ("maximum", "max", "mul", "multiply"):
+            kind = "mul" if name in ("mul", "multiply") else "max"
+            return self.elementwise(kind, [v for v, _ in args if isinstance(v, Tensor)], node)
         if name in _JOINS:
             raise self.fail(
                 f"torch.{name} joins several tensors; archc lifts one chain of steps (no branches)",
@@ -1428,15 +1968,28 @@ class Interp:
             return self.tensor_method(tensor, name, args[1:], kwargs, node)
         raise self.fail(f"torch.{name} is not supported", node.func)
 
+    def elementwise(self, kind: str, tensors: list[Tensor], node: ast.AST) -> Tensor:
+        """`a * b`, `torch.maximum(a, b)` of two branches of the input: a `mul` / `max` merge."""
+        return self.join(kind, tensors, None, node)
+
+    def dummy(self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
+              node: ast.Call) -> Val:
+        """`torch.zeros(1, 4, L)` in the model's constructor: the dummy input of a dry run."""
+        values = [v for v, _ in args]
+        if len(values) == 1 and isinstance(values[0], (TupleV, ListV)):
+            values = list(values[0].items)
+        shape = [self.concrete(v, node) for v in values]
+        sizes = [n for n in shape if isinstance(n, int) and not isinstance(n, bool) and n > 0]
+        plain = not kwargs.keys() - {"dtype", "device"}
+        if len(self.lifting) != 1 or self.forwarding or not plain or not (shape and len(sizes) == len(shape)):
+            raise self.fail(f"torch.{name} is supported as the dummy input of a dry run in the model's "
+                            "constructor, with whole-number sizes: `torch.zeros(1, 4, length)`", node)
+        start = Tensor((), (self.fresh(),))
+        self.dry[start.ids[0]] = (tuple(sizes), self.span(node))
+        return start
+
     def cat(self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
             node: ast.Call) -> Val:
-        if self.lifting[-1] != self.lifting[0]:
-            raise self.fail(
-                f"torch.{name} inside a helper module is not lifted yet: archc lifts joins in "
-                "the model's own forward only",
-                node.func,
-                help="move the join into the model's forward, or keep this part in PyTorch",
-            )
         bound = self.bind(f"torch.{name}", ("tensors", "dim"), args, kwargs, node)
         tensors = bound.get("tensors", (Const(None), self.span(node)))[0]
         items = list(tensors.items) if isinstance(tensors, (TupleV, ListV)) else []
@@ -1461,6 +2014,16 @@ class Interp:
                     return Const(None)  # nn.Module.__init__
                 return self.call_function(FuncRef(init, target.self_v), args, kwargs, node, frame)
             raise self.fail(f"super().{method.name} is not supported", node)
+        if isinstance(target, (DictV, ArgObject)) and method.name in ("get", "pop"):
+            if kwargs or not 1 <= len(args) <= 2:
+                raise self.fail(f"dict.{method.name} takes a key and a default", node)
+            key = self.concrete(args[0][0], node)
+            if not isinstance(key, str):
+                raise self.fail("archc reads dict entries by a string key", args[0][1])
+            fallback = args[1][0] if len(args) == 2 else Const(None)
+            if isinstance(target, ArgObject):
+                return self.field_of(target, key, fallback, node)
+            return target.items.get(key, fallback)
         if isinstance(target, ListV):
             if method.name == "append" and len(args) == 1 and not kwargs:
                 target.items.append(args[0][0])
@@ -1488,15 +2051,34 @@ class Interp:
             return self.step(tensor, FLayer(name, _dsl_args(bound), span))
         if name == "contiguous" and not args and not kwargs:
             return self.step(tensor, FLayer("contiguous", (), span))
+        if name in ("size", "numel") and not kwargs and tensor.ids[0] in self.dry and (
+            len(values) == (name == "size")
+        ):
+            return DrySize(span)  # measured by the dry run: shape inference gives it
         if name in ("size", "shape") and not kwargs:
             if not values:
                 return Method(tensor, "shape", span)
             if len(values) == 1 and isinstance(values[0], Const) and values[0].value == 0:
                 return Batch()
+            if len(values) == 1 and isinstance(values[0], Const) and _whole(values[0].value):
+                return AxisSize(tensor.ids, int(values[0].value), span)  # type: ignore[arg-type]
             raise self.fail("only the batch size (`x.size(0)`) is known before shapes are checked", node,
                             help="write the size as a number")
         if name == "flatten":
             return self.flatten(tensor, args, kwargs, node)
+        if name == "squeeze":
+            last = tensor.ops[-1] if tensor.ops else None
+            dim = values[0] if len(values) == 1 and not kwargs else kwargs.get("dim", (None, node))[0]
+            unit = isinstance(last, FLayer) and last.kind in ("adaptivemaxpool1d", "adaptiveavgpool1d") and (
+                [v for _, v, _ in last.args] == [Const(1)])
+            one_axis = len(values) + len(kwargs) == 1 and dim in (Const(2), Const(-1))
+            if unit and isinstance(last, FLayer) and one_axis:
+                # pool to one position, then drop that axis: the global pool
+                glob = "global_max_pool" if last.kind == "adaptivemaxpool1d" else "global_avg_pool"
+                return Tensor((*tensor.ops[:-1], FLayer(glob, (), span)), (*tensor.ids[:-1], self.fresh()))
+            raise self.fail("x.squeeze() is not supported", node,
+                            help="archc lifts squeeze(2) right after a pool to one position "
+                            "(`F.max_pool1d(x, x.size(2)).squeeze(2)`); elsewhere use x[:, :, 0] or view")
         if name in ("view", "reshape", "permute"):
             if kwargs:
                 raise self.fail(f"keyword arguments to {name} are not supported", node)
@@ -1660,6 +2242,97 @@ def _module_attrs(fn: ast.FunctionDef) -> set[str]:
     return out
 
 
+def _free_names(nodes: list[ModNode]) -> set[str]:
+    """The parameters the arguments of these modules are written with (`n_targets * 2`)."""
+    out: set[str] = set()
+    stack: list[object] = list(nodes)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, LayerNode):
+            stack.extend(v for v, _ in item.args.values())
+        elif isinstance(item, SeqNode):
+            stack.extend(item.items)
+        elif isinstance(item, BlockNode):
+            stack.extend(v for _, v, _ in item.args)
+        elif (isinstance(item, Const) and item.expr is not None) or isinstance(item, Sym):
+            stack.append(item.expr)
+        elif isinstance(item, (TupleV, ListV)):
+            stack.extend(item.items)
+        elif isinstance(item, s.Var):
+            out.add(item.name)
+        elif hasattr(item, "__dataclass_fields__") and isinstance(item, (s.BinOp, s.Neg, s.TupleExpr)):
+            stack.extend(getattr(item, f) for f in item.__dataclass_fields__)
+        elif isinstance(item, tuple):
+            stack.extend(item)
+    return out
+
+
+def _argparse_defaults(tree: ast.Module) -> dict[str, Const]:
+    """`parser.add_argument("--n-filters", type=int, default=64)` anywhere in the file: literal
+    defaults by their dest (`n_filters`). Only read, never run."""
+    out: dict[str, Const] = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "add_argument"):
+            continue
+        flags = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        keywords = {k.arg: k.value for k in node.keywords if k.arg}
+        dest_node = keywords.get("dest")
+        long = next((f for f in flags if f.startswith("--")), None)
+        if isinstance(dest_node, ast.Constant) and isinstance(dest_node.value, str):
+            dest = dest_node.value
+        elif long is not None:
+            dest = long[2:].replace("-", "_")
+        else:
+            continue
+        default = keywords.get("default")
+        if isinstance(default, ast.UnaryOp) and isinstance(default.op, ast.USub) and isinstance(
+            default.operand, ast.Constant
+        ) and isinstance(default.operand.value, (int, float)) and not isinstance(default.operand.value, bool):
+            out.setdefault(dest, Const(-default.operand.value))
+        elif isinstance(default, ast.Constant) and isinstance(default.value, (bool, int, float, str)):
+            out.setdefault(dest, Const(default.value))
+        elif default is None and keywords.get("action") is not None:
+            action = keywords["action"]
+            if isinstance(action, ast.Constant) and action.value in ("store_true", "store_false"):
+                out.setdefault(dest, Const(action.value == "store_false"))
+    return out
+
+
+def _field_use(classes: list[ast.ClassDef], init: ast.FunctionDef, arg: str) -> str | None:
+    """How the model reads a constructor argument field by field: "dict" (`arg["x"]`,
+    `arg.get(...)`, `**arg`), "object" (`arg.x`, `getattr(arg, ...)`), or None. Reads through an
+    attribute it is stored in (`self.args = arg`, then `self.args.x` in any method) count."""
+    aliases = {
+        target.attr
+        for node in ast.walk(init) if isinstance(node, ast.Assign) and _is_name(node.value, arg)
+        for target in node.targets
+        if isinstance(target, ast.Attribute) and _is_name(target.value, "self")
+    }
+
+    def named(node: ast.AST) -> bool:
+        return _is_name(node, arg) or (
+            isinstance(node, ast.Attribute) and node.attr in aliases and _is_name(node.value, "self"))
+
+    uses: set[str] = set()
+    for node in (n for cls in classes for n in ast.walk(cls)):
+        by_key = (isinstance(node, ast.Subscript) and named(node.value)) or (
+            isinstance(node, ast.keyword) and node.arg is None and named(node.value))
+        if isinstance(node, ast.Attribute) and named(node.value):
+            uses.add("dict" if node.attr in ("get", "pop") else "object")
+        elif by_key:
+            uses.add("dict")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and (
+            node.func.id == "getattr" and node.args and named(node.args[0])
+        ):
+            uses.add("object")
+    return "dict" if "dict" in uses else ("object" if uses else None)
+
+
+def _is_name(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
+
+
 def _method(node: ast.ClassDef, name: str) -> ast.FunctionDef | None:
     for item in node.body:
         if isinstance(item, ast.FunctionDef) and item.name == name:
@@ -1696,6 +2369,10 @@ def _flat(value: TupleV | ListV) -> list[Val]:
     for item in value.items:
         out.extend(_flat(item) if isinstance(item, (TupleV, ListV)) else [item])
     return out
+
+
+def _whole(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _is_num(v: object) -> bool:

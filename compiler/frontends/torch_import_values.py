@@ -30,6 +30,8 @@ class SpanMap:
 
     def __init__(self, source: Source) -> None:
         self.source = source
+        # Sibling files read after the input: (first offset, file); their text follows in `source`.
+        self.parts: list[tuple[int, Source]] = []
 
     def offset(self, line: int, col_bytes: int) -> int:
         start = self.source.offset(line, 1)
@@ -82,6 +84,65 @@ class ListV:
     """A list built up in the constructor (`layers = []; layers.append(...)`)."""
 
     items: list[Val] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class DictV:
+    """A dict with string keys read as a value (`{"kernel_size": 3}`, `dict(stride=2)`)."""
+
+    items: dict[str, Val] = field(default_factory=dict)
+    ordered: bool = False  # a collections.OrderedDict (what nn.Sequential takes named children in)
+    spans: dict[str, Span] = field(default_factory=dict)  # where an OrderedDict's entries are written
+
+
+@dataclass(frozen=True)
+class ArgObject:
+    """A constructor argument of the model read field by field: an argparse namespace or config
+    object (`args.dropout`), a dict (`conv_kwargs.get("k", 3)`, `**conv_kwargs`) or `**kwargs`.
+
+    Each field read becomes the architecture parameter `prefix + field` (`args_dropout`; the
+    field's own name for `**kwargs`), so `--set args_dropout=0.3` gives it a value.
+    """
+
+    arg: str  # the argument's name
+    prefix: str  # "args_"; "" for **kwargs
+    is_dict: bool
+    known: tuple[tuple[str, Val], ...] = ()  # a dict default's entries
+    exclude: frozenset[str] = frozenset()  # the constructor's named arguments (for **kwargs)
+
+
+@dataclass(frozen=True)
+class AxisSize:
+    """`x.size(2)`, `x.shape[-1]`: a size of an axis other than the batch, known only once shapes
+    are checked. Usable as the window of a pool over that whole axis (`F.max_pool1d(x, x.size(2))`)."""
+
+    tensor_ids: tuple[int, ...]
+    dim: int
+    span: Span
+
+
+@dataclass(frozen=True)
+class DrySize:
+    """A size measured by running part of the model on a dummy input in the constructor
+    (`self.conv(torch.zeros(1, 4, L)).numel()`): left for shape inference to give."""
+
+    span: Span
+
+
+@dataclass(frozen=True)
+class LambdaV:
+    """`lambda x: ...`: usable only as the function a Lambda-style helper module applies."""
+
+    node: ast.Lambda
+    globals: dict[str, Val] = field(compare=False)
+
+
+@dataclass(eq=False)
+class ModuleRef:
+    """A sibling file of the input's package imported as a module (`from . import utils`)."""
+
+    names: dict[str, Val]
+    shown: str  # its path as shown
 
 
 @dataclass(frozen=True)
@@ -288,8 +349,8 @@ class Pair:
 
 
 Val = Union[
-    Const, Sym, TupleV, ListV, Namespace, ClassRef, FuncRef, BuiltinRef, SelfV, SuperV, Opaque,
-    Batch, Training, Method, ModV, Tensor, Pair, ModListV,
+    Const, Sym, TupleV, ListV, DictV, ArgObject, ModuleRef, LambdaV, DrySize, AxisSize, Namespace, ClassRef,
+    FuncRef, BuiltinRef, SelfV, SuperV, Opaque, Batch, Training, Method, ModV, Tensor, Pair, ModListV,
 ]
 
 
@@ -302,12 +363,15 @@ def describe(v: Val) -> str:
             return f"nn.{v.node.torch_name} module"
         return "nn.Sequential" if isinstance(v.node, SeqNode) else f"{v.node.cls_name} module"
     names = {
-        Sym: "number computed from a block parameter", TupleV: "tuple", ListV: "list",
+        Sym: "number computed from a block parameter", TupleV: "tuple", ListV: "list", DictV: "dict",
         Namespace: "module or function", ClassRef: "class", FuncRef: "function",
         BuiltinRef: "built-in function", SelfV: "self", SuperV: "super()", Batch: "batch size",
         Training: "self.training", Method: "method", Tensor: "tensor", Pair: "tuple",
-        ModListV: "nn.ModuleList",
+        ModListV: "nn.ModuleList", ModuleRef: "module of the package", LambdaV: "lambda",
+        DrySize: "size measured by a dry run", AxisSize: "size of an axis other than the batch",
     }
     if isinstance(v, Opaque):
         return v.what
+    if isinstance(v, ArgObject):
+        return f"the constructor argument `{v.arg}` (read field by field)"
     return names.get(type(v), type(v).__name__)

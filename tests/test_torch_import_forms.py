@@ -1,0 +1,305 @@
+"""`archc import` of the forms published model code writes modules in: Lambda helper modules
+(a stored function applied in forward). Each lift is proven equal to the original."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_torch_import_real import MORE, assert_equivalent, lift_text, lint_json, original
+
+LAMBDAS = MORE / "lambda_layers.py"
+
+
+@pytest.mark.torch
+def test_lambda_helper_modules_become_their_step(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    text = lift_text(LAMBDAS, capsys, tmp_path)
+    assert "conv1d(16, 9) | relu | maxpool1d(4) | dropout(0.2) | flatten" in text
+    assert "} | out = sigmoid" in text
+    # The Lambdas hold no weights, so the Linear stays at index 5 of `model`.
+    assert_equivalent(original(LAMBDAS, torch_module), text, (4, 200), torch_module)
+
+
+LAMBDA_CLASS = (
+    "import torch\nimport torch.nn as nn\n\n\nclass Lambda(nn.Module):\n    def __init__(self, fn):\n"
+    "        super().__init__()\n        self.fn = fn\n\n    def forward(self, x):\n        {forward}\n\n\n"
+    "class TorchModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    "        self.conv = nn.Conv1d(4, 8, 3)\n        self.post = Lambda({fn})\n\n"
+    "    def forward(self, x):\n        return self.post(self.conv(x))\n"
+)
+REFUSED = {
+    "two steps": ("return self.fn(x)", "lambda x: torch.relu(x).flatten(1)", (18, 28),
+                  "the lambda `lambda x: torch.relu(x).flatten(1)` is not one step archc has"),
+    "permute": ("return self.fn(x)", "lambda x: x.permute(0, 2, 1)", (18, 28),
+                "the lambda `lambda x: x.permute(0, 2, 1)` is not one step archc has"),
+    "fixed view": ("return self.fn(x)", "lambda x: x.view(-1, 8 * 98)", (18, 28),
+                   "reshapes to fixed sizes; archc lifts `x.view(x.size(0), -1)` here"),
+    "other forward": ("return self.fn(x) * 2", "lambda x: torch.relu(x)", (18, 21),
+                      "`Lambda` takes a function; archc lifts such a module when its forward returns "
+                      "`self.f(x)`"),
+    "unsupported body": ("return self.fn(x)", "lambda x: x.squeeze(1)", (18, 38), "x.squeeze() is not supported"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_lambda_refusals_name_the_construct(case: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    forward, fn, (line, column), words = REFUSED[case]
+    path = tmp_path / "m.py"
+    path.write_text(LAMBDA_CLASS.replace("{forward}", forward).replace("{fn}", fn))
+    code, diags = lint_json(capsys, path, "--set", "length=100")
+    assert code == 1
+    assert [(d["code"], d["line"], d["column"]) for d in diags] == [("unsupported", line, column)], diags
+    assert words in diags[0]["message"], diags
+
+
+REFUSED_AFTER = MORE / "refused_after_conv.py"
+
+
+def test_lint_of_a_refused_file_checks_the_part_before_the_refusal(capsys: pytest.CaptureFixture[str]) -> None:
+    from test_torch_import_real import line_of
+
+    text = REFUSED_AFTER.read_text()
+    code, diags = lint_json(capsys, REFUSED_AFTER)
+    assert code == 1
+    assert [(d["code"], d["line"], d["column"]) for d in diags] == [
+        ("unsupported", line_of(text, "x.squeeze(1)"), 13),
+        ("shape-mismatch", line_of(text, "nn.Conv1d(16, 32, 5)"), 32),
+    ]
+    assert diags[0]["message"] == "x.squeeze() is not supported"
+    assert diags[1]["message"] == "`conv2` expects 16 input channels, but its input has 32"
+
+
+def test_with_a_length_the_part_before_the_refusal_gets_every_check(capsys: pytest.CaptureFixture[str]) -> None:
+    from test_torch_import_real import line_of
+
+    text = REFUSED_AFTER.read_text()
+    code, diags = lint_json(capsys, REFUSED_AFTER, "--set", "length=250")
+    assert code == 1
+    assert [(d["code"], d["line"]) for d in diags] == [
+        ("unsupported", line_of(text, "x.squeeze(1)")),
+        ("pool-drops", line_of(text, "x = self.pool(")),
+        ("shape-mismatch", line_of(text, "nn.Conv1d(16, 32, 5)")),
+    ]
+    # nothing after the refused step is checked: the Linear's size is not judged
+    assert all(d["line"] != line_of(text, "nn.Linear(") for d in diags)
+
+
+def test_a_refusal_inside_a_module_list_loop_adds_no_partial_checks(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "m.py"
+    path.write_text(
+        "import torch.nn as nn\n\nclass TorchModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.layers = nn.ModuleList([nn.Conv1d(4, 4, 1) for _ in range(2)])\n\n    def forward(self, x):\n"
+        "        for m in self.layers:\n            y = m(x)\n        return x\n"
+    )
+    code, diags = lint_json(capsys, path, "--set", "length=10")
+    assert code == 1 and [d["code"] for d in diags] == ["unsupported"]
+
+
+DRY = MORE / "dry_run.py"
+DRY_LINE = "n_flat = self.convs(torch.zeros(1, 4, seq_len)).view(1, -1).size(1)"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    "measure",
+    [
+        DRY_LINE,
+        "n_flat = self.convs(torch.zeros(1, 4, seq_len)).numel()",
+        "n_flat = self.convs(torch.zeros((1, 4, seq_len))).flatten(1).shape[1]",
+        "dummy = torch.randn(1, 4, seq_len)\n            n_flat = self.convs(dummy).numel()",
+    ],
+)
+def test_dry_run_sizes_are_left_to_shape_inference(
+    measure: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    path = tmp_path / "dry.py"
+    path.write_text(DRY.read_text().replace(DRY_LINE, measure))
+    text = lift_text(path, capsys, tmp_path)
+    assert "# length 300: the dry run's input at line 19" in text
+    assert "fc = linear(64) | relu" in text
+    assert_equivalent(original(path, torch_module), text, (4, 300), torch_module)
+    # the inferred input size follows the filters, as the dry run does
+    assert_equivalent(original(path, torch_module, n_filters=16), text, (4, 300), torch_module, n_filters=16)
+
+
+DRY_REFUSED = {
+    "dummy in forward": (
+        "        return self.fc(x + torch.zeros(1, 4, 10))\n", "torch.zeros is supported as the dummy input",
+    ),
+    "dry size as output": (
+        None, "`out_features` of nn.Linear comes from a dry run; archc infers only a layer's input size",
+    ),
+    "other with": (
+        None, "`with open('x')` is not supported",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DRY_REFUSED))
+def test_dry_run_refusals(case: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from test_torch_import_real import line_of
+
+    text = DRY.read_text()
+    forward_line, words = DRY_REFUSED[case]
+    if case == "dummy in forward":
+        text = text.replace("        return self.out(torch.relu(self.fc(x)))\n", forward_line)
+        where = "torch.zeros(1, 4, 10)"
+    elif case == "dry size as output":
+        text = text.replace("self.out = nn.Linear(64, n_classes)", "self.out = nn.Linear(64, n_flat)")
+        where = "nn.Linear(64, n_flat)"
+    else:
+        text = text.replace("with torch.no_grad():", "with open('x'):")
+        where = "with open('x'):"
+    path = tmp_path / "dry.py"
+    path.write_text(text)
+    code, diags = lint_json(capsys, path)
+    assert code == 1
+    errors = [d for d in diags if d["severity"] == "error"]
+    assert errors[0]["code"] == "unsupported" and words in errors[0]["message"], errors
+    assert errors[0]["line"] == line_of(text, where)
+
+
+AXIS = MORE / "axis_sizes.py"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("length", [101, 300])
+def test_pools_over_the_whole_length_become_global_pools(
+    length: int, capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    text = lift_text(AXIS, capsys, tmp_path, "--set", f"length={length}")
+    assert "top := h | global_max_pool" in text and "avg := h | global_avg_pool" in text
+    assert_equivalent(original(AXIS, torch_module), text, (4, length), torch_module)
+
+
+AXIS_REFUSED = {
+    "window of another tensor": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "F.max_pool1d(x, h.size(2)).squeeze(2)",
+                                 "h.size(2)", "archc lifts a window over the whole length of the pooled tensor"),
+    "window of the channels": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "F.max_pool1d(x, x.size(1)).squeeze(2)",
+                               "x.size(1)", "archc lifts a window over the whole length of the pooled tensor"),
+    "size in a view": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "x.view(x.size(0), x.size(1) * x.size(2))",
+                       "x.size(1) * x.size(2)", "is not supported"),
+    "squeeze elsewhere": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "x.squeeze(2)", "x.squeeze(2)",
+                          "x.squeeze() is not supported"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AXIS_REFUSED))
+def test_axis_size_refusals_name_the_construct(case: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from test_torch_import_real import line_of
+
+    old, new, where, words = AXIS_REFUSED[case]
+    text = AXIS.read_text().replace(old, new)
+    if "h." in new:  # a tensor other than the pooled one
+        text = text.replace("x = torch.relu(self.conv(x))", "x = torch.relu(self.conv(x))\n        h = torch.tanh(x)")
+    path = tmp_path / "axis.py"
+    path.write_text(text)
+    code, diags = lint_json(capsys, path, "--set", "length=101")
+    assert code == 1
+    errors = [d for d in diags if d["severity"] == "error"]
+    assert errors[0]["code"] == "unsupported" and words in errors[0]["message"], errors
+    line = line_of(text, where)
+    assert errors[0]["line"] == line
+    assert errors[0]["column"] == text.splitlines()[line - 1].index(where) + 1
+
+
+@pytest.mark.torch
+def test_a_branch_variable_named_like_a_layer_kind_is_renamed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """`mean = ...` then torch.cat([top, mean]): `mean` is a DSL layer kind, so the tensor is h2."""
+    path = tmp_path / "mean.py"
+    path.write_text(AXIS.read_text().replace("avg = F.avg_pool1d", "mean = F.avg_pool1d")
+                    .replace("[top, avg]", "[top, mean]"))
+    text = lift_text(path, capsys, tmp_path, "--set", "length=120")
+    assert "h2 := h | global_avg_pool" in text and "cat(top, h2, dim = 1)" in text
+    assert_equivalent(original(path, torch_module), text, (4, 120), torch_module)
+
+
+ORDERED = MORE / "ordered_sequential.py"
+
+
+@pytest.mark.torch
+def test_sequential_of_an_ordered_dict_keeps_the_names(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    text = lift_text(ORDERED, capsys, tmp_path)
+    assert "block StemSeq() {" in text and "block HeadSeq(n_targets) { flat = flatten | fc = linear(n_targets) }" in text
+    assert "head = HeadSeq(n_targets = n_targets)" in text
+    module = original(ORDERED, torch_module)
+    assert "stem.conv.weight" in module.state_dict()  # the names the checkpoint uses
+    assert_equivalent(module, text, (4, 128), torch_module, length=128)
+    assert_equivalent(original(ORDERED, torch_module, n_targets=7), text, (4, 128), torch_module, length=128,
+                      n_targets=7)
+
+
+@pytest.mark.torch
+def test_ordered_dict_sizes_follow_a_renamed_argument(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """`stem=24` sizes layers inside the named Sequentials and names one too: `stem_arg` is passed in."""
+    path = tmp_path / "os2.py"
+    path.write_text(ORDERED.read_text().replace("def __init__(self, n_targets=3)", "def __init__(self, n_targets=3, stem=24)")
+                    .replace("nn.Conv1d(4, 24, 15, padding=7)", "nn.Conv1d(4, stem, 15, padding=7)")
+                    .replace("nn.BatchNorm1d(24)", "nn.BatchNorm1d(stem)").replace("nn.Conv1d(24, 32", "nn.Conv1d(stem, 32"))
+    text = lift_text(path, capsys, tmp_path)
+    assert "stem = StemSeq(stem_arg = stem_arg)" in text
+    assert_equivalent(original(path, torch_module, stem=12), text, (4, 128), torch_module, length=128, stem_arg=12)
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ('("relu", nn.ReLU())', "the name `relu` in nn.Sequential's OrderedDict cannot name a layer in archc"),
+        ('("n", 3)', "the entry `n` of nn.Sequential's OrderedDict is a int, not a module"),
+        ('"conv"', "OrderedDict takes (name, value) pairs with string names"),
+    ],
+)
+def test_ordered_dict_refusals(entry: str, words: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    text = ORDERED.read_text().replace('("act", nn.GELU()),', f"{entry},")
+    path = tmp_path / "m.py"
+    path.write_text(text)
+    code, diags = lint_json(capsys, path)
+    assert code == 1
+    assert diags[0]["code"] == "unsupported" and words in diags[0]["message"], diags
+    assert (diags[0]["line"], diags[0]["column"]) == (14, 13), diags  # the entry itself
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    ("name", "words", "length"),
+    [
+        ("gated_branches.py", ["h := max(a, b)", "mul(v, g) | mean(2) | fc = linear(classes)"], 100),
+        ("self_gate.py", ["h2 := h | gate = conv1d(8, 1) | sigmoid", "mul(h, h2) | mean(2)"], 50),
+    ],
+)
+def test_max_and_mul_merges_of_branches(
+    name: str, words: list[str], length: int, capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    path = MORE / name
+    text = lift_text(path, capsys, tmp_path, "--set", f"length={length}")
+    for word in words:
+        assert word in text
+    assert_equivalent(original(path, torch_module), text, (4, length), torch_module)
+
+
+@pytest.mark.torch
+def test_an_elementwise_join_inside_a_helper_lifts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    path = tmp_path / "m.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass Gate(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.g = nn.Conv1d(4, 4, 1)\n\n    def forward(self, x):\n"
+        "        return x * torch.sigmoid(self.g(x))\n\n\nclass TorchModel(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.gate = Gate()\n        self.fc = nn.Linear(80, 2)\n\n"
+        "    def forward(self, x):\n        return self.fc(self.gate(x).flatten(1))\n"
+    )
+    text = lift_text(path, capsys, tmp_path)
+    assert "block Gate() {" in text and "mul(x, h)" in text
+    assert_equivalent(original(path, torch_module), text, (4, 20), torch_module)
