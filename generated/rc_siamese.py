@@ -16,20 +16,8 @@ class TorchModel(nn.Module):
         self, outputs: int = 1, length: int = 1000, alphabet: int = 4, filters: int = 64
     ) -> None:
         super().__init__()
-        if alphabet != 4:
-            raise ValueError(
-                "conv1 takes 4 input channels: at the other defaults, length must be any length >= 58"
-            )
         self.conv1 = nn.Conv1d(alphabet, filters, kernel_size=15)
-        if filters != 64:
-            raise ValueError(
-                "conv2 takes 64 input channels: at the other defaults, length must be any length >= 58"
-            )
         self.conv2 = nn.Conv1d(filters, filters, kernel_size=11)
-        if filters != 64:
-            raise ValueError(
-                "fc takes 64 input features: at the other defaults, length must be any length >= 58"
-            )
         self.fc = nn.Linear(filters, outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

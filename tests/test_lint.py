@@ -487,9 +487,10 @@ def test_lengths_report(tmp_path: Path) -> None:
     with redirect_stdout(out):
         assert main(["lint", "--lengths", str(ROOT / "examples" / "basset.arch")]) == 0
     report = out.getvalue()
-    assert "minimum input length: 168" in report
-    assert "valid lengths: 984 to 1031 (a written input size pins them)" in report
+    assert "shortest length the convolutions and pools allow: 168" in report
+    assert "valid lengths: 984 to 1031\n" in report
     assert "total downsampling: 48x along the length" in report
+    assert "    layer3   (N, 200, (length - 120) // 48)\n" in report
     source = (
         HEAD
         + "  c = conv1d(8, 5) | relu | p = maxpool1d(4)\n  global_max_pool | fc = linear(classes)\n}\n"
@@ -508,7 +509,8 @@ def test_lengths_only_one(tmp_path: Path) -> None:
     out = io.StringIO()
     with redirect_stdout(out):
         main(["lint", "--lengths", str(tmp_path / "one.arch")])
-    assert "valid lengths: only 100 (a written input size pins it)" in out.getvalue()
+    assert "valid lengths: 100\n" in out.getvalue()
+    assert "    flatten  (N, 4 * length)\n" in out.getvalue()
 
 
 def test_no_colour_when_not_a_terminal(tmp_path: Path) -> None:

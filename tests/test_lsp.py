@@ -647,3 +647,27 @@ async def test_without_pygls_the_command_says_how_to_install_it(tmp_path: Path) 
     assert got.stderr.strip().splitlines() == [
         "archc: error: `archc lsp` needs pygls: pip install 'archc[lsp]'"
     ]
+
+
+async def test_formatting_is_archc_fmt(client: LanguageClient) -> None:
+    """textDocument/formatting gives archc fmt's text; a formatted or broken text gets no edit."""
+    from archc.syntax.fmt import format_source
+
+    messy = "arch m(classes=2,length=20, alphabet=4){\n  # keep me\n  c = conv1d(8,3)|relu   # and me\n  flatten | fc=linear(classes)\n}\n"
+    uri, _ = await open_doc(client, "messy.arch", messy)
+    params = lsp.DocumentFormattingParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri),
+        options=lsp.FormattingOptions(tab_size=4, insert_spaces=True),
+    )
+    edits = await client.text_document_formatting_async(params)
+    assert edits is not None and len(edits) == 1
+    assert edits[0].new_text == format_source(messy)
+    assert "# keep me" in edits[0].new_text and "# and me" in edits[0].new_text
+    assert edits[0].range.start == lsp.Position(0, 0)
+    clean, _ = await open_doc(client, "clean.arch", format_source(messy))
+    params.text_document = lsp.TextDocumentIdentifier(uri=clean)
+    assert not await client.text_document_formatting_async(params)  # [] arrives as null
+    broken, diagnostics = await open_doc(client, "broken.arch", "arch m( {\n")
+    params.text_document = lsp.TextDocumentIdentifier(uri=broken)
+    assert await client.text_document_formatting_async(params) is None
+    assert diagnostics and diagnostics[0].code == "syntax"

@@ -294,11 +294,12 @@ def test_readme_has_examples() -> None:
 
 
 VARIANTS = """\
-archc compile examples/basset.arch --set classes=10 -o out/     # out/basset.py, Linear(1000, 10)
+archc compile examples/basset.arch --set classes=10 -o out/     # out/basset.py, TorchModel(classes: int = 10)
 archc compile examples/basset.arch --set classes=2,10,20,50 -o out/
 # wrote out/basset_classes2.py ... out/basset_classes50.py
 archc compile model.arch --set classes=2,3 --set length=500,1000 -o out/
 # one file per combination: model_classes2_length500.py, ...
+archc compile examples/basset.arch --concrete -o out/           # literal sizes, TorchModel()
 """
 
 
@@ -308,7 +309,8 @@ def test_readme_variants(tmp_path: Path) -> None:
     prepare(tmp_path, ['model.arch = examples/basset.arch, "linear(3600 -> 1000)" -> "linear(1000)"'])
     code, output = run("archc compile examples/basset.arch --set classes=10 -o out/", tmp_path)
     assert code == 0 and output.startswith("wrote out/basset.py\n"), output
-    assert "nn.Linear(1000, 10)" in (tmp_path / "out" / "basset.py").read_text(encoding="utf-8")
+    generic = (tmp_path / "out" / "basset.py").read_text(encoding="utf-8")
+    assert "classes: int = 10" in generic and "nn.Linear(1000, classes)" in generic
     code, output = run("archc compile examples/basset.arch --set classes=2,10,20,50 -o out/", tmp_path)
     wrote = [line for line in output.splitlines() if line.startswith("wrote ")]
     assert code == 0 and wrote == [f"wrote out/basset_classes{n}.py" for n in (2, 10, 20, 50)], output
@@ -316,6 +318,9 @@ def test_readme_variants(tmp_path: Path) -> None:
     wrote = [line for line in output.splitlines() if line.startswith("wrote ")]
     combos = [f"wrote out/model_classes{c}_length{n}.py" for c in (2, 3) for n in (500, 1000)]
     assert code == 0 and wrote == combos, output
+    code, output = run("archc compile examples/basset.arch --concrete -o out/", tmp_path)
+    concrete = (tmp_path / "out" / "basset.py").read_text(encoding="utf-8")
+    assert code == 0 and "def __init__(self) -> None:" in concrete and "nn.Linear(1000, 50)" in concrete
 
 
 GRAPHS = {

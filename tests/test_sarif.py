@@ -128,13 +128,13 @@ def test_errors_warnings_and_secondary_labels(
     assert error["level"] == "error"
     assert error["locations"][0]["physicalLocation"] == {
         "artifactLocation": {"uri": "basset.arch", "uriBaseId": "%SRCROOT%"},
-        "region": {"startLine": 7, "startColumn": 16, "endLine": 7, "endColumn": 20},
+        "region": {"startLine": 7, "startColumn": 18, "endLine": 7, "endColumn": 22},
     }
     assert error["relatedLocations"][0]["physicalLocation"]["region"] == {
         "startLine": 5,
-        "startColumn": 70,
+        "startColumn": 72,
         "endLine": 5,
-        "endColumn": 82,
+        "endColumn": 84,
     }
     assert error["relatedLocations"][0]["message"]["text"] == "18 positions set here"
 

@@ -45,7 +45,7 @@ def copy_zoo(tmp_path: Path) -> Path:
 def test_helpers_from_sibling_files_lift(capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any) -> None:
     text = lift_text(MODEL, capsys, tmp_path)
     assert "block ConvBlock(c_in, c_out = 32, kernel = 5, pool_size = 2) {" in text
-    assert "features = seq { ConvBlock(4) | ConvBlock(32, 64, kernel = 3) } | flatten" in text
+    assert "features = seq {\n        ConvBlock(4)\n        ConvBlock(32, 64, kernel = 3)\n    } | flatten" in text
     assert "length 200: fixed by the 3200 input features of `head`" in text
     module = imported("enhancer_zoo.deep_model", FIXTURES).TorchModel()
     assert_equivalent(module, text, (4, 200), torch_module)

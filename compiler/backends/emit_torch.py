@@ -693,9 +693,11 @@ class _Emitter:
             self.pr.used |= local.symbols()
             head = f"{attr} takes {written} {what}"
             plain_text = f"{head} (written in the .arch), not {{{expr}}}"
-            texts = [f"{head}{self.fits_note}"] if self.fits_note else [plain_text]
+            # The lengths that fit are named when it is the length that the size follows.
+            note = self.fits_note if "length" in size.root.symbols() else ""  # type: ignore[union-attr]
+            texts = [f"{head}{note}"] if note else [plain_text]
             if len(texts[0]) + 16 + 3 > 110:  # the generated code keeps to ruff's line length
-                texts = [plain_text, *([self.fits_note] if self.fits_note else [])]
+                texts = [plain_text, *([note] if note else [])]
             strings = [f'        {"f" if "{" in t else ""}"{t}"' for t in texts]
             lines += [f"if {expr} != {written}:", "    raise ValueError(", *strings, "    )"]
         return lines

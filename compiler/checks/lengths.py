@@ -420,7 +420,9 @@ def analyse(probe: LengthProbe, current: int) -> LengthInfo:
         if length is not None and length > MAX_LENGTH:
             break
     fine = LengthSet.everything().combine(short, "-")
-    return LengthInfo(valid, fine.first(), runs, None, *_shape_facts(probe, current))
+    # The formulas are read off a checked run: the current length, or a valid one.
+    shown = current if current in valid else (valid.first() or current)
+    return LengthInfo(valid, fine.first(), runs, None, *_shape_facts(probe, shown))
 
 
 def _formulas(probe: LengthProbe, current: int) -> tuple[tuple[str, str], ...]:
@@ -456,7 +458,7 @@ def _shape_facts(probe: LengthProbe, current: int) -> tuple[tuple[tuple[str, str
             rows.append((_step_name(op), "(" + ", ".join(texts) + ")"))
     slope = None
     if last is not None:
-        a = evaluate(last, {LENGTH: current + 1 << 20}) - evaluate(last, {LENGTH: current})
+        a = evaluate(last, {LENGTH: current + (1 << 20)}) - evaluate(last, {LENGTH: current})
         slope = round((1 << 20) / a) if a > 0 else None
     return tuple(rows), slope
 
@@ -500,11 +502,22 @@ def describe(name: str, info: LengthInfo, current: int) -> list[str]:
 def minimum_length(
     source: Source, tree: s.File, arch: s.ArchDef, overrides: Mapping[str, Value]
 ) -> int | None:
-    """The shortest input length with no too-short error, or None."""
-    current = overrides.get(LENGTH)
-    start = current if isinstance(current, int) and not isinstance(current, bool) else 1000
-    info = analyse(LengthProbe(source, tree, arch, overrides), start)
-    return info.minimum
+    """The shortest input length with no too-short error, or None (for a diagnostic's help).
+
+    Output lengths of convolutions and pools never shrink as the input grows, so a binary
+    search finds it in a few dozen checks; `analyse` decides every length but costs more.
+    """
+    probe = LengthProbe(source, tree, arch, overrides)
+    if probe(MAX_LENGTH).too_short:
+        return None
+    lo, hi = 1, MAX_LENGTH
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if probe(mid).too_short:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 __all__ = ["LengthInfo", "LengthProbe", "LengthSet", "analyse", "describe", "minimum_length", "region"]

@@ -11,6 +11,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
 
 from ..core.diagnostics import CompileError, Note, Reporter
@@ -155,6 +156,16 @@ def _derive(dims: Shape) -> str:
     return " x ".join(parts)
 
 
+def _scaled(size: int, factor: Any) -> int:
+    """floor(size * factor) as torch computes it in double precision. A factor that is a
+    binary fraction p / 2**k with a small k gives an exact product, so the size stays an
+    expression (`2 * (length // 2)`); any other factor holds at this size only."""
+    ratio = Fraction(float(factor))
+    if ratio.denominator <= 1024 and abs(ratio.numerator) <= 1 << 20:
+        return size * ratio.numerator // ratio.denominator
+    return math.floor(float(size) * float(factor))
+
+
 def _int(value: Any) -> int:
     """A whole number, keeping a symbolic size's expression (int() would pin it)."""
     return value if isinstance(value, SymInt) else int(value)
@@ -192,7 +203,12 @@ def _expect_size(ctx: Ctx, layer: ir.Layer, param: str, dim: Dim, what: str) -> 
     comment = f"{dim.size} = {dim.why}" if " x " in dim.why else ""
     if value is None:
         return replace(layer.with_arg(param, dim.size), comment=comment)
-    if value == dim.size and isinstance(dim.size, SymInt) and dim.size.local.const is None:
+    if (
+        param in layer.explicit
+        and value == dim.size
+        and isinstance(dim.size, SymInt)
+        and dim.size.local.const is None
+    ):
         # A written size the input must match: the generic class checks it (emit_torch).
         return replace(layer, comment=comment, pinned=((param, dim.size),))
     if value != dim.size:
@@ -1342,7 +1358,7 @@ def rule_upsample(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Sh
         axis = shape[2 + i]
         assert axis.size is not None
         v = values[i]
-        new = _int(v) if size is not None else math.floor(float(axis.size) * float(v))  # type: ignore[arg-type]
+        new = _int(v) if size is not None else _scaled(axis.size, v)
         if new < 1:
             raise ctx.rep.fatal(
                 "too-short",

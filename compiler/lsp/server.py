@@ -26,6 +26,7 @@ from pygls.uris import to_fs_path
 from .. import __version__
 from ..core.diagnostics import Diagnostic, Severity
 from ..core.source import Source, Span
+from ..syntax.fmt import FormatError, format_source
 from ..syntax.parser import parse
 from .analysis import Analysis, Outline, check_text, hover_text, layer_items, open_call, param_items
 
@@ -340,6 +341,23 @@ def build_server() -> LanguageServer:
             return None
         outline = sorted(doc.analysis.symbols.outline, key=lambda node: node.span.start)
         return [_symbol(node, doc.positions) for node in outline]
+
+    @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
+    def formatting(params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit] | None:
+        """`archc fmt` on the document: one edit replacing the whole text, none when it is
+        already formatted; a text that does not parse is left alone (its diagnostics say why)."""
+        doc = current(params.text_document.uri)
+        if doc is None:
+            return None
+        text = doc.positions.text
+        try:
+            formatted = format_source(text, to_fs_path(params.text_document.uri) or "<document>")
+        except FormatError:
+            return None
+        if formatted == text:
+            return []
+        whole = lsp.Range(lsp.Position(0, 0), doc.positions.position(len(text)))
+        return [lsp.TextEdit(range=whole, new_text=formatted)]
 
     layers = [
         lsp.CompletionItem(
