@@ -30,7 +30,7 @@ import limits  # noqa: E402
 import scaling  # noqa: E402
 import stages  # noqa: E402
 
-SECTIONS = ("cli", "stages", "scaling", "limits", "random", "runtime", "references", "lsp")
+SECTIONS = ("cli", "stages", "scaling", "limits", "random", "runtime", "references", "lsp", "lengths")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,6 +138,16 @@ def main(argv: list[str] | None = None) -> int:
             "Language server: re-check after a keystroke",
             lambda: lsp_latency.measure(20 if q else 60),
             lsp_latency.markdown,
+        )
+
+    if "lengths" in only:
+        import lengths_timing
+
+        section(
+            "lengths",
+            "Exact length analysis against checking every length",
+            lambda: lengths_timing.measure(3 if q else 7, 2000 if q else 20000),
+            lengths_timing.markdown,
         )
 
     total = time.perf_counter() - started

@@ -16,12 +16,13 @@ from typing import Any
 
 from ..core.diagnostics import CompileError, Note, Reporter
 from ..core.source import Span
-from ..core.sym import ZERO, Expr, SymInt, const, plain, quiet, substitute, symbol
+from ..core.sym import ZERO, Expr, Guard, SymInt, const, plain, quiet, sub, substitute, symbol
 from ..core.values import Value, show
 from ..ir import nodes as ir
 from ..ir.layers import lookup
 from ..ir.nodes import Dim, Shape, show_axes, show_shape
 from ..ir.resolve import POISON
+from .regions import LENGTH, region
 
 
 class _Stop(Exception):
@@ -154,6 +155,15 @@ def _pos(label: str) -> str:
 def _derive(dims: Shape) -> str:
     parts = [f"{d.size} {_pos(d.label)}" for d in dims if d.size not in (None, 1)]
     return " x ".join(parts)
+
+
+def _pinned_lengths(size: Any, written: Any) -> str:
+    """The lengths at which an inferred size equals the written one, when the size follows
+    the length alone (`984 to 1031`); "" when it follows other parameters too."""
+    if not isinstance(size, SymInt) or size.root.symbols() != {LENGTH}:
+        return ""
+    where = region([Guard(sub(size.root, const(int.__int__(written))), "==", True)])
+    return where.describe() if where is not None else ""
 
 
 def _scaled(size: int, factor: Any) -> int:
@@ -633,10 +643,11 @@ def rule_linear(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shap
         )
     layer = _expect_size(ctx, layer, "in_features", shape[-1], "input features")
     if shape[-1].varies and "in_features" in layer.explicit and written == shape[-1].size:
+        fits = _pinned_lengths(shape[-1].size, written)
         ctx.rep.warning(
             "length-pinned",
             f"`{ctx.name}` fixes its input size to {shape[-1].size}, which depends on the input length: "
-            "the architecture works only at this length",
+            + (f"it fits only lengths {fits}" if fits else "the architecture works only at this length"),
             layer.arg_span("in_features"),
             label=f"{shape[-1].size} = {shape[-1].why}" if " x " in shape[-1].why else "",
             help="leave the input size out and archc infers it for every length",

@@ -146,8 +146,11 @@ class _Scope:
 class Resolver:
     """Turns one file's definitions into IR, reporting every problem it can find."""
 
-    def __init__(self, file: s.File, reporter: Reporter) -> None:
+    def __init__(self, file: s.File, reporter: Reporter, symbolic: bool = True) -> None:
         self.file = file
+        # Without symbols every value is a plain number: the same checks, no expressions
+        # (tests check the length analysis against this, one length at a time).
+        self.symbolic = symbolic
         self.rep = reporter
         self.blocks: dict[str, s.BlockDef] = {}
         for block in file.blocks:
@@ -403,7 +406,8 @@ class Resolver:
         params, param_spans = self.bind_params(arch, overrides or {}, override_spans or {})
         # Whole-number parameters are symbols: every size derived from them carries its
         # expression (core/sym), which the emitter writes and the length analysis solves.
-        params = {k: symbolic(k, v, top=True) for k, v in params.items()}
+        if self.symbolic:
+            params = {k: symbolic(k, v, top=True) for k, v in params.items()}
         scope = _Scope(dict(params), dict(param_spans))
         self.top_env = scope.values
         self.fixed = set()
@@ -795,7 +799,8 @@ class Resolver:
                 # The index is a symbol of its own: a loop body that reads it the same way in
                 # every iteration can be emitted as one comprehension over range().
                 # (Inside a seq the items are written out one by one: the index is a number.)
-                scope.values[stmt.var] = index if in_seq else SymInt(index, symbol(stmt.var), const(index))
+                symbolic_index = not in_seq and self.symbolic
+                scope.values[stmt.var] = SymInt(index, symbol(stmt.var), const(index)) if symbolic_index else index
                 scope.value_spans[stmt.var] = stmt.var_span
                 iterations.append(tuple(self.body(stmt.body, scope, in_seq)))
         finally:
@@ -1490,7 +1495,8 @@ class Resolver:
         # Inside the block its parameters are its own symbols (its class's constructor
         # arguments); `args` keeps the values in the caller's terms, for the call.
         given: tuple[tuple[str, Value], ...] = tuple(values.items())
-        values = {k: symbolic(k, v) for k, v in values.items()}
+        if self.symbolic:
+            values = {k: symbolic(k, v) for k, v in values.items()}
         scope = _Scope(values, value_spans, block_stack=(*outer.block_stack, block.name))
         scope.tensors["x"] = block.name_span
         scope.inputs.append("x")
