@@ -148,11 +148,14 @@ def check_tree(
     sets: Mapping[str, list[Value]] | None = None,
     arch_name: str | None = None,
     reporter: Reporter | None = None,
+    shortest: bool = True,
 ) -> Result:
     """Resolve and check a syntax tree, whatever it was read from (.arch, seqgra XML, .py).
 
     Spans in `tree` are offsets into `source`, so diagnostics point into the original file.
-    A `reporter` already holding the importer's own diagnostics may be passed in.
+    A `reporter` already holding the importer's own diagnostics may be passed in. Without
+    `shortest`, a too-short error's help does not name the shortest length that works
+    (finding it takes a few dozen more checks; the language server adds it afterwards).
     """
     result = Result(source, tree=tree)
     rep = reporter or Reporter(source)
@@ -189,7 +192,7 @@ def check_tree(
             outer, rep.items = rep.items, []
             try:
                 _check_combo(
-                    result, resolver, checker, source, tree, arch, combo, declared, rep
+                    result, resolver, checker, source, tree, arch, combo, declared, rep, shortest
                 )
             finally:
                 label = ", ".join(f"{k}={v}" for k, v in combo if k in varying)
@@ -221,6 +224,7 @@ def _check_combo(
     combo: tuple[tuple[str, Value], ...],
     declared: set[str],
     rep: Reporter,
+    shortest: bool = True,
 ) -> None:
     """Resolve and check one architecture at one --set combination."""
     overrides = dict(combo)
@@ -242,7 +246,7 @@ def _check_combo(
     if checked is not None and not check_bounds(checked, rep):
         checked = None
     result.variants.append(Variant(arch.name, combo, checked))
-    if checked is None:
+    if checked is None and shortest:
         _explain_too_short(source, tree, arch, applicable, rep, before)
 
 

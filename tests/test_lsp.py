@@ -671,3 +671,19 @@ async def test_formatting_is_archc_fmt(client: LanguageClient) -> None:
     params.text_document = lsp.TextDocumentIdentifier(uri=broken)
     assert await client.text_document_formatting_async(params) is None
     assert diagnostics and diagnostics[0].code == "syntax"
+
+
+async def test_a_too_short_error_comes_at_once_and_its_shortest_length_after(client: LanguageClient) -> None:
+    """As you type, the too-short error is published without the (slower) search for the
+    shortest length that works; a second publish adds it, as `archc lint` prints it."""
+    text = "arch m(classes = 2, length = 10, alphabet = 4) {\n    c = conv1d(8, 25) | relu\n    flatten | fc = linear(classes)\n}\n"
+    uri, first = await open_doc(client, "short.arch", text)
+    assert [d.code for d in first] == ["too-short"]
+    assert "shortest input that works" not in first[0].message
+    for _ in range(200):
+        now = client.diagnostics.get(uri, [])
+        if now and "shortest input that works is 25 positions" in now[0].message:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError(f"no second publish with the shortest length: {client.diagnostics.get(uri)}")

@@ -1659,6 +1659,7 @@ class ShapeChecker:
         # Per block: input sizes some instance takes as constructor arguments, and those
         # every instance must take so that one class serves them all (see check()).
         self.took: defaultdict[str, set[str]] = defaultdict(set)
+        self.matched: defaultdict[str, set[str]] = defaultdict(set)
         self.separate: dict[str, set[str]] = {}
 
     def check(self, arch: ir.Architecture) -> ir.Architecture | None:
@@ -1666,11 +1667,13 @@ class ShapeChecker:
         if not arch.input_shape:
             return None
         start = len(self.rep.items)
+        self.took, self.matched, self.separate = defaultdict(set), defaultdict(set), {}  # per architecture
         checked = self.check_once(arch)
-        if self.took and {k: v for k, v in self.took.items() if v} != self.separate:
-            # Some instances of a block take an input size as an argument and others do not:
-            # check again with it an argument in all, so they share one class.
-            self.separate = {k: set(v) for k, v in self.took.items() if v}
+        mixed = {k: self.took[k] & v for k, v in self.matched.items() if self.took[k] & v}
+        if mixed:
+            # Some instances of a block take an input size as an argument and others name it
+            # by a parameter: check again with it an argument in all, so they share one class.
+            self.separate = {k: set(v) for k, v in mixed.items()}
             del self.rep.items[start:]
             checked = self.check_once(arch)
         return checked
@@ -2065,9 +2068,9 @@ class ShapeChecker:
             return replace(module, items=tuple(items), shapes=tuple(shapes)), shape
         if isinstance(module, ir.ModuleList):  # pragma: no cover - the resolver indexes lists
             raise AssertionError("a module list is called through its items")
-        local_shape, dim_args = _localize(module, shape, self.separate.get(module.cls.name, set()))
-        for name, _ in dim_args:
-            self.took[module.cls.name].add(name)
+        local_shape, dim_args, matched = _localize(module, shape, self.separate.get(module.cls.name, set()))
+        self.took[module.cls.name] |= {name for name, _ in dim_args}
+        self.matched[module.cls.name] |= matched
         cls = self.check_class(module.cls, local_shape)
         mapping = {name: _local_expr(v) for name, v in (*module.args, *dim_args)}
         out_shape = tuple(_to_caller(d, mapping) for d in cls.out_shape)
@@ -2142,7 +2145,7 @@ def _local_expr(value: Value) -> Expr:
 
 def _localize(
     module: ir.BlockRef, shape: Shape, separate: set[str]
-) -> tuple[Shape, tuple[tuple[str, Value], ...]]:
+) -> tuple[Shape, tuple[tuple[str, Value], ...], set[str]]:
     """The block's input shape in the block's own names: a size equal (for every parameter
     value) to one of its parameters is that parameter; any other is a constructor argument
     of its own (`in_channels`), returned with its value in the caller's terms. Sizes named in
@@ -2154,6 +2157,7 @@ def _localize(
     taken = {name for name, _ in module.cls.params}
     dims: list[Dim] = []
     extra: list[tuple[str, Value]] = []
+    matched: set[str] = set()  # the sizes named by a parameter
     for dim in shape:
         if dim.size is None:
             dims.append(dim)
@@ -2163,6 +2167,7 @@ def _localize(
         match = by_root.get(root.key)
         if match is not None and name not in separate:
             dims.append(replace(dim, size=SymInt(plain(dim.size), match.local, root)))
+            matched.add(name)
             continue
         n = 2
         while name in taken:
@@ -2170,7 +2175,7 @@ def _localize(
         taken.add(name)
         dims.append(replace(dim, size=SymInt(plain(dim.size), symbol(name), root)))
         extra.append((name, dim.size))
-    return tuple(dims), tuple(extra)
+    return tuple(dims), tuple(extra), matched
 
 
 def _to_caller(dim: Dim, mapping: dict[str, Expr]) -> Dim:

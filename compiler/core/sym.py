@@ -19,7 +19,7 @@ record the outcome they had, so a run of the checker yields the exact conditions
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -652,6 +652,13 @@ def _root(v: object) -> Expr:
     return v.root if isinstance(v, SymInt) else const(int(v))  # type: ignore[call-overload]
 
 
+_RING: dict[str, tuple[Callable[[Expr, Expr], Expr], Callable[[int, int], int]]] = {
+    "+": (add, int.__add__),
+    "-": (sub, int.__sub__),
+    "*": (mul, int.__mul__),
+}
+
+
 def _binary(a: object, b: object, op: str) -> int:
     """a op b where at least one side is a SymInt; floats and bools leave the algebra."""
     if isinstance(a, float) or isinstance(b, float):
@@ -662,12 +669,14 @@ def _binary(a: object, b: object, op: str) -> int:
         return NotImplemented  # type: ignore[no-any-return]
     va = int.__int__(a)
     vb = int.__int__(b)
-    if op == "+":
-        return SymInt(va + vb, add(_local(a), _local(b)), add(_root(a), _root(b)))
-    if op == "-":
-        return SymInt(va - vb, sub(_local(a), _local(b)), sub(_root(a), _root(b)))
-    if op == "*":
-        return SymInt(va * vb, mul(_local(a), _local(b)), mul(_root(a), _root(b)))
+    if op in _RING:
+        fn, py = _RING[op]
+        la, lb = _local(a), _local(b)
+        local = fn(la, lb)
+        # Where both sides' roots are their local forms (the architecture's own class, or
+        # plain numbers), so is the result's: one expression to build, not two.
+        same = (not isinstance(a, SymInt) or a.root is la) and (not isinstance(b, SymInt) or b.root is lb)
+        return SymInt(py(va, vb), local, None if same else fn(_root(a), _root(b)))
     if op in ("//", "%"):
         if vb == 0:
             raise ZeroDivisionError("integer division or modulo by zero")
@@ -688,15 +697,15 @@ def _binary(a: object, b: object, op: str) -> int:
     value = va**vb
     if not isinstance(value, int):
         return value  # type: ignore[no-any-return]  # a negative exponent gives a float
-    local = power(_local(a), _local(b))
-    root = power(_root(a), _root(b))
-    if local is None or root is None:
+    power_local = power(_local(a), _local(b))
+    power_root = power(_root(a), _root(b))
+    if power_local is None or power_root is None:
         if isinstance(a, SymInt):
             a._pin()
         if isinstance(b, SymInt):
             b._pin()
         return value
-    return SymInt(value, local, root)
+    return SymInt(value, power_local, power_root)
 
 
 _FLOAT_OPS = {
@@ -723,10 +732,12 @@ class SymFloat(float):
     """A float parameter's value that remembers the parameter's name (used as it is)."""
 
     name: str
+    roots: frozenset[str]  # the architecture's parameters it comes from
 
-    def __new__(cls, value: float, name: str) -> SymFloat:
+    def __new__(cls, value: float, name: str, roots: frozenset[str] | None = None) -> SymFloat:
         self = super().__new__(cls, value)
         self.name = name
+        self.roots = frozenset({name}) if roots is None else roots
         return self
 
 
@@ -734,8 +745,10 @@ class SymStr(str):
     """A string parameter's value that remembers the parameter's name (used as it is)."""
 
     name: str
+    roots: frozenset[str]  # the architecture's parameters it comes from
 
-    def __new__(cls, value: str, name: str) -> SymStr:
+    def __new__(cls, value: str, name: str, roots: frozenset[str] | None = None) -> SymStr:
         self = super().__new__(cls, value)
         self.name = name
+        self.roots = frozenset({name}) if roots is None else roots
         return self

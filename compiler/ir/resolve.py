@@ -315,6 +315,9 @@ class Resolver:
         if isinstance(expr, s.BinOp) and expr.op in _COMPARISONS:
             left_v = self.eval(expr.left, env)
             right_v = self.eval(expr.right, env)
+            for v in (left_v, right_v):
+                if isinstance(v, (SymFloat, SymStr)):
+                    self.fixed |= v.roots  # the outcome decides what is built
             numbers = all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left_v, right_v)
             )
@@ -337,8 +340,9 @@ class Resolver:
         left = self.eval(expr.left, env)
         right = self.eval(expr.right, env)
         for v in (left, right):
-            if isinstance(v, (SymFloat, SymStr)) and env is self.top_env:
-                self.fixed.add(v.name)
+            if isinstance(v, (SymFloat, SymStr)):
+                # Arithmetic on it gives a plain number, which the code writes as a literal.
+                self.fixed |= v.roots
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise self.rep.fatal(
                     "type-error", f"`{expr.op}` needs numbers, got a {type_name(v)}", expr.span
@@ -800,7 +804,10 @@ class Resolver:
                 # every iteration can be emitted as one comprehension over range().
                 # (Inside a seq the items are written out one by one: the index is a number.)
                 symbolic_index = not in_seq and self.symbolic
-                scope.values[stmt.var] = SymInt(index, symbol(stmt.var), const(index)) if symbolic_index else index
+                index_value: Value = index
+                if symbolic_index:
+                    index_value = SymInt(index, symbol(stmt.var), const(index))
+                scope.values[stmt.var] = index_value
                 scope.value_spans[stmt.var] = stmt.var_span
                 iterations.append(tuple(self.body(stmt.body, scope, in_seq)))
         finally:
@@ -1551,10 +1558,11 @@ def symbolic(name: str, value: Value, top: bool = False) -> Value:
     """A whole-number value as the symbol `name`: an architecture's parameter (`top`), or a
     block's, which keeps its expression in the architecture's parameters as its root. Floats
     and strings remember the name, for a use of the parameter as it is."""
-    if isinstance(value, float):
-        return SymFloat(value, name)
-    if isinstance(value, str):
-        return SymStr(value, name)
+    if isinstance(value, (float, str)):
+        roots: frozenset[str] | None = None if top else frozenset()
+        if isinstance(value, (SymFloat, SymStr)) and not top:
+            roots = value.roots
+        return SymFloat(value, name, roots) if isinstance(value, float) else SymStr(value, name, roots)
     if isinstance(value, bool) or not isinstance(value, int):
         return value
     if top:

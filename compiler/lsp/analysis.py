@@ -73,8 +73,9 @@ class Analysis:
         return SymbolIndex.build(self.tree) if self.tree is not None else SymbolIndex()
 
 
-def check_text(path: str, text: str) -> Analysis:
-    """Check a document's text as `archc lint PATH` checks the file."""
+def check_text(path: str, text: str, shortest: bool = True) -> Analysis:
+    """Check a document's text as `archc lint PATH` checks the file (without `shortest`, a
+    too-short error's help does not yet name the shortest length that works)."""
     if len(text) * 4 > MAX_INPUT_BYTES and len(text.encode("utf-8", "surrogatepass")) > MAX_INPUT_BYTES:
         # The same cap as for files on disk: a document this large is refused, not parsed.
         source = Source(path, text[:4096])
@@ -96,7 +97,7 @@ def check_text(path: str, text: str) -> Analysis:
         # As run_path does for a file that does not parse: allowances are still applied,
         # so an acknowledgement on a broken file is reported the same way.
         return Analysis(source, tuple(apply_allows([err.diagnostic], source)), None, None)
-    result = check_tree(source, tree)  # every architecture: no --arch, so no UsageError
+    result = check_tree(source, tree, shortest=shortest)  # every architecture: no --arch, so no UsageError
     return Analysis(source, tuple(result.diagnostics), tree, result)
 
 

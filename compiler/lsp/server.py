@@ -16,7 +16,7 @@ import contextlib
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lsprotocol import types as lsp
@@ -83,6 +83,9 @@ class Positions:
         return end
 
 
+PAUSE_S = 0.25  # typing pause before the slower part of a too-short error's help is added
+
+
 @dataclass(frozen=True)
 class Document:
     uri: str
@@ -133,10 +136,12 @@ class Checker:
         return doc
 
     @staticmethod
-    def _check(uri: str, text: str) -> Analysis:
+    def _check(uri: str, text: str, shortest: bool = False) -> Analysis:
+        # As you type, a too-short error is published at once; the shortest length that
+        # works (a few dozen more checks) follows in a second publish (see `complete`).
         path = to_fs_path(uri) or uri
         try:
-            return check_text(path, text)
+            return check_text(path, text, shortest)
         except RecursionError:
             message = "the file is nested too deeply to check"
         except Exception as err:  # a bug in archc must not take the editor's server down
@@ -145,6 +150,17 @@ class Checker:
         source = Source(path, text)
         diag = Diagnostic(Severity.ERROR, "internal", message, source, Span(0, min(1, len(text))))
         return Analysis(source, (diag,), None, None)
+
+    def complete(self, uri: str, doc: Document) -> Document | None:
+        """The document checked again with the shortest-length help, if it is still current."""
+        analysis = self._check(uri, doc.positions.text, shortest=True)
+        with self._lock:
+            if self.documents.get(uri) is not doc:
+                return None
+            full = replace(doc, analysis=analysis)
+            self.documents[uri] = full
+            self._by_text[(uri, doc.positions.text)] = analysis
+            return full
 
     def close(self, uri: str) -> None:
         with self._lock:
@@ -243,6 +259,7 @@ def build_server() -> LanguageServer:
     opened: set[str] = set()
     dirty: set[str] = set()
     running: dict[str, asyncio.Task[None]] = {}
+    finishing: set[asyncio.Future[None]] = set()
 
     def current(uri: str) -> Document | None:
         """The open document as the client has it now (checked here if the worker has not yet)."""
@@ -270,10 +287,30 @@ def build_server() -> LanguageServer:
                         uri=uri, diagnostics=state.diagnostics(doc), version=doc.version
                     )
                 )
+                if any(d.code == "too-short" for d in doc.analysis.diagnostics):
+                    task = asyncio.ensure_future(finish(uri, doc))
+                    finishing.add(task)  # kept until done: the loop holds tasks only weakly
+                    task.add_done_callback(finishing.discard)
         except Exception:  # a failed publish must not end the server
             logging.getLogger(__name__).exception("publishing diagnostics for %s", uri)
         finally:
             running.pop(uri, None)
+
+    async def finish(uri: str, doc: Document) -> None:
+        """The shortest length that works, for a too-short error, once typing pauses: a
+        second publish, only if the document is still the one checked."""
+        try:
+            await asyncio.sleep(PAUSE_S)
+            if uri in dirty or uri not in opened or state.documents.get(uri) is not doc:
+                return
+            full = await asyncio.to_thread(state.complete, uri, doc)
+            if full is not None and uri not in dirty and uri in opened:
+                params = lsp.PublishDiagnosticsParams(
+                    uri=uri, diagnostics=state.diagnostics(full), version=full.version
+                )
+                server.text_document_publish_diagnostics(params)
+        except Exception:  # a failed publish must not end the server
+            logging.getLogger(__name__).exception("completing diagnostics for %s", uri)
 
     def schedule(uri: str) -> None:
         state.encoding = str(server.workspace.position_encoding or lsp.PositionEncodingKind.Utf16)
