@@ -118,7 +118,7 @@ class TorchModel(nn.Module):
         x = self.stem(x)  # (N, 96, 2048)
         x = self.tower(x)  # (N, 192, 32)
         x = self.dilated(x)  # (N, 192, 32)
-        x = x[..., self.crop_bins:-(self.crop_bins)]  # (N, 192, 24)
+        x = x[..., self.crop_bins:-self.crop_bins or None]  # (N, 192, 24)
         x = self.final(x)  # (N, 384, 24)
         x = self.head(x)  # (N, 32, 24)
         x = F.softplus(x)  # (N, 32, 24)

@@ -97,7 +97,7 @@ class TorchModel(nn.Module):
         x = x.permute(0, 2, 1)  # (N, 48, 96)
         x = self.transformer(x)  # (N, 48, 96)
         x = x.permute(0, 2, 1)  # (N, 96, 48)
-        x = x[..., self.crop_bins:-(self.crop_bins)]  # (N, 96, 32)
+        x = x[..., self.crop_bins:-self.crop_bins or None]  # (N, 96, 32)
         x = self.final(x)  # (N, 192, 32)
         x = F.dropout(x, p=0.05, training=self.training)  # (N, 192, 32)
         x = F.gelu(x)  # (N, 192, 32)

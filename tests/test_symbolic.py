@@ -382,3 +382,12 @@ def test_chromdragonn_is_no_longer_than_the_seed() -> None:
     lines = [line for line in code.splitlines() if line.strip() and not line.strip().startswith("#")]
     assert len(lines) <= seed_lines("chromdragonn")
     assert code.count("class Res2(") == 1 and "class Res2_2" not in code
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("crop", [0, 1, 4])
+def test_a_crop_that_follows_a_parameter_works_at_zero(crop: int, torch_module: Any) -> None:
+    """`x[..., c:-c]` would be empty at c = 0: the generic slice has no stop then."""
+    cls = _exec(compile_file(EXAMPLES / "basenji2.arch"))
+    concrete = build_module(EXAMPLES / "basenji2.arch", crop_bins=crop)
+    _same_module(torch_module, cls(crop_bins=crop), concrete, (2, 4, 4096))

@@ -83,8 +83,11 @@ def functional_added(layer: ir.Layer, var: str, text: Any = literal) -> tuple[st
     if kind == "crop":
         left, right = layer.get("left") or 0, layer.get("right") or 0
         shown = text(right)
-        simple = shown.isidentifier() or shown.isdigit()
-        stop = "" if not right else (f"-{shown}" if simple else f"-({shown})")
+        if shown.isdigit():
+            stop = f"-{shown}" if int(shown) else ""
+        else:  # follows a parameter: at 0, `-0` would end the slice at its start: no stop then
+            bare = shown.replace(".", "").replace("_", "").isalnum()
+            stop = f"-{shown} or None" if bare else f"-({shown}) or None"
         return f"{var}[..., {text(left)}:{stop}]", False
     if kind == "flip":
         dims = layer.get("dims")
