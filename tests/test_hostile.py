@@ -65,6 +65,7 @@ PAYLOADS = [
     '\\" + str(' + RUN + ') + \\"',
     "\t\n\n" + RUN + "  # ",
     '"' + "\\",
+    "{" + RUN + "}",  # escapes an f-string unless its braces are doubled
 ]
 
 
@@ -81,11 +82,16 @@ def _injection_sources() -> list[tuple[str, str]]:
         cases.append(
             (
                 f"block-arg-{i}",
-                f"block B(s = \"x\") {{\n  relu\n}}\n{HEAD}  b = B(s = {lit})\n{TAIL}",
+                f'block B(s = "x") {{\n  relu\n}}\n{HEAD}  b = B(s = {lit})\n{TAIL}',
             )
         )
         cases.append((f"meta-{i}", f"{HEAD}  meta {{ description = {lit}, labels = [{lit}] }}\n{TAIL}"))
         cases.append((f"param-{i}", f"arch a(classes = 2, length = 10, alphabet = 4, s = {lit}) {{\n{TAIL}"))
+        # A string parameter the structure depends on: the constructor's check quotes it.
+        fixed = (
+            f'arch a(classes = 2, length = 10, alphabet = 4, s = {lit}) {{\n  if s == "x" {{ relu }}\n{TAIL}'
+        )
+        cases.append((f"fixed-param-{i}", fixed))
     return cases
 
 
@@ -173,7 +179,9 @@ def test_the_canary_fires_when_code_does_escape(tmp_path: Path) -> None:
     module.write_text(RUN + "\nclass TorchModel:\n    pass\n")
     done = subprocess.run(
         [sys.executable, "-c", IMPORTER, json.dumps([(str(tmp_path), str(module))])],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / CANARY).exists()
@@ -186,7 +194,9 @@ def test_diagnostics_print_no_terminal_escapes(tmp_path: Path, capsys: pytest.Ca
     assert "error[shape-mismatch]" in printed
 
 
-def test_control_characters_in_strings_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_control_characters_in_strings_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     printed = refused(capsys, tmp_path, HEAD + '  meta { name = "bell\x07" }\n' + TAIL)
     assert "error[bad-value]: a string cannot hold the control character U+0007" in printed
     assert "m.arch:2:22" in printed
@@ -249,7 +259,9 @@ def test_block_names_are_validated(
 
 
 def test_parameter_named_like_a_keyword(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    printed = refused(capsys, tmp_path, "arch a(classes = 2, length = 10, alphabet = 4, lambda = 1) {\n" + TAIL)
+    printed = refused(
+        capsys, tmp_path, "arch a(classes = 2, length = 10, alphabet = 4, lambda = 1) {\n" + TAIL
+    )
     assert "error[bad-name]: `lambda` cannot name a parameter: it is a Python keyword" in printed
     assert "m.arch:1:48" in printed
 
@@ -261,10 +273,7 @@ def test_generated_block_names_never_collide_with_user_blocks(
     # B used with two arguments needs a second class; the user already has a block B_2.
     text = (
         "block B(c) {\n  conv = conv1d(c, 3, padding = 1)\n}\n"
-        "block B_2() {\n  conv = conv1d(7, 1)\n}\n"
-        + HEAD
-        + "  b1 = B(5)\n  b2 = B(6)\n  b3 = B_2()\n"
-        + TAIL
+        "block B_2() {\n  conv = conv1d(7, 1)\n}\n" + HEAD + "  b1 = B(5)\n  b2 = B(6)\n  b3 = B_2()\n" + TAIL
     )
     src = tmp_path / "m.arch"
     src.write_text(text)
@@ -292,22 +301,39 @@ def test_generated_block_names_never_collide_with_user_blocks(
 @pytest.mark.parametrize(
     ("step", "message"),
     [
-        ("c = conv1d(1" + "0" * 100 + ", 3)", "error[bad-value]: this number does not fit in a 64-bit integer"),
-        ("c = conv1d(9223372036854775807 * 2, 3)", "error[bad-value]: this value does not fit in a 64-bit integer"),
+        (
+            "c = conv1d(1" + "0" * 100 + ", 3)",
+            "error[bad-value]: this number does not fit in a 64-bit integer",
+        ),
+        (
+            "c = conv1d(9223372036854775807 * 2, 3)",
+            "error[bad-value]: this value does not fit in a 64-bit integer",
+        ),
         ("c = conv1d(100000000000, 3)", "must be at most 2,147,483,647, got 100000000000"),
         ("c = conv1d(8, 3, stride = 3000000000)", "`stride` of `conv1d`: must be at most 2,147,483,647"),
         ("c = conv1d(8, 3, padding = 4000000000)", "`padding` of `conv1d`: must be at most 2,147,483,647"),
         ("bn = batchnorm1d(eps = 1e999)", "error[bad-value]: this number is too large for a 64-bit float"),
-        ("bn = batchnorm1d(eps = -0.001)", "error[bad-value]: `eps` of `batchnorm1d`: must be greater than 0"),
+        (
+            "bn = batchnorm1d(eps = -0.001)",
+            "error[bad-value]: `eps` of `batchnorm1d`: must be greater than 0",
+        ),
         ("bn = batchnorm1d(eps = 0.0)", "error[bad-value]: `eps` of `batchnorm1d`: must be greater than 0"),
-        ("bn = batchnorm1d(momentum = 1.5)", "error[bad-value]: `momentum` of `batchnorm1d`: must lie in [0, 1]"),
+        (
+            "bn = batchnorm1d(momentum = 1.5)",
+            "error[bad-value]: `momentum` of `batchnorm1d`: must lie in [0, 1]",
+        ),
         ("dropout(1e300 * 1e300)", "error[bad-value]: this computes inf, not a finite number"),
         ("dropout(1.5)", "error[bad-probability]"),
         ("view(batch, 3000000000)", "error[bad-size]: sizes are at most 2,147,483,647"),
-        ("fc1 = linear(2000000000) | fc2 = linear(2000000000)", "error[too-large]: `linear` would have a weight"),
+        (
+            "fc1 = linear(2000000000) | fc2 = linear(2000000000)",
+            "error[too-large]: `linear` would have a weight",
+        ),
     ],
 )
-def test_numbers_are_bounded(step: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_numbers_are_bounded(
+    step: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     printed = refused(capsys, tmp_path, HEAD + "  " + step + "\n" + TAIL)
     assert message in printed
     assert "m.arch:2:" in printed
@@ -316,7 +342,10 @@ def test_numbers_are_bounded(step: str, message: str, tmp_path: Path, capsys: py
 def test_activation_elements_are_bounded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = "arch a(classes = 2, length = 2000000000, alphabet = 4) {\n  c = conv1d(1000, 1)\n" + TAIL
     printed = refused(capsys, tmp_path, text)
-    assert "error[too-large]: this step's output (N, 1000, 2000000000) holds 2,000,000,000,000 elements" in printed
+    assert (
+        "error[too-large]: this step's output (N, 1000, 2000000000) holds 2,000,000,000,000 elements"
+        in printed
+    )
 
 
 @pytest.mark.parametrize(
@@ -351,7 +380,9 @@ def test_huge_repeat_is_refused_before_expanding(tmp_path: Path, capsys: pytest.
     assert "m.arch:5:13" in printed
 
 
-def test_doubling_blocks_are_refused_before_expanding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_doubling_blocks_are_refused_before_expanding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lines = ["block B0() {\n  relu\n}"] + [f"block B{i}() {{\n  B{i - 1}() * 2\n}}" for i in range(1, 41)]
     text = "\n".join(lines) + "\n" + HEAD + "  s = seq { B40() }\n" + TAIL
     printed = refused(capsys, tmp_path, text)
@@ -378,7 +409,10 @@ def _block_chain(n: int) -> str:
 
 def test_deep_block_nesting_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     printed = refused(capsys, tmp_path, _block_chain(200))
-    assert f"error[too-deep]: blocks and groups nest 200 levels deep in `a`; archc handles at most {MAX_NESTING}" in printed
+    assert (
+        f"error[too-deep]: blocks and groups nest 200 levels deep in `a`; archc handles at most {MAX_NESTING}"
+        in printed
+    )
 
 
 @pytest.mark.torch
@@ -436,7 +470,9 @@ def test_a_pipe_is_not_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "is not a regular file" in printed
 
 
-def test_long_line_diagnostic_is_cut_around_the_caret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_long_line_diagnostic_is_cut_around_the_caret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     chain = " | ".join(["relu"] * 20000) + " | c = conv1d(3 -> 9, 3)"
     printed = refused(capsys, tmp_path, HEAD + "  " + chain + "\n" + TAIL)
     assert "error[shape-mismatch]" in printed
@@ -470,7 +506,9 @@ def test_a_long_chain_within_the_cap_parses(tmp_path: Path, capsys: pytest.Captu
     assert code == 0, printed
 
 
-def test_imported_file_names_cannot_add_lines_to_the_arch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_imported_file_names_cannot_add_lines_to_the_arch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     name = "m\narch evil(classes = 2, length = 10, alphabet = 4) {\n  relu\n}\n#.py"
     src = tmp_path / name
     src.write_text((ROOT / "tests/fixtures/torch/fc_only.py").read_text())
@@ -482,3 +520,58 @@ def test_imported_file_names_cannot_add_lines_to_the_arch(tmp_path: Path, capsys
     code, printed = run(capsys, "lint", out)
     assert code == 0, printed
     assert "evil" not in printed
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "where"),
+    [
+        # Parameters become constructor arguments: these would shadow what __init__ reads.
+        (
+            "arch m(classes = 2, length = 10, alphabet = 4, nn = 3) {\n  fc = linear(classes)\n}\n",
+            "nn",
+            "1:48",
+        ),
+        ("arch m(range = 2, length = 10, alphabet = 4) {\n  fc = linear(range)\n}\n", "range", "1:8"),
+        (
+            "block B(super) {\n  c = conv1d(super, 3)\n}\narch m(length = 10, alphabet = 4) {\n  b = B(8)\n}\n",
+            "super",
+            "1:9",
+        ),
+        (
+            "block B(ValueError) {\n  c = conv1d(4, 3)\n}\narch m(length = 10, alphabet = 4) {\n  b = B(8)\n}\n",
+            "ValueError",
+            "1:9",
+        ),
+    ],
+)
+def test_parameter_names_the_constructor_reads_are_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, name: str, where: str
+) -> None:
+    printed = refused(capsys, tmp_path, text)
+    assert (
+        f"error[bad-name]: `{name}` cannot name a parameter: the generated constructor uses that name"
+        in printed
+    )
+    assert f"m.arch:{where}" in printed
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("index", range(len(PAYLOADS)))
+def test_a_fixed_string_parameter_is_quoted_as_data(
+    index: int,
+    compiled_hostile: dict[str, tuple[Path, Path]],
+    torch_module: object,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The constructor's check for a fixed parameter names its value: as text, not code."""
+    monkeypatch.chdir(tmp_path)
+    _, module = compiled_hostile[f"fixed-param-{index}"]
+    namespace: dict[str, object] = {}
+    exec(compile(module.read_text(encoding="utf-8"), str(module), "exec"), namespace)
+    model = namespace["TorchModel"]
+    model()  # type: ignore[operator]
+    with pytest.raises(ValueError) as refused_value:
+        model(s="another")  # type: ignore[operator]
+    assert f"this module was generated for s={PAYLOADS[index]!r}" in str(refused_value.value)
+    assert not (tmp_path / CANARY).exists()

@@ -555,3 +555,15 @@ def test_independent_shape_errors_in_one_architecture(tmp_path: Path) -> None:
         ("shape-mismatch", 6),
     ]
     assert "but its input has 1568" in diags[2]["message"]
+
+
+def test_lengths_report_says_when_the_analysis_stops(tmp_path: Path) -> None:
+    """A scale of 0.3 leaves the algebra (a float): each length is then its own case, and
+    the report says how far it decided instead of guessing the rest."""
+    source = HEAD + "  c = conv1d(8, 3) | upsample(scale_factor = 0.3)\n  flatten | fc = linear(classes)\n}\n"
+    (tmp_path / "up.arch").write_text(source)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["lint", "--lengths", str(tmp_path / "up.arch")]) == 0
+    assert "valid lengths: not decided beyond 402 (the analysis stopped after 400 checks)" in out.getvalue()
+    assert "    c  (N, 8, length - 2)\n" in out.getvalue()

@@ -19,14 +19,17 @@ from ..core.pysafe import (
     BUILTIN_NAMES,
     GENERATED_GLOBALS,
     GENERATED_LOCALS,
+    Code,
     class_name_problem,
     comment,
     docstring,
     literal,
+    message,
     suggest_name,
 )
 from ..core.sym import Expr, SymFloat, SymInt, SymStr, const, plain, substitute, symbol, to_text
 from ..core.values import Value
+from ..core.values import kind as value_kind
 from ..ir import nodes as ir
 from ..ir.layers import lookup
 
@@ -695,13 +698,15 @@ class _Emitter:
             expr = to_text(local)
             self.pr.used |= local.symbols()
             head = f"{attr} takes {written} {what}"
-            plain_text = f"{head} (written in the .arch), not {{{expr}}}"
+            plain_text: list[str | Code] = [f"{head} (written in the .arch), not ", Code(expr)]
             # The lengths that fit are named when it is the length that the size follows.
             note = self.fits_note if "length" in size.root.symbols() else ""  # type: ignore[union-attr]
-            texts = [f"{head}{note}"] if note else [plain_text]
-            if len(texts[0]) + 16 + 3 > 110:  # the generated code keeps to ruff's line length
-                texts = [plain_text, *([note] if note else [])]
-            strings = [f'        {"f" if "{" in t else ""}"{t}"' for t in texts]
+            with_note: list[str | Code] = [f"{head}{note}"]
+            texts = [with_note] if note else [plain_text]
+            if len(message(*texts[0])) + 16 > 110:  # the generated code keeps to ruff's line length
+                only_note: list[str | Code] = [note]
+                texts = [plain_text, only_note] if note else [plain_text]
+            strings = [f"        {message(*t)}" for t in texts]
             lines += [f"if {expr} != {written}:", "    raise ValueError(", *strings, "    )"]
         return lines
 
@@ -1102,8 +1107,7 @@ def _is_default(layer: ir.Layer, name: str, value: Value, text: Any = literal) -
     pspec = spec.param(name)
     if text is not literal and text(value) != literal(value):
         return False  # follows a parameter: its default value is a coincidence
-    kind = int if isinstance(value, SymInt) else float if isinstance(value, SymFloat) else type(value)
-    return pspec is not None and pspec.default == value and type(pspec.default) is kind
+    return pspec is not None and pspec.default == value and type(pspec.default) is value_kind(value)
 
 
 def _kwargs(layer: ir.Layer, text: Any = literal) -> list[str]:
@@ -1148,11 +1152,13 @@ def _fixed_checks(arch: ir.Architecture, fixed: set[str] | frozenset[str]) -> li
         if name not in fixed:
             continue
         shown = literal(plain(value) if isinstance(value, SymInt) else value)
+        given = Code(f"{name}!r")
+        first = message(f"{name}=", given, f": this module was generated for {name}={shown}, which ")
         lines += [
             f"if {name} != {shown}:",
             "    raise ValueError(",
-            f'        f"{name}={{{name}!r}}: this module was generated for {name}={shown}, which "',
-            f'        "fixes its structure; compile the .arch with --set {name}=VALUE"',
+            f"        {first}",
+            f"        {message(f'fixes its structure; compile the .arch with --set {name}=VALUE')}",
             "    )",
         ]
     return lines

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.values import Value, show
+from ..core.values import kind as value_kind
 from ..ir import nodes as ir
 from ..ir.layers import lookup
 
@@ -220,7 +221,7 @@ def describe(layer: ir.Layer) -> str:
             continue
         pspec = spec.param(name)
         is_default = (
-            pspec is not None and pspec.default == value and type(pspec.default) is type(value)
+            pspec is not None and pspec.default == value and type(pspec.default) is value_kind(value)
         )
         if is_default and name not in layer.explicit:
             continue

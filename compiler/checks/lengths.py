@@ -39,7 +39,6 @@ class Probe:
     too_short: bool
     guards: tuple[Guard, ...]  # in the length alone
     checked: ir.Architecture | None
-    first_error: str = ""  # the code of the first error, for the report
 
 
 class LengthProbe:
@@ -82,7 +81,6 @@ class LengthProbe:
             any(d.code == "too-short" for d in errors),
             in_length,
             checked,
-            errors[0].code if errors else "",
         )
 
     def _defaults(self) -> list[tuple[str, Value]]:
@@ -117,7 +115,7 @@ def analyse(probe: LengthProbe, current: int) -> LengthInfo:
     length: int | None = current if current >= 1 else 1
     while length is not None:
         if runs >= MAX_RUNS:
-            return LengthInfo(None, None, runs, length, _formulas(probe, current))
+            return LengthInfo(None, None, runs, length, _shape_facts(probe, current)[0])
         result = probe(length)
         runs += 1
         where = region(result.guards)
@@ -137,10 +135,6 @@ def analyse(probe: LengthProbe, current: int) -> LengthInfo:
     # The formulas are read off a checked run: the current length, or a valid one.
     shown = current if current in valid else (valid.first() or current)
     return LengthInfo(valid, fine.first(), runs, None, *_shape_facts(probe, shown))
-
-
-def _formulas(probe: LengthProbe, current: int) -> tuple[tuple[str, str], ...]:
-    return _shape_facts(probe, current)[0]
 
 
 def _shape_facts(probe: LengthProbe, current: int) -> tuple[tuple[tuple[str, str], ...], int | None]:

@@ -71,6 +71,42 @@ def literal(value: Value) -> str:
     raise TypeError(f"unexpected value {value!r}")  # pragma: no cover - Value is closed
 
 
+def message(*pieces: str | Code) -> str:
+    """A double-quoted string literal of text pieces (escaped as in a docstring, braces
+    doubled) and `Code` pieces (generated Python, interpolated): an f-string when there
+    are any; the generated constructors' error messages are written with it."""
+    body = "".join(
+        f"{{{piece.text}}}"
+        if isinstance(piece, Code)
+        else docstring(piece).replace("{", "{{").replace("}", "}}")
+        for piece in pieces
+    )
+    if not any(isinstance(piece, Code) for piece in pieces):
+        body = body.replace("{{", "{").replace("}}", "}")
+        return f'"{body}"'
+    return f'f"{body}"'
+
+
+class Code:
+    """Generated Python inside a `message` (never user text)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+# Names the generated constructors read: a parameter of that name would shadow them there.
+CONSTRUCTOR_NAMES = frozenset({*GENERATED_GLOBALS, "self", "super", "range", "ValueError"})
+
+
+def param_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a parameter (a constructor argument of a generated class), or None."""
+    if keyword.iskeyword(name):
+        return "it is a Python keyword"
+    if name in CONSTRUCTOR_NAMES:
+        return "the generated constructor uses that name"
+    return None
+
+
 def class_name_problem(name: str) -> str | None:
     """Why `name` cannot name a class of a generated module, or None when it can."""
     if not IDENTIFIER.fullmatch(name):

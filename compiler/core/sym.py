@@ -389,13 +389,6 @@ def _atom_text(atom: Atom, in_product: bool) -> str:
     return f"{atom.base} ** {exp}"
 
 
-def needs_parens(expr: Expr) -> bool:
-    """Whether `to_text(expr)` must be parenthesized inside a product or a floor."""
-    return len(expr.terms) > 1 or (
-        bool(expr.terms) and (expr.terms[0][1] < 0 or any(isinstance(a, Floor) for a in expr.terms[0][0]))
-    )
-
-
 # ------------------------------------------------------------------ guards
 
 
@@ -716,11 +709,6 @@ _FLOAT_OPS = {
     "%": lambda x, y: x % y,
     "**": lambda x, y: x**y,
 }
-
-
-def local_of(value: object) -> Expr | None:
-    """The local expression of a size, or None for a plain (literal) value."""
-    return value.local if isinstance(value, SymInt) else None
 
 
 def plain(value: int) -> int:

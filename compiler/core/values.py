@@ -12,6 +12,14 @@ MAX_SIZE = 2**31 - 1
 MAX_INT = 2**63 - 1  # whole numbers in expressions: torch's sizes are 64-bit
 
 
+def kind(value: Value) -> type:
+    """The value's type, an int, float or str subclass (a symbolic size) counted as its base."""
+    for base in (bool, int, float, str):
+        if isinstance(value, base):
+            return base
+    return type(value)
+
+
 def type_name(value: Value) -> str:
     """The user-facing name of a value's type."""
     if isinstance(value, bool):

@@ -10,10 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.diagnostics import CompileError, Note, Reporter, did_you_mean
-from ..core.pysafe import BUILTIN_NAMES, GENERATED_GLOBALS, class_name_problem, suggest_name
+from ..core.pysafe import (
+    BUILTIN_NAMES,
+    GENERATED_GLOBALS,
+    class_name_problem,
+    param_name_problem,
+    suggest_name,
+)
 from ..core.source import Span
 from ..core.sym import SymFloat, SymInt, SymStr, const, plain, recording, symbol
 from ..core.values import MAX_INT, MAX_SIZE, Value, show, type_name
+from ..core.values import kind as value_kind
 from ..syntax import tree as s
 from . import nodes as ir
 from .expansion import MAX_LAYERS, MAX_NESTING, Expansion
@@ -178,6 +185,8 @@ class Resolver:
                     block.name_span,
                     help="choose another name for the block",
                 )
+            for param in block.params:
+                self.check_param_name(param)
             self.blocks[block.name] = block
         self.expansion = Expansion(self.blocks)
         # The architecture's parameters the module's structure depends on (repeat counts,
@@ -187,6 +196,17 @@ class Resolver:
         self.top_env: Mapping[str, Value] | None = None
 
     # ------------------------------------------------------------ parameters
+
+    def check_param_name(self, param: s.Param) -> None:
+        """Parameters become constructor arguments of the generated classes."""
+        problem = param_name_problem(param.name)
+        if problem is not None:
+            self.rep.error(
+                "bad-name",
+                f"`{param.name}` cannot name a parameter: {problem}",
+                param.span,
+                help=f"call it e.g. `{param.name}_`",
+            )
 
     def bind_params(
         self, arch: s.ArchDef, overrides: Mapping[str, Value], override_spans: Mapping[str, Span]
@@ -204,15 +224,7 @@ class Resolver:
                 )
                 continue
             spans[param.name] = param.span
-            if keyword.iskeyword(param.name) or param.name == "self":
-                # Parameters become constructor arguments of the generated class.
-                self.rep.error(
-                    "bad-name",
-                    f"`{param.name}` cannot name a parameter: "
-                    + ("it is a Python keyword" if keyword.iskeyword(param.name) else "archc uses it"),
-                    param.span,
-                    help=f"call it e.g. `{param.name}_`",
-                )
+            self.check_param_name(param)
             default: Value = None
             if param.default is not None:
                 try:
@@ -274,9 +286,7 @@ class Resolver:
         if isinstance(expr, s.Var):
             if expr.name in env:
                 value = env[expr.name]
-                if env is self.top_env and (
-                    isinstance(value, (bool, tuple)) or value is None
-                ):
+                if env is self.top_env and (isinstance(value, (bool, tuple)) or value is None):
                     self.fixed.add(expr.name)  # no symbol for these: the literal is emitted
                 return value
             suggestion = did_you_mean(expr.name, list(env))
@@ -287,11 +297,7 @@ class Resolver:
                 help=(
                     f"did you mean `{suggestion}`?"
                     if suggestion
-                    else (
-                        "names in scope: " + ", ".join(sorted(env))
-                        if env
-                        else "declare it as a parameter"
-                    )
+                    else ("names in scope: " + ", ".join(sorted(env)) if env else "declare it as a parameter")
                 ),
             )
         if isinstance(expr, s.TupleExpr):
@@ -318,11 +324,9 @@ class Resolver:
             for v in (left_v, right_v):
                 if isinstance(v, (SymFloat, SymStr)):
                     self.fixed |= v.roots  # the outcome decides what is built
-            numbers = all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left_v, right_v)
-            )
+            numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left_v, right_v))
             if expr.op in ("==", "!="):
-                if not numbers and type(left_v) is not type(right_v):
+                if not numbers and value_kind(left_v) is not value_kind(right_v):
                     raise self.rep.fatal(
                         "type-error",
                         f"`{expr.op}` compares a {type_name(left_v)} with a {type_name(right_v)}",
@@ -423,9 +427,7 @@ class Resolver:
         for stmt in arch.body:
             if isinstance(stmt, s.InputStmt):
                 if ops:
-                    self.rep.error(
-                        "input-order", "`input` must come before the first step", stmt.span
-                    )
+                    self.rep.error("input-order", "`input` must come before the first step", stmt.span)
                 name = stmt.name or ("x" if not input_stmts else None)
                 if name is None:
                     self.rep.error(
@@ -531,8 +533,7 @@ class Resolver:
                     f"this chain continues from `{name}`, which is also returned: {result} is "
                     f"computed from `{name}`, not from what `{name}` was computed from",
                     where,
-                    help="start the chain with the tensor it should read, e.g. "
-                    "`head := trunk | ...`",
+                    help="start the chain with the tensor it should read, e.g. `head := trunk | ...`",
                 )
         for name, where in scope.tensors.items():
             if name in scope.used or name in outputs:
@@ -553,9 +554,7 @@ class Resolver:
                 help=f"read it in a chain (`{name} | ...`), return it, or drop the `{name} :=`",
             )
 
-    def input_shape(
-        self, arch: s.ArchDef, stmt: s.InputStmt | None, env: Mapping[str, Value]
-    ) -> ir.Shape:
+    def input_shape(self, arch: s.ArchDef, stmt: s.InputStmt | None, env: Mapping[str, Value]) -> ir.Shape:
         axes: Sequence[s.Axis]
         span = stmt.span if stmt else arch.name_span
         if stmt is None:
@@ -604,9 +603,7 @@ class Resolver:
                 return ()
             why = f"input {axis.name}"
             # Only the length axis follows the `length` parameter, whatever its size expression.
-            varies = axis.name == "length" or (
-                axis.size is not None and "length" in _names(axis.size)
-            )
+            varies = axis.name == "length" or (axis.size is not None and "length" in _names(axis.size))
             dims.append(ir.Dim(size, axis.name, why, axis.span, varies))
         if not any(d.size is None for d in dims):
             self.rep.error(
@@ -624,9 +621,7 @@ class Resolver:
         out: dict[str, Any] = {}
         for entry in mapping.entries:
             if entry.key in out:
-                self.rep.error(
-                    "duplicate-argument", f"meta key `{entry.key}` appears twice", entry.span
-                )
+                self.rep.error("duplicate-argument", f"meta key `{entry.key}` appears twice", entry.span)
             with contextlib.suppress(CompileError):
                 out[entry.key] = self.meta_value(entry.value, env)
         return out
@@ -834,8 +829,7 @@ class Resolver:
         if term.name not in ("mean", "max"):
             return True
         return any(
-            a.name is None and isinstance(a.value, s.Var) and scope.is_tensor(a.value.name)
-            for a in term.args
+            a.name is None and isinstance(a.value, s.Var) and scope.is_tensor(a.value.name) for a in term.args
         )
 
     def merge(self, term: s.Call, scope: _Scope, first: bool) -> ir.Merge:
@@ -861,9 +855,7 @@ class Resolver:
             elif joins and arg.name == "dim":
                 value = self.eval(arg.value, scope.values)
                 if isinstance(value, bool) or not isinstance(value, int):
-                    raise self.rep.fatal(
-                        "type-error", f"`dim` is an axis index, got {show(value)}", arg.span
-                    )
+                    raise self.rep.fatal("type-error", f"`dim` is an axis index, got {show(value)}", arg.span)
                 dim = value
             elif joins and arg.name == "axis":
                 if not isinstance(arg.value, s.Var):
@@ -926,8 +918,7 @@ class Resolver:
                 "misplaced",
                 f"`{term.name}` is a tensor: only the first step of a chain reads a tensor",
                 term.span,
-                help=f"start a new line with `{term.name} | ...`, or merge it here, e.g. "
-                f"`add({term.name})`",
+                help=f"start a new line with `{term.name} | ...`, or merge it here, e.g. `add({term.name})`",
             )
         if self.is_merge(term, scope):
             assert isinstance(term, s.Call)
@@ -998,16 +989,8 @@ class Resolver:
         if isinstance(term, s.Ref) and scope.has_attr(term.name):
             if step.name is not None:
                 self.register(scope, step.name, ir.AttrRef(term.name, term.span), step.span)
-                return (
-                    [ir.AttrRef(step.name, step.span)]
-                    if in_seq
-                    else [ir.CallAttr(step.name, step.span)]
-                )
-            return (
-                [ir.AttrRef(term.name, term.span)]
-                if in_seq
-                else [ir.CallAttr(term.name, term.span)]
-            )
+                return [ir.AttrRef(step.name, step.span)] if in_seq else [ir.CallAttr(step.name, step.span)]
+            return [ir.AttrRef(term.name, term.span)] if in_seq else [ir.CallAttr(term.name, term.span)]
 
         if isinstance(term, s.Residual):
             if in_seq:
@@ -1190,9 +1173,7 @@ class Resolver:
                 )
             if count < 0:
                 # `Block(c) * (blocks - 1)` at blocks = 1 repeats nothing, as Python's [b] * 0.
-                raise self.rep.fatal(
-                    "bad-size", "a repetition count cannot be negative", term.count_span
-                )
+                raise self.rep.fatal("bad-size", "a repetition count cannot be negative", term.count_span)
             if count > MAX_LAYERS:
                 raise self.rep.fatal(
                     "too-large",
@@ -1248,26 +1229,21 @@ class Resolver:
                     "unsupported-layer",
                     f"`{name}` ({torch_name}) is not supported by archc yet",
                     name_span,
-                    help="archc has: " + ", ".join(all_names())
+                    help="archc has: "
+                    + ", ".join(all_names())
                     + "; or write a block from these, or keep this part in PyTorch",
                 )
             raise self.rep.fatal(
                 "unknown-layer",
                 f"unknown layer or block `{name}`",
                 name_span,
-                help=(
-                    f"did you mean `{suggestion}`?"
-                    if suggestion
-                    else "layers: " + ", ".join(all_names())
-                ),
+                help=(f"did you mean `{suggestion}`?" if suggestion else "layers: " + ", ".join(all_names())),
             )
         return [self.layer(spec, call_args, term.span, scope.values)]
 
     # ------------------------------------------------------------ layers
 
-    def layer(
-        self, spec: LayerSpec, args: Sequence[s.Arg], span: Span, env: Mapping[str, Value]
-    ) -> ir.Layer:
+    def layer(self, spec: LayerSpec, args: Sequence[s.Arg], span: Span, env: Mapping[str, Value]) -> ir.Layer:
         bound: dict[str, Value] = {}
         spans: dict[str, Span] = {}
         failed = False
@@ -1329,9 +1305,7 @@ class Resolver:
                         )
                     in_value = self.eval(arg.size_in, env)
                     self._bind(spec, bound, spans, spec.size_in, in_value, arg.size_in.span)
-                    self._bind(
-                        spec, bound, spans, spec.size_out, self.eval(arg.value, env), arg.value.span
-                    )
+                    self._bind(spec, bound, spans, spec.size_out, self.eval(arg.value, env), arg.value.span)
                     pos_index += 1
                     continue
                 if pos_index >= len(positional):
@@ -1388,9 +1362,7 @@ class Resolver:
                 expr.span,
             )
         if abs(value) > MAX_SIZE:
-            raise self.rep.fatal(
-                "bad-size", f"sizes are at most {MAX_SIZE:,}, got {show(value)}", expr.span
-            )
+            raise self.rep.fatal("bad-size", f"sizes are at most {MAX_SIZE:,}, got {show(value)}", expr.span)
         return value
 
     def _bind(
@@ -1432,13 +1404,9 @@ class Resolver:
 
     # ------------------------------------------------------------ blocks
 
-    def instantiate(
-        self, block: s.BlockDef, args: Sequence[s.Arg], span: Span, outer: _Scope
-    ) -> ir.BlockRef:
+    def instantiate(self, block: s.BlockDef, args: Sequence[s.Arg], span: Span, outer: _Scope) -> ir.BlockRef:
         if block.name in outer.block_stack:
-            cycle = " -> ".join(
-                (*outer.block_stack[outer.block_stack.index(block.name) :], block.name)
-            )
+            cycle = " -> ".join((*outer.block_stack[outer.block_stack.index(block.name) :], block.name))
             raise self.rep.fatal(
                 "recursive-block",
                 f"block `{block.name}` uses itself ({cycle})",
@@ -1453,9 +1421,7 @@ class Resolver:
         index = 0
         for arg in args:
             if arg.size_in is not None:
-                raise self.rep.fatal(
-                    "type-error", "`->` is for layer sizes, not block arguments", arg.span
-                )
+                raise self.rep.fatal("type-error", "`->` is for layer sizes, not block arguments", arg.span)
             if arg.name is None:
                 if index >= len(positional):
                     raise self.rep.fatal(
@@ -1642,9 +1608,7 @@ def _describe_module(module: ir.ModuleExpr) -> str:
 def _usage(spec: LayerSpec) -> str:
     parts = []
     if spec.size_out:
-        parts.append(
-            f"{spec.size_out}" if not spec.size_in else f"[{spec.size_in} ->] {spec.size_out}"
-        )
+        parts.append(f"{spec.size_out}" if not spec.size_in else f"[{spec.size_in} ->] {spec.size_out}")
     elif spec.size_in:
         parts.append(f"[{spec.size_in}]")
     for p in spec.params:
