@@ -182,8 +182,22 @@ AXIS_REFUSED = {
                                  "h.size(2)", "archc lifts a window over the whole length of the pooled tensor"),
     "window of the channels": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "F.max_pool1d(x, x.size(1)).squeeze(2)",
                                "x.size(1)", "archc lifts a window over the whole length of the pooled tensor"),
-    "size in a view": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "x.view(x.size(0), x.size(1) * x.size(2))",
-                       "x.size(1) * x.size(2)", "is not supported"),
+    "arithmetic on a size": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "x.view(x.size(0), x.size(1) // 2, -1)",
+                             "x.size(1) // 2", "known only once shapes are checked"),
+    "view by another tensor's size": ("F.max_pool1d(x, x.size(2)).squeeze(2)",
+                                      "x.reshape(x.size(0), h.size(1) * h.size(2))", "h.size(1) * h.size(2)",
+                                      "a size of another tensor"),
+    "view that splits an axis": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "x.reshape(x.size(0), x.size(1), 2, -1)",
+                                 "2, -1)", "mixes sizes of the tensor's axes"),
+    "slice to a fixed stop": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "x[:, :, 3:90].amax(dim=2)", "90",
+                              "depends on the axis length"),
+    "slice keeping the end": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "x[:, :, -10:].amax(dim=2)", "-10",
+                              "keeps the last positions of an axis"),
+    "slice with a step": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "x[:, :, ::2].amax(dim=2)", "::2",
+                          "the step of the slice"),
+    "slice stopping at another tensor's end": ("F.max_pool1d(x, x.size(2)).squeeze(2)",
+                                               "x[:, :, 2 : h.shape[-1] - 2].amax(dim=2)", "h.shape[-1] - 2",
+                                               "stops at a size of another tensor"),
     "squeeze elsewhere": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "x.squeeze(2)", "x.squeeze(2)",
                           "x.squeeze() is not supported"),
 }
@@ -195,7 +209,7 @@ def test_axis_size_refusals_name_the_construct(case: str, capsys: pytest.Capture
 
     old, new, where, words = AXIS_REFUSED[case]
     text = AXIS.read_text().replace(old, new)
-    if "h." in new:  # a tensor other than the pooled one
+    if "h." in new or "h.shape" in new:  # a tensor other than the pooled one
         text = text.replace("x = torch.relu(self.conv(x))", "x = torch.relu(self.conv(x))\n        h = torch.tanh(x)")
     path = tmp_path / "axis.py"
     path.write_text(text)
@@ -303,3 +317,47 @@ def test_an_elementwise_join_inside_a_helper_lifts(
     text = lift_text(path, capsys, tmp_path)
     assert "block Gate() {" in text and "mul(x, h)" in text
     assert_equivalent(original(path, torch_module), text, (4, 20), torch_module)
+
+
+CROPS = MORE / "crop_slices.py"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("length", [60, 120])
+def test_slices_become_crops_and_unpacked_sizes_views(
+    length: int, capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """Slices of one axis are crops (also of a middle axis, between permutes); a reshape by the
+    tensor's own unpacked sizes merges axes; steps two outputs share are bound once."""
+    from test_torch_import_real import assert_equivalent_outputs
+
+    text = lift_text(CROPS, capsys, tmp_path, "--set", f"length={length}")
+    assert "relu | crop(2, 0) | crop(0, 2)" in text
+    assert "profile = conv1d(n_tasks, 11, padding = 5) | crop(trim, trim)" in text
+    assert "permute(0, 2, 1) | crop(head_trim, head_trim)\n        | permute(0, 2, 1)" in text
+    assert "counts := h2 | mean(1)" in text and "flat := h2 | flatten" in text
+    assert text.count("norm = layernorm") == 1 and "| norm |" not in text  # computed once
+    assert_equivalent_outputs(original(CROPS, torch_module), text, (4, length), torch_module)
+    # the trims follow their constructor arguments
+    assert_equivalent_outputs(original(CROPS, torch_module, trim=5, head_trim=1), text, (4, length), torch_module,
+                              trim=5, head_trim=1)
+
+
+def test_a_view_by_unpacked_sizes_of_a_cropped_tensor_is_reported_as_torch_would(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """x.view(b, c * l) of a tensor cropped on its last axis raises in torch; the lift keeps it a
+    view, so lint says so (a reshape of it, or a view of a crop of the middle axis, is fine)."""
+    text = CROPS.read_text().replace("return tracks, counts, flat", "b, c, n = tracks.shape\n"
+                                     "        return tracks.view(b, c * n), counts, flat")
+    path = tmp_path / "crops.py"
+    path.write_text(text)
+    code, diags = lint_json(capsys, path, "--set", "length=120")
+    assert code == 1
+    errors = [d for d in diags if d["severity"] == "error"]
+    assert [e["code"] for e in errors] == ["view-stride"], errors
+    assert errors[0]["line"] == next(i for i, ln in enumerate(text.splitlines(), 1) if "tracks.view(" in ln)
+    fixed = tmp_path / "reshaped.py"
+    fixed.write_text(text.replace("tracks.view(", "tracks.reshape("))
+    code, diags = lint_json(capsys, fixed, "--set", "length=120")
+    assert code == 0, diags

@@ -32,6 +32,8 @@ from .torch_import_eval import MAIN_PARAM, Interp, Lifted, param_alias
 from .torch_import_merge import apply_merges, find_merges
 from .torch_import_package import Package
 from .torch_import_values import (
+    AxisProduct,
+    AxisSize,
     Batch,
     BlockNode,
     Const,
@@ -288,6 +290,12 @@ def _int(value: Val, default: int) -> int:
     return default
 
 
+def _norm_axis(dim: int, rank: int, span: Span) -> int:
+    if not -rank <= dim < rank:
+        raise Unsupported("unsupported", f"axis {dim} of a {rank}-D tensor does not exist", span)
+    return dim % rank
+
+
 def _layer_rank(kind: str, args: Mapping[str, Val], positional: list[Val], rank: int) -> int:
     if kind == "flatten":
         start = _int(args.get("start_dim", Const(1)), 1)
@@ -454,6 +462,10 @@ class _Builder:
                 steps.append(s.Step(None, s.Call("permute", args, op.span, op.span), op.span))
             steps.append(s.Step(None, s.Ref("global_max_pool", op.span), op.span))
             return steps
+        if op.kind == "slice":
+            return self.slice_steps(op, rank)
+        if op.kind in ("view", "reshape") and any(isinstance(v, (AxisSize, AxisProduct)) for _, v, _ in op.args):
+            return self.axis_view_steps(op, rank)
         if op.kind in ("view", "reshape"):
             return [s.Step(None, self.view_term(op), op.span)]
         positional: list[s.Arg] = []
@@ -472,6 +484,75 @@ class _Builder:
         args = (*positional, *keywords)
         term: s.Term = s.Call(op.kind, args, op.span, op.span) if args else s.Ref(op.kind, op.span)
         return [s.Step(None, term, op.span)]
+
+    def slice_steps(self, op: FLayer, rank: int) -> list[s.Step]:
+        """`x[:, :, a:-b]` as crop(a, b), between two permutes when the axis is not the last."""
+        args = {key: value for key, value, _ in op.args}
+        span = op.span
+        dim = _norm_axis(_int(args["dim"], 0), rank, span)
+        axis = args["axis"]
+        if isinstance(axis, Const) and isinstance(axis.value, int) and _norm_axis(axis.value, rank, span) != dim:
+            raise Unsupported("unsupported", f"the slice stops at the size of axis {axis.value}, not of "
+                              "the axis it slices", span)
+        if dim == 0:
+            raise Unsupported("unsupported", "this slice drops samples of the batch", span)
+        crop = s.Step(None, s.Call("crop", (s.Arg(None, self.expr(args["left"], span), span),
+                                            s.Arg(None, self.expr(args["right"], span), span)), span, span), span)
+        if dim == rank - 1:
+            return [crop]
+        order = list(range(rank))
+        order[dim], order[-1] = order[-1], order[dim]
+        perm = s.Call("permute", tuple(s.Arg(None, s.Int(i, span), span) for i in order), span, span)
+        return [s.Step(None, perm, span), crop, s.Step(None, perm, span)]
+
+    def axis_view_steps(self, op: FLayer, rank: int) -> list[s.Step]:
+        """`x.view(b, c * l)`, `x.reshape(b, c, -1)` sized by the tensor's own axes: the axes it
+        merges, as flatten steps (a view that keeps every axis is no step)."""
+        span = op.span
+        groups: list[tuple[int, ...] | None] = []  # None: the -1
+        for _, value, item_span in op.args:
+            if isinstance(value, Batch):
+                groups.append((0,))
+            elif isinstance(value, (AxisSize, AxisProduct)):
+                sizes = (value,) if isinstance(value, AxisSize) else value.sizes
+                for size in sizes:
+                    if size.rank and size.rank != rank:
+                        raise Unsupported("unsupported", f"{size.rank} sizes are unpacked from a "
+                                          f"{rank}-D tensor", size.span)
+                groups.append(tuple(_norm_axis(z.dim, rank, z.span) for z in sizes))
+            elif value == Const(-1) and None not in groups:
+                groups.append(None)
+            else:
+                raise Unsupported("unsupported", f"this {op.kind} mixes sizes of the tensor's axes with "
+                                  "other numbers; archc lifts views that merge whole axes", item_span)
+        covered = sum(len(g) for g in groups if g is not None)
+        filled: list[tuple[int, ...]] = []
+        nxt = 0
+        for g in groups:
+            if g is None:
+                width = rank - covered
+                if width < 1:
+                    raise Unsupported("unsupported", f"the -1 of this {op.kind} stands for no axis", span)
+                g = tuple(range(nxt, nxt + width))
+            if list(g) != list(range(nxt, nxt + len(g))):
+                raise Unsupported("unsupported", f"this {op.kind} reorders or repeats axes; archc lifts "
+                                  "views that merge neighbouring axes in order", span)
+            filled.append(g)
+            nxt += len(g)
+        if nxt != rank:
+            raise Unsupported("unsupported", f"this {op.kind} names {nxt} of the {rank} axes", span)
+        if op.kind == "view" and len(filled) == 2 and filled[0] == (0,) and len(filled[1]) > 1:
+            # kept a view, so that a view of a non-contiguous tensor is still reported
+            args = (s.Arg(None, s.Var("batch", span), span), s.Arg(None, s.Neg(s.Int(1, span), span), span))
+            return [s.Step(None, s.Call("view", args, span, span), span)]
+        steps = []
+        for g in reversed(filled):  # from the last, so earlier axis numbers stay put
+            if len(g) > 1 and g == (1, rank - 1):
+                steps.append(s.Step(None, s.Ref("flatten", span), span))  # the DSL's flatten: axis 1 on
+            elif len(g) > 1:
+                args = (s.Arg(None, s.Int(g[0], span), span), s.Arg(None, s.Int(g[-1], span), span))
+                steps.append(s.Step(None, s.Call("flatten", args, span, span), span))
+        return steps
 
     def view_term(self, op: FLayer) -> s.Term:
         values = [v for _, v, _ in op.args]
@@ -618,23 +699,7 @@ class _ClassEmitter:
                                   span)
             fork = self.tensor_name(op.fork)
             lines[-1] = s.BindStmt(fork, _chain(last), _chain(last).span, _chain(last).span)
-        names: list[str] = []
-        out_rank = rank
-        for i, (branch, py_name) in enumerate(zip(op.branches, op.names, strict=True)):
-            if not branch:
-                names.append(fork)
-                continue
-            inner, branch_rank = self.ops(branch, rank)
-            if i == 0:
-                out_rank = branch_rank
-            steps: list[s.Step] = [s.Step(None, s.Ref(fork, span), span)]
-            for line in inner:
-                if not isinstance(line, list):
-                    raise Unsupported("unsupported", "a join inside a branch is not supported yet", span)
-                steps.extend(line)
-            name = self.tensor_name(py_name)
-            lines.append(s.BindStmt(name, _chain(steps), _chain(steps).span, span))
-            names.append(name)
+        names, out_rank = self.branches(fork, op.branches, op.names, rank, lines, span)
         if op.kind == "return":
             lines.append(s.ReturnStmt(tuple((n, span) for n in names), span))
             return out_rank
@@ -644,6 +709,51 @@ class _ClassEmitter:
                               s.Neg(s.Int(-(op.dim or 0), span), span), span))
         lines.append([s.Step(None, s.Call(op.kind, tuple(args), span, span), span)])
         return out_rank + (op.kind == "stack")
+
+    def branches(
+        self, fork: str, branches: tuple[tuple[FOp, ...], ...], py_names: tuple[str | None, ...], rank: int,
+        lines: list[_Line], span: Span,
+    ) -> tuple[list[str], int]:
+        """Bind each branch from `fork`. Steps that several branches share (the same Python
+        tensor) are bound once and the branches go on from it, so nothing is computed twice."""
+        names: list[str | None] = [None] * len(branches)
+        ranks: list[int] = [rank] * len(branches)
+        done: set[int] = set()
+        for i, branch in enumerate(branches):
+            if i in done:
+                continue
+            if not branch:
+                names[i] = fork
+                continue
+            group = [j for j in range(i, len(branches)) if branches[j] and branches[j][0] is branch[0]]
+            if len(group) > 1:
+                depth = 1
+                while all(len(branches[j]) > depth and branches[j][depth] is branch[depth] for j in group):
+                    depth += 1
+                shared = self.tensor_name(None)
+                inner_rank = self.bind(shared, fork, branch[:depth], lines, span, rank)
+                sub, _ = self.branches(shared, tuple(branches[j][depth:] for j in group),
+                                       tuple(py_names[j] for j in group), inner_rank, lines, span)
+                for j, name in zip(group, sub, strict=True):
+                    names[j] = name
+                    ranks[j] = self.b.rank_ops(branches[j], self.lifted, rank)
+                done.update(group)
+                continue
+            name = self.tensor_name(py_names[i])
+            ranks[i] = self.bind(name, fork, branch, lines, span, rank)
+            names[i] = name
+        return [n for n in names if n is not None], ranks[0]
+
+    def bind(self, name: str, fork: str, ops: tuple[FOp, ...], lines: list[_Line], span: Span,
+             rank: int) -> int:
+        inner, out_rank = self.ops(ops, rank)
+        steps: list[s.Step] = [s.Step(None, s.Ref(fork, span), span)]
+        for line in inner:
+            if not isinstance(line, list):
+                raise Unsupported("unsupported", "a join inside a branch is not supported yet", span)
+            steps.extend(line)
+        lines.append(s.BindStmt(name, _chain(steps), _chain(steps).span, span))
+        return out_rank
 
     def tensor_name(self, wanted: str | None) -> str:
         """A name for a tensor: its Python variable's when free, else h, h2, ..."""
@@ -1049,6 +1159,15 @@ class _Search:
                 and (fixed or (d.is_error and d.code == "shape-mismatch"))]
 
     def evaluate(self, layout: Layout) -> _Outcome:
+        try:
+            return self.evaluate_in(layout)
+        except Unsupported as err:
+            if layout is LAYOUTS[0] or self.options.layout is not None:
+                raise  # the first layout's refusal is the one reported
+            # Some steps hold in one rank only (x[:, :, a : x.shape[-1] - b]): this layout fails.
+            return _Outcome(layout, DEFAULT_ALPHABET, None, None, "", err, None)
+
+    def evaluate_in(self, layout: Layout) -> _Outcome:
         relaxed, pins = self.build(Config(layout, relax=True))
         sets = self.options.sets
         alphabet, alphabet_pin = self.find_alphabet(relaxed, pins)

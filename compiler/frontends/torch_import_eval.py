@@ -23,6 +23,8 @@ from .torch_import_package import MAX_DEPTH as MAX_IMPORT_DEPTH
 from .torch_import_package import MAX_FILES, Found, Package
 from .torch_import_values import (
     ArgObject,
+    AxisOffset,
+    AxisProduct,
     AxisSize,
     Batch,
     BlockNode,
@@ -884,6 +886,13 @@ class Interp:
                 items: list[Val] = [value.first, value.second]
             elif isinstance(value, Opaque):
                 items = [value] * len(target.elts)
+            elif isinstance(value, Method) and value.name == "shape" and isinstance(value.target, Tensor):
+                # `b, c, l = x.shape`: the batch, then axis sizes known once shapes are checked
+                ids, rank, span = value.target.ids, len(target.elts), self.span(target)
+                if ids[0] in self.dry:
+                    items = [DrySize(span)] * rank
+                else:
+                    items = [Batch(), *(AxisSize(ids, d, span, rank) for d in range(1, rank))]
             else:
                 items = self.iterate(value, target)
             if any(isinstance(e, ast.Starred) for e in target.elts) or len(items) != len(target.elts):
@@ -1112,6 +1121,8 @@ class Interp:
         symbol = _OPS.get(type(op))
         if symbol is None:
             raise self.fail(f"the operator in `{_short(node)}` is not supported", node)
+        if isinstance(left, _AXIS) or isinstance(right, _AXIS):
+            return self.axis_arith(symbol, left, right, node)
         if isinstance(left, Sym) or isinstance(right, Sym):
             if symbol == "**" or not all(_numeric(v) for v in (left, right)):
                 raise self.fail(f"`{_short(node)}` on a block parameter is not supported", node)
@@ -1144,6 +1155,54 @@ class Interp:
         raise self.fail(
             f"`{_short(node)}` between a {describe(left)} and a {describe(right)} is not supported", node
         )
+
+    def axis_arith(self, symbol: str, left: Val, right: Val, node: ast.AST) -> Val:
+        """Arithmetic on axis sizes: products of sizes of one tensor (what a view merges) and a
+        size plus or minus a number (the stop of a crop). Other sizes are known only once shapes
+        are checked, so other arithmetic on them is refused."""
+        span = self.span(node)
+
+        def sizes(v: Val) -> tuple[AxisSize, ...] | None:
+            if isinstance(v, AxisSize):
+                return (v,)
+            return v.sizes if isinstance(v, AxisProduct) else None
+
+        a, b = sizes(left), sizes(right)
+        if symbol == "*" and a is not None and b is not None:
+            if a[0].tensor_ids[-1] != b[0].tensor_ids[-1]:
+                raise self.fail(f"`{_short(node)}` multiplies sizes of two different tensors", node)
+            return AxisProduct((*a, *b), span)
+        offset_ok = (Const, Sym)
+        if symbol in ("+", "-"):
+            if isinstance(left, AxisSize) and isinstance(right, offset_ok) and _numeric(right):
+                return AxisOffset(left, right if symbol == "+" else self.negate(right, node), span)
+            if isinstance(left, AxisOffset) and isinstance(right, offset_ok) and _numeric(right):
+                op = ast.Add() if symbol == "+" else ast.Sub()
+                return AxisOffset(left.size, self.binop(op, left.offset, right, node), span)
+            if isinstance(right, AxisSize) and isinstance(left, offset_ok) and symbol == "+" and _numeric(left):
+                return AxisOffset(right, left, span)
+        raise self.fail(
+            f"`{_short(node)}`: the sizes of axes other than the batch are known only once shapes are "
+            "checked; archc lifts them in a view that merges axes (`x.view(b, c * l)`) and in the stop "
+            "of a slice (`x[:, :, 5 : x.shape[-1] - 5]`)",
+            node,
+            help="write the size as a number, or the view as x.flatten(1)",
+        )
+
+    def negate(self, value: Val, node: ast.AST) -> Val:
+        """-value, for a whole number or one that follows a constructor argument."""
+        span = self.span(node)
+
+        def neg(expr: s.Expr) -> s.Expr:
+            return expr.operand if isinstance(expr, s.Neg) else s.Neg(expr, span)
+
+        if isinstance(value, Sym):
+            return Sym(neg(value.expr))
+        if isinstance(value, Const) and value.expr is not None and _is_num(value.value):
+            return Const(-value.value, neg(value.expr))  # type: ignore[operator]
+        if isinstance(value, Const) and _is_num(value.value):
+            return Const(-value.value)  # type: ignore[operator]
+        raise self.fail(f"`{_short(node)}` is not supported", node)
 
     def arith(self, symbol: str, a: object, b: object, node: ast.AST) -> int | float | str:
         if isinstance(a, str) and isinstance(b, str) and symbol == "+":
@@ -1282,12 +1341,17 @@ class Interp:
     def tensor_index(self, tensor: Tensor, node: ast.Subscript, frame: Frame) -> Val:
         elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         picks: list[tuple[int, int]] = []
+        bounded: list[tuple[int, ast.Slice]] = []
         ellipsis = -1
         for pos, elt in enumerate(elts):
             if isinstance(elt, ast.Slice):
-                if elt.lower or elt.upper or elt.step:
-                    raise self.fail(f"the slice in `{_short(node)}` is not supported; archc takes one "
-                                    "position of an axis (`x[:, -1, :]`)", elt)
+                if elt.step is not None:
+                    step = self.eval(elt.step, frame)
+                    if step != Const(1) and step != Const(None):
+                        raise self.fail(f"the step of the slice in `{_short(node)}` is not supported; "
+                                        "archc lifts slices that drop positions at the ends", elt)
+                if elt.lower or elt.upper:
+                    bounded.append((pos, elt))
                 continue
             if isinstance(elt, ast.Constant) and elt.value is Ellipsis:
                 if ellipsis >= 0:
@@ -1299,6 +1363,13 @@ class Interp:
                     and not isinstance(value.value, bool)):
                 raise self.fail(f"`{_short(node)}`: only whole-number positions are supported", elt)
             picks.append((pos, value.value))
+        if bounded:
+            if len(bounded) != 1 or picks:
+                raise self.fail(f"`{_short(node)}`: archc lifts a slice of one axis (a crop) or one "
+                                "position of one axis, not both or several", node)
+            pos, elt = bounded[0]
+            dim = pos if ellipsis < 0 or pos < ellipsis else pos - len(elts)
+            return self.crop_slice(tensor, dim, elt, frame)
         if len(picks) != 1:
             raise self.fail(f"`{_short(node)}`: archc takes exactly one position of one axis", node)
         pos, index = picks[0]
@@ -1306,6 +1377,51 @@ class Interp:
         span = self.span(node)
         return self.step(tensor, FLayer("select", (("dim", Const(dim), span), ("index", Const(index), span)),
                                         span))
+
+    def crop_slice(self, tensor: Tensor, dim: int, elt: ast.Slice, frame: Frame) -> Val:
+        """`x[:, :, a:-b]`, `x[..., a : x.shape[-1] - b]`: a crop of one axis, `a` positions from
+        the start and `b` from the end (numbers or constructor arguments)."""
+        span = self.span(elt)
+        shown = ast.unparse(elt)
+        left: Val = Const(0)
+        if elt.lower is not None:
+            left = self.eval(elt.lower, frame)
+            if not _numeric(left) or (isinstance(left, Const) and not _whole(left.value)):
+                raise self.fail(f"the start of the slice `{shown}` must be a whole number", elt.lower)
+            if isinstance(left, Const) and left.value < 0:  # type: ignore[operator]
+                raise self.fail(
+                    f"the slice `{shown}` keeps the last positions of an axis; archc lifts slices that "
+                    "drop positions at both ends (`x[:, :, a:-b]`)", elt.lower,
+                )
+        right: Val = Const(0)
+        axis_dim: Val = Const(None)
+        if elt.upper is not None:
+            stop = self.eval(elt.upper, frame)
+            if isinstance(stop, (AxisSize, AxisOffset)):
+                size = stop if isinstance(stop, AxisSize) else stop.size
+                if size.tensor_ids[-1] != tensor.ids[-1]:
+                    raise self.fail(f"the slice `{shown}` stops at a size of another tensor; archc lifts "
+                                    "stops counted from the end of the axis sliced", elt.upper)
+                axis_dim = Const(size.dim)
+                right = Const(0) if isinstance(stop, AxisSize) else self.negate(stop.offset, elt.upper)
+            elif isinstance(stop, Const) and _whole(stop.value) and stop.value < 0:  # type: ignore[operator]
+                right = self.negate(stop, elt.upper)
+            elif isinstance(stop, Sym) and isinstance(stop.expr, s.Neg):
+                right = Sym(stop.expr.operand)
+            elif isinstance(stop, Const) and _whole(stop.value) and stop.expr is not None and isinstance(
+                stop.expr, s.Neg
+            ):
+                right = Const(-stop.value, stop.expr.operand)  # type: ignore[operator]
+            else:
+                raise self.fail(
+                    f"the stop of the slice `{shown}` depends on the axis length; archc lifts stops "
+                    "counted from the end (`-b`, `x.shape[-1] - b`)", elt.upper,
+                )
+        if isinstance(right, Const) and isinstance(right.value, int) and right.value < 0:
+            raise self.fail(f"the slice `{shown}` stops past the end of the axis", elt.upper or elt)
+        return self.step(tensor, FLayer("slice", (
+            ("dim", Const(dim), span), ("left", left, span), ("right", right, span), ("axis", axis_dim, span),
+        ), span))
 
     # ------------------------------------------------------------ calls
 
@@ -2087,6 +2203,13 @@ class Interp:
                 pairs = [(v, pairs[0][1]) for v in values[0].items]
             shape: list[tuple[str | None, Val, Span]] = []
             for value, item_span in pairs:
+                if isinstance(value, (AxisSize, AxisProduct)):
+                    first = value if isinstance(value, AxisSize) else value.sizes[0]
+                    if first.tensor_ids[-1] != tensor.ids[-1]:
+                        raise self.fail(f"x.{name}() is given a size of another tensor; archc lifts views "
+                                        "sized by the tensor they reshape", item_span)
+                    shape.append((None, value, item_span))
+                    continue
                 if not isinstance(value, (Const, Batch, Sym)) or (
                     isinstance(value, Const)
                     and (not isinstance(value.value, int) or isinstance(value.value, bool))
@@ -2176,6 +2299,7 @@ class Interp:
         raise Unsupported("unsupported", f"a {describe(value)} cannot be a layer argument", span)
 
 
+_AXIS = (AxisSize, AxisProduct, AxisOffset)
 _OPS: dict[type, str] = {
     ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
     ast.Pow: "**",

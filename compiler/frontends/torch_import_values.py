@@ -119,6 +119,24 @@ class AxisSize:
     tensor_ids: tuple[int, ...]
     dim: int
     span: Span
+    rank: int = 0  # the rank an unpacking (`b, c, l = x.shape`) claims; 0 when none does
+
+
+@dataclass(frozen=True)
+class AxisProduct:
+    """`x.size(1) * x.size(2)`: the product of sizes of axes of one tensor (a view merging them)."""
+
+    sizes: tuple[AxisSize, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class AxisOffset:
+    """`x.shape[-1] - 10`: an axis size plus a number (the stop of a crop's slice)."""
+
+    size: AxisSize
+    offset: Val  # a whole number, or a Sym or Const that follows a constructor argument
+    span: Span
 
 
 @dataclass(frozen=True)
@@ -349,7 +367,7 @@ class Pair:
 
 
 Val = Union[
-    Const, Sym, TupleV, ListV, DictV, ArgObject, ModuleRef, LambdaV, DrySize, AxisSize, Namespace, ClassRef,
+    Const, Sym, TupleV, ListV, DictV, ArgObject, ModuleRef, LambdaV, DrySize, AxisSize, AxisProduct, AxisOffset, Namespace, ClassRef,
     FuncRef, BuiltinRef, SelfV, SuperV, Opaque, Batch, Training, Method, ModV, Tensor, Pair, ModListV,
 ]
 
@@ -369,6 +387,7 @@ def describe(v: Val) -> str:
         Training: "self.training", Method: "method", Tensor: "tensor", Pair: "tuple",
         ModListV: "nn.ModuleList", ModuleRef: "module of the package", LambdaV: "lambda",
         DrySize: "size measured by a dry run", AxisSize: "size of an axis other than the batch",
+        AxisProduct: "product of axis sizes", AxisOffset: "axis size plus a number",
     }
     if isinstance(v, Opaque):
         return v.what
