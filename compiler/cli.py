@@ -168,7 +168,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     if loaded.tree is None or any(d.is_error for d in loaded.diagnostics):
         return _fail(loaded.diagnostics)
     # The imported architecture must itself check; its problems point into the input file.
-    result = check_tree(loaded.source, loaded.tree, all_sets, None, loaded.reporter)
+    checked_sets = {k: v for k, v in all_sets.items() if k not in loaded.consumed}
+    result = check_tree(loaded.source, loaded.tree, checked_sets, None, loaded.reporter)
     if not result.ok:
         return _fail(result.diagnostics)
     text = unparse(loaded.tree, loaded.header)

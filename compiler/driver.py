@@ -55,9 +55,39 @@ _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][+-]?[0-9]+)?")
 
 
+def _split_top(text: str) -> list[str]:
+    """`text` split at the commas outside brackets and quotes."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
 def parse_value(text: str) -> Value:
-    """A --set value: a number, true/false, none, or a string (quotes optional)."""
+    """A --set value: a number, true/false, none, a string (quotes optional), or a list or
+    tuple of values (`[64,64,128]`, `(3,3)`: per-layer widths), read as a tuple."""
     text = text.strip()
+    if len(text) >= 2 and (text[0], text[-1]) in (("[", "]"), ("(", ")")):
+        inner = text[1:-1].strip()
+        if not inner:
+            return ()
+        items = _split_top(inner)
+        if items[-1].strip() == "":
+            items.pop()  # a trailing comma: (3,)
+        if any(not item.strip() for item in items):
+            raise UsageError(f"--set value {text[:40]} has an empty item")
+        return tuple(parse_value(item) for item in items)
     if _INT.fullmatch(text):
         # Python refuses to convert more than 4,300 digits; no size has more than 19.
         if len(text.lstrip("+-").lstrip("0")) > 19:
@@ -97,7 +127,9 @@ def parse_sets(items: Sequence[str]) -> dict[str, list[Value]]:
                 f"--set {name}: the value is {len(values):,} characters long; at most "
                 f"{MAX_SET_CHARS:,} are read"
             )
-        out[name] = [parse_value(v) for v in values.split(",")]
+        if values.count("[") != values.count("]") or values.count("(") != values.count(")"):
+            raise UsageError(f"--set {name}: the brackets of {values[:40]!r} do not match")
+        out[name] = [parse_value(v) for v in _split_top(values)]
     return out
 
 
@@ -125,6 +157,8 @@ def run_path(
         return loaded, Result(
             loaded.source, [], apply_allows(list(loaded.diagnostics), loaded.source)
         )
+    if sets and loaded.consumed:
+        sets = {k: v for k, v in sets.items() if k not in loaded.consumed}
     result = check_tree(loaded.source, loaded.tree, sets, arch_name, loaded.reporter)
     return loaded, result
 

@@ -218,6 +218,52 @@ def test_other_lists_lift_when_written_as_the_default(
     assert_equivalent(module, text, (4, 240), torch_module)
 
 
+@pytest.mark.torch
+def test_set_of_a_list_lifts_at_that_list(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """The advice in the header: `--set filters=[...]` lifts at other per-layer values."""
+    text = lift_text(LISTS, capsys, tmp_path, "--set", "filters=[8,16,24]", "--set", "kernels=(5,5,9)")
+    assert "# constructor argument `filters` is read at --set [8, 16, 24]: not a parameter" in text
+    assert "conv1d(24, 9, padding = 4)" in text
+    module = original(LISTS, torch_module, filters=[8, 16, 24], kernels=(5, 5, 9))
+    assert_equivalent(module, text, (4, 240), torch_module)
+    # lint and compile of the .py take it too, and a misspelt name is still an error
+    code, diags = lint_json(capsys, LISTS, "--set", "filters=[8,16,24]")
+    assert code == 0 and not [d for d in diags if d["severity"] == "error"], diags
+    code, diags = lint_json(capsys, LISTS, "--set", "filters=[8,16,24]", "--set", "filtrs=[1]")
+    assert code == 1 and [d["code"] for d in diags if d["severity"] == "error"] == ["bad-set"], diags
+    out = tmp_path / "gen"
+    code, _, err = run_cli(capsys, "compile", str(LISTS), "--set", "filters=[8,16,24]", "-o", str(out))
+    assert code == 0, err
+    assert "nn.Conv1d(16, 24, kernel_size=3, padding=1)" in (out / "per_layer_lists.py").read_text()
+
+
+def test_set_values_split_outside_brackets() -> None:
+    from archc.driver import parse_sets
+    from archc.frontends.files import UsageError
+
+    assert parse_sets(["k=(5,1),(7,1)", "w=[64, 64,128]", "one=(3,)", "n=2,3", "s='a,b'"]) == {
+        "k": [(5, 1), (7, 1)], "w": [(64, 64, 128)], "one": [(3,)], "n": [2, 3], "s": ["a,b"],
+    }
+    assert parse_sets(["nested=[[1,2],[3]]"]) == {"nested": [((1, 2), (3,))]}
+    for bad in ("k=(5,1", "k=[1,,2]", "k=5)"):
+        with pytest.raises(UsageError):
+            parse_sets([bad])
+
+
+def test_a_tuple_parameter_of_an_arch_takes_a_tuple(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "t.arch"
+    path.write_text("arch t(k = (3, 1), classes = 2, length = 100, alphabet = 4) {\n"
+                    "    input (batch, channels, length, width: 1)\n"
+                    "    c = conv2d(8, k) | flatten | fc = linear(classes)\n}\n")
+    code, _, err = run_cli(capsys, "compile", str(path), "--set", "k=(5,1)", "-o", str(tmp_path / "out"))
+    assert code == 0, err
+    assert "k: tuple = (5, 1)" in (tmp_path / "out" / "t.py").read_text()
+    code, diags = lint_json(capsys, path, "--set", "classes=(5,1)")
+    assert code == 1 and diags[0]["code"] == "bad-set" and "not a tuple" in diags[0]["message"], diags
+
+
 def test_lstm_at_the_end_of_a_sequential_is_refused_as_such(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

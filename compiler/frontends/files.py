@@ -40,6 +40,7 @@ class Loaded:
     tree: s.File | None
     reporter: Reporter
     header: list[str] = field(default_factory=list)  # comment lines for an imported .arch
+    consumed: frozenset[str] = frozenset()  # --set names the front end used up (a lifted list)
 
     @property
     def diagnostics(self) -> list[Diagnostic]:

@@ -275,9 +275,12 @@ class _Importer:
         return None
 
 
-def _const(value: Value) -> Const | None:
+def _const(value: Value) -> Const | TupleV | None:
     if isinstance(value, (int, float, str, bool)) or value is None:
         return Const(value)
+    if isinstance(value, tuple):  # --set widths=[64,64]: per-layer values
+        items = [_const(v) for v in value]
+        return TupleV(tuple(i for i in items if i is not None)) if None not in items else None
     return None
 
 
@@ -464,7 +467,8 @@ class _Builder:
             return steps
         if op.kind == "slice":
             return self.slice_steps(op, rank)
-        if op.kind in ("view", "reshape") and any(isinstance(v, (AxisSize, AxisProduct)) for _, v, _ in op.args):
+        axis_sized = any(isinstance(v, (AxisSize, AxisProduct)) for _, v, _ in op.args)
+        if op.kind in ("view", "reshape") and axis_sized:
             return self.axis_view_steps(op, rank)
         if op.kind in ("view", "reshape"):
             return [s.Step(None, self.view_term(op), op.span)]
@@ -491,13 +495,16 @@ class _Builder:
         span = op.span
         dim = _norm_axis(_int(args["dim"], 0), rank, span)
         axis = args["axis"]
-        if isinstance(axis, Const) and isinstance(axis.value, int) and _norm_axis(axis.value, rank, span) != dim:
+        if isinstance(axis, Const) and isinstance(axis.value, int) and (
+            _norm_axis(axis.value, rank, span) != dim
+        ):
             raise Unsupported("unsupported", f"the slice stops at the size of axis {axis.value}, not of "
                               "the axis it slices", span)
         if dim == 0:
             raise Unsupported("unsupported", "this slice drops samples of the batch", span)
-        crop = s.Step(None, s.Call("crop", (s.Arg(None, self.expr(args["left"], span), span),
-                                            s.Arg(None, self.expr(args["right"], span), span)), span, span), span)
+        bounds = (s.Arg(None, self.expr(args["left"], span), span),
+                  s.Arg(None, self.expr(args["right"], span), span))
+        crop = s.Step(None, s.Call("crop", bounds, span, span), span)
         if dim == rank - 1:
             return [crop]
         order = list(range(rank))
@@ -1165,7 +1172,7 @@ class _Search:
             if layout is LAYOUTS[0] or self.options.layout is not None:
                 raise  # the first layout's refusal is the one reported
             # Some steps hold in one rank only (x[:, :, a : x.shape[-1] - b]): this layout fails.
-            return _Outcome(layout, DEFAULT_ALPHABET, None, None, "", err, None)
+            return _Outcome(layout, DEFAULT_ALPHABET, None, None, "", None, err)
 
     def evaluate_in(self, layout: Layout) -> _Outcome:
         relaxed, pins = self.build(Config(layout, relax=True))
@@ -1353,7 +1360,7 @@ class _Search:
         if fixed:
             header.append(f"read when lifting, not followed by the .arch: {', '.join(fixed)} (lift "
                           "again with --set NAME=VALUE to change them)")
-        return Loaded(self.source, tree, self.rep, header)
+        return Loaded(self.source, tree, self.rep, header, frozenset(self.interp.consumed))
 
 
 def _var_names(node: object) -> set[str]:

@@ -240,6 +240,7 @@ class Interp:
         self.owner: dict[int, str] = {}  # id of a method's FunctionDef -> its class
         # --set values for the model class, and the parameters its object arguments' fields become.
         self.given: dict[str, Val] = {}
+        self.consumed: set[str] = set()  # --set lists read by the constructor (no DSL parameter)
         self.field_params: dict[str, s.Param] = {}
         self.parser_defaults = _argparse_defaults(tree)  # `--name` options the file declares, by dest
         self.option_fields: dict[str, dict[str, Const]] = {}  # fields read at those defaults
@@ -642,10 +643,14 @@ class Interp:
                     pname = self.renames.get(arg.arg, arg.arg)
                     value = Const(value.value, s.Var(pname, span))
                     out.append(s.Param(pname, self.to_expr(Const(value.value), span), span))
-                if isinstance(value, (ListV, TupleV)) and default_node is not None and arg.arg not in given:
-                    # --set gives one number per name: a list stays what the file writes.
-                    note = (f"constructor argument `{arg.arg}` is read at its default "
-                            f"{_short(default_node)}: not a parameter (edit it and lift again to change it)")
+                if isinstance(value, (ListV, TupleV)) and (default_node is not None or arg.arg in given):
+                    # The DSL has no indexing: a list is read at one value when lifting.
+                    if arg.arg in given:
+                        self.consumed.add(arg.arg)
+                    at = (f"--set {self.show_value(value)}" if arg.arg in given
+                          else f"its default {_short(default_node)}" if default_node is not None else "")
+                    note = (f"constructor argument `{arg.arg}` is read at {at}: not a parameter (lift "
+                            f"again with --set {arg.arg}=[...] for other values)")
                     if note not in self.notes:
                         self.notes.append(note)
                 frame.names[arg.arg] = value
@@ -1179,7 +1184,9 @@ class Interp:
             if isinstance(left, AxisOffset) and isinstance(right, offset_ok) and _numeric(right):
                 op = ast.Add() if symbol == "+" else ast.Sub()
                 return AxisOffset(left.size, self.binop(op, left.offset, right, node), span)
-            if isinstance(right, AxisSize) and isinstance(left, offset_ok) and symbol == "+" and _numeric(left):
+            if isinstance(right, AxisSize) and isinstance(left, offset_ok) and symbol == "+" and (
+                _numeric(left)
+            ):
                 return AxisOffset(right, left, span)
         raise self.fail(
             f"`{_short(node)}`: the sizes of axes other than the batch are known only once shapes are "
@@ -1188,6 +1195,11 @@ class Interp:
             node,
             help="write the size as a number, or the view as x.flatten(1)",
         )
+
+    def show_value(self, value: Val) -> str:
+        if isinstance(value, (TupleV, ListV)):
+            return "[" + ", ".join(self.show_value(v) for v in value.items) + "]"
+        return repr(value.value) if isinstance(value, Const) else describe(value)
 
     def negate(self, value: Val, node: ast.AST) -> Val:
         """-value, for a whole number or one that follows a constructor argument."""
