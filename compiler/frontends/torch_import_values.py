@@ -367,8 +367,9 @@ class Pair:
 
 
 Val = Union[
-    Const, Sym, TupleV, ListV, DictV, ArgObject, ModuleRef, LambdaV, DrySize, AxisSize, AxisProduct, AxisOffset,
-    Namespace, ClassRef, FuncRef, BuiltinRef, SelfV, SuperV, Opaque, Batch, Training, Method, ModV, Tensor, Pair, ModListV,
+    Const, Sym, TupleV, ListV, DictV, ArgObject, ModuleRef, LambdaV, DrySize, AxisSize, AxisProduct,
+    AxisOffset, Namespace, ClassRef, FuncRef, BuiltinRef, SelfV, SuperV, Opaque, Batch, Training, Method,
+    ModV, Tensor, Pair, ModListV,
 ]
 
 
