@@ -313,3 +313,35 @@ def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
     assert proc.stderr.startswith("archc: error: cannot write")
     assert "Traceback" not in proc.stderr
     assert blocker.read_text() == "not a directory\n"
+
+
+LSTM_LAST = (
+    "arch m(classes = 2, length = 40, alphabet = 4) {\n"
+    "  c = conv1d(8, 5) | permute(0, 2, 1)\n"
+    "  rnn = seq { l = lstm(6, batch_first = true, bidirectional = true) } | mean(1)\n"
+    "  fc = linear(classes)\n}\n"
+)
+
+
+@pytest.mark.torch
+def test_an_lstm_ending_an_outermost_seq_is_unpacked_where_it_is_called(torch_module: Any) -> None:
+    """nn.Sequential(nn.LSTM(...)) returns the LSTM's tuple: the call unpacks it, the keys are
+    `rnn.0.weight_ih_l0` (and `l.` for the name), and the output is the LSTM's, averaged."""
+    torch = torch_module
+    code = compile_source(LSTM_LAST)
+    assert "x, _ = self.rnn(x)" in code
+    module = build_module(LSTM_LAST).eval()
+    assert "rnn.0.weight_ih_l0" in module.state_dict()
+    x = torch.randn(3, 4, 40)
+    with torch.no_grad():
+        h = module.c(x).permute(0, 2, 1)
+        want = module.fc(module.rnn[0](h)[0].mean(dim=1))
+        assert torch.equal(module(x), want)
+
+
+def test_an_lstm_inside_a_nested_seq_is_still_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "m.arch"
+    path.write_text(LSTM_LAST.replace("rnn = seq { l = lstm(", "rnn = seq { inner = seq { l = lstm(").replace(
+        "bidirectional = true) }", "bidirectional = true) } }"))
+    assert main(["lint", str(path)]) == 1
+    assert "error[lstm-in-seq]" in capsys.readouterr().out

@@ -264,19 +264,24 @@ def test_a_tuple_parameter_of_an_arch_takes_a_tuple(capsys: pytest.CaptureFixtur
     assert code == 1 and diags[0]["code"] == "bad-set" and "not a tuple" in diags[0]["message"], diags
 
 
-def test_lstm_at_the_end_of_a_sequential_is_refused_as_such(
+def test_lstm_at_the_end_of_a_sequential_lifts_and_a_nested_one_is_refused_as_such(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     path = tmp_path / "m.py"
-    path.write_text(
+    source = (
         HEAD + "class TorchModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
         "        self.rnn = nn.Sequential(nn.LSTM(4, 8, batch_first=True))\n        self.fc = nn.Linear(8, 2)\n\n"
         "    def forward(self, x):\n        out, _ = self.rnn(x.transpose(1, 2))\n        return self.fc(out[:, -1, :])\n"
     )
+    path.write_text(source)
+    code, diags = lint_json(capsys, path, "--set", "length=50")
+    assert code == 0 and not [d for d in diags if d["severity"] == "error"], diags
+    path.write_text(source.replace("nn.Sequential(nn.LSTM(4, 8, batch_first=True))",
+                                   "nn.Sequential(nn.Sequential(nn.LSTM(4, 8, batch_first=True)))"))
     code, diags = lint_json(capsys, path, "--set", "length=50")
     assert code == 1
-    assert [(d["code"], d["line"], d["column"]) for d in diags] == [("unsupported", 6, 34)]
-    assert diags[0]["message"].startswith("an nn.LSTM at the end of an nn.Sequential is not lifted yet")
+    assert [(d["code"], d["line"], d["column"]) for d in diags] == [("unsupported", 6, 48)]
+    assert diags[0]["message"].startswith("an nn.LSTM at the end of an nn.Sequential inside another")
     assert "cannot loop over a tensor" not in diags[0]["message"]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_torch_import_real import MORE, assert_equivalent, lift_text, lint_json, original
+from test_torch_import_real import MORE, assert_equivalent, lift_text, lint_json, original, run_cli
 
 LAMBDAS = MORE / "lambda_layers.py"
 
@@ -361,3 +361,57 @@ def test_a_view_by_unpacked_sizes_of_a_cropped_tensor_is_reported_as_torch_would
     fixed.write_text(text.replace("tracks.view(", "tracks.reshape("))
     code, diags = lint_json(capsys, fixed, "--set", "length=120")
     assert code == 0, diags
+
+
+ZOO = MORE / "zoo_conventions.py"
+
+
+@pytest.mark.torch
+def test_model_zoo_conventions_lift(capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any) -> None:
+    """Activations from torch.nn.modules.activation, an LSTM as the last module of its own
+    nn.Sequential, a def inside __init__, str.format, numpy.round, and forward arguments left at
+    their defaults (`x * scale + shift` with 1 and 0 is the tensor itself)."""
+    text = lift_text(ZOO, capsys, tmp_path, "--set", "length=200")
+    assert "conv = conv1d(n_filters, 11, padding = 5) | act = relu | pool = maxpool1d(4)" in text
+    assert "bdlstm = seq { lstm(hidden, batch_first = true, bidirectional = true) } | mean(1)" in text
+    assert "head = linear(n_targets) | out = sigmoid" in text
+    # the rounded width is a number, and the header says which arguments it no longer follows
+    assert "mix = conv1d(72, 1)" in text
+    assert "is written as its value: it does not follow divisible_by, n_filters, width_mult" in text
+    assert_equivalent(original(ZOO, torch_module), text, (4, 200), torch_module)
+    assert_equivalent(original(ZOO, torch_module, hidden=16, n_targets=5), text, (4, 200), torch_module,
+                      hidden=16, n_targets=5)
+    out = tmp_path / "gen"
+    code, _, err = run_cli(capsys, "compile", str(tmp_path / "zoo_conventions.arch"), "-o", str(out))
+    assert code == 0, err
+    assert "x, _ = self.bdlstm(x)" in (out / "zoo_conventions.py").read_text()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "words"),
+    [
+        ("x * scale + shift", "x * scale + 0.5", "x * scale + 0.5", "not arithmetic with numbers"),
+        ("nn.Sequential(nn.LSTM(wide, hidden, batch_first=True, bidirectional=True))",
+         "nn.Sequential(nn.Sequential(nn.LSTM(wide, hidden, batch_first=True, bidirectional=True)))",
+         "nn.LSTM(", "inside another is not lifted yet"),
+        ('"cnn_lstm.{}.{}".format(n_filters, hidden)', '"cnn_lstm.{:03d}".format(n_filters)',
+         '"cnn_lstm.{:03d}".format(n_filters)', "plain format fields"),
+    ],
+)
+def test_model_zoo_conventions_refusals(
+    old: str, new: str, where: str, words: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from test_torch_import_real import line_of
+
+    source = ZOO.read_text()
+    if old == "x * scale + shift":
+        source = source.replace("self.out(self.head(x) * scale + shift)", "self.out(self.head(x) * scale + 0.5)")
+    else:
+        source = source.replace(old, new)
+    path = tmp_path / "zoo.py"
+    path.write_text(source)
+    code, diags = lint_json(capsys, path, "--set", "length=200")
+    assert code == 1
+    errors = [d for d in diags if d["severity"] == "error"]
+    assert errors[0]["code"] == "unsupported" and words in errors[0]["message"], errors
+    assert errors[0]["line"] == line_of(source, where.replace("x * scale", "self.head(x) * scale"))

@@ -774,7 +774,11 @@ class _Emitter:
                 module = attr.module if attr is not None else None
                 if isinstance(module, ir.ModuleList) and op.index is not None:
                     module = module.items[op.index]
-                while isinstance(module, ir.AttrRef):  # an alias of an LSTM returns a tuple too
+                while isinstance(module, (ir.AttrRef, ir.Sequential)):
+                    # an alias of an LSTM returns a tuple too, and so does a seq ending in one
+                    if isinstance(module, ir.Sequential):
+                        module = module.items[-1] if module.items else None
+                        continue
                     aliased = attrs.get(module.name)
                     module = aliased.module if aliased is not None else None
                 kind = module.kind if isinstance(module, ir.Layer) else ""

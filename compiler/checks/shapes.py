@@ -1656,6 +1656,7 @@ class ShapeChecker:
     def __init__(self, reporter: Reporter) -> None:
         self.rep = reporter
         self.layout = Layout(())
+        self.seq_depth = 0  # nesting of the nn.Sequential being checked
         # Per block: input sizes some instance takes as constructor arguments, and those
         # every instance must take so that one class serves them all (see check()).
         self.took: defaultdict[str, set[str]] = defaultdict(set)
@@ -2054,17 +2055,22 @@ class ShapeChecker:
         if isinstance(module, ir.Sequential):
             items = []
             shapes = []
-            for item in module.items:
-                item_ctx = Ctx(
-                    self.rep,
-                    item.name if isinstance(item, ir.AttrRef) else _kind(item, ctx.name),
-                    item.span,
-                    ctx.where,
-                )
-                self.seq_item(item, state)
-                checked, shape = self.module(item, shape, state, item_ctx)
-                items.append(checked)
-                shapes.append(shape)
+            self.seq_depth += 1
+            try:
+                for i, item in enumerate(module.items):
+                    item_ctx = Ctx(
+                        self.rep,
+                        item.name if isinstance(item, ir.AttrRef) else _kind(item, ctx.name),
+                        item.span,
+                        ctx.where,
+                    )
+                    # The last module of an outermost seq may return a tuple: the call unpacks it.
+                    self.seq_item(item, state, last=i == len(module.items) - 1 and self.seq_depth == 1)
+                    checked, shape = self.module(item, shape, state, item_ctx)
+                    items.append(checked)
+                    shapes.append(shape)
+            finally:
+                self.seq_depth -= 1
             return replace(module, items=tuple(items), shapes=tuple(shapes)), shape
         if isinstance(module, ir.ModuleList):  # pragma: no cover - the resolver indexes lists
             raise AssertionError("a module list is called through its items")
@@ -2082,7 +2088,7 @@ class ShapeChecker:
             return replace(module, varies=True, calls=(*module.calls, cls)), out_shape
         return replace(module, cls=cls, dim_args=dim_args), out_shape
 
-    def seq_item(self, item: ir.ModuleExpr, state: _ClassState) -> None:
+    def seq_item(self, item: ir.ModuleExpr, state: _ClassState, last: bool = False) -> None:
         """An nn.Sequential holds modules and passes each one's output on as it is."""
         target = item
         seen: set[str] = set()
@@ -2103,14 +2109,14 @@ class ShapeChecker:
                 item.span,
                 help="move it out of the seq, before or after it",
             )
-        if target.kind == "lstm":
+        if target.kind == "lstm" and not last:
             raise self.rep.fatal(
                 "lstm-in-seq",
                 "an `lstm` inside `seq` passes its whole (output, (h, c)) tuple to the next step: "
                 "nn.Sequential does not unpack it",
                 item.span,
-                help="move the lstm out of the seq and name it: at the class level archc "
-                "unpacks `x, _ = self.lstm(x)`",
+                help="move the lstm out of the seq and name it, or make it the seq's last step: "
+                "archc unpacks `x, _ = self.lstm(x)` where the class calls it",
             )
         if target.kind == "multiheadattention":  # added layers (layers branch)
             raise self.rep.fatal(

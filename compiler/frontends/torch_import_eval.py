@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import math
+import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,6 +242,8 @@ class Interp:
         # --set values for the model class, and the parameters its object arguments' fields become.
         self.given: dict[str, Val] = {}
         self.consumed: set[str] = set()  # --set lists read by the constructor (no DSL parameter)
+        self.floats: set[str] = set()  # parameters whose values are floats
+        self.unfollowed: set[str] = set()  # parameters a size written as its number came from
         self.field_params: dict[str, s.Param] = {}
         self.parser_defaults = _argparse_defaults(tree)  # `--name` options the file declares, by dest
         self.option_fields: dict[str, dict[str, Const]] = {}  # fields read at those defaults
@@ -641,6 +644,8 @@ class Interp:
                     # The argument becomes an architecture parameter of the same name (renamed
                     # when a layer has that name: `self.pool = nn.MaxPool1d(pool)`).
                     pname = self.renames.get(arg.arg, arg.arg)
+                    if isinstance(value.value, float):
+                        self.floats.add(pname)
                     value = Const(value.value, s.Var(pname, span))
                     out.append(s.Param(pname, self.to_expr(Const(value.value), span), span))
                 if isinstance(value, (ListV, TupleV)) and (default_node is not None or arg.arg in given):
@@ -745,8 +750,18 @@ class Interp:
         self.top_start = start.ids[0] if len(self.lifting) == 1 else -1
         frame = Frame({positional[0].arg: self_v, positional[1].arg: start}, self_v,
                       globals=self.home(fn))
-        for extra in [*positional[2:], *args.kwonlyargs]:
-            frame.names[extra.arg] = Opaque(f"the extra forward argument `{extra.arg}`", self.span(extra))
+        # Called as model(x), the other arguments take their defaults (`alpha=0`, `embeddings=False`).
+        defaults: list[ast.expr | None] = [*([None] * (len(positional) - len(args.defaults))), *args.defaults]
+        pairs = [*zip(positional, defaults, strict=True),
+                 *zip(args.kwonlyargs, args.kw_defaults, strict=True)]
+        for extra, default in pairs[2:] if len(positional) >= 2 else []:
+            value: Val = Opaque(f"the extra forward argument `{extra.arg}`", self.span(extra))
+            if default is not None:
+                with contextlib.suppress(Unsupported):
+                    got = self.eval(default, Frame({}, None, globals=self.home(fn)))
+                    if isinstance(got, (Const, TupleV)):
+                        value = got
+            frame.names[extra.arg] = value
         self_v.in_forward = True
         self.forwarding = True
         result: Val = Const(None)
@@ -839,6 +854,9 @@ class Interp:
             self.exec_body(stmt.body, frame)
         elif isinstance(stmt, (ast.Pass, ast.Assert)):
             return  # assertions check, they do not build anything
+        elif isinstance(stmt, ast.FunctionDef) and not stmt.decorator_list:
+            # `def _round(x): ...` inside __init__: a helper it calls, with the names around it
+            frame.names[stmt.name] = FuncRef(stmt, None, frame.names)
         else:
             what = type(stmt).__name__.lower()
             raise self.fail(f"a `{what}` statement is not supported here", stmt,
@@ -1090,7 +1108,9 @@ class Interp:
                 return owner.first
             if attr == "indices":
                 return Opaque("the indices torch.max returns", self.span(node))
-        if isinstance(owner, (Tensor, ListV, SuperV)):
+        if isinstance(owner, (Tensor, ListV, SuperV)) or (
+            isinstance(owner, Const) and isinstance(owner.value, str) and attr in _STR_METHODS
+        ):
             return Method(owner, attr, self.span(node))
         raise self.fail(f"`.{attr}` of a {describe(owner)} is not supported", node)
 
@@ -1114,6 +1134,17 @@ class Interp:
 
     def binop(self, op: ast.operator, left: Val, right: Val, node: ast.AST) -> Val:
         if isinstance(left, Tensor) or isinstance(right, Tensor):
+            # x * 1, x + 0, x / 1 (a forward argument at its default): the tensor itself, exactly
+            if isinstance(left, Tensor) and isinstance(right, Const) and _is_num(right.value) and (
+                (isinstance(op, (ast.Mult, ast.Div)) and right.value == 1)
+                or (isinstance(op, (ast.Add, ast.Sub)) and right.value == 0)
+            ):
+                return left
+            if isinstance(right, Tensor) and isinstance(left, Const) and _is_num(left.value) and (
+                (isinstance(op, ast.Mult) and left.value == 1)
+                or (isinstance(op, ast.Add) and left.value == 0)
+            ):
+                return right
             if isinstance(op, ast.Add) and isinstance(left, Tensor) and isinstance(right, Tensor):
                 return self.residual(left, right, node)
             if isinstance(op, ast.Mult) and isinstance(left, Tensor) and isinstance(right, Tensor):
@@ -1195,6 +1226,60 @@ class Interp:
             node,
             help="write the size as a number, or the view as x.flatten(1)",
         )
+
+    def str_method(self, text: str, name: str, args: list[tuple[Val, ast.expr]],
+                   kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Val:
+        """`"bpnet.{}.{}".format(n, k)`, `name.lower()`: strings a model builds for its name or a
+        choice. `format` fills plain fields only (`{}`, `{0}`, `{key}`), never attributes or specs."""
+        values = [v for v, _ in args]
+        plain = all(isinstance(v, Const) and isinstance(v.value, (str, int, float, bool)) for v in
+                    [*values, *(v for v, _ in kwargs.values())])
+        if not plain:
+            raise self.fail(f"`{_short(node)}` is given a value archc cannot read as text", node)
+        items = [v.value for v in values if isinstance(v, Const)]
+        named = {k: v.value for k, (v, _) in kwargs.items() if isinstance(v, Const)}
+        if name == "format":
+            out, auto = [], 0
+            try:
+                parsed = list(string.Formatter().parse(text))
+            except ValueError:
+                raise self.fail("this format string is malformed", node) from None
+            for literal, field_name, spec, conversion in parsed:
+                out.append(literal)
+                if field_name is None:
+                    continue
+                if spec or conversion or not (field_name == "" or field_name.isdigit() or
+                                              field_name.isidentifier()):
+                    raise self.fail("archc fills plain format fields (`{}`, `{0}`, `{name}`)", node)
+                if field_name == "":
+                    field_name, auto = str(auto), auto + 1
+                got = (items[int(field_name)] if field_name.isdigit() and int(field_name) < len(items)
+                       else named.get(field_name))
+                if got is None:
+                    raise self.fail(f"the format field `{{{field_name}}}` is not given", node)
+                out.append(str(got))
+            return Const("".join(out))
+        if kwargs or (name in ("lower", "upper", "strip") and items) or (
+            name in ("startswith", "endswith") and (len(items) != 1 or not isinstance(items[0], str))
+        ):
+            raise self.fail(f"`{_short(node)}` is not supported", node)
+        if name in ("startswith", "endswith"):
+            return Const(getattr(text, name)(items[0]))
+        return Const(getattr(text, name)())
+
+    def rounded(self, value: Val, how: str, node: ast.AST) -> s.Expr | None:
+        """_rounded_expr, noting the parameters a size stops following when it is written as
+        its number (`int(round(n * 1.5 / 8) * 8)`)."""
+        expr = _rounded_expr(value, how, self.span(node), self.floats) if how else None
+        if expr is None and isinstance(value, Const) and value.expr is not None:
+            names = sorted(_expr_vars(value.expr))
+            if set(names) - self.unfollowed:
+                self.unfollowed.update(names)
+                note = (f"`{_short(node)}` at line {getattr(node, 'lineno', 0)} is written as its value: "
+                        f"it does not follow {', '.join(names)} (lift again with --set to change them)")
+                if note not in self.notes:
+                    self.notes.append(note)
+        return expr
 
     def show_value(self, value: Val) -> str:
         if isinstance(value, (TupleV, ListV)):
@@ -1577,7 +1662,9 @@ class Interp:
         given.extend(v for v, _ in args)
         if len(given) > len(names):
             raise self.fail(f"`{fn.name}` takes {len(names)} arguments", node)
-        inner = Frame({}, func.bound, frame.depth + 1, self.owner.get(id(fn)), self.home(fn))
+        # A nested def reads the names of the function it is defined in (as they are when called).
+        inner = Frame(dict(func.closure or {}), func.bound, frame.depth + 1, self.owner.get(id(fn)),
+                      self.home(fn))
         defaults = dict(zip(reversed(names), reversed(spec.defaults), strict=False))
         for i, name in enumerate(names):
             if i < len(given):
@@ -1652,7 +1739,7 @@ class Interp:
         plain = [self.concrete(v, node) for v in values]
         try:
             if name == "int" and len(plain) == 1 and isinstance(plain[0], (int, float, bool)):
-                return Const(int(plain[0]), _rounded_expr(values[0], "trunc", self.span(node)))
+                return Const(int(plain[0]), self.rounded(values[0], "trunc", node))
             if name == "float" and len(plain) == 1 and isinstance(plain[0], (int, float)):
                 return Const(float(plain[0]))
             if name == "bool" and len(plain) == 1:
@@ -1661,8 +1748,8 @@ class Interp:
                 return Const(abs(plain[0]))  # type: ignore[arg-type]
             if name == "round" and len(plain) == 1 and _is_num(plain[0]):
                 whole = isinstance(plain[0], int) or float(plain[0]).is_integer()  # type: ignore[arg-type]
-                return Const(round(plain[0]),  # type: ignore[call-overload]
-                             _rounded_expr(values[0], "trunc", self.span(node)) if whole else None)
+                how = "trunc" if whole else ""  # "": written as its value, and said so
+                return Const(round(plain[0]), self.rounded(values[0], how, node))  # type: ignore[call-overload]
             if name == "len" and len(values) == 1 and isinstance(values[0], (TupleV, ListV)):
                 return Const(len(values[0].items))
             if name in ("max", "min", "sum"):
@@ -1687,12 +1774,20 @@ class Interp:
             return self.functional(parts[-1], args, kwargs, node, f"F.{parts[-1]}")
         if qualname.startswith("torch.nn.") and len(parts) == 3:
             return self.construct(parts[2], args, kwargs, node)
+        if qualname.startswith("torch.nn.modules.") and len(parts) == 5 and parts[4][:1].isupper():
+            # `import torch.nn.modules.activation as activation; activation.ReLU()`: where nn.ReLU lives
+            return self.construct(parts[4], args, kwargs, node)
         if qualname in ("collections.OrderedDict", "typing.OrderedDict"):
             return self.ordered_dict(args, kwargs, node)
         if qualname.startswith("math.") and len(parts) == 2:
             return self.math(parts[1], args, kwargs, node)
         if qualname in ("numpy.floor", "numpy.ceil", "numpy.trunc"):
             out = self.math(parts[1], args, kwargs, node, shown="np")
+            if isinstance(out, Const) and isinstance(out.value, (int, float)):
+                return Const(float(out.value), out.expr)
+            return out
+        if qualname in ("numpy.round", "numpy.around", "numpy.rint") and len(args) == 1 and not kwargs:
+            out = self.call_builtin("round", args, {}, node, frame)  # both round half to even
             if isinstance(out, Const) and isinstance(out.value, (int, float)):
                 return Const(float(out.value), out.expr)
             return out
@@ -1723,7 +1818,7 @@ class Interp:
             result = math.floor(number)
         else:
             result = math.ceil(number) if name == "ceil" else math.trunc(number)
-        return Const(result, _rounded_expr(value, name, self.span(node)))
+        return Const(result, self.rounded(value, name, node))
 
     def instantiate(self, name: str, args: list[tuple[Val, ast.expr]],
                     kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Val:
@@ -2006,10 +2101,10 @@ class Interp:
         while isinstance(last, SeqNode) and last.items:
             last = last.items[-1]  # nn.Sequential(..., nn.LSTM(...)) returns what the LSTM returns
         if isinstance(last, LayerNode) and last.kind == "lstm":
-            if last is not mod:
+            if last is not mod and not (isinstance(mod, SeqNode) and mod.items[-1] is last):
                 raise self.fail(
-                    "an nn.LSTM at the end of an nn.Sequential is not lifted yet: archc's seq cannot "
-                    f"hold an lstm (its weights `{name}.N.weight_ih_l0` have no .arch form)",
+                    "an nn.LSTM at the end of an nn.Sequential inside another is not lifted yet: "
+                    f"archc's seq holds an lstm only as its own last step (`{name}`)",
                     last.span,
                     help="make the LSTM an attribute of its own (`self.lstm = nn.LSTM(...)`), or keep "
                     "this part in PyTorch",
@@ -2134,6 +2229,8 @@ class Interp:
         node: ast.Call, frame: Frame,
     ) -> Val:
         target = method.target
+        if isinstance(target, Const) and isinstance(target.value, str):
+            return self.str_method(target.value, method.name, args, kwargs, node)
         if isinstance(target, SuperV):
             if method.name == "__init__":
                 base = self.local_base(target.cls) if target.cls in self.classes else None
@@ -2312,6 +2409,7 @@ class Interp:
 
 
 _AXIS = (AxisSize, AxisProduct, AxisOffset)
+_STR_METHODS = frozenset({"format", "lower", "upper", "strip", "startswith", "endswith"})
 _OPS: dict[type, str] = {
     ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
     ast.Pow: "**",
@@ -2323,13 +2421,17 @@ _COMPARE: dict[type, Callable[[Any, Any], bool]] = {
 }
 
 
-def _rounded_expr(value: Val, how: str, span: Span) -> s.Expr | None:
+def _rounded_expr(value: Val, how: str, span: Span, floats: frozenset[str] | set[str] = frozenset()) -> (
+    s.Expr | None
+):
     """The DSL expression of floor/ceil/trunc of a value that follows constructor arguments:
     `a / b` becomes `a // b` (ceil: `-(-a // b)`); an expression of whole numbers stays; anything
-    else is written as its number (None)."""
+    else is written as its number (None). `floats` are the parameters whose values are floats."""
     if not isinstance(value, Const) or value.expr is None or not _is_num(value.value):
         return None
     expr = value.expr
+    if any(name in floats for name in _expr_vars(expr)):
+        return None  # `n * width_mult // 8` is a float in the DSL as in Python
     if isinstance(expr, s.BinOp) and expr.op == "/" and _whole_expr(expr.left) and _whole_expr(
         expr.right
     ):
@@ -2341,6 +2443,16 @@ def _rounded_expr(value: Val, how: str, span: Span) -> s.Expr | None:
     if _whole_expr(expr) and float(value.value).is_integer():  # type: ignore[arg-type]
         return expr
     return None
+
+
+def _expr_vars(expr: s.Expr) -> set[str]:
+    if isinstance(expr, s.Var):
+        return {expr.name}
+    if isinstance(expr, s.BinOp):
+        return _expr_vars(expr.left) | _expr_vars(expr.right)
+    if isinstance(expr, s.Neg):
+        return _expr_vars(expr.operand)
+    return set()
 
 
 def _whole_expr(expr: s.Expr) -> bool:

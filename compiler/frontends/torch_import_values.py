@@ -183,6 +183,7 @@ class FuncRef:
 
     node: ast.FunctionDef
     bound: SelfV | None = None
+    closure: dict[str, Val] | None = field(default=None, compare=False)  # a def inside a def: its names
 
 
 @dataclass(frozen=True)
