@@ -415,3 +415,51 @@ def test_model_zoo_conventions_refusals(
     errors = [d for d in diags if d["severity"] == "error"]
     assert errors[0]["code"] == "unsupported" and words in errors[0]["message"], errors
     assert errors[0]["line"] == line_of(source, where.replace("x * scale", "self.head(x) * scale"))
+
+
+INDEXED = MORE / "indexed_profile.py"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("length", [300, 500])
+def test_lists_run_by_index_and_crops_counted_from_the_input_lift(
+    length: int, capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """`for i in range(n): self.relus[i](self.convs[i](x))` is a loop over the list with weights
+    (the ReLU list holds none); `torch.add` is `+`; a slice stopping at `X.shape[2] - t` of the
+    input is a crop once the check shows the sliced tensor is as long as the input."""
+    from test_torch_import_real import assert_equivalent_outputs
+
+    text = lift_text(INDEXED, capsys, tmp_path, "--set", f"length={length}")
+    assert "residual { rconvs = conv1d(n_filters, 3, padding = 2 ** i, dilation = 2 ** i) | relu }" in text
+    assert "| crop(2 ** n_layers, 2 ** n_layers)" in text
+    assert "crop(2 ** n_layers - count_window, 2 ** n_layers - count_window) | mean(2)" in text
+    assert_equivalent_outputs(original(INDEXED, torch_module), text, (4, length), torch_module)
+    assert_equivalent_outputs(original(INDEXED, torch_module, n_layers=5, count_window=20), text, (4, length),
+                              torch_module, n_layers=5, count_window=20)
+
+
+def test_a_crop_counted_from_the_input_of_a_shorter_tensor_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from test_torch_import_real import line_of
+
+    source = INDEXED.read_text().replace("kernel_size=75, padding=37", "kernel_size=75")
+    path = tmp_path / "short.py"
+    path.write_text(source)
+    code, diags = lint_json(capsys, path, "--set", "length=500")
+    assert code == 1
+    errors = [d for d in diags if d["severity"] == "error"]
+    assert errors[0]["code"] == "unsupported", errors
+    assert "the slice `start:end` stops at a size of the input, but the tensor it slices is not as long" in (
+        errors[0]["message"])
+    assert errors[0]["line"] == line_of(source, "y_profile = self.fconv(X_w_ctl)[:, :, start:end]")
+
+
+def test_a_loop_index_must_run_over_the_whole_list(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    source = INDEXED.read_text().replace("for i in range(self.n_layers):", "for i in range(self.n_layers - 1):")
+    path = tmp_path / "partial.py"
+    path.write_text(source)
+    code, diags = lint_json(capsys, path, "--set", "length=500")
+    assert code == 1
+    assert diags[0]["code"] == "unsupported" and "must run over every item" in diags[0]["message"], diags

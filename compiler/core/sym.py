@@ -645,6 +645,11 @@ def _root(v: object) -> Expr:
     return v.root if isinstance(v, SymInt) else const(int(v))  # type: ignore[call-overload]
 
 
+def root_of(v: int) -> Expr:
+    """A size in the architecture's parameters (a plain int is a constant)."""
+    return _root(v)
+
+
 _RING: dict[str, tuple[Callable[[Expr, Expr], Expr], Callable[[int, int], int]]] = {
     "+": (add, int.__add__),
     "-": (sub, int.__sub__),

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..checks.shapes import ShapeChecker
+from ..core import sym
 from ..core.diagnostics import CompileError, Diagnostic, Reporter
 from ..core.pysafe import class_name_problem
 from ..core.source import Source, Span
@@ -291,6 +292,11 @@ def _int(value: Val, default: int) -> int:
     if isinstance(value, Const) and isinstance(value.value, int) and not isinstance(value.value, bool):
         return value.value
     return default
+
+
+def _weightless(node: ModNode) -> bool:
+    spec = lookup(node.kind) if isinstance(node, LayerNode) else None
+    return spec is not None and not spec.stateful
 
 
 def _norm_axis(dim: int, rank: int, span: Span) -> int:
@@ -611,6 +617,8 @@ class _ClassEmitter:
         lines, _ = self.ops(self.lifted.forward, rank, top=True)
         for name, node in [*self.lifted.attrs.items(),
                            *((k, v.items[0]) for k, v in self.lifted.lists.items())]:
+            if name in self.lifted.lists and all(_weightless(i) for i in self.lifted.lists[name].items):
+                continue  # a list of ReLUs indexed in forward: its items are steps, it holds no weights
             if name not in self.done and not self.lifted.partial:
                 raise Unsupported(
                     "unsupported",
@@ -1194,7 +1202,35 @@ class _Search:
         length = outcome.length if outcome.length is not None else outcome_default(outcome)
         faithful, _ = self.build(Config(layout, alphabet=alphabet, length=length))
         outcome.checked, outcome.diagnostics = self.check(faithful, alphabet, length)
+        if outcome.checked is not None and self.interp.input_crops and outcome.failure is None:
+            outcome.failure = self.input_crop_problem(outcome.checked, layout)
         return outcome
+
+    def input_crop_problem(self, checked: ir.Architecture, layout: Layout) -> Unsupported | None:
+        """A slice stopping at `X.shape[2] - t` of the input, lifted as a crop: right only where
+        the sliced tensor is as long as the input, for every length (compared symbolically)."""
+        for item in _walk_class(checked.cls):
+            if not (isinstance(item, ir.Functional) and item.layer.kind == "crop"):
+                continue
+            where = self.interp.input_crops.get(item.layer.span)
+            if where is None or not item.shape:
+                continue
+            dim, shown = where
+            left, right = item.layer.get("left") or 0, item.layer.get("right") or 0
+            axis = layout.axes[dim] if -len(layout.axes) <= dim < len(layout.axes) else "?"
+            param = {"length": "length", "channels": "alphabet"}.get(axis)
+            size = item.shape[-1].size
+            assert isinstance(left, int) and isinstance(right, int)
+            if param is not None and size is not None:
+                sliced = sym.add(sym.add(sym.root_of(size), sym.root_of(left)), sym.root_of(right))
+                if sliced == sym.symbol(param):
+                    continue
+            return Unsupported(
+                "unsupported", f"the slice `{shown}` stops at a size of the input, but the tensor it slices "
+                f"is not as long as the input's axis {dim} ({axis}) at every length; archc lifts such a "
+                "slice where the two are equal", item.layer.span,
+                help="count the stop from the end of the tensor sliced (`y.shape[-1] - t`)")
+        return None
 
     def probe(self, tree: s.File, alphabet: int, length: int, cache: _Cache) -> _Measured | None:
         """Sizes measured in the loosened model at one alphabet and length (None: it does not check)."""

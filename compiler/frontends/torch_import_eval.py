@@ -243,6 +243,8 @@ class Interp:
         self.given: dict[str, Val] = {}
         self.consumed: set[str] = set()  # --set lists read by the constructor (no DSL parameter)
         self.floats: set[str] = set()  # parameters whose values are floats
+        # crops whose stop counts from the end of the input: span -> (input axis, the slice shown)
+        self.input_crops: dict[Span, tuple[int, str]] = {}
         self.unfollowed: set[str] = set()  # parameters a size written as its number came from
         self.field_params: dict[str, s.Param] = {}
         self.parser_defaults = _argparse_defaults(tree)  # `--name` options the file declares, by dest
@@ -351,8 +353,13 @@ class Interp:
                 names[alias.asname or alias.name] = ModuleRef(self.read_file(sub, stmt, depth), sub.shown)
             return True
         if isinstance(found, str):
-            raise self.fail(f"cannot read the helper module of this import: {found}", stmt,
-                            help="archc reads helper modules of the model's own package, next to the file")
+            # Only a name the model uses matters (a loss or a training helper often is not): each
+            # is an error where it is used, naming the file that is missing.
+            for alias in stmt.names:
+                shown = alias.asname or alias.name
+                names[shown] = Opaque(f"`{shown}` (its helper module cannot be read: {found})",
+                                      self.span(stmt))
+            return True
         module = self.read_file(found, stmt, depth)
         for alias in stmt.names:
             if alias.name == "*":
@@ -838,6 +845,10 @@ class Interp:
             if isinstance(looped, ModListV):
                 self.loop_modules(stmt, looped, frame)
                 return
+            indexed = self.indexed_list(stmt, looped, frame)
+            if indexed is not None:
+                self.loop_modules(stmt, indexed, frame, by_index=True)
+                return
             for item in self.iterate(looped, stmt.iter):
                 self.assign(stmt.target, item, frame)
                 self.exec_body(stmt.body, frame)
@@ -1291,7 +1302,13 @@ class Interp:
         span = self.span(node)
 
         def neg(expr: s.Expr) -> s.Expr:
-            return expr.operand if isinstance(expr, s.Neg) else s.Neg(expr, span)
+            if isinstance(expr, s.Neg):
+                return expr.operand
+            if isinstance(expr, s.BinOp) and expr.op == "+" and isinstance(expr.left, s.Neg):
+                return s.BinOp("-", expr.left.operand, expr.right, span)  # -(-a + b) is a - b
+            if isinstance(expr, s.BinOp) and expr.op == "-":
+                return s.BinOp("-", expr.right, expr.left, span)  # -(a - b) is b - a
+            return s.Neg(expr, span)
 
         if isinstance(value, Sym):
             return Sym(neg(value.expr))
@@ -1417,6 +1434,10 @@ class Interp:
             if index.value not in owner.items:
                 raise self.fail(f"the dict has no key {index.value!r}", node.slice)
             return owner.items[index.value]
+        if isinstance(owner, ModListV) and isinstance(index, Const) and _whole(index.value):
+            if not -len(owner.items) <= index.value < len(owner.items):  # type: ignore[operator]
+                raise self.fail("index out of range", node)
+            return ModV(owner.items[index.value])  # type: ignore[index]
         if isinstance(owner, Pair):
             if isinstance(index, Const) and index.value in (0, -2):
                 return owner.first
@@ -1496,10 +1517,17 @@ class Interp:
             stop = self.eval(elt.upper, frame)
             if isinstance(stop, (AxisSize, AxisOffset)):
                 size = stop if isinstance(stop, AxisSize) else stop.size
-                if size.tensor_ids[-1] != tensor.ids[-1]:
+                of_input = size.tensor_ids == (self.top_start,) and tensor.ids[0] == self.top_start
+                if size.tensor_ids[-1] != tensor.ids[-1] and not of_input:
                     raise self.fail(f"the slice `{shown}` stops at a size of another tensor; archc lifts "
-                                    "stops counted from the end of the axis sliced", elt.upper)
+                                    "stops counted from the end of the axis sliced, or from the end of "
+                                    "the input (`X.shape[2] - t`)", elt.upper)
                 axis_dim = Const(size.dim)
+                if size.tensor_ids[-1] != tensor.ids[-1]:
+                    # Counted from the end of the input: a crop when the sliced tensor is as long as
+                    # the input, which the shape check confirms (Interp.input_crops).
+                    self.input_crops[span] = (size.dim, shown)
+                    axis_dim = Const(None)
                 right = Const(0) if isinstance(stop, AxisSize) else self.negate(stop.offset, elt.upper)
             elif isinstance(stop, Const) and _whole(stop.value) and stop.value < 0:  # type: ignore[operator]
                 right = self.negate(stop, elt.upper)
@@ -1610,8 +1638,42 @@ class Interp:
             raise self.fail("an empty nn.ModuleList is not supported", node)
         return ModListV(items, var, tuple(bounds), self.span(node))
 
-    def loop_modules(self, stmt: ast.For, mods: ModListV, frame: Frame) -> None:
-        """`for m in self.layers:` in forward: the body once per item, on one tensor variable."""
+    def indexed_list(self, stmt: ast.For, looped: Val, frame: Frame) -> ModListV | None:
+        """`for i in range(self.n_layers): x = x + self.relus[i](self.convs[i](x))` in forward:
+        the module list with weights the body indexes by `i` (lists of weightless layers, like
+        the ReLUs, are their steps), when `i` runs over its items in order."""
+        owner = frame.self_v
+        if owner is None or not owner.in_forward or not isinstance(stmt.target, ast.Name):
+            return None
+        var = stmt.target.id
+        lists: list[ModListV] = []
+        for sub in ast.walk(ast.Module(body=stmt.body, type_ignores=[])):
+            if (isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Name) and sub.slice.id == var
+                    and isinstance(sub.value, ast.Attribute) and isinstance(sub.value.value, ast.Name)
+                    and isinstance(frame.names.get(sub.value.value.id), SelfV)):
+                value = owner.attrs.get(sub.value.attr)
+                if isinstance(value, ModListV) and value not in lists:
+                    lists.append(value)
+        def weightless(node: ModNode) -> bool:
+            spec = lookup(node.kind) if isinstance(node, LayerNode) else None
+            return spec is not None and not spec.stateful
+
+        weighted = [m for m in lists if not all(weightless(i) for i in m.items)]
+        if not lists:
+            return None
+        if len(weighted) > 1:
+            raise self.fail("the loop indexes several module lists with weights by one index; archc lifts "
+                            "a loop over one of them", stmt)
+        chosen = weighted[0] if weighted else lists[0]
+        numbers = [v.value for v in self.iterate(looped, stmt.iter) if isinstance(v, Const)]
+        if numbers != list(range(len(chosen.items))) or any(len(m.items) != len(chosen.items) for m in lists):
+            raise self.fail("the loop's index must run over every item of the module lists it indexes, in "
+                            "order (`for i in range(len(self.layers))`)", stmt.iter)
+        return chosen
+
+    def loop_modules(self, stmt: ast.For, mods: ModListV, frame: Frame, by_index: bool = False) -> None:
+        """`for m in self.layers:` in forward: the body once per item, on one tensor variable
+        (`by_index`: `for i in range(n)` with the body indexing the list by `i`)."""
         owner = frame.self_v
         name = next((k for k, v in (owner.attrs.items() if owner else ()) if v is mods), None)
         if owner is None or not owner.in_forward or name is None:
@@ -1623,7 +1685,7 @@ class Interp:
         for index, item in enumerate(mods.items):
             self.current_item[id(item)] = (name, index)
             prev = {k: v for k, v in frame.names.items() if isinstance(v, Tensor)}
-            self.assign(stmt.target, ModV(item), frame)
+            self.assign(stmt.target, Const(index) if by_index else ModV(item), frame)
             self.in_loop += 1
             try:
                 self.exec_body(stmt.body, frame)
@@ -2173,6 +2235,8 @@ class Interp:
         if name in ("cat", "concat", "concatenate", "stack"):
             return self.cat(name, args, kwargs, node)
         two = len(args) == 2 and not kwargs and all(isinstance(v, Tensor) for v, _ in args)
+        if two and name == "add":
+            return self.binop(ast.Add(), args[0][0], args[1][0], node)  # torch.add(a, b) is a + b
         if two and name in ("maximum", "max", "mul", "multiply"):
             kind = "mul" if name in ("mul", "multiply") else "max"
             return self.elementwise(kind, [v for v, _ in args if isinstance(v, Tensor)], node)
