@@ -36,7 +36,7 @@ REFUSED = {
     "permute": ("return self.fn(x)", "lambda x: x.permute(0, 2, 1)", (18, 28),
                 "the lambda `lambda x: x.permute(0, 2, 1)` is not one step archc has"),
     "fixed view": ("return self.fn(x)", "lambda x: x.view(-1, 8 * 98)", (18, 28),
-                   "reshapes to fixed sizes; archc lifts `x.view(x.size(0), -1)` here"),
+                   "reshapes to fixed sizes; archc lifts `x.view(x.size(0), -1)` and `x.view(x.size(0), N)` here"),
     "other forward": ("return self.fn(x) * 2", "lambda x: torch.relu(x)", (18, 21),
                       "`Lambda` takes a function; archc lifts such a module when its forward returns "
                       "`self.f(x)`"),
@@ -463,3 +463,36 @@ def test_a_loop_index_must_run_over_the_whole_list(capsys: pytest.CaptureFixture
     code, diags = lint_json(capsys, path, "--set", "length=500")
     assert code == 1
     assert diags[0]["code"] == "unsupported" and "must run over every item" in diags[0]["message"], diags
+
+
+CONVERTED = MORE / "converted_lambda.py"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("length", [107, 110])
+def test_converter_lambdas_and_an_unsqueezed_input_lift(
+    length: int, capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """The Torch-converter Lambda (an nn.Sequential base applying its function): a fixed-size
+    reshape is a flatten whose element count fixes the length, the unbatched-input guard is an
+    identity (the Sequential indices stay), and x.unsqueeze(2) of the input is a view."""
+    text = lift_text(CONVERTED, capsys, tmp_path, "--set", f"length={length}")
+    assert "view(batch, alphabet, 1, length)" in text
+    assert "flatten | seq { identity | linear(32) } | relu" in text
+    assert_equivalent(original(CONVERTED, torch_module), text, (4, length), torch_module)
+    searched = lift_text(CONVERTED, capsys, tmp_path)
+    assert "# length 110: fixed by the 432 elements per sample of a reshape; lengths 107..110 all fit" in searched
+
+
+def test_a_converter_reshape_to_the_wrong_size_is_reported(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from test_torch_import_real import line_of
+
+    source = CONVERTED.read_text().replace("(x.size(0), 24 * 18)", "(x.size(0), 24 * 19)")
+    path = tmp_path / "wrong.py"
+    path.write_text(source)
+    code, diags = lint_json(capsys, path)
+    assert code == 1
+    errors = [d for d in diags if d["severity"] == "error"]
+    # the reshape's 456 fixes the length; the Linear written for 432 then does not fit
+    assert [(e["code"], e["line"]) for e in errors] == [("shape-mismatch", line_of(source, "nn.Linear(432, 32)"))]
+    assert "expects 432 input features, but its input has 456" in errors[0]["message"]

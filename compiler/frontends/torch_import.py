@@ -314,6 +314,8 @@ def _layer_rank(kind: str, args: Mapping[str, Val], positional: list[Val], rank:
         return rank - ((end % rank) - (start % rank))
     if kind in ("view", "reshape"):
         return len(positional)
+    if kind == "unsqueeze_input":
+        return rank + 1
     if kind in ("select", "global_max_pool", "global_avg_pool"):
         return rank - 1
     if kind in ("mean", "sum", "max"):
@@ -443,6 +445,9 @@ class _Builder:
             arg = s.Arg(None if key in MAIN_PARAM else key, self.expr(value, span), span)
             (positional if arg.name is None else keywords).append(arg)
         args = (*positional, *keywords)
+        pinned = self.imp.interp.flatten_pins.get(node.span)
+        if pinned is not None:  # the element count a Lambda's reshape wrote
+            self.pins.append(Pin("view", node.span, "", pinned, "reshape", node.span))
         if not args:
             return s.Ref(node.kind, node.span)
         return s.Call(node.kind, args, node.span, node.name_span)
@@ -473,6 +478,8 @@ class _Builder:
             return steps
         if op.kind == "slice":
             return self.slice_steps(op, rank)
+        if op.kind == "unsqueeze_input":
+            return [self.unsqueeze_input(op, rank)]
         axis_sized = any(isinstance(v, (AxisSize, AxisProduct)) for _, v, _ in op.args)
         if op.kind in ("view", "reshape") and axis_sized:
             return self.axis_view_steps(op, rank)
@@ -494,6 +501,28 @@ class _Builder:
         args = (*positional, *keywords)
         term: s.Term = s.Call(op.kind, args, op.span, op.span) if args else s.Ref(op.kind, op.span)
         return [s.Step(None, term, op.span)]
+
+    def unsqueeze_input(self, op: FLayer, rank: int) -> s.Step:
+        """`x.unsqueeze(2)` of the input: a view to its sizes with a unit axis inserted."""
+        span = op.span
+        dim = _int(op.args[0][1], 0)
+        if not -(rank + 1) <= dim <= rank:
+            raise Unsupported("unsupported", f"axis {dim} cannot be inserted in a {rank}-D tensor", span)
+        sizes: list[s.Expr] = []
+        for axis in self.cfg.layout.axes:
+            if axis == "batch":
+                sizes.append(s.Var("batch", span))
+            elif axis == "channels":
+                explicit = "alphabet" in self.imp.explicit_axes
+                sizes.append(s.Int(self.cfg.alphabet, span) if explicit else s.Var("alphabet", span))
+            elif axis == "length":
+                explicit = "length" in self.imp.explicit_axes
+                sizes.append(s.Int(self.cfg.length, span) if explicit else s.Var("length", span))
+            else:
+                sizes.append(s.Int(1, span))
+        sizes.insert(dim % (rank + 1), s.Int(1, span))
+        call = s.Call("view", tuple(s.Arg(None, e, span) for e in sizes), span, span)
+        return s.Step(None, call, span)
 
     def slice_steps(self, op: FLayer, rank: int) -> list[s.Step]:
         """`x[:, :, a:-b]` as crop(a, b), between two permutes when the axis is not the last."""
@@ -1449,6 +1478,19 @@ def _roundest(lo: int, hi: int) -> int:
     return best
 
 
+def _sequentials(cls: ir.ClassDef) -> Iterator[ir.Sequential]:
+    def module(m: ir.ModuleExpr) -> Iterator[ir.Sequential]:
+        if isinstance(m, ir.Sequential):
+            yield m
+            for item in m.items:
+                yield from module(item)
+        elif isinstance(m, ir.BlockRef):
+            yield from _sequentials(m.cls)
+
+    for attr in cls.attrs:
+        yield from module(attr.module)
+
+
 def _walk_class(cls: ir.ClassDef) -> Iterator[ir.Layer | ir.Functional]:
     def module(m: ir.ModuleExpr) -> Iterator[ir.Layer | ir.Functional]:
         if isinstance(m, ir.Layer):
@@ -1478,6 +1520,10 @@ def _walk_class(cls: ir.ClassDef) -> Iterator[ir.Layer | ir.Functional]:
 def _measure(arch: ir.Architecture) -> dict[Span, list[int]]:
     """Each layer's input size and each view's element count, by span."""
     out: dict[Span, list[int]] = {}
+    for seq in _sequentials(arch.cls):  # a flatten in an nn.Sequential: its element count
+        for member, shape in zip(seq.items, seq.shapes, strict=False):
+            if isinstance(member, ir.Layer) and member.kind == "flatten":
+                out.setdefault(member.span, []).append(math.prod(d.size for d in shape if d.size is not None))
     for item in _walk_class(arch.cls):
         if isinstance(item, ir.Layer):
             spec = lookup(item.kind)

@@ -243,6 +243,7 @@ class Interp:
         self.given: dict[str, Val] = {}
         self.consumed: set[str] = set()  # --set lists read by the constructor (no DSL parameter)
         self.floats: set[str] = set()  # parameters whose values are floats
+        self.flatten_pins: dict[Span, int] = {}  # Lambda reshapes to (batch, N), lifted as flatten
         # crops whose stop counts from the end of the input: span -> (input axis, the slice shown)
         self.input_crops: dict[Span, tuple[int, str]] = {}
         self.unfollowed: set[str] = set()  # parameters a size written as its number came from
@@ -1884,10 +1885,10 @@ class Interp:
 
     def instantiate(self, name: str, args: list[tuple[Val, ast.expr]],
                     kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Val:
+        if name in self.classes and any(isinstance(v, LambdaV) for v, _ in [*args, *kwargs.values()]):
+            return self.lambda_layer(name, args, kwargs, node)  # (its base may be nn.Sequential)
         if name not in self.classes or not self.is_module_class(name):
             raise self.fail(f"`{name}` is not an nn.Module subclass archc can lift", node)
-        if any(isinstance(v, LambdaV) for v, _ in [*args, *kwargs.values()]):
-            return self.lambda_layer(name, args, kwargs, node)
         self.lift(name, top=False)
         bound: list[tuple[str | None, Val, Span]] = []
         for value, expr in args:
@@ -1909,6 +1910,10 @@ class Interp:
         params = lam.args
         if len(params.args) != 1 or params.vararg or params.kwarg or params.kwonlyargs or params.defaults:
             raise self.fail("the lambda must take one tensor: `lambda x: ...`", lam)
+        if _rank_guard(lam):
+            # `lambda x: x.view(1, -1) if 1 == len(x.size()) else x`: a guard for unbatched input.
+            # A checked model's tensor holds the batch and features here, so it is the identity.
+            return ModV(LayerNode("identity", {}, self.span(node), self.span(node.func), name))
         start = Tensor((), (self.fresh(),))
         frame = Frame({params.args[0].arg: start}, None, globals=fn.globals)
         result = self.eval(lam.body, frame)
@@ -1921,9 +1926,14 @@ class Interp:
         values = [v for _, v, _ in step.args]
         if step.kind in ("view", "reshape"):
             # x.view(x.size(0), -1) in a module: nn.Flatten's step (same values, same weights)
-            if len(values) != 2 or not isinstance(values[0], Batch) or values[1] != Const(-1):
+            fixed = len(values) == 2 and isinstance(values[0], Batch) and isinstance(values[1], Const) and (
+                _whole(values[1].value) and values[1].value > 0)  # type: ignore[operator]
+            if fixed:
+                # x.reshape(x.size(0), 25440): a flatten whose element count is pinned (checked)
+                self.flatten_pins[self.span(node)] = values[1].value  # type: ignore[assignment, union-attr]
+            elif len(values) != 2 or not isinstance(values[0], Batch) or values[1] != Const(-1):
                 raise self.fail(f"the lambda `{_short(lam)}` reshapes to fixed sizes; archc lifts "
-                                "`x.view(x.size(0), -1)` here", lam)
+                                "`x.view(x.size(0), -1)` and `x.view(x.size(0), N)` here", lam)
             layer_args: dict[str, tuple[Val, Span]] = {"start_dim": (Const(1), step.span)}
             kind = "flatten"
         else:
@@ -1953,9 +1963,40 @@ class Interp:
         if len(body) != 1 or not isinstance(body[0], ast.Return):
             return False
         call = body[0].value
-        return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
                 and _is_name(call.func.value, "self") and call.func.attr in stored
-                and len(call.args) == 1 and _is_name(call.args[0], x) and not call.keywords)
+                and len(call.args) == 1 and not call.keywords):
+            return False
+        arg_of = call.args[0]
+        if _is_name(arg_of, x):
+            return True
+        # The Torch-converter form: `self.fn(self.forward_prepare(x))`, where forward_prepare
+        # collects the outputs of the submodules and returns its input when there are none
+        # (the Lambda is built with its function only).
+        return (isinstance(arg_of, ast.Call) and isinstance(arg_of.func, ast.Attribute)
+                and _is_name(arg_of.func.value, "self") and len(arg_of.args) == 1
+                and _is_name(arg_of.args[0], x) and not arg_of.keywords
+                and self.returns_input_when_empty(name, arg_of.func.attr))
+
+    def returns_input_when_empty(self, cls: str, method: str) -> bool:
+        """`def forward_prepare(self, input): output = []; for module in self._modules.values():
+        output.append(module(input)); return output if output else input`."""
+        fn = self.find_method(cls, method)
+        if fn is None or len(fn.args.args) != 2:
+            return False
+        param = fn.args.args[1].arg
+        body = [b for b in fn.body if not (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))]
+        if len(body) != 3 or not isinstance(body[0], ast.Assign) or not isinstance(body[2], ast.Return):
+            return False
+        first, loop, ret = body
+        assert isinstance(first, ast.Assign) and isinstance(ret, ast.Return)
+        out = first.targets[0] if len(first.targets) == 1 else None
+        if not (isinstance(out, ast.Name) and isinstance(first.value, ast.List) and not first.value.elts):
+            return False
+        over = ast.unparse(loop.iter) if isinstance(loop, ast.For) else ""
+        value = ret.value
+        return over in ("self._modules.values()", "self.children()") and isinstance(value, ast.IfExp) and (
+            _is_name(value.test, out.id) and _is_name(value.body, out.id) and _is_name(value.orelse, param))
 
     def construct(self, cls: str, args: list[tuple[Val, ast.expr]],
                   kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Val:
@@ -2340,6 +2381,15 @@ class Interp:
             return self.step(tensor, FLayer(name, _dsl_args(bound), span))
         if name == "contiguous" and not args and not kwargs:
             return self.step(tensor, FLayer("contiguous", (), span))
+        if name == "unsqueeze":
+            dim = values[0] if len(values) == 1 and not kwargs else kwargs.get("dim", (None, node))[0]
+            if not (isinstance(dim, Const) and _whole(dim.value)) or len(values) + len(kwargs) != 1:
+                raise self.fail("x.unsqueeze() needs one whole-number axis", node)
+            if tensor.ids != (self.top_start,) or len(self.lifting) != 1:
+                raise self.fail("x.unsqueeze() is supported on the model's input (its sizes are the "
+                                "input's); elsewhere use view or reshape", node)
+            # The input with a unit axis: view(batch, alphabet, 1, length), sized by the layout.
+            return self.step(tensor, FLayer("unsqueeze_input", (("dim", dim, span),), span))
         if name in ("size", "numel") and not kwargs and tensor.ids[0] in self.dry and (
             len(values) == (name == "size")
         ):
@@ -2681,6 +2731,24 @@ def _flat(value: TupleV | ListV) -> list[Val]:
     for item in value.items:
         out.extend(_flat(item) if isinstance(item, (TupleV, ListV)) else [item])
     return out
+
+
+def _rank_guard(lam: ast.Lambda) -> bool:
+    """`lambda x: x.view(1, -1) if 1 == len(x.size()) else x` (also `x.dim() == 1`, reshape)."""
+    x = lam.args.args[0].arg
+    body = lam.body
+    if not (isinstance(body, ast.IfExp) and _is_name(body.orelse, x) and isinstance(body.test, ast.Compare)):
+        return False
+    test = body.test
+    if len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = {ast.unparse(test.left), ast.unparse(test.comparators[0])}
+    rank_forms = {f"len({x}.size())", f"len({x}.shape)", f"{x}.dim()", f"{x}.ndim"}
+    view = body.body
+    one = (isinstance(view, ast.Call) and isinstance(view.func, ast.Attribute)
+           and view.func.attr in ("view", "reshape") and _is_name(view.func.value, x)
+           and [ast.unparse(a) for a in view.args] == ["1", "-1"])
+    return "1" in sides and bool(sides & rank_forms) and one
 
 
 def _whole(v: object) -> bool:
