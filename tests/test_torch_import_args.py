@@ -339,3 +339,17 @@ def test_a_missing_dict_entry_names_the_set_that_works(
     assert f"conv = conv1d({pname}, 3)" in text
     built = original(path, torch_module, **({"cfg": {"filters": 6}} if arg == "cfg" else {"filters": 6}))
     assert_equivalent(built, text, (4, 40), torch_module)
+
+
+def test_a_list_field_of_an_object_argument_takes_a_list(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The help names `--set args_tasks=VALUE`; a list given there is read when lifting."""
+    path = tmp_path / "m.py"
+    path.write_text(
+        "import torch\n" + HEAD + "class TorchModel(nn.Module):\n    def __init__(self, args):\n        super().__init__()\n"
+        "        self.conv = nn.Conv1d(4, 8, 5)\n        self.fc = nn.Linear(8, len(args.tasks))\n\n"
+        "    def forward(self, x):\n        return self.fc(torch.relu(self.conv(x)).amax(dim=2))\n"
+    )
+    code, diags = lint_json(capsys, path, "--set", "length=50")
+    assert code == 1 and "--set args_tasks=VALUE" in (diags[0].get("help") or ""), diags
+    code, diags = lint_json(capsys, path, "--set", "length=50", "--set", "args_tasks=[a,b,c]")
+    assert code == 0 and not [d for d in diags if d["severity"] == "error"], diags

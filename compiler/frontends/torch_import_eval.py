@@ -692,6 +692,8 @@ class Interp:
         known = dict(obj.known)
         if pname in self.given:
             value = self.given[pname]
+            if isinstance(value, (TupleV, ListV)):
+                self.consumed.add(pname)  # a list field is read when lifting (no DSL parameter)
         elif key in known:
             value = known[key]
         elif default is not None:
