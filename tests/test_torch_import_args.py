@@ -353,3 +353,21 @@ def test_a_list_field_of_an_object_argument_takes_a_list(capsys: pytest.CaptureF
     assert code == 1 and "--set args_tasks=VALUE" in (diags[0].get("help") or ""), diags
     code, diags = lint_json(capsys, path, "--set", "length=50", "--set", "args_tasks=[a,b,c]")
     assert code == 0 and not [d for d in diags if d["severity"] == "error"], diags
+
+
+def test_a_device_default_does_not_stop_the_lift(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """`kwargs.get("device", torch.device("cpu"))` stored and never used: where tensors live has no
+    shape; using it in forward is refused at the use, naming the device."""
+    path = tmp_path / "m.py"
+    source = (
+        "import torch\n" + HEAD + "class TorchModel(nn.Module):\n    def __init__(self, **kwargs):\n"
+        "        super().__init__()\n        self.dev = kwargs.get('device', torch.device('cpu'))\n"
+        "        self.conv = nn.Conv1d(4, 8, 5)\n        self.fc = nn.Linear(8, 2)\n\n"
+        "    def forward(self, x):\n        return self.fc(torch.relu(self.conv(x)).amax(dim=2))\n"
+    )
+    path.write_text(source)
+    code, diags = lint_json(capsys, path, "--set", "length=50")
+    assert code == 0 and not [d for d in diags if d["severity"] == "error"], diags
+    path.write_text(source.replace("return self.fc(", "x = x.to(self.dev)\n        return self.fc("))
+    code, diags = lint_json(capsys, path, "--set", "length=50")
+    assert code == 1 and "torch.device" in diags[0]["message"], diags

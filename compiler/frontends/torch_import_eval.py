@@ -2275,6 +2275,9 @@ class Interp:
     ) -> Val:
         if name in _DUMMIES:
             return self.dummy(name, args, kwargs, node)
+        if name in ("device", "dtype"):
+            # `kwargs.get("device", torch.device("cpu"))`: where tensors live has no shape
+            return Opaque(f"a torch.{name} (archc does not place or convert tensors)", self.span(node))
         if name in ("cat", "concat", "concatenate", "stack"):
             return self.cat(name, args, kwargs, node)
         two = len(args) == 2 and not kwargs and all(isinstance(v, Tensor) for v, _ in args)
