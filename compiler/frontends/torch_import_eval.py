@@ -1590,6 +1590,13 @@ class Interp:
             return self.call_module(func, args, kwargs, node, frame)
         if isinstance(func, Method):
             return self.call_method(func, args, kwargs, node, frame)
+        if isinstance(func, Sym) and self.forwarding:
+            # `self.fn(x)` in a wrapper such as `Residual(fn)`: the module is a constructor argument
+            raise self.fail(
+                f"`{_short(node)}` calls a module given to the block's constructor; archc lifts blocks "
+                "that build their modules themselves", node,
+                help="build the module inside the block, or write the wrapper's step in the model "
+                "(`x = x + self.conv(x)`)")
         raise self.fail(f"calling a {describe(func)} is not supported", node)
 
     def entries(self, value: Val, node: ast.expr) -> dict[str, Val]:
