@@ -309,7 +309,8 @@ class Lambda(nn.Module):
 
 
 class ClassStep(nn.Module):
-    """A step at class level: the module's output, an LSTM's output sequence only."""
+    """A step at class level: the module's output, an LSTM's output sequence only (also of an
+    nn.Sequential whose last module is the LSTM: torch returns the LSTM's tuple)."""
 
     def __init__(self, module: nn.Module) -> None:
         super().__init__()
@@ -317,7 +318,8 @@ class ClassStep(nn.Module):
 
     def forward(self, x: Any) -> Any:
         out = self.module(x)
-        return out[0] if isinstance(self.module, nn.LSTM) else out
+        last = self.module[-1] if isinstance(self.module, nn.Sequential) and len(self.module) else None
+        return out[0] if isinstance(self.module, nn.LSTM) or isinstance(last, nn.LSTM) else out
 
 
 class ResidualStep(nn.Module):
