@@ -345,3 +345,21 @@ def test_an_lstm_inside_a_nested_seq_is_still_refused(capsys: pytest.CaptureFixt
         "bidirectional = true) }", "bidirectional = true) } }"))
     assert main(["lint", str(path)]) == 1
     assert "error[lstm-in-seq]" in capsys.readouterr().out
+
+
+@pytest.mark.torch
+def test_a_repeated_block_whose_seq_ends_in_an_lstm_unpacks_it_in_the_block(torch_module: Any) -> None:
+    """The block's own seq is outermost in the block's forward, even when the block is repeated
+    (an nn.Sequential of blocks): each block unpacks the LSTM's tuple and returns a tensor."""
+    torch = torch_module
+    text = (
+        "block B(c, k = 3) {\n  s2 = seq { lstm(hidden_size = c, batch_first = true) }\n}\n"
+        "arch r(classes = 2, length = 1, alphabet = 1) {\n  b1 = B(7, k = 2) * 2\n}\n"
+    )
+    code = compile_source(text)
+    assert code.count("x, _ = self.s2(x)") == 2
+    module = build_module(text).eval()
+    x = torch.randn(3, 1, 1)
+    with torch.no_grad():
+        h = module.b1[0].s2[0](x)[0]
+        assert torch.equal(module(x), module.b1[1].s2[0](h)[0])

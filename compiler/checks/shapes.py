@@ -1771,9 +1771,12 @@ class ShapeChecker:
                 out.append(replace(op, shape=shape, dim=dim))
             elif isinstance(op, ir.Loop):
                 iterations = []
-                for iteration in op.iterations:
+                for index, iteration in zip(op.indices, op.iterations, strict=True):
                     checked, shape = self.ops(iteration, shape, state, top)
                     iterations.append(tuple(checked))
+                    # What the next iteration receives was made with this index: its sizes
+                    # say so by number (`f * (i + 1)` leaves iteration 0 as `f`), not by `i`.
+                    shape = _at_index(shape, op.var, index)
                 out.append(replace(op, iterations=tuple(iterations), shape=shape))
             else:
                 before = shape
@@ -2077,7 +2080,11 @@ class ShapeChecker:
         local_shape, dim_args, matched = _localize(module, shape, self.separate.get(module.cls.name, set()))
         self.took[module.cls.name] |= {name for name, _ in dim_args}
         self.matched[module.cls.name] |= matched
-        cls = self.check_class(module.cls, local_shape)
+        depth, self.seq_depth = self.seq_depth, 0  # a block's own seqs are outermost in its forward
+        try:
+            cls = self.check_class(module.cls, local_shape)
+        finally:
+            self.seq_depth = depth
         mapping = {name: _local_expr(v) for name, v in (*module.args, *dim_args)}
         out_shape = tuple(_to_caller(d, mapping) for d in cls.out_shape)
         cls = replace(cls, out_shapes=tuple(tuple(_to_caller(d, mapping) for d in o) for o in cls.out_shapes))
@@ -2201,3 +2208,15 @@ def _kind(item: ir.ModuleExpr, parent: str) -> str:
     if isinstance(item, ir.BlockRef):
         return f"{parent}: {item.cls.name}"
     return parent
+
+
+def _at_index(shape: Shape, var: str, index: int) -> Shape:
+    """The shape with the loop index `var` in its sizes' expressions replaced by `index`."""
+    out = []
+    for d in shape:
+        size = d.size
+        if isinstance(size, SymInt) and var in size.local.symbols():
+            size = SymInt(int.__int__(size), substitute(size.local, {var: const(index)}), size.root)
+            d = replace(d, size=size)
+        out.append(d)
+    return tuple(out)

@@ -785,6 +785,7 @@ class Resolver:
                 stmt.span,
             )
         iterations: list[tuple[Any, ...]] = []
+        nested_loops = scope.in_loop > 0 or _holds_loop(stmt.body)
         outer_loop = scope.loop_id
         outer_range = scope.loop_range
         scope.loop_id = stmt.span
@@ -798,7 +799,9 @@ class Resolver:
                 # The index is a symbol of its own: a loop body that reads it the same way in
                 # every iteration can be emitted as one comprehension over range().
                 # (Inside a seq the items are written out one by one: the index is a number.)
-                symbolic_index = not in_seq and self.symbolic
+                # A loop with a loop inside is written out item by item (its lists cannot be one
+                # comprehension), so its index, and the inner one, are plain numbers.
+                symbolic_index = not in_seq and self.symbolic and not nested_loops
                 index_value: Value = index
                 if symbolic_index:
                     index_value = SymInt(index, symbol(stmt.var), const(index))
@@ -1616,3 +1619,17 @@ def _usage(spec: LayerSpec) -> str:
             continue
         parts.append(p.name if p.default is REQUIRED else f"{p.name}={show(p.default)}")  # type: ignore[arg-type]
     return f"usage: {spec.name}({', '.join(parts)})"
+
+
+def _holds_loop(node: object) -> bool:
+    """Whether a loop stands anywhere in these statements."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, s.For):
+            return True
+        if isinstance(item, (tuple, list)):
+            stack.extend(item)
+        elif hasattr(item, "__dataclass_fields__") and not isinstance(item, Span):
+            stack.extend(getattr(item, f) for f in item.__dataclass_fields__)
+    return False
