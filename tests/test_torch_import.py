@@ -286,7 +286,7 @@ BAD = {
     "unused module": (model("self.a = nn.Conv1d(4, 8, 3)\nself.spare = nn.Linear(3, 3)",
                             "return self.a(x)"), "nn.Linear(3, 3)", "never used"),
     "unknown name": (model("self.fc = nn.Linear(SIZE, 2)", "return self.fc(x)"), "SIZE", "SIZE"),
-    "module list": (model("self.layers = nn.ModuleList([nn.ReLU()])", "return x"), "nn.ModuleList",
+    "module list": (model("self.layers = nn.ModuleList([nn.ReLU(), 3])", "return x"), "nn.ModuleList",
                     "ModuleList"),
     "tensor multiply": (model("self.fc = nn.Linear(4, 2)", "return self.fc(x) * 2"), "self.fc(x) * 2",
                         "residual"),

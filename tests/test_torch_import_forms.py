@@ -496,3 +496,72 @@ def test_a_converter_reshape_to_the_wrong_size_is_reported(capsys: pytest.Captur
     # the reshape's 456 fixes the length; the Linear written for 432 then does not fit
     assert [(e["code"], e["line"]) for e in errors] == [("shape-mismatch", line_of(source, "nn.Linear(432, 32)"))]
     assert "expects 432 input features, but its input has 456" in errors[0]["message"]
+
+
+APPENDED = MORE / "appended_lists.py"
+
+
+@pytest.mark.torch
+def test_module_lists_filled_by_append_become_loops(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """`nn.ModuleList()` with `append` in a `for i in range(...)` loop, `nn.ModuleList(layers)`
+    of a Python list filled that way, a list comprehension over another list, and forward loops
+    over `zip(...)`, `range(len(...))` and `enumerate(...)`: each becomes a DSL loop written in
+    terms of the constructor loop's index; the input size carried from item to item is left to
+    shape inference and checked per item."""
+    text = lift_text(APPENDED, capsys, tmp_path, "--set", "length=200")
+    assert "for i in range(2) { stages = conv1d(n_filters * 2 ** (i + 1), 5, padding = 2) | relu | maxpool1d(2) }" in (
+        text)
+    assert "for i in range(n_dilated) {\n        residual { dilated = ConvBlock(n_filters * 4, n_filters * 4, " \
+        "dilation = 2 ** i) }" in text
+    assert "for i in range(2) { heads = seq { conv1d(n_filters * 4, 1) | gelu } }" in text
+    assert_equivalent(original(APPENDED, torch_module), text, (4, 200), torch_module)
+    assert_equivalent(original(APPENDED, torch_module, n_filters=16, n_dilated=5), text, (4, 200), torch_module,
+                      n_filters=16, n_dilated=5)
+
+
+APPENDED_REFUSED = {
+    # the items differ by a value the loop's index does not give
+    "per-item values": ("self.dilated.append(ConvBlock(channels, channels, dilation=2 ** i))",
+                        "self.dilated.append(ConvBlock(channels, channels, dilation=[1, 2, 5][i]))",
+                        "item 1 of `self.dilated` is not built the way item 0 is"),
+    # an item built for the wrong input size: what torch would fail on, at the item's size
+    "wrong carried size": ("stages.append(nn.Conv1d(channels,",
+                           "stages.append(nn.Conv1d(channels if i == 0 else channels + 1,",
+                           "item 1 of `self.stages` is built for 49 input features or channels, but receives 48"),
+    "not modules": ("self.heads.append(nn.Sequential(", "self.heads.append((", "nn.ModuleList takes modules"),
+}
+
+
+def test_a_module_list_of_weightless_layers_is_its_steps(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_text(
+        "import torch.nn as nn\n\nclass TorchModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.acts = nn.ModuleList([nn.ReLU(), nn.Tanh()])\n\n    def forward(self, x):\n"
+        "        for act in self.acts:\n            x = act(x)\n        return x\n"
+    )
+    assert "arch m(length = 10, alphabet = 4) {\n    relu | tanh\n}" in lift_text(path, capsys, tmp_path, "--set",
+                                                                                "length=10")
+
+
+@pytest.mark.parametrize("case", sorted(APPENDED_REFUSED))
+def test_module_list_append_refusals(case: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from test_torch_import_real import line_of
+
+    old, new, words = APPENDED_REFUSED[case]
+    source = APPENDED.read_text()
+    assert old in source
+    source = source.replace(old, new)
+    path = tmp_path / "m.py"
+    path.write_text(source)
+    out = tmp_path / "m.arch"
+    out.write_text("kept")
+    code, _, err = run_cli(capsys, "import", str(path), "--set", "length=200", "-o", str(out))
+    assert code == 1
+    assert words in err, err
+    assert "Traceback" not in err
+    assert out.read_text() == "kept"  # nothing written
+    code, diags = lint_json(capsys, path, "--set", "length=200")
+    assert code == 1 and words in diags[0]["message"], diags
+    assert diags[0]["line"] == line_of(source, new[:40])

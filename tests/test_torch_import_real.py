@@ -451,9 +451,9 @@ def test_module_list_loop_becomes_a_for(
     ("init", "forward", "words"),
     [
         (
-            "self.layers = nn.ModuleList([nn.ReLU(), nn.Tanh()])",
+            "self.layers = nn.ModuleList([nn.Conv1d(4, 4, 1), nn.Conv1d(4, 4, 3, padding=1)])",
             "for m in self.layers:\n            x = m(x)",
-            "nn.ModuleList is supported as `nn.ModuleList([layer for i in range(n)])`",
+            "item 1 of `self.layers` is not built the way item 0 is (the list is not built by a loop over range())",
         ),
         (
             "self.layers = nn.ModuleList([nn.Conv1d(4, 4, 1) for _ in range(2)])",

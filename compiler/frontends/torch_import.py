@@ -29,7 +29,7 @@ from ..ir.resolve import Resolver
 from ..syntax import tree as s
 from ..syntax.unparse import expr as show_expr
 from .files import Loaded, Options
-from .torch_import_eval import MAIN_PARAM, Interp, Lifted, param_alias
+from .torch_import_eval import MAIN_PARAM, RESERVED_PARAMS, Interp, Lifted, param_alias
 from .torch_import_merge import apply_merges, find_merges
 from .torch_import_package import Package
 from .torch_import_values import (
@@ -47,12 +47,14 @@ from .torch_import_values import (
     FResidual,
     LayerNode,
     ListV,
+    ModListV,
     ModNode,
     SeqNode,
     SpanMap,
     TupleV,
     Unsupported,
     Val,
+    read_mark,
 )
 
 _Measured = dict[Span, list[int]]  # input sizes / element counts by the span of their layer or view
@@ -340,6 +342,10 @@ class _Builder:
         self.pins: list[Pin] = []
         self.block_rank: dict[str, int] = {}
         self.final = imp.final
+        # Inside a DSL loop the items' input sizes are not written (they may differ per item,
+        # `in_ch = out_ch` carried along); each item's is checked against the checked IR instead.
+        self.in_loop = 0
+        self.item_sizes: list[tuple[Span, list[int], str, Span]] = []
 
     # ---------------------------------------------------------------- ranks
 
@@ -422,7 +428,7 @@ class _Builder:
         positional: list[s.Arg] = []
         keywords: list[s.Arg] = []
         size_in = node.args.get(spec.size_in) if spec.size_in else None
-        keep_in = size_in is not None and not (self.cfg.relax or self.cfg.concise)
+        keep_in = size_in is not None and not (self.cfg.relax or self.cfg.concise or self.in_loop)
         if size_in is not None and spec.size_in and isinstance(size_in[0], Const):
             want = size_in[0].value
             if isinstance(want, int) and not isinstance(want, bool):
@@ -440,7 +446,7 @@ class _Builder:
         for key, (value, span) in node.args.items():
             if key in (spec.size_in, spec.size_out):
                 continue
-            if self.cfg.concise and key != "p" and _is_default(node.kind, key, value):
+            if self.cfg.concise and key != "p" and _is_default(node.kind, key, value, bool(self.in_loop)):
                 continue
             arg = s.Arg(None if key in MAIN_PARAM else key, self.expr(value, span), span)
             (positional if arg.name is None else keywords).append(arg)
@@ -711,7 +717,8 @@ class _ClassEmitter:
         return lines, rank
 
     def loop_step(self, op: FLoop, rank: int) -> s.Step:
-        """`for i in range(...) { ... }`: the first iteration's steps, written in terms of `i`."""
+        """`for i in range(...) { ... }`: the first iteration's steps, written in terms of `i`;
+        every other iteration, written the same way for its item, must give the same steps."""
         mods = self.lifted.lists[op.name]
         first = op.iterations[0]
         shape = _loop_shape(first)
@@ -722,15 +729,89 @@ class _ClassEmitter:
         if [o.name for o in calls] != [op.name]:
             raise Unsupported("unsupported", f"the loop body must call its item of `{op.name}` once",
                               op.span)
-        inner, _ = self.ops(first, rank)
+        var, range_args_v, loop = self.loop_form(mods)
+        interp = self.b.imp.interp
+        before = self.state()
+        self.b.in_loop += 1
+        try:
+            if loop is not None:
+                interp.loop_at[loop] = (var, 0)
+            inner, _ = self.ops(first, rank)
+            after = self.state()
+            for k, iteration in enumerate(op.iterations[1:], 1):
+                self.restore(before)
+                if loop is not None:
+                    interp.loop_at[loop] = (var, k)
+                other, _ = self.ops(iteration, rank)
+                if other != inner:
+                    how = (f"(in terms of the loop's index `{var}`)" if loop is not None or mods.var
+                           else "(the list is not built by a loop over range())")
+                    raise Unsupported(
+                        "unsupported", f"item {k} of `self.{op.name}` is not built the way item 0 is "
+                        f"{how}; archc writes a loop whose items differ only by its index",
+                        mods.items[k].span,
+                        help="build every item from the loop's index (`dilation=2 ** i`), or write the "
+                        "items as separate attributes")
+            self.restore(after)
+        finally:
+            self.b.in_loop -= 1
+            if loop is not None:
+                interp.loop_at.pop(loop, None)
         for it in op.iterations:
             for o in _flat_ops(it):
                 if isinstance(o, FCall) and o.index is not None:
                     self.done.add(o.name)
+        self.item_sizes(op.name, mods)
         span = op.span
-        range_args = tuple(self.b.expr(v, mods.span) for v in mods.range_args)
+        range_args = tuple(self.b.expr(v, mods.span) for v in range_args_v)
         body = tuple(_stmt(line) for line in inner)
-        return s.Step(None, s.For(mods.var, mods.span, range_args, body, span), span)
+        return s.Step(None, s.For(var, mods.span, range_args, body, span), span)
+
+    def loop_form(self, mods: ModListV) -> tuple[str, tuple[Val, ...], int | None]:
+        """The DSL loop of a module list: its index and range() arguments, and the constructor
+        loop that made its items (RangeLoop), when one did."""
+        if mods.var:
+            return mods.var, mods.range_args, None
+        interp = self.b.imp.interp
+        origins = [interp.origin.get(item) for item in mods.items]
+        loop = origins[0][0] if origins and origins[0] is not None else None
+        if loop is not None and origins == [(loop, k) for k in range(len(mods.items))] and len(
+            interp.range_loops[loop].values
+        ) == len(mods.items):
+            info = interp.range_loops[loop]
+            var = info.var if _plain_index(info.var) else "i"
+            return var, info.range_args, loop
+        return "i", (Const(len(mods.items)),), None
+
+    def state(self) -> tuple[object, ...]:
+        return (set(self.done), dict(self.emitted), set(self.unnamed), set(self.tensors),
+                list(self.b.pins), dict(self.b.block_rank))
+
+    def restore(self, state: tuple[object, ...]) -> None:
+        done, emitted, unnamed, tensors, pins, block_rank = state
+        self.done, self.emitted, self.unnamed = set(done), dict(emitted), set(unnamed)  # type: ignore
+        self.tensors, self.b.pins, self.b.block_rank = set(tensors), list(pins), dict(block_rank)  # type: ignore
+
+    def item_sizes(self, name: str, mods: ModListV) -> None:
+        """The input size each item's layers were built for, checked against the checked IR
+        (the loop does not write them: they may differ per item)."""
+        found: dict[Span, tuple[list[int], Span]] = {}
+
+        def walk(node: ModNode) -> None:
+            if isinstance(node, SeqNode):
+                for item in node.items:
+                    walk(item)
+            elif isinstance(node, LayerNode):
+                spec = lookup(node.kind)
+                size = node.args.get(spec.size_in) if spec is not None and spec.size_in else None
+                if size is not None and isinstance(size[0], Const) and isinstance(size[0].value, int):
+                    found.setdefault(node.span, ([], size[1]))[0].append(size[0].value)
+
+        for item in mods.items:
+            walk(item)
+        self.b.item_sizes.extend((span, wants, f"self.{name}", want_span)
+                                 for span, (wants, want_span) in found.items()
+                                 if len(wants) == len(mods.items))
 
     def merge(self, op: FMerge, lines: list[_Line], rank: int) -> int:
         """Name the fork, bind each branch from it, then the join (or `return`)."""
@@ -888,6 +969,12 @@ class _ClassEmitter:
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+def _plain_index(name: str) -> bool:
+    """A loop index the DSL can name as the Python does."""
+    return (name.isascii() and name.isidentifier() and not name.startswith("_") and name not in DSL_WORDS
+            and name not in RESERVED_PARAMS)
+
+
 def _check_name(name: str, span: Span) -> None:
     """archc names are ASCII identifiers; Python also allows others."""
     if not _NAME.fullmatch(name):
@@ -962,13 +1049,15 @@ def _same_block(a: ModNode, b: ModNode) -> bool:
     return [(k, key(v)) for k, v, _ in a.args] == [(k, key(v)) for k, v, _ in b.args]
 
 
-def _is_default(kind: str, name: str, value: Val) -> bool:
+def _is_default(kind: str, name: str, value: Val, in_loop: bool = False) -> bool:
     spec = lookup(kind)
     pspec = spec.param(name) if spec else None
     if pspec is None or (not isinstance(value, Const) and not _all_const(value)):
         return False
-    if isinstance(value, Const) and value.expr is not None:
-        return False  # it follows a constructor argument
+    if isinstance(value, Const) and value.expr is not None and (
+        in_loop or any(read_mark(n) is None for n in _var_names(value.expr))
+    ):
+        return False  # it follows a constructor argument (or, in a DSL loop, its index)
     default = pspec.default
     items = _plain(value)
     if isinstance(items, tuple):
@@ -1146,7 +1235,9 @@ class _Search:
 
     def build(self, cfg: Config) -> tuple[s.File, list[Pin]]:
         builder = _Builder(self, cfg)
-        return builder.file(), builder.pins
+        tree = builder.file()
+        self.item_sizes = builder.item_sizes
+        return tree, builder.pins
 
     # ---------------------------------------------------------------- search
 
@@ -1230,10 +1321,30 @@ class _Search:
             self.find_length(relaxed, [p for p in pins if p is not alphabet_pin], outcome)
         length = outcome.length if outcome.length is not None else outcome_default(outcome)
         faithful, _ = self.build(Config(layout, alphabet=alphabet, length=length))
+        item_sizes = self.item_sizes
         outcome.checked, outcome.diagnostics = self.check(faithful, alphabet, length)
         if outcome.checked is not None and self.interp.input_crops and outcome.failure is None:
             outcome.failure = self.input_crop_problem(outcome.checked, layout)
+        if outcome.checked is not None and item_sizes and outcome.failure is None:
+            outcome.failure = self.item_size_problem(outcome.checked, item_sizes)
         return outcome
+
+    def item_size_problem(
+        self, checked: ir.Architecture, item_sizes: list[tuple[Span, list[int], str, Span]]
+    ) -> Unsupported | None:
+        """A module-list item built for an input size its place in the loop does not give."""
+        measured = _measure(checked)
+        for span, wants, name, want_span in item_sizes:
+            got = measured.get(span)
+            if got is None or len(got) != len(wants):
+                continue  # not reached at this length (the check says why)
+            for k, (want, size) in enumerate(zip(wants, got, strict=True)):
+                if want != size:
+                    return Unsupported(
+                        "shape-mismatch", f"item {k} of `{name}` is built for {want} input features or "
+                        f"channels, but receives {size} there", want_span,
+                        help="build each item for the size the item before it gives")
+        return None
 
     def input_crop_problem(self, checked: ir.Architecture, layout: Layout) -> Unsupported | None:
         """A slice stopping at `X.shape[2] - t` of the input, lifted as a crop: right only where
@@ -1495,7 +1606,7 @@ def _walk_class(cls: ir.ClassDef) -> Iterator[ir.Layer | ir.Functional]:
     def module(m: ir.ModuleExpr) -> Iterator[ir.Layer | ir.Functional]:
         if isinstance(m, ir.Layer):
             yield m
-        elif isinstance(m, ir.Sequential):
+        elif isinstance(m, (ir.Sequential, ir.ModuleList)):
             for item in m.items:
                 yield from module(item)
         elif isinstance(m, ir.BlockRef):

@@ -53,6 +53,7 @@ from .torch_import_values import (
     Namespace,
     Opaque,
     Pair,
+    RangeLoop,
     SelfV,
     SeqNode,
     SpanMap,
@@ -64,6 +65,8 @@ from .torch_import_values import (
     Unsupported,
     Val,
     describe,
+    mark_name,
+    read_mark,
 )
 
 # nn classes archc knows: DSL kind, and PyTorch's positional parameter order.
@@ -260,6 +263,13 @@ class Interp:
         self.forwarding = False  # following a forward (no dry runs there)
         self.in_loop = 0  # inside a loop over a ModuleList (its body's steps are no forward of their own)
         self.partial: Lifted | None = None
+        # Constructor loops `for i in range(...)` that append modules: their index is marked,
+        # each module made in one remembers (loop, position), and `loop_at` says how the builder
+        # writes a marked index (unset: as its number).
+        self.range_loops: list[RangeLoop] = []
+        self.loop_stack: list[tuple[int, int]] = []
+        self.origin: dict[ModNode, tuple[int, int]] = {}
+        self.loop_at: dict[int, tuple[str, int]] = {}  # loop -> (DSL index name, item position)
         here = package.start if package is not None else None
         self.module_scan(tree, self.globals, here, 0)
         self.main_classes = [n for n in self.classes if self.home(self.classes[n]) is self.globals]
@@ -844,10 +854,17 @@ class Interp:
         elif isinstance(stmt, ast.For):
             if stmt.orelse:
                 raise self.fail("a for loop with an else branch is not supported", stmt)
-            looped = self.eval(stmt.iter, frame)
-            if isinstance(looped, ModListV):
-                self.loop_modules(stmt, looped, frame)
+            if self.appending_loop(stmt, frame):
+                self.range_loop(stmt, frame)
                 return
+            wrapped = self.wrapped_lists(stmt, frame)
+            if wrapped is not None:
+                self.loop_modules(stmt, wrapped[0], frame, wrapped=wrapped[1])
+                return
+            looped = self.eval(stmt.iter, frame)
+            if isinstance(looped, ModListV) and not all(_weightless(i) for i in looped.items):
+                self.loop_modules(stmt, looped, frame)
+                return  # (a list of weightless layers holds nothing: its items are steps)
             indexed = self.indexed_list(stmt, looped, frame)
             if indexed is not None:
                 self.loop_modules(stmt, indexed, frame, by_index=True)
@@ -875,6 +892,40 @@ class Interp:
             what = type(stmt).__name__.lower()
             raise self.fail(f"a `{what}` statement is not supported here", stmt,
                             help="archc follows assignments, if/for with known values, and return")
+
+    def appending_loop(self, stmt: ast.For, frame: Frame) -> bool:
+        """`for i in range(...)` in a constructor whose body appends (to a module list, or to a
+        list that becomes one)."""
+        owner = frame.self_v
+        return (
+            not (owner is not None and owner.in_forward) and not self.forwarding
+            and isinstance(stmt.target, ast.Name)
+            and isinstance(stmt.iter, ast.Call) and isinstance(stmt.iter.func, ast.Name)
+            and stmt.iter.func.id == "range" and "range" not in frame.names
+            and not stmt.iter.keywords and not any(isinstance(a, ast.Starred) for a in stmt.iter.args)
+            and any(isinstance(sub, ast.Attribute) and sub.attr in ("append", "extend")
+                    for body in stmt.body for sub in ast.walk(body))
+        )
+
+    def range_loop(self, stmt: ast.For, frame: Frame) -> None:
+        """The loop's body once per index, the index bound to a marked value (RangeLoop)."""
+        assert isinstance(stmt.iter, ast.Call) and isinstance(stmt.target, ast.Name)
+        bounds = [self.eval(a, frame) for a in stmt.iter.args]
+        numbers = self.call_builtin("range", [(b, stmt.iter) for b in bounds], {}, stmt.iter, frame)
+        assert isinstance(numbers, ListV)
+        values = tuple(int(v.value) for v in numbers.items if isinstance(v, Const)
+                       and isinstance(v.value, int))
+        loop = len(self.range_loops)
+        var = stmt.target.id
+        self.range_loops.append(RangeLoop(var, tuple(bounds), values, self.span(stmt)))
+        span = self.span(stmt.target)
+        for pos, value in enumerate(values):
+            frame.names[var] = Const(value, s.Var(mark_name(var, loop, pos), span))
+            self.loop_stack.append((loop, pos))
+            try:
+                self.exec_body(stmt.body, frame)
+            finally:
+                self.loop_stack.pop()
 
     def side_effect(self, func: ast.expr, frame: Frame) -> bool:
         """A call made for its effect outside the model: `logger.info(...)`, `torch.manual_seed(0)`,
@@ -989,6 +1040,8 @@ class Interp:
             return list(value.items)
         if isinstance(value, Const) and isinstance(value.value, str):
             return [Const(c) for c in value.value]
+        if isinstance(value, ModListV):
+            return [ModV(item) for item in value.items]
         raise self.fail(f"cannot loop over a {describe(value)} statically", node)
 
     # ------------------------------------------------------------ expressions
@@ -1122,7 +1175,7 @@ class Interp:
                 return owner.first
             if attr == "indices":
                 return Opaque("the indices torch.max returns", self.span(node))
-        if isinstance(owner, (Tensor, ListV, SuperV)) or (
+        if isinstance(owner, (Tensor, ListV, SuperV, ModListV)) or (
             isinstance(owner, Const) and isinstance(owner.value, str) and attr in _STR_METHODS
         ):
             return Method(owner, attr, self.span(node))
@@ -1177,7 +1230,8 @@ class Interp:
             if symbol == "**" or not all(_numeric(v) for v in (left, right)):
                 raise self.fail(f"`{_short(node)}` on a block parameter is not supported", node)
             span = self.span(node)
-            return Sym(s.BinOp(symbol, self.to_expr(left, span), self.to_expr(right, span), span))
+            return Sym(s.BinOp(symbol, self.to_expr(left, span, marked=True),
+                               self.to_expr(right, span, marked=True), span))
         if isinstance(left, Const) and isinstance(right, Const):
             result = self.arith(symbol, left.value, right.value, node)
             if (left.expr is None and right.expr is None) or not all(
@@ -1185,7 +1239,8 @@ class Interp:
             ):
                 return Const(result)
             span = self.span(node)
-            return Const(result, s.BinOp(symbol, self.to_expr(left, span), self.to_expr(right, span), span))
+            return Const(result, s.BinOp(symbol, self.to_expr(left, span, marked=True),
+                                           self.to_expr(right, span, marked=True), span))
         if isinstance(left, TupleV) and isinstance(right, TupleV) and symbol == "+":
             return TupleV(left.items + right.items)
         if isinstance(left, (TupleV, ListV)) and isinstance(right, Const) and symbol == "*":
@@ -1554,6 +1609,12 @@ class Interp:
     # ------------------------------------------------------------ calls
 
     def call(self, node: ast.Call, frame: Frame) -> Val:
+        value = self.call_value(node, frame)
+        if self.loop_stack and isinstance(value, ModV):
+            self.origin.setdefault(value.node, self.loop_stack[-1])  # made in a constructor loop
+        return value
+
+    def call_value(self, node: ast.Call, frame: Frame) -> Val:
         func = self.eval(node.func, frame)
         if isinstance(func, Namespace) and func.qualname in ("torch.nn.ModuleList",
                                                              "torch.nn.modules.container.ModuleList"):
@@ -1616,8 +1677,22 @@ class Interp:
         raise self.fail(f"`**` of a {describe(value)} is not supported", node)
 
     def module_list(self, node: ast.Call, frame: Frame) -> Val:
-        """`nn.ModuleList([ELT for VAR in range(...)])`: the items keep how they follow VAR."""
+        """`nn.ModuleList([ELT for VAR in range(...)])`: the items keep how they follow VAR.
+        `nn.ModuleList()` (appended to later) and `nn.ModuleList(layers)` of modules made before
+        hold their items as they are."""
+        if not node.args and not node.keywords:
+            return ModListV([], "", (), self.span(node))
         comp = node.args[0] if len(node.args) == 1 and not node.keywords else None
+        gen0 = comp.generators[0] if isinstance(comp, (ast.ListComp, ast.GeneratorExp)) else None
+        over_range = gen0 is not None and isinstance(gen0.iter, ast.Call) and isinstance(
+            gen0.iter.func, ast.Name) and gen0.iter.func.id == "range"
+        if comp is not None and not over_range:
+            # a list of modules made before, or a comprehension over something else: the items as made
+            value = self.eval(comp, frame)
+            given = value.items if isinstance(value, (ListV, TupleV)) else None
+            if given is None or not all(isinstance(i, ModV) for i in given):
+                raise self.fail("nn.ModuleList takes a list of modules", comp)
+            return ModListV([i.node for i in given if isinstance(i, ModV)], "", (), self.span(node))
         gen = comp.generators[0] if isinstance(comp, (ast.ListComp, ast.GeneratorExp)) and len(
             comp.generators) == 1 else None
         if (
@@ -1626,7 +1701,8 @@ class Interp:
             or not (isinstance(gen.iter, ast.Call) and isinstance(gen.iter.func, ast.Name)
                     and gen.iter.func.id == "range" and "range" not in frame.names and not gen.iter.keywords)
         ):
-            raise self.fail("nn.ModuleList is supported as `nn.ModuleList([layer for i in range(n)])`",
+            raise self.fail("nn.ModuleList is supported as `nn.ModuleList([layer for i in range(n)])`, "
+                            "`nn.ModuleList(layers)` and `nn.ModuleList()` with `append`",
                             node, help="use nn.Sequential when the layers run one after another")
         assert isinstance(comp, (ast.ListComp, ast.GeneratorExp)) and isinstance(gen.target, ast.Name)
         var = gen.target.id
@@ -1648,6 +1724,32 @@ class Interp:
             raise self.fail("an empty nn.ModuleList is not supported", node)
         return ModListV(items, var, tuple(bounds), self.span(node))
 
+    def wrapped_lists(self, stmt: ast.For, frame: Frame) -> tuple[ModListV, tuple[ModListV, ...]] | None:
+        """`for conv, pool in zip(self.convs, self.pools)` or `for i, block in enumerate(self.blocks)`
+        in forward: the list with weights the loop runs over, and the lists zipped (one, for
+        enumerate)."""
+        owner = frame.self_v
+        it = stmt.iter
+        if (owner is None or not owner.in_forward or not isinstance(it, ast.Call)
+                or not isinstance(it.func, ast.Name) or it.func.id not in ("zip", "enumerate")
+                or it.func.id in frame.names or it.keywords or not it.args):
+            return None
+        values = [self.eval(a, frame) for a in it.args]
+        if it.func.id == "enumerate":
+            if len(values) != 1 or not isinstance(values[0], ModListV):
+                return None
+            return values[0], ()
+        if not all(isinstance(v, ModListV) for v in values):
+            return None
+        lists = [v for v in values if isinstance(v, ModListV)]
+        if any(len(m.items) != len(lists[0].items) for m in lists):
+            raise self.fail("the module lists zipped here have different lengths", it)
+        weighted = [m for m in lists if not all(_weightless(i) for i in m.items)]
+        if len(weighted) > 1:
+            raise self.fail("the loop runs over several module lists with weights at once; archc lifts "
+                            "a loop over one of them", stmt)
+        return (weighted or lists)[0], tuple(lists)
+
     def indexed_list(self, stmt: ast.For, looped: Val, frame: Frame) -> ModListV | None:
         """`for i in range(self.n_layers): x = x + self.relus[i](self.convs[i](x))` in forward:
         the module list with weights the body indexes by `i` (lists of weightless layers, like
@@ -1664,11 +1766,7 @@ class Interp:
                 value = owner.attrs.get(sub.value.attr)
                 if isinstance(value, ModListV) and value not in lists:
                     lists.append(value)
-        def weightless(node: ModNode) -> bool:
-            spec = lookup(node.kind) if isinstance(node, LayerNode) else None
-            return spec is not None and not spec.stateful
-
-        weighted = [m for m in lists if not all(weightless(i) for i in m.items)]
+        weighted = [m for m in lists if not all(_weightless(i) for i in m.items)]
         if not lists:
             return None
         if len(weighted) > 1:
@@ -1681,9 +1779,11 @@ class Interp:
                             "order (`for i in range(len(self.layers))`)", stmt.iter)
         return chosen
 
-    def loop_modules(self, stmt: ast.For, mods: ModListV, frame: Frame, by_index: bool = False) -> None:
+    def loop_modules(self, stmt: ast.For, mods: ModListV, frame: Frame, by_index: bool = False,
+                     wrapped: tuple[ModListV, ...] | None = None) -> None:
         """`for m in self.layers:` in forward: the body once per item, on one tensor variable
-        (`by_index`: `for i in range(n)` with the body indexing the list by `i`)."""
+        (`by_index`: `for i in range(n)` with the body indexing the list by `i`; `wrapped`: the
+        lists of `zip(...)`, or none for `enumerate(...)`)."""
         owner = frame.self_v
         name = next((k for k, v in (owner.attrs.items() if owner else ()) if v is mods), None)
         if owner is None or not owner.in_forward or name is None:
@@ -1695,7 +1795,11 @@ class Interp:
         for index, item in enumerate(mods.items):
             self.current_item[id(item)] = (name, index)
             prev = {k: v for k, v in frame.names.items() if isinstance(v, Tensor)}
-            self.assign(stmt.target, Const(index) if by_index else ModV(item), frame)
+            value: Val = Const(index) if by_index else ModV(item)
+            if wrapped is not None:
+                value = TupleV(tuple(ModV(m.items[index]) for m in wrapped)) if wrapped else TupleV(
+                    (Const(index), value))
+            self.assign(stmt.target, value, frame)
             self.in_loop += 1
             try:
                 self.exec_body(stmt.body, frame)
@@ -1808,6 +1912,8 @@ class Interp:
             return ListV(items) if name == "list" else TupleV(tuple(items))
         if len(values) == 1 and isinstance(values[0], Sym) and name == "int":
             return values[0]
+        if name == "len" and len(values) == 1 and isinstance(values[0], ModListV):
+            return Const(len(values[0].items))
         plain = [self.concrete(v, node) for v in values]
         try:
             if name == "int" and len(plain) == 1 and isinstance(plain[0], (int, float, bool)):
@@ -2366,6 +2472,15 @@ class Interp:
             if isinstance(target, ArgObject):
                 return self.field_of(target, key, fallback, node)
             return target.items.get(key, fallback)
+        if isinstance(target, ModListV):
+            if method.name in ("append", "extend") and len(args) == 1 and not kwargs:
+                added = [args[0][0]] if method.name == "append" else self.iterate(args[0][0], node)
+                for item in added:
+                    if not isinstance(item, ModV):
+                        raise self.fail(f"nn.ModuleList takes modules, not a {describe(item)}", args[0][1])
+                    target.items.append(item.node)
+                return Const(None)
+            raise self.fail(f"nn.ModuleList.{method.name} is not supported", node)
         if isinstance(target, ListV):
             if method.name == "append" and len(args) == 1 and not kwargs:
                 target.items.append(args[0][0])
@@ -2507,12 +2622,51 @@ class Interp:
 
     # ------------------------------------------------------------ DSL expressions
 
-    def to_expr(self, value: Val, span: Span) -> s.Expr:
-        """A value as a DSL expression located at `span` (where it is used)."""
+    def unmark(self, expr: s.Expr) -> s.Expr:
+        """`expr` with each marked loop index written for where it is used: inside the DSL loop
+        being written (`loop_at`), as that loop's index (`i`, or `i - 1` for a value carried from
+        the item before); anywhere else, as its number."""
+        if isinstance(expr, s.Var):
+            mark = read_mark(expr.name)
+            if mark is None:
+                return expr
+            loop, pos = mark
+            info = self.range_loops[loop]
+            at = self.loop_at.get(loop)
+            if at is None:
+                return s.Int(info.values[pos], expr.span)
+            name, item = at
+            step = info.values[1] - info.values[0] if len(info.values) > 1 else 1
+            offset = (pos - item) * step
+            index = s.Var(name, expr.span)
+            if offset == 0:
+                return index
+            return s.BinOp("+" if offset > 0 else "-", index, s.Int(abs(offset), expr.span), expr.span)
+        if isinstance(expr, s.BinOp):
+            left, right = self.unmark(expr.left), self.unmark(expr.right)
+            if left is expr.left and right is expr.right:
+                return expr
+            if isinstance(left, s.Int) and isinstance(right, s.Int) and expr.op in _FOLD:
+                # an index written as its number: `2 ** (1 + 1)` reads as 4
+                folded = _FOLD[expr.op](left.value, right.value)
+                if 0 <= folded < 2**63:
+                    return s.Int(folded, expr.span)
+            return s.BinOp(expr.op, left, right, expr.span)
+        if isinstance(expr, s.Neg):
+            return s.Neg(self.unmark(expr.operand), expr.span)
+        if isinstance(expr, s.Not):
+            return s.Not(self.unmark(expr.operand), expr.span)
+        if isinstance(expr, s.TupleExpr):
+            return s.TupleExpr(tuple(self.unmark(i) for i in expr.items), expr.span)
+        return expr
+
+    def to_expr(self, value: Val, span: Span, marked: bool = False) -> s.Expr:
+        """A value as a DSL expression located at `span` (where it is used); `marked`: keeping
+        marked loop indices (a value still being computed with)."""
         if isinstance(value, Const):
             v = value.value
             if value.expr is not None:
-                expr = value.expr
+                expr = self.unmark(value.expr) if self.range_loops and not marked else value.expr
                 return s.Var(expr.name, span) if isinstance(expr, s.Var) else expr
             if isinstance(v, bool):
                 return s.Bool(v, span)
@@ -2524,9 +2678,10 @@ class Interp:
                 return s.Str(v, span)
             return s.NoneLit(span)
         if isinstance(value, (TupleV, ListV)):
-            return s.TupleExpr(tuple(self.to_expr(i, span) for i in value.items), span)
+            return s.TupleExpr(tuple(self.to_expr(i, span, marked) for i in value.items), span)
         if isinstance(value, Sym):
-            return s.Var(value.expr.name, span) if isinstance(value.expr, s.Var) else value.expr
+            sym_expr = self.unmark(value.expr) if self.range_loops and not marked else value.expr
+            return s.Var(sym_expr.name, span) if isinstance(sym_expr, s.Var) else sym_expr
         if isinstance(value, Batch):
             return s.Var("batch", span)
         if isinstance(value, Opaque):
@@ -2535,6 +2690,11 @@ class Interp:
 
 
 _AXIS = (AxisSize, AxisProduct, AxisOffset)
+_FOLD: dict[str, Callable[[int, int], int]] = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "**": lambda a, b: a ** b if 0 <= b <= 64 else -1,
+    "//": lambda a, b: a // b if b else -1, "%": lambda a, b: a % b if b else -1,
+}
 _STR_METHODS = frozenset({"format", "lower", "upper", "strip", "startswith", "endswith"})
 _OPS: dict[type, str] = {
     ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
@@ -2573,7 +2733,7 @@ def _rounded_expr(value: Val, how: str, span: Span, floats: frozenset[str] | set
 
 def _expr_vars(expr: s.Expr) -> set[str]:
     if isinstance(expr, s.Var):
-        return {expr.name}
+        return set() if read_mark(expr.name) else {expr.name}
     if isinstance(expr, s.BinOp):
         return _expr_vars(expr.left) | _expr_vars(expr.right)
     if isinstance(expr, s.Neg):
@@ -2592,6 +2752,11 @@ def _whole_expr(expr: s.Expr) -> bool:
 
 def _dsl_args(bound: dict[str, tuple[Val, Span]]) -> tuple[tuple[str | None, Val, Span], ...]:
     return tuple((None if k in MAIN_PARAM else k, v, sp) for k, (v, sp) in bound.items())
+
+
+def _weightless(node: ModNode) -> bool:
+    spec = lookup(node.kind) if isinstance(node, LayerNode) else None
+    return spec is not None and not spec.stateful
 
 
 def _plain_name(name: str) -> bool:

@@ -273,12 +273,40 @@ ModNode = Union[LayerNode, SeqNode, BlockNode]
 @dataclass(eq=False)
 class ModListV:
     """`nn.ModuleList([ELT for VAR in range(...)])`: one module per index; the items' arguments
-    follow VAR (`dilation=2 ** i` stays `2 ** i`)."""
+    follow VAR (`dilation=2 ** i` stays `2 ** i`). A list built otherwise (`nn.ModuleList()`
+    and `append` in a loop, or from a Python list) has no `var`: the loop that made its items
+    is found from them (RangeLoop)."""
 
     items: list[ModNode]
     var: str
     range_args: tuple[Val, ...]
     span: Span
+
+
+@dataclass(frozen=True)
+class RangeLoop:
+    """`for VAR in range(...)` in a constructor that appends modules: VAR is bound to marked
+    values (`mark_name`), so the arguments of the modules made in it say how they follow VAR."""
+
+    var: str
+    range_args: tuple[Val, ...]
+    values: tuple[int, ...]
+    span: Span
+
+
+LOOP_MARK = "\x00"  # never in a Python or DSL name: a marked loop index is never written as such
+
+
+def mark_name(var: str, loop: int, pos: int) -> str:
+    return f"{var}{LOOP_MARK}{loop}{LOOP_MARK}{pos}"
+
+
+def read_mark(name: str) -> tuple[int, int] | None:
+    """(loop, position) of a marked loop index's name."""
+    if LOOP_MARK not in name:
+        return None
+    _, loop, pos = name.split(LOOP_MARK)
+    return int(loop), int(pos)
 
 
 @dataclass(frozen=True)
