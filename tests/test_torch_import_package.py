@@ -173,3 +173,21 @@ def test_a_block_argument_named_like_its_layer_is_renamed(
     assert "ConvBlock(32, 64, kernel = 3, pool_arg = 2)" in text
     module = imported("enhancer_zoo.deep_model", tmp_path).TorchModel()
     assert_equivalent(module, text, (4, 200), torch_module)
+
+
+@pytest.mark.torch
+def test_a_directory_without_init_is_imported_by_its_name(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """`from enhancer_zoo.layers import ConvBlock` in enhancer_zoo/deep_model.py with no
+    __init__.py (a namespace package): the directory's own layers.py, as with one."""
+    zoo = copy_zoo(tmp_path)
+    (zoo / "__init__.py").unlink()
+    text = lift_text(zoo / "deep_model.py", capsys, tmp_path)
+    assert "block ConvBlock(c_in, c_out = 32, kernel = 5, pool_size = 2) {" in text
+    module = imported("enhancer_zoo.deep_model", FIXTURES).TorchModel()
+    assert_equivalent(module, text, (4, 200), torch_module)
+    # a name that is no file of the directory is some installed package: not read, used as unknown
+    _edit(zoo / "deep_model.py", "from enhancer_zoo.layers import ConvBlock",
+          "from enhancer_zoo.layers import ConvBlock\nfrom enhancer_zoo.training import fit")
+    assert "block ConvBlock(" in lift_text(zoo / "deep_model.py", capsys, tmp_path)

@@ -355,13 +355,19 @@ class Interp:
         found = self.package.find(here, stmt.level, stmt.module)
         if found is None:
             return False
-        if stmt.module is None and isinstance(found, Found):
-            # `from . import utils`: each name is a module of the package.
+        if stmt.module is None:
+            # `from . import utils`: each name is a module of the package (its directory's file,
+            # with or without an __init__.py).
             for alias in stmt.names:
                 sub = self.package.find(here, stmt.level, alias.name)
-                if not isinstance(sub, Found):
+                shown = alias.asname or alias.name
+                if isinstance(sub, Found):
+                    names[shown] = ModuleRef(self.read_file(sub, stmt, depth), sub.shown)
+                elif isinstance(found, Found):
                     raise self.fail(f"cannot read `{alias.name}` of this import: {sub}", stmt)
-                names[alias.asname or alias.name] = ModuleRef(self.read_file(sub, stmt, depth), sub.shown)
+                else:
+                    names[shown] = Opaque(f"`{shown}` (its helper module cannot be read: {sub})",
+                                          self.span(stmt))
             return True
         if isinstance(found, str):
             # Only a name the model uses matters (a loss or a training helper often is not): each

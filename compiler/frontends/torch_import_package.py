@@ -1,7 +1,8 @@
 """The input's own package: helper modules a model file imports from its sibling files.
 
 `from .layers import ConvBlock`, `from . import utils` and `from mypkg.blocks import X` (when
-`mypkg` is the package the input lives in) are resolved against the input's directory and read
+`mypkg` is the package the input lives in, or the directory of an input with no __init__.py
+that holds `blocks.py`) are resolved against the input's directory and read
 as text for `ast`; nothing is imported or run. Bounded: at most MAX_FILES files, import chains
 at most MAX_DEPTH deep, each file under the input size cap, and never a file outside the
 package root (a symlink is followed only when its target stays inside).
@@ -44,6 +45,9 @@ class Package:
             root = root.parent
         self.root = root
         self.name = root.name if (root / "__init__.py").is_file() else None
+        # Without __init__.py the directory may still be imported by its name (a namespace
+        # package: `from scbasset.layers import X` in scbasset/model.py), when such a file is there.
+        self.guessed = root.name if self.name is None else None
 
     def find(self, here: Path, level: int, module: str | None) -> Found | str | None:
         """The file of `from {'.' * level}{module} import ...` written in a file of directory
@@ -56,6 +60,12 @@ class Package:
             if not _inside(base, self.root):
                 return f"`{'.' * level}{module or ''}` reaches above the package root {self.root.name}/"
         elif parts and self.name is not None and parts[0] == self.name:
+            base = self.root
+            parts = parts[1:]
+        elif len(parts) > 1 and parts[0] == self.guessed:
+            target = self.root.joinpath(*parts[1:])
+            if not (target.with_name(target.name + ".py").is_file() or (target / "__init__.py").is_file()):
+                return None  # not this directory: some installed package of that name
             base = self.root
             parts = parts[1:]
         else:
