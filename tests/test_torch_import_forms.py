@@ -565,3 +565,68 @@ def test_module_list_append_refusals(case: str, capsys: pytest.CaptureFixture[st
     code, diags = lint_json(capsys, path, "--set", "length=200")
     assert code == 1 and words in diags[0]["message"], diags
     assert diags[0]["line"] == line_of(source, new[:40])
+
+
+RAW = MORE / "raw_parameters.py"
+
+
+@pytest.mark.torch
+def test_helpers_computing_a_layer_from_raw_parameters_lift_as_that_layer(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """A helper whose constructor makes nn.Parameter `weight` (and `bias`) and whose forward is
+    one F.conv1d / torch.conv1d / F.linear call on them is that layer: same keys, same sizes
+    (read from the Parameter's shape), initialisation skipped."""
+    text = lift_text(RAW, capsys, tmp_path, "--set", "length=200")
+    assert "scan = conv1d(n_motifs, motif_len, padding = motif_len // 2) | relu" in text
+    assert "mix = conv1d(2 * n_motifs, 3, padding = 1, groups = 4, bias = false)" in text
+    assert "readout = linear(n_tasks)" in text
+    assert_equivalent(original(RAW, torch_module), text, (4, 200), torch_module)
+    assert_equivalent(original(RAW, torch_module, n_motifs=16, motif_len=9, n_tasks=5), text, (4, 200),
+                      torch_module, n_motifs=16, motif_len=9, n_tasks=5)
+
+
+RAW_REFUSED = {
+    # a weight used other than as the layer's own
+    "scaled weight": ("return F.linear(h, self.weight, bias=self.bias)",
+                      "return F.linear(h, self.weight * 2, bias=self.bias)",
+                      "`self.weight * 2` between a raw parameter (nn.Parameter) and a int is not supported",
+                      "F.linear(h, self.weight * 2"),
+    "other name": ("self.weight = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n_out, n_in)))\n"
+                   "        self.bias = nn.Parameter(torch.zeros(n_out))\n\n    def forward(self, h):\n"
+                   "        return F.linear(h, self.weight, bias=self.bias)",
+                   "self.W = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n_out, n_in)))\n"
+                   "        self.bias = nn.Parameter(torch.zeros(n_out))\n\n    def forward(self, h):\n"
+                   "        return F.linear(h, self.W, bias=self.bias)",
+                   "so that its state_dict key is the layer's `weight`", "F.linear(h, self.W"),
+    # raw parameters on the model itself: no layer holds them
+    "on the model": ("        self.readout = Readout(2 * n_motifs, n_tasks)\n",
+                     "        self.readout = Readout(2 * n_motifs, n_tasks)\n"
+                     "        self.scale = nn.Parameter(torch.ones(1))\n",
+                     "raw parameters (nn.Parameter) are lifted only as the `weight` and `bias` of a helper",
+                     "self.scale = nn.Parameter"),
+    "unknown size": ("torch.randn(out_channels, channels // groups, 3) * 0.02",
+                     "torch.randn(out_channels, channels // groups, 3.5)",
+                     "the sizes of an nn.Parameter must be whole numbers known statically", "3.5"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RAW_REFUSED))
+def test_raw_parameter_refusals_name_the_construct(
+    case: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from test_torch_import_real import line_of
+
+    old, new, words, where = RAW_REFUSED[case]
+    source = RAW.read_text()
+    assert old in source
+    source = source.replace(old, new)
+    path = tmp_path / "m.py"
+    path.write_text(source)
+    code, diags = lint_json(capsys, path, "--set", "length=200")
+    assert code == 1
+    assert diags[0]["code"] == "unsupported" and words in diags[0]["message"], diags
+    assert diags[0]["line"] == line_of(source, where)
+    out = tmp_path / "m.arch"
+    code, _, err = run_cli(capsys, "import", str(path), "--set", "length=200", "-o", str(out))
+    assert code == 1 and not out.exists() and "Traceback" not in err

@@ -348,12 +348,13 @@ def test_raw_parameter_is_refused_as_such(capsys: pytest.CaptureFixture[str]) ->
     line = line_of(path.read_text(), "nn.Parameter(")
     code, _, err = run_cli(capsys, "import", str(path))
     assert code == 1
-    assert "error[unsupported]: raw parameters (nn.Parameter) are not supported yet" in err
+    assert "error[unsupported]: raw parameters (nn.Parameter) are lifted only as the `weight` and `bias` of" in err
     assert f"{path}:{line}:23" in err and "torch.zeros" not in err.split("\n")[0]
     code, diags = lint_json(capsys, path)
     assert code == 1
     assert [(d["code"], d["line"], d["message"]) for d in diags] == [
-        ("unsupported", line, "raw parameters (nn.Parameter) are not supported yet")
+        ("unsupported", line, "raw parameters (nn.Parameter) are lifted only as the `weight` and `bias` of a "
+         "helper module whose forward is one F.conv1d, F.conv2d or F.linear call on them")
     ]
 
 

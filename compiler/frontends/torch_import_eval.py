@@ -54,6 +54,7 @@ from .torch_import_values import (
     Opaque,
     Pair,
     RangeLoop,
+    RawParam,
     SelfV,
     SeqNode,
     SpanMap,
@@ -173,6 +174,20 @@ _MODULE_API = {
 # Steps a Lambda helper module's lambda may be (it becomes that step as a module).
 _LAMBDA_STEPS = frozenset({"view", "reshape", "flatten", "transpose", "relu", "sigmoid", "tanh",
                            "softmax", "log_softmax", "gelu", "silu", "elu", "leakyrelu", "softplus"})
+# A helper module whose forward is one of these calls on its own nn.Parameter weight is that layer.
+_RAW_LAYERS = {
+    "torch.nn.functional.conv1d": "Conv1d", "torch.conv1d": "Conv1d",
+    "torch.nn.functional.conv2d": "Conv2d", "torch.conv2d": "Conv2d",
+    "torch.nn.functional.linear": "Linear",
+}
+_RAW_CALL_PARAMS = {
+    "Conv1d": ("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
+    "Conv2d": ("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
+    "Linear": ("input", "weight", "bias"),
+}
+_RAW_RANK = {"Conv1d": 3, "Conv2d": 4, "Linear": 2}
+_RAW_CTORS = frozenset({"torch.empty", "torch.zeros", "torch.ones", "torch.randn", "torch.rand",
+                        "torch.Tensor", "torch.FloatTensor"})
 _NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad"})
 _DUMMIES = frozenset({"zeros", "ones", "randn", "rand", "empty"})
 MAX_STEPS = 200_000
@@ -262,6 +277,7 @@ class Interp:
         self.dry_used: list[Span] = []  # layer input sizes a dry run gave
         self.forwarding = False  # following a forward (no dry runs there)
         self.in_loop = 0  # inside a loop over a ModuleList (its body's steps are no forward of their own)
+        self.raw_mode = 0  # following the constructor of a helper that is one functional layer
         self.partial: Lifted | None = None
         # Constructor loops `for i in range(...)` that append modules: their index is marked,
         # each module made in one remembers (loop, position), and `loop_at` says how the builder
@@ -851,6 +867,10 @@ class Interp:
                 return  # printing changes nothing in the model
             if isinstance(value_node, ast.Call) and self.side_effect(value_node.func, frame):
                 return  # logging, seeding, warnings: nothing in the model changes
+            if self.raw_mode and isinstance(value_node, ast.Call):
+                if self.registered_parameter(value_node, frame):
+                    return
+                return  # initialising the raw parameters (nn.init.*, reset_parameters()): no sizes change
             self.eval(value_node, frame)
         elif isinstance(stmt, ast.Return):
             raise _Return(self.eval(stmt.value, frame) if stmt.value is not None else Const(None), stmt)
@@ -898,6 +918,19 @@ class Interp:
             what = type(stmt).__name__.lower()
             raise self.fail(f"a `{what}` statement is not supported here", stmt,
                             help="archc follows assignments, if/for with known values, and return")
+
+    def registered_parameter(self, call: ast.Call, frame: Frame) -> bool:
+        """`self.register_parameter("bias", None)` in a raw-parameter helper: sets the attribute."""
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and func.attr == "register_parameter" and len(call.args) == 2
+                and isinstance(frame.names.get(getattr(func.value, "id", "")), SelfV)):
+            return False
+        key = self.concrete(self.eval(call.args[0], frame), call.args[0])
+        owner = frame.names[func.value.id]  # type: ignore[attr-defined]
+        if not isinstance(key, str) or not isinstance(owner, SelfV):
+            raise self.fail("register_parameter needs a name known statically", call.args[0])
+        owner.attrs[key] = self.eval(call.args[1], frame)
+        return True
 
     def appending_loop(self, stmt: ast.For, frame: Frame) -> bool:
         """`for i in range(...)` in a constructor whose body appends (to a module list, or to a
@@ -1626,9 +1659,12 @@ class Interp:
                                                              "torch.nn.modules.container.ModuleList"):
             return self.module_list(node, frame)
         if isinstance(func, Namespace) and func.qualname in _RAW_PARAMETERS:
+            if self.raw_mode and node.args:
+                return self.raw_param(node.args[0], frame)
             # Said before its arguments (torch.zeros(...)) are read: the parameter is the construct.
             raise self.fail(
-                "raw parameters (nn.Parameter) are not supported yet", node,
+                "raw parameters (nn.Parameter) are lifted only as the `weight` and `bias` of a helper "
+                "module whose forward is one F.conv1d, F.conv2d or F.linear call on them", node,
                 help="archc lifts weights held by torch.nn layers; write the computation as a layer "
                 "(nn.Conv1d, nn.Linear, ...), or keep this part in PyTorch",
             )
@@ -2010,6 +2046,9 @@ class Interp:
             return self.lambda_layer(name, args, kwargs, node)  # (its base may be nn.Sequential)
         if name not in self.classes or not self.is_module_class(name):
             raise self.fail(f"`{name}` is not an nn.Module subclass archc can lift", node)
+        form = self.raw_layer_form(name)
+        if form is not None:
+            return self.raw_layer(name, form, args, kwargs, node)
         self.lift(name, top=False)
         bound: list[tuple[str | None, Val, Span]] = []
         for value, expr in args:
@@ -2017,6 +2056,132 @@ class Interp:
         for key, (value, expr) in kwargs.items():
             bound.append((key, value, self.span(expr)))
         return ModV(BlockNode(name, tuple(bound), self.span(node), self.span(node.func)))
+
+    def raw_layer_form(self, name: str) -> tuple[ast.Call, str] | None:
+        """A helper whose constructor makes an nn.Parameter and whose forward returns one
+        `F.conv1d(x, self.weight, ...)`, `F.conv2d` or `F.linear` call: the call and its layer."""
+        init, forward = self.find_method(name, "__init__"), self.find_method(name, "forward")
+        if init is None or forward is None or len(forward.args.args) != 2:
+            return None
+        body = [b for b in forward.body
+                if not (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))]  # docstrings
+        if len(body) != 1 or not isinstance(body[0], ast.Return) or not isinstance(body[0].value, ast.Call):
+            return None
+        call = body[0].value
+
+        def qualname(expr: ast.expr, fn: ast.FunctionDef) -> str | None:
+            with contextlib.suppress(Unsupported):
+                value = self.eval(expr, Frame({}, None, globals=self.home(fn)))
+                return value.qualname if isinstance(value, Namespace) else None
+            return None
+
+        layer = _RAW_LAYERS.get(qualname(call.func, forward) or "")
+        makes = any(qualname(n.func, init) in _RAW_PARAMETERS for n in ast.walk(init)
+                    if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)))
+        return (call, layer) if layer is not None and makes else None
+
+    def raw_param(self, expr: ast.expr, frame: Frame) -> RawParam:
+        """The shape of `nn.Parameter(torch.empty(out, in, k))` (also `torch.randn(...) * 0.01`,
+        `torch.Tensor(...).uniform_(-a, a)`, `nn.init.xavier_uniform_(torch.empty(...))`)."""
+        node = expr
+        while True:
+            if isinstance(node, ast.BinOp):
+                node = node.left if isinstance(node.left, ast.Call) else node.right
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and node.func.attr.endswith("_") and isinstance(node.func.value, ast.Call)):
+                node = node.func.value  # torch.empty(...).normal_(0, 0.01): an initialisation
+            elif isinstance(node, ast.Call) and node.args and self.init_function(node.func, frame):
+                node = node.args[0]  # nn.init.kaiming_uniform_(torch.empty(...))
+            else:
+                break
+        func = self.eval(node.func, frame) if isinstance(node, ast.Call) else None
+        if not (isinstance(node, ast.Call) and isinstance(func, Namespace) and func.qualname in _RAW_CTORS):
+            raise self.fail("archc reads an nn.Parameter made as `torch.empty(SIZES)` (or zeros, ones, "
+                            "randn, rand, torch.Tensor), possibly initialised or scaled", expr)
+        values = [self.eval(a, frame) for a in node.args]
+        if len(values) == 1 and isinstance(values[0], (TupleV, ListV)):
+            values = list(values[0].items)
+        for value, arg in zip(values, node.args if len(node.args) == len(values) else [node] * len(values),
+                              strict=True):
+            if not (isinstance(value, Const) and _whole(value.value)):
+                raise self.fail("the sizes of an nn.Parameter must be whole numbers known statically", arg)
+        return RawParam(tuple(values), self.span(node))
+
+    def init_function(self, func: ast.expr, frame: Frame) -> bool:
+        """`nn.init.kaiming_uniform_` and the like (they fill a tensor: nothing in the model changes)."""
+        with contextlib.suppress(Unsupported):
+            value = self.eval(func, frame)
+            return isinstance(value, Namespace) and value.qualname.startswith("torch.nn.init.")
+        return False
+
+    def raw_layer(self, name: str, form: tuple[ast.Call, str], args: list[tuple[Val, ast.expr]],
+                  kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Val:
+        """An instance of a raw-parameter helper (raw_layer_form): the torch layer it computes,
+        with the weight's shape as its sizes. Its state_dict keys are the layer's (`weight`, `bias`)."""
+        call, torch_name = form
+        init, forward = self.find_method(name, "__init__"), self.find_method(name, "forward")
+        assert init is not None and forward is not None
+        self_v = SelfV(name)
+        for cls in reversed(self.base_chain(name)):
+            self.class_constants(self.classes[cls], self_v)
+        self.raw_mode += 1
+        try:
+            self.call_function(FuncRef(init, self_v), args, kwargs, node,
+                               Frame({}, None, globals=self.home(init)))
+        finally:
+            self.raw_mode -= 1
+        x_name = forward.args.args[1].arg
+        names: dict[str, Val] = {forward.args.args[0].arg: self_v,
+                                 x_name: Opaque("the input", self.span(call))}
+        frame = Frame(names, self_v, cls=self.owner.get(id(forward)), globals=self.home(forward))
+        order = _RAW_CALL_PARAMS[torch_name]
+        bound: dict[str, tuple[ast.expr, Val]] = {}
+        for i, arg in enumerate(call.args):
+            if i >= len(order) or isinstance(arg, ast.Starred):
+                raise self.fail(f"`{_short(call)}` has more arguments than archc reads", call)
+            bound[order[i]] = (arg, self.eval(arg, frame) if i else Const(None))
+        for kw in call.keywords:
+            if kw.arg is None or kw.arg not in order:
+                raise self.fail(f"`{_short(call)}`: the argument `{kw.arg}` is not read", kw.value)
+            bound[kw.arg] = (kw.value, self.eval(kw.value, frame) if kw.arg != "input" else Const(None))
+        where = bound.get("input", (call, Const(None)))[0]
+        if not _is_name(where, x_name):
+            raise self.fail(f"`{_short(call)}` must apply the layer to forward's input `{x_name}`", where)
+        for key in ("weight", "bias"):
+            expr, value = bound.get(key, (call, Const(None)))
+            if key == "bias" and isinstance(value, Const) and value.value is None:
+                continue
+            if not (isinstance(expr, ast.Attribute) and _is_name(expr.value, "self") and expr.attr == key
+                    and isinstance(value, RawParam)):
+                raise self.fail(
+                    f"the {key} of `{_short(call)}` must be the helper's own nn.Parameter `self.{key}`, so "
+                    f"that its state_dict key is the layer's `{key}`", expr)
+        weight = bound["weight"][1]
+        assert isinstance(weight, RawParam)
+        shape = weight.shape
+        if len(shape) != _RAW_RANK[torch_name]:
+            raise self.fail(f"the weight of {torch_name.lower()} has {_RAW_RANK[torch_name]} sizes, this one "
+                            f"{len(shape)}", bound["weight"][0])
+        bias_v = bound.get("bias", (call, Const(None)))[1]
+        has_bias = isinstance(bias_v, RawParam)
+        if isinstance(bias_v, RawParam) and [self.concrete(v, call) for v in bias_v.shape] != [
+            self.concrete(shape[0], call)
+        ]:
+            raise self.fail("the bias must have one size, the weight's first", bound["bias"][0])
+        at = bound["weight"][0]
+        layer: dict[str, tuple[Val, ast.expr]] = {}
+        if torch_name == "Linear":
+            layer = {"in_features": (shape[1], at), "out_features": (shape[0], at)}
+        else:
+            groups = bound.get("groups", (at, Const(1)))
+            in_ch = shape[1] if groups[1] == Const(1) else self.binop(ast.Mult(), shape[1], groups[1], call)
+            kernel: Val = shape[2] if torch_name == "Conv1d" else TupleV(tuple(shape[2:]))
+            layer = {"in_channels": (in_ch, at), "out_channels": (shape[0], at), "kernel_size": (kernel, at)}
+            for key in ("stride", "padding", "dilation", "groups"):
+                if key in bound:
+                    layer[key] = (bound[key][1], bound[key][0])
+        layer["bias"] = (Const(has_bias), at)
+        return self.construct(torch_name, [], layer, node)
 
     def lambda_layer(self, name: str, args: list[tuple[Val, ast.expr]],
                      kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Val:

@@ -395,10 +395,19 @@ class Pair:
     second_name: str = ""  # "indices" for torch.max
 
 
+@dataclass(frozen=True)
+class RawParam:
+    """`nn.Parameter(torch.empty(out, in, k))` in a helper module that is one functional layer
+    (`F.conv1d(x, self.weight, self.bias)`): the weight's shape, as written."""
+
+    shape: tuple[Val, ...]
+    span: Span
+
+
 Val = Union[
     Const, Sym, TupleV, ListV, DictV, ArgObject, ModuleRef, LambdaV, DrySize, AxisSize, AxisProduct,
     AxisOffset, Namespace, ClassRef, FuncRef, BuiltinRef, SelfV, SuperV, Opaque, Batch, Training, Method,
-    ModV, Tensor, Pair, ModListV,
+    ModV, Tensor, Pair, ModListV, RawParam,
 ]
 
 
@@ -418,6 +427,7 @@ def describe(v: Val) -> str:
         ModListV: "nn.ModuleList", ModuleRef: "module of the package", LambdaV: "lambda",
         DrySize: "size measured by a dry run", AxisSize: "size of an axis other than the batch",
         AxisProduct: "product of axis sizes", AxisOffset: "axis size plus a number",
+        RawParam: "raw parameter (nn.Parameter)",
     }
     if isinstance(v, Opaque):
         return v.what
