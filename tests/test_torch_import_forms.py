@@ -630,3 +630,51 @@ def test_raw_parameter_refusals_name_the_construct(
     out = tmp_path / "m.arch"
     code, _, err = run_cli(capsys, "import", str(path), "--set", "length=200", "-o", str(out))
     assert code == 1 and not out.exists() and "Traceback" not in err
+
+
+HABITS = MORE / "zoo_habits.py"
+
+
+@pytest.mark.torch
+def test_training_repository_habits_do_not_stop_a_lift(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """A logger object on the model (no module: an error only where used), `x.float()`, `axis=`
+    for `dim=`, `self.layers += [...]` run as a chain (an nn.Sequential of the items, the same
+    keys), and an attribute named `linear` before an nn.Linear (written `Linear(...)`)."""
+    text = lift_text(HABITS, capsys, tmp_path, "--set", "length=100")
+    assert "layers = seq {\n        conv1d(n_filters, 7, padding = 3) | relu\n" in text
+    assert "    sum(-1)\n    linear = seq { Linear(n_filters) | relu }\n    head = Linear(n_outputs)" in text
+    assert_equivalent(original(HABITS, torch_module), text, (4, 100), torch_module)
+
+
+HABITS_REFUSED = {
+    # a max-norm constraint applied in forward (selene's models): not what forward computes from x
+    "renorm in forward": ("        x = x.float()\n",
+                          "        for layer in self.layers.children():\n"
+                          "            if isinstance(layer, nn.Conv1d):\n"
+                          "                layer.weight.data.renorm_(2, 0, 0.9)\n        x = x.float()\n",
+                          "forward changes the weights in place (`layer.weight.data.renorm_(2, 0, 0.9)`)",
+                          "renorm_"),
+    "logger used": ("        x = x.float()\n", "        self.logger.add(1)\n        x = x.float()\n",
+                    "`Logger(['epoch', 'loss'], verbose=verbose)` (an object of `Logger`, which is no "
+                    "nn.Module) cannot be used here", "self.logger.add(1)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HABITS_REFUSED))
+def test_training_habit_refusals_name_the_construct(
+    case: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from test_torch_import_real import line_of
+
+    old, new, words, where = HABITS_REFUSED[case]
+    source = HABITS.read_text()
+    assert old in source
+    source = source.replace(old, new)
+    path = tmp_path / "m.py"
+    path.write_text(source)
+    code, diags = lint_json(capsys, path, "--set", "length=100")
+    assert code == 1
+    assert diags[0]["code"] == "unsupported" and words in diags[0]["message"], diags
+    assert diags[0]["line"] == line_of(source, where)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from ..checks.shapes import ShapeChecker
 from ..core import sym
@@ -662,7 +663,7 @@ class _ClassEmitter:
                     node.span,
                     help="remove it from the model, or use it in forward",
                 )
-        return [_stmt(line) for line in lines]
+        return _unshadow([_stmt(line) for line in lines])
 
     def ops(self, ops: tuple[FOp, ...], rank: int, top: bool = False) -> tuple[list[_Line], int]:
         lines: list[_Line] = []
@@ -731,6 +732,8 @@ class _ClassEmitter:
                               op.span)
         var, range_args_v, loop = self.loop_form(mods)
         interp = self.b.imp.interp
+        chain = all(len(it) == 1 and isinstance(it[0], FCall) and it[0].index == k
+                    for k, it in enumerate(op.iterations))
         before = self.state()
         self.b.in_loop += 1
         try:
@@ -743,6 +746,17 @@ class _ClassEmitter:
                 if loop is not None:
                     interp.loop_at[loop] = (var, k)
                 other, _ = self.ops(iteration, rank)
+                if other != inner and chain:
+                    # `for layer in self.layers: x = layer(x)` over different items: an nn.Sequential
+                    # of them has the same state_dict keys (`layers.0.weight`, `layers.2.weight`).
+                    self.restore(before)
+                    self.done.add(op.name)
+                    self.b.in_loop -= 1
+                    try:
+                        seq = self.term(SeqNode(list(mods.items), mods.span), rank, op.name)
+                    finally:
+                        self.b.in_loop += 1
+                    return s.Step(op.name, seq, op.span, op.span)
                 if other != inner:
                     how = (f"(in terms of the loop's index `{var}`)" if loop is not None or mods.var
                            else "(the list is not built by a loop over range())")
@@ -967,6 +981,40 @@ class _ClassEmitter:
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _unshadow(body: list[s.Stmt]) -> list[s.Stmt]:
+    """A layer kind called with arguments after a module of the class took its name
+    (`self.linear = nn.Sequential(...)`, then `nn.Linear(...)`) is written by its PyTorch name
+    (`Linear(...)`): the DSL reads `linear(...)` there as a reuse of the module `linear`."""
+    defined: set[str] = set()
+    stack: list[object] = list(body)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, s.Step) and item.name is not None:
+            defined.add(item.name)
+        if isinstance(item, (tuple, list)):
+            stack.extend(item)
+        elif hasattr(item, "__dataclass_fields__") and not isinstance(item, Span):
+            stack.extend(getattr(item, f) for f in item.__dataclass_fields__)
+    shadowed = {n for n in defined if lookup(n) is not None}
+    if not shadowed:
+        return body
+
+    def fix(item: Any) -> Any:
+        if isinstance(item, tuple):
+            return tuple(fix(i) for i in item)
+        if isinstance(item, s.Call) and item.name in shadowed and item.args:
+            spec = lookup(item.name)
+            assert spec is not None
+            item = replace(item, name=spec.torch_class or item.name.upper())
+        if hasattr(item, "__dataclass_fields__") and not isinstance(item, Span):
+            changes = {f: fix(getattr(item, f)) for f in item.__dataclass_fields__}
+            if any(changes[f] is not getattr(item, f) for f in changes):
+                return replace(item, **changes)
+        return item
+
+    return [fix(stmt) for stmt in body]
 
 
 def _plain_index(name: str) -> bool:

@@ -853,11 +853,18 @@ class Interp:
             if isinstance(current, ListV) and isinstance(stmt.op, ast.Add):
                 current.items.extend(self.iterate(value, stmt.value))
                 return
+            if isinstance(current, ModListV) and isinstance(stmt.op, ast.Add):
+                for item in self.iterate(value, stmt.value):  # `self.layers += [nn.Conv1d(...)]`
+                    if not isinstance(item, ModV):
+                        raise self.fail(f"nn.ModuleList takes modules, not a {describe(item)}", stmt.value)
+                    current.items.append(item.node)
+                return
             self.assign(stmt.target, self.binop(stmt.op, current, value, stmt), frame)
         elif isinstance(stmt, ast.Expr):
             value_node = stmt.value
             if isinstance(value_node, ast.Constant) and isinstance(value_node.value, str):
                 return  # a docstring
+            self.no_weight_changes(stmt, frame)
             if (
                 isinstance(value_node, ast.Call)
                 and isinstance(value_node.func, ast.Name)
@@ -880,6 +887,7 @@ class Interp:
         elif isinstance(stmt, ast.For):
             if stmt.orelse:
                 raise self.fail("a for loop with an else branch is not supported", stmt)
+            self.no_weight_changes(stmt, frame)
             if self.appending_loop(stmt, frame):
                 self.range_loop(stmt, frame)
                 return
@@ -918,6 +926,26 @@ class Interp:
             what = type(stmt).__name__.lower()
             raise self.fail(f"a `{what}` statement is not supported here", stmt,
                             help="archc follows assignments, if/for with known values, and return")
+
+    def no_weight_changes(self, stmt: ast.stmt, frame: Frame) -> None:
+        """forward must not change the weights in place (`layer.weight.data.renorm_(2, 0, 0.9)`, a
+        max-norm constraint applied at every call): said at the call, the real construct."""
+        owner = frame.self_v
+        if owner is None or not owner.in_forward:
+            return
+        for sub in ast.walk(stmt):
+            if not (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute)
+                    and sub.func.attr.endswith("_") and not sub.func.attr.startswith("_")):
+                continue
+            chain = sub.func.value
+            while isinstance(chain, ast.Attribute) and chain.attr not in ("weight", "bias", "data"):
+                chain = chain.value
+            if isinstance(chain, ast.Attribute):
+                raise self.fail(
+                    f"forward changes the weights in place (`{_short(sub)}`): a constraint applied at every "
+                    "call, which archc does not lift", sub,
+                    help="apply the constraint in the training loop (after each optimizer step); archc "
+                    "lifts what forward computes from its input")
 
     def registered_parameter(self, call: ast.Call, frame: Frame) -> bool:
         """`self.register_parameter("bias", None)` in a raw-parameter helper: sets the attribute."""
@@ -2044,6 +2072,9 @@ class Interp:
                     kwargs: dict[str, tuple[Val, ast.expr]], node: ast.Call) -> Val:
         if name in self.classes and any(isinstance(v, LambdaV) for v, _ in [*args, *kwargs.values()]):
             return self.lambda_layer(name, args, kwargs, node)  # (its base may be nn.Sequential)
+        if name in self.classes and not self.is_module_class(name) and not self.forwarding:
+            # An object that is no module (a logger, a config): an error only where the model uses it.
+            return Opaque(f"`{_short(node)}` (an object of `{name}`, which is no nn.Module)", self.span(node))
         if name not in self.classes or not self.is_module_class(name):
             raise self.fail(f"`{name}` is not an nn.Module subclass archc can lift", node)
         form = self.raw_layer_form(name)
@@ -2679,6 +2710,8 @@ class Interp:
             return self.step(tensor, FLayer(name, _dsl_args(bound), span))
         if name == "contiguous" and not args and not kwargs:
             return self.step(tensor, FLayer("contiguous", (), span))
+        if name == "float" and not args and not kwargs:
+            return tensor  # the input is a float tensor already: x.float() is x itself
         if name == "unsqueeze":
             dim = values[0] if len(values) == 1 and not kwargs else kwargs.get("dim", (None, node))[0]
             if not (isinstance(dim, Const) and _whole(dim.value)) or len(values) + len(kwargs) != 1:
@@ -2752,6 +2785,8 @@ class Interp:
                 raise self.fail("flip needs whole-number axes: `torch.flip(x, dims=(2,))`", node)
             return self.step(tensor, FLayer("flip", tuple((None, d, span) for d in dims_v), span))
         if name in ("mean", "sum"):
+            if "axis" in kwargs and "dim" not in kwargs:
+                kwargs = {("dim" if k == "axis" else k): v for k, v in kwargs.items()}  # torch's alias
             bound = self.bind(f"x.{name}", ("dim", "keepdim", "dtype"), args, kwargs, node)
             if "dim" not in bound:
                 raise self.fail(f"{name} over all elements is not supported; give dim=", node)
