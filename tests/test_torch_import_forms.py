@@ -644,7 +644,7 @@ def test_training_repository_habits_do_not_stop_a_lift(
     keys), and an attribute named `linear` before an nn.Linear (written `Linear(...)`)."""
     text = lift_text(HABITS, capsys, tmp_path, "--set", "length=100")
     assert "layers = seq {\n        conv1d(n_filters, 7, padding = 3) | relu\n" in text
-    assert "    sum(-1)\n    linear = seq { Linear(n_filters) | relu }\n    head = Linear(n_outputs)" in text
+    assert "    sum(-1)\n    linear = seq { linear(n_filters) | relu }\n    head = Linear(n_outputs)" in text
     assert_equivalent(original(HABITS, torch_module), text, (4, 100), torch_module)
 
 

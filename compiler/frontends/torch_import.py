@@ -988,28 +988,19 @@ def _unshadow(body: list[s.Stmt]) -> list[s.Stmt]:
     (`self.linear = nn.Sequential(...)`, then `nn.Linear(...)`) is written by its PyTorch name
     (`Linear(...)`): the DSL reads `linear(...)` there as a reuse of the module `linear`."""
     defined: set[str] = set()
-    stack: list[object] = list(body)
-    while stack:
-        item = stack.pop()
-        if isinstance(item, s.Step) and item.name is not None:
-            defined.add(item.name)
-        if isinstance(item, (tuple, list)):
-            stack.extend(item)
-        elif hasattr(item, "__dataclass_fields__") and not isinstance(item, Span):
-            stack.extend(getattr(item, f) for f in item.__dataclass_fields__)
-    shadowed = {n for n in defined if lookup(n) is not None}
-    if not shadowed:
-        return body
 
     def fix(item: Any) -> Any:
-        if isinstance(item, tuple):
-            return tuple(fix(i) for i in item)
-        if isinstance(item, s.Call) and item.name in shadowed and item.args:
+        if isinstance(item, (tuple, list)):
+            fixed = [fix(i) for i in item]  # in order: a name counts from its definition on
+            return item if all(a is b for a, b in zip(fixed, item, strict=True)) else type(item)(fixed)
+        if isinstance(item, s.Call) and item.name in defined and item.args:
             spec = lookup(item.name)
-            assert spec is not None
-            item = replace(item, name=spec.torch_class or item.name.upper())
+            if spec is not None:
+                item = replace(item, name=spec.torch_class or item.name.upper())
         if hasattr(item, "__dataclass_fields__") and not isinstance(item, Span):
             changes = {f: fix(getattr(item, f)) for f in item.__dataclass_fields__}
+            if isinstance(item, s.Step) and item.name is not None:
+                defined.add(item.name)
             if any(changes[f] is not getattr(item, f) for f in changes):
                 return replace(item, **changes)
         return item
