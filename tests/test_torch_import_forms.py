@@ -649,13 +649,13 @@ def test_training_repository_habits_do_not_stop_a_lift(
 
 
 HABITS_REFUSED = {
-    # a max-norm constraint applied in forward (selene's models): not what forward computes from x
-    "renorm in forward": ("        x = x.float()\n",
-                          "        for layer in self.layers.children():\n"
-                          "            if isinstance(layer, nn.Conv1d):\n"
-                          "                layer.weight.data.renorm_(2, 0, 0.9)\n        x = x.float()\n",
-                          "forward changes the weights in place (`layer.weight.data.renorm_(2, 0, 0.9)`)",
-                          "renorm_"),
+    # weights clipped in forward: not what forward computes from x (a max-norm renorm_ is lifted)
+    "clamp in forward": ("        x = x.float()\n",
+                         "        for layer in self.layers:\n"
+                         "            if isinstance(layer, nn.Conv1d):\n"
+                         "                layer.weight.data.clamp_(-1, 1)\n        x = x.float()\n",
+                         "forward changes the weights in place (`layer.weight.data.clamp_(-1, 1)`)",
+                         "clamp_"),
     "logger used": ("        x = x.float()\n", "        self.logger.add(1)\n        x = x.float()\n",
                     "`Logger(['epoch', 'loss'], verbose=verbose)` (an object of `Logger`, which is no "
                     "nn.Module) cannot be used here", "self.logger.add(1)"),
@@ -678,3 +678,68 @@ def test_training_habit_refusals_name_the_construct(
     assert code == 1
     assert diags[0]["code"] == "unsupported" and words in diags[0]["message"], diags
     assert diags[0]["line"] == line_of(source, where)
+
+
+MAX_NORM = MORE / "max_norm.py"
+
+
+@pytest.mark.torch
+def test_a_max_norm_constraint_in_forward_becomes_the_layers_max_norm(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """`layer.weight.data.renorm_(2, 0, c)` over a Sequential's children at the start of forward
+    (isinstance-filtered) is `max_norm = c` on those layers; the emitted forward renorms them the
+    same way, so outputs agree while the constraint changes the weights."""
+    text = lift_text(MAX_NORM, capsys, tmp_path)
+    assert "conv1d(64, 9, max_norm = max_norm) | relu(inplace = true)" in text
+    assert "linear(n_targets, max_norm = max_norm) | sigmoid" in text
+    assert_equivalent(original(MAX_NORM, torch_module), text, (4, 1000), torch_module)
+    assert_equivalent(original(MAX_NORM, torch_module, n_targets=5, max_norm=0.3), text, (4, 1000), torch_module,
+                      n_targets=5, max_norm=0.3)
+
+
+@pytest.mark.torch
+def test_max_norm_is_applied_by_the_generated_forward(torch_module: Any) -> None:
+    from archc.api import build_module
+
+    torch = torch_module
+    text = "arch m(classes = 3, length = 20, alphabet = 4) {\n    c = conv1d(6, 5, max_norm = 0.25)\n" \
+        "    flatten | fc = linear(classes)\n}\n"
+    module = build_module(text).eval()
+    with torch.no_grad():
+        module.c.weight.mul_(10)
+        module(torch.randn(2, 4, 20))
+    norms = module.c.weight.flatten(1).norm(dim=1)
+    assert norms.max().item() <= 0.25 + 1e-6 and norms.min().item() > 0.2
+
+
+MAX_NORM_REFUSED = {
+    "other norm": ("layer.weight.data.renorm_(2, 0, self.max_norm)", "layer.weight.data.renorm_(1, 0, self.max_norm)",
+                   "archc reads the max-norm constraint renorm_(2, 0, LIMIT)"),
+    "after a step": ("    def forward(self, x):\n", "    def forward(self, x):\n        x = x.relu()\n",
+                     "comes after forward's first step"),
+    "other change": ("layer.weight.data.renorm_(2, 0, self.max_norm)", "layer.weight.data.clamp_(-1, 1)",
+                     "forward changes the weights in place (`layer.weight.data.clamp_(-1, 1)`)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MAX_NORM_REFUSED))
+def test_max_norm_refusals(case: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    old, new, words = MAX_NORM_REFUSED[case]
+    source = MAX_NORM.read_text()
+    assert old in source
+    path = tmp_path / "m.py"
+    path.write_text(source.replace(old, new, 1))
+    code, diags = lint_json(capsys, path)
+    assert code == 1
+    assert diags[0]["code"] == "unsupported" and words in diags[0]["message"], diags
+
+
+def test_a_layer_with_max_norm_is_not_folded_with_its_batchnorm() -> None:
+    from archc.api import compile_source
+    from archc.backends.emit_torch import EmitOptions
+
+    text = "arch m(classes = 3, length = 20, alphabet = 4) {\n    c = conv1d(6, 5, max_norm = 0.25) | bn = batchnorm1d\n" \
+        "    d = conv1d(6, 5) | bn2 = batchnorm1d\n    flatten | fc = linear(classes)\n}\n"
+    code = compile_source(text, options=EmitOptions(fold_batchnorm=True))
+    assert "self.bn2 = _fold_into(self.d, self.bn2)" in code and "_fold_into(self.c" not in code, code

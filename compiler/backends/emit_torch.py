@@ -68,6 +68,8 @@ CALL_FORMS: dict[str, str] = {
     "multiheadattention": "{out}, _ = {mod}({x}, {x}, {x}, need_weights=False)",
 }
 REDUCTIONS = {"mean": "mean", "sum": "sum", "max": "amax"}
+# Layer arguments that are no argument of the torch module (forward applies them).
+ARCHC_ONLY = frozenset({"max_norm"})
 
 
 def functional_added(layer: ir.Layer, var: str, text: Any = literal) -> tuple[str, bool] | None:
@@ -310,6 +312,8 @@ def _foldable(
     if not isinstance(b, ir.Layer) or FOLDS_INTO.get(a.kind) != b.kind:
         return False
     if b.get("track_running_stats") is False:  # such a batchnorm normalizes with batch statistics
+        return False
+    if a.get("max_norm") is not None:  # forward renorms the layer's weights: folded ones would change
         return False
     # A linear layer acts on the last axis, batchnorm on axis 1: the same axis only in 2-D.
     if a.kind == "linear" and out_rank != 2:
@@ -647,6 +651,10 @@ class _Emitter:
         self.protected = _read_names(cls)
         self.fresh_count = 0
         self.pr.forward = True
+        for access, limit in _max_norms(cls):
+            # As the original model: the constraint holds at every call, before any step.
+            forward.append(f"{access}.weight.data.renorm_(2, 0, {self.pr(limit)})  # max_norm")
+            shapes.append(())
         self.forward_ops(cls, cls.forward, forward, shapes, 0, flow)
         self.pr.forward = False
         if flow.swapped and not cls.is_block:
@@ -970,6 +978,25 @@ class _Emitter:
 _ALLOCATING = ("conv", "linear", "batchnorm", "maxpool", "avgpool", "lstm", "embedding", "layernorm")
 
 
+def _max_norms(cls: ir.ClassDef) -> list[tuple[str, Value]]:
+    """The layers of a class with a max-norm constraint: how forward reaches each, and its limit
+    (a block's own layers are constrained in the block's forward)."""
+    out: list[tuple[str, Value]] = []
+
+    def visit(access: str, module: ir.ModuleExpr) -> None:
+        if isinstance(module, ir.Layer):
+            limit = module.get("max_norm")
+            if limit is not None:
+                out.append((access, limit))
+        elif isinstance(module, (ir.Sequential, ir.ModuleList)):
+            for i, item in enumerate(module.items):
+                visit(f"{access}[{i}]", item)
+
+    for attr in cls.attrs:
+        visit(f"self.{attr.name}", attr.module)
+    return out
+
+
 def _allocates_first(cls: ir.ClassDef, op: ir.CallAttr) -> bool:
     """Whether the module a step calls makes a new tensor before any in-place layer."""
     attr = cls.attr(op.name)
@@ -1119,7 +1146,7 @@ def _kwargs(layer: ir.Layer, text: Any = literal) -> list[str]:
     assert spec is not None
     out = []
     for name, value in layer.args:
-        if name in (spec.size_in, spec.size_out):
+        if name in (spec.size_in, spec.size_out) or name in ARCHC_ONLY:
             continue
         if _is_default(layer, name, value, text) and name not in layer.explicit:
             continue

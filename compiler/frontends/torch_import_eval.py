@@ -155,7 +155,7 @@ _JOINS = {"cat", "concat", "concatenate", "stack", "hstack", "vstack", "add", "m
           "einsum"}
 BUILTINS = frozenset({"range", "int", "float", "len", "max", "min", "abs", "round", "sum", "list",
                       "tuple", "super", "print", "bool", "setattr", "getattr", "hasattr", "dict", "zip",
-                      "enumerate", "reversed"})
+                      "enumerate", "reversed", "isinstance"})
 # torch calls made for their effect on the process, never on the model.
 _TORCH_EFFECTS = frozenset({
     "torch.manual_seed", "torch.seed", "torch.set_num_threads", "torch.set_default_dtype",
@@ -864,6 +864,8 @@ class Interp:
             value_node = stmt.value
             if isinstance(value_node, ast.Constant) and isinstance(value_node.value, str):
                 return  # a docstring
+            if self.max_norm(value_node, frame):
+                return
             self.no_weight_changes(stmt, frame)
             if (
                 isinstance(value_node, ast.Call)
@@ -887,7 +889,8 @@ class Interp:
         elif isinstance(stmt, ast.For):
             if stmt.orelse:
                 raise self.fail("a for loop with an else branch is not supported", stmt)
-            self.no_weight_changes(stmt, frame)
+            if not _renorms_only(stmt):
+                self.no_weight_changes(stmt, frame)
             if self.appending_loop(stmt, frame):
                 self.range_loop(stmt, frame)
                 return
@@ -926,6 +929,35 @@ class Interp:
             what = type(stmt).__name__.lower()
             raise self.fail(f"a `{what}` statement is not supported here", stmt,
                             help="archc follows assignments, if/for with known values, and return")
+
+    def max_norm(self, call: ast.expr, frame: Frame) -> bool:
+        """`layer.weight.data.renorm_(2, 0, 0.9)` at the start of forward (selene's max-norm
+        constraint): the layer's `max_norm`, which the emitted forward applies the same way."""
+        owner = frame.self_v
+        if not (owner is not None and owner.in_forward and isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute) and call.func.attr == "renorm_"):
+            return False
+        holder = call.func.value
+        if isinstance(holder, ast.Attribute) and holder.attr == "data":
+            holder = holder.value
+        if not (isinstance(holder, ast.Attribute) and holder.attr == "weight"):
+            return False
+        layer = self.eval(holder.value, frame)
+        if not (isinstance(layer, ModV) and isinstance(layer.node, LayerNode)
+                and layer.node.kind in ("conv1d", "conv2d", "linear")):
+            raise self.fail(f"`{_short(call)}`: archc reads a max-norm constraint on the weight of an "
+                            "nn.Conv1d, nn.Conv2d or nn.Linear", call)
+        values = [self.eval(a, frame) for a in call.args]
+        kw = {k.arg: self.eval(k.value, frame) for k in call.keywords if k.arg}
+        p, dim, limit = (*values, *(kw.get(k) for k in ("p", "dim", "maxnorm")[len(values):]))[:3]
+        if p != Const(2) or dim != Const(0) or not (isinstance(limit, Const) and _is_num(limit.value)):
+            raise self.fail(f"`{_short(call)}`: archc reads the max-norm constraint renorm_(2, 0, LIMIT) "
+                            "(the L2 norm of each output unit's weights)", call)
+        if any(isinstance(v, Tensor) and v.ops for v in frame.names.values()):
+            raise self.fail(f"`{_short(call)}` comes after forward's first step; archc reads a max-norm "
+                            "constraint applied before any", call)
+        layer.node.args["max_norm"] = (limit, self.span(call))
+        return True
 
     def no_weight_changes(self, stmt: ast.stmt, frame: Frame) -> None:
         """forward must not change the weights in place (`layer.weight.data.renorm_(2, 0, 0.9)`, a
@@ -1242,6 +1274,8 @@ class Interp:
                 return owner.first
             if attr == "indices":
                 return Opaque("the indices torch.max returns", self.span(node))
+        if isinstance(owner, ModV) and isinstance(owner.node, SeqNode) and attr == "children":
+            return Method(owner, attr, self.span(node))
         if isinstance(owner, (Tensor, ListV, SuperV, ModListV)) or (
             isinstance(owner, Const) and isinstance(owner.value, str) and attr in _STR_METHODS
         ):
@@ -1934,6 +1968,16 @@ class Interp:
         node: ast.Call, frame: Frame,
     ) -> Val:
         values = [v for v, _ in args]
+        if name == "isinstance" and len(values) == 2 and not kwargs and isinstance(values[0], ModV):
+            # `isinstance(layer, nn.Conv1d)` over a Sequential's children: by the layer's class
+            kinds = values[1].items if isinstance(values[1], (TupleV, ListV)) else (values[1],)
+            mod = values[0].node
+            names = {k.qualname.rsplit(".", 1)[-1] for k in kinds if isinstance(k, Namespace)}
+            if not names or len(names) != len(kinds):
+                raise self.fail("isinstance() of a module is read against torch.nn classes", node)
+            if isinstance(mod, LayerNode):
+                return Const(mod.torch_name in names)
+            return Const(isinstance(mod, SeqNode) and "Sequential" in names)
         if name == "super":
             cls = frame.cls
             if len(values) == 2 and isinstance(values[0], ClassRef):
@@ -2674,6 +2718,10 @@ class Interp:
             if isinstance(target, ArgObject):
                 return self.field_of(target, key, fallback, node)
             return target.items.get(key, fallback)
+        if isinstance(target, ModV) and isinstance(target.node, SeqNode) and method.name == "children" and (
+            not args and not kwargs
+        ):
+            return ListV([ModV(item) for item in target.node.items])
         if isinstance(target, ModListV):
             if method.name in ("append", "extend") and len(args) == 1 and not kwargs:
                 added = [args[0][0]] if method.name == "append" else self.iterate(args[0][0], node)
@@ -2958,6 +3006,14 @@ def _whole_expr(expr: s.Expr) -> bool:
 
 def _dsl_args(bound: dict[str, tuple[Val, Span]]) -> tuple[tuple[str | None, Val, Span], ...]:
     return tuple((None if k in MAIN_PARAM else k, v, sp) for k, (v, sp) in bound.items())
+
+
+def _renorms_only(stmt: ast.stmt) -> bool:
+    """Every in-place method call in the statement is a `renorm_` (a max-norm constraint)."""
+    calls = [sub for sub in ast.walk(stmt) if isinstance(sub, ast.Call)
+             and isinstance(sub.func, ast.Attribute) and sub.func.attr.endswith("_")
+             and not sub.func.attr.startswith("_")]
+    return bool(calls) and all(c.func.attr == "renorm_" for c in calls)  # type: ignore[attr-defined]
 
 
 def _weightless(node: ModNode) -> bool:

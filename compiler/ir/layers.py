@@ -63,6 +63,11 @@ def number(v: Value) -> str | None:
     return None if math.isfinite(v) else f"must be a finite number, got {v}"
 
 
+def max_norm(v: Value) -> str | None:
+    """A max-norm constraint: none, or the largest L2 norm of each output unit's weights."""
+    return None if v is None else positive_number(v)
+
+
 def positive_number(v: Value) -> str | None:
     """eps and the like: torch divides by it (and by sqrt(var + eps))."""
     err = number(v)
@@ -131,6 +136,7 @@ class ParamSpec:
     name: str
     check: Checker
     default: object = REQUIRED
+    keyword_only: bool = False  # archc's own (max_norm): no positional slot, as in no torch signature
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,7 @@ def _conv(name: str, cls: str, n: int) -> LayerSpec:
             ParamSpec("groups", positive, 1),
             ParamSpec("bias", boolean, True),
             ParamSpec("padding_mode", padding_mode, "zeros"),
+            ParamSpec("max_norm", max_norm, None, keyword_only=True),
         ),
         torch_class=cls,
         stateful=True,
@@ -271,6 +278,7 @@ SPECS: dict[str, LayerSpec] = {
                 ParamSpec("in_features", positive, None),
                 ParamSpec("out_features", positive),
                 ParamSpec("bias", boolean, True),
+                ParamSpec("max_norm", max_norm, None, keyword_only=True),
             ),
             torch_class="Linear",
             stateful=True,

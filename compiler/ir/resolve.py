@@ -1252,7 +1252,7 @@ class Resolver:
         failed = False
         first_size = spec.size_out or spec.size_in
         positional = ([first_size] if first_size else []) + [
-            p.name for p in spec.params if p.name not in (spec.size_in, spec.size_out)
+            p.name for p in spec.params if p.name not in (spec.size_in, spec.size_out) and not p.keyword_only
         ]
         pos_index = 0
         varargs: list[Value] = []
@@ -1617,6 +1617,8 @@ def _usage(spec: LayerSpec) -> str:
     for p in spec.params:
         if p.name in (spec.size_in, spec.size_out):
             continue
+        if p.keyword_only and "*" not in parts:
+            parts.append("*")
         parts.append(p.name if p.default is REQUIRED else f"{p.name}={show(p.default)}")  # type: ignore[arg-type]
     return f"usage: {spec.name}({', '.join(parts)})"
 
