@@ -743,3 +743,33 @@ def test_a_layer_with_max_norm_is_not_folded_with_its_batchnorm() -> None:
         "    d = conv1d(6, 5) | bn2 = batchnorm1d\n    flatten | fc = linear(classes)\n}\n"
     code = compile_source(text, options=EmitOptions(fold_batchnorm=True))
     assert "self.bn2 = _fold_into(self.d, self.bn2)" in code and "_fold_into(self.c" not in code, code
+
+
+TOWER = MORE / "rounded_tower.py"
+
+
+@pytest.mark.torch
+def test_a_chain_over_appended_items_that_differ_is_a_sequential_of_them(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """Widths `int(np.round(filters))` with `filters *= mult` differ by more than the loop's
+    index: a chain loop over them is an nn.Sequential of the items (keys `tower.0.conv.weight`)."""
+    text = lift_text(TOWER, capsys, tmp_path, "--set", "length=128")
+    assert "tower = seq {\n        ConvBlock(4, filters_init)\n        ConvBlock(filters_init, 40)\n" in text
+    assert_equivalent(original(TOWER, torch_module), text, (4, 128), torch_module)
+
+
+def test_modules_registered_twice_are_named_as_such(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from test_torch_import_real import line_of
+
+    source = (
+        "import torch.nn as nn\n\nclass TorchModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.layers = nn.ModuleList()\n        self.layers += [nn.Conv1d(4, 8, 3), nn.ReLU()]\n"
+        "        self.trunk = nn.Sequential(*self.layers)\n\n    def forward(self, x):\n        return self.trunk(x)\n"
+    )
+    path = tmp_path / "m.py"
+    path.write_text(source)
+    code, diags = lint_json(capsys, path, "--set", "length=20")
+    assert code == 1
+    assert diags[0]["message"].startswith("`layers` holds the modules of `trunk` again"), diags
+    assert diags[0]["line"] == line_of(source, "nn.ModuleList()")

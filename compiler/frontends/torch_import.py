@@ -656,6 +656,16 @@ class _ClassEmitter:
             if name in self.lifted.lists and all(_weightless(i) for i in self.lifted.lists[name].items):
                 continue  # a list of ReLUs indexed in forward: its items are steps, it holds no weights
             if name not in self.done and not self.lifted.partial:
+                twin = self.registered_twice(name)
+                if twin is not None:
+                    raise Unsupported(
+                        "unsupported",
+                        f"`{name}` holds the modules of `{twin}` again (each is registered twice, so the "
+                        f"state_dict has both `{name}.*` and `{twin}.*` keys); archc registers a module once",
+                        self.lifted.lists[name].span if name in self.lifted.lists else node.span,
+                        help=f"drop `self.{name}` (a checkpoint then loads with strict=False, or without "
+                        f"its `{name}.` keys)",
+                    )
                 raise Unsupported(
                     "unsupported",
                     f"module `{name}` is never used by forward; archc registers a module where it is "
@@ -664,6 +674,23 @@ class _ClassEmitter:
                     help="remove it from the model, or use it in forward",
                 )
         return _unshadow([_stmt(line) for line in lines])
+
+    def registered_twice(self, name: str) -> str | None:
+        """The module (used by forward) that holds every item of the unused `name` too
+        (`self.seq = nn.Sequential(*self.layers)`)."""
+        unused = self.lifted.lists.get(name)
+        items = list(unused.items) if unused is not None else [self.lifted.attrs[name]]
+
+        def inside(node: ModNode) -> set[int]:
+            found = {id(node)}
+            for item in node.items if isinstance(node, SeqNode) else ():
+                found |= inside(item)
+            return found
+
+        for other, node in self.lifted.attrs.items():
+            if other != name and other in self.done and all(id(i) in inside(node) for i in items):
+                return other
+        return None
 
     def ops(self, ops: tuple[FOp, ...], rank: int, top: bool = False) -> tuple[list[_Line], int]:
         lines: list[_Line] = []
