@@ -658,7 +658,13 @@ def test_second_batch_strides_are_torch_strides(torch_module: Any, monkeypatch: 
                     warnings.simplefilter("ignore")
                     out = module(torch.randn(2, *sizes))
                 assert len(strides) == out.dim(), prefix
-                pairs = [(a, b) for a, b, n in zip(strides, out.stride(), out.shape, strict=True) if n != 1]
+                # A view's size-1 strides are torch's too (channels-last detection reads them).
+                view = step.startswith(("squeeze", "unsqueeze"))
+                pairs = [
+                    (a, b)
+                    for a, b, n in zip(strides, out.stride(), out.shape, strict=True)
+                    if n != 1 or view
+                ]
                 assert all(a == b for a, b in pairs), (prefix, train, strides, out.stride())
                 compared += 1
     assert compared > 1000
