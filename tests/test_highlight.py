@@ -149,7 +149,7 @@ def test_token_classes() -> None:
         "  t := conv = Conv1d(c, kernel_size = k, padding = k // 2) | relu\n"
         "  residual = seq { dropout(p = 0.5) }\n"
         '  meta { note = "a\\"b" }\n'
-        "  x := cat(t, t, axis = channels) | Other(1e-5, .5, 2.) | mish\n"
+        "  x := cat(t, t, axis = channels) | Other(1e-5, .5, 2.) | prelu\n"
         "  if not (k >= 3 and true) { flatten } else { identity }\n"
         "}\n"
     )
@@ -181,7 +181,7 @@ def test_token_classes() -> None:
         "1e-5": Number.Float,
         ".5": Number.Float,
         "2.": Number.Float,
-        "mish": Name,  # not in the catalogue
+        "prelu": Name,  # not in the catalogue
         "not": Operator.Word,
         "and": Operator.Word,
         ">=": Operator,

@@ -135,11 +135,11 @@ ERRORS = [
         2,
     ),
     (
-        "mish-not-supported",
-        HEAD + "  c = conv1d(8, 3) | mish\n}\n",
+        "prelu-not-supported",
+        HEAD + "  c = conv1d(8, 3) | prelu\n}\n",
         "unsupported-layer",
-        "`mish` (nn.Mish) is not supported by archc yet",
-        "mish",
+        "`prelu` (nn.PReLU) is not supported by archc yet",
+        "prelu",
         2,
     ),
     (
@@ -331,7 +331,7 @@ def test_did_you_mean_unit() -> None:
     from archc.ir.layers import all_names
 
     names = all_names()
-    assert did_you_mean("mish", names) is None
+    assert did_you_mean("pixelshuffle", names) is None
     assert did_you_mean("concat", names) is None
     assert did_you_mean("instancenorm1d", names) is None
     assert did_you_mean("GlobalMaxPool", names) == "global_max_pool"

@@ -126,6 +126,35 @@ CASES: list[tuple[str, str, str, bool]] = [
         '| enc2 = TransformerEncoderLayer(4, 12, activation = "gelu", norm_first = true, bias = false)',
         False,
     ),
+    # Second batch: exp, unsqueeze, squeeze, repeat, activations, channel dropouts.
+    ("exp", "channels: 4, length: 9", "exp | exp", False),
+    ("unsqueeze", "channels: 4, length: 9", "unsqueeze(1) | unsqueeze(-1) | unsqueeze(4) | reshape(batch, -1)", False),
+    (
+        "squeeze",
+        "channels: 1, height: 4, length: 1",
+        "squeeze(1) | unsqueeze(0) | permute(1, 0, 2, 3) | squeeze((1, -1)) | squeeze(1)",
+        False,
+    ),
+    ("repeat", "channels: 4, length: 9", "repeat(1, 3, 1) | repeat(1, 1, 2) | repeat(2, 1, 1, 1) | permute(1, 0, 2, 3)", False),
+    ("selu", "channels: 4, length: 9", "selu | s = SELU(inplace = true)", False),
+    ("celu", "channels: 4, length: 9", "celu(0.5) | c = celu(alpha = 2.0, inplace = true)", False),
+    ("relu6", "channels: 4, length: 9", "relu6 | r = ReLU6(inplace = true)", False),
+    ("hardtanh", "channels: 4, length: 9", "hardtanh(-2.0, 2.0) | h = Hardtanh(max_val = 0.5, inplace = true)", False),
+    ("mish", "channels: 4, length: 9", "mish | m = mish(inplace = true)", False),
+    ("softsign", "channels: 4, length: 9", "softsign | s = Softsign", False),
+    ("logsigmoid", "channels: 4, length: 9", "logsigmoid | s = LogSigmoid", False),
+    ("hardswish", "channels: 4, length: 9", "hardswish | h = Hardswish(inplace = true)", False),
+    ("hardsigmoid", "channels: 4, length: 9", "hardsigmoid(inplace = true) | h = hardsigmoid", False),
+    ("dropout1d", "channels: 4, length: 9", "dropout1d(0.2) | d = Dropout1d(p = 0.7, inplace = true)", False),
+    ("dropout2d", "channels: 4, height: 3, length: 9", "dropout2d(0.2) | d = Dropout2d(inplace = true)", False),
+    (
+        "more-in-seq",
+        "channels: 4, length: 9",
+        "exp | repeat(1, 2, 1) | s = seq { selu | celu | relu6 | hardtanh | mish | softsign | logsigmoid "
+        "| hardswish | hardsigmoid | dropout1d } | unsqueeze(-1) | s2 = seq { dropout2d } | squeeze(-1) "
+        "| c = conv1d(3, 3)",
+        False,
+    ),
     (
         "in-seq",
         "channels: 4, length: 20",
@@ -418,3 +447,344 @@ def test_views_after_added_layers_agree_with_torch(torch_module: Any) -> None:
             assert (view_codes == []) == torch_ok, (prefix, view_codes)
             checked += 1
     assert checked > 100
+
+
+# ------------------------------------------------------------------ second batch (layers branch)
+# exp, unsqueeze, squeeze, repeat, selu ... hardsigmoid, dropout1d and dropout2d.
+
+
+def test_second_batch_code_forms() -> None:
+    code = compile_source(
+        arch(
+            "channels: 4, length: 9",
+            "exp | unsqueeze(2) | squeeze(2) | squeeze((1, -1)) | repeat(1, 2, 1) | celu(0.5) "
+            "| hardtanh(max_val = 2.0) | logsigmoid | dropout1d(0.2) | unsqueeze(-1) | dropout2d "
+            "| squeeze(-1) | s = seq { ReLU6(inplace = true) | dropout1d(0.3) | Hardswish } | mish",
+        )
+    )
+    assert "x = torch.exp(x)" in code
+    assert "x = x.unsqueeze(2)" in code
+    assert "x = x.squeeze(2)" in code
+    assert "x = x.squeeze((1, -1))" in code
+    assert "x = x.repeat(1, 2, 1)" in code
+    assert "x = F.celu(x, alpha=0.5)" in code
+    assert "x = F.hardtanh(x, max_val=2.0)" in code
+    assert "x = F.logsigmoid(x)" in code
+    assert "x = F.dropout1d(x, p=0.2, training=self.training)" in code
+    assert "x = F.dropout2d(x, training=self.training)" in code
+    assert "nn.ReLU6(inplace=True)" in code
+    assert "nn.Dropout1d(p=0.3)" in code
+    assert "nn.Hardswish()" in code
+    assert "x = F.mish(x)" in code
+    for steps in ("exp", "squeeze(1)", "unsqueeze(1)", "repeat(1, 1, 1)"):
+        assert _codes(arch("channels: 4, length: 8", f"f = {steps}")) == ["no-module-form"], steps
+
+
+def test_repeat_follows_a_parameter() -> None:
+    text = (
+        "arch t(classes = 2, length = 10, alphabet = 4, copies = 3) {\n"
+        "  input (batch, channels: alphabet, length)\n  repeat(1, copies, 1) | c = conv1d(8, 3)\n}\n"
+    )
+    code = compile_source(text)
+    assert "x = x.repeat(1, self.copies, 1)" in code
+    assert "nn.Conv1d(alphabet * copies, 8" in code
+
+
+def _torch_shape(torch: Any, fn: Any, batch: int, sizes: list[int]) -> tuple[int, ...] | None:
+    try:
+        return tuple(fn(torch.zeros(batch, *sizes)).shape)
+    except (RuntimeError, IndexError):
+        return None
+
+
+@pytest.mark.torch
+def test_squeeze_unsqueeze_repeat_agree_with_torch(torch_module: Any) -> None:
+    """Every dim (in range or not) on inputs with size-1 axes: archc's shape is torch's at
+    batch 3, an archc error is a torch error, and batch-squeeze is exactly the case where
+    torch's output rank differs between batch 1 and batch 3."""
+    torch = torch_module
+    for sizes in ([1, 5], [4, 1], [1, 1], [3, 5], [1, 4, 1]):
+        rank = len(sizes) + 1
+        for d in range(-rank - 2, rank + 2):
+            shape, codes = checked_shape(f"unsqueeze({d})", sizes)
+            want = _torch_shape(torch, lambda x, d=d: x.unsqueeze(d), 3, sizes)
+            got = None if shape is None else tuple(3 if n is None else n for n in shape)
+            assert got == want, ("unsqueeze", d, sizes, codes)
+            for dims in (d, (1, d)):
+                text = f"squeeze({dims})" if isinstance(dims, int) else f"squeeze((1, {d}))"
+                shape, codes = checked_shape(text, sizes)
+                at3 = _torch_shape(torch, lambda x, dims=dims: x.squeeze(dims), 3, sizes)
+                at1 = _torch_shape(torch, lambda x, dims=dims: x.squeeze(dims), 1, sizes)
+                if at3 is None:
+                    assert codes == ["bad-axis"], (text, sizes, codes)
+                elif "batch-squeeze" in codes:
+                    assert at1 is not None and len(at1) == len(at3) - 1, (text, sizes)
+                else:
+                    assert at1 is not None and len(at1) == len(at3), (text, sizes)
+                    assert shape is not None and tuple(3 if n is None else n for n in shape) == at3
+        shape, codes = checked_shape("squeeze", sizes)
+        assert codes == ["batch-squeeze"]
+        assert len(torch.zeros(1, *sizes).squeeze().shape) < len(torch.zeros(3, *sizes).squeeze().shape)
+    for sizes in ([4, 5], [1, 3]):
+        for factors in itertools.product(range(0, 3), repeat=3):
+            for lead in ((), (2,), (1, 3)):
+                all_factors = (*lead, *factors)
+                text = f"repeat({', '.join(map(str, all_factors))})"
+                shape, codes = checked_shape(text, sizes)
+                want = _torch_shape(torch, lambda x, f=all_factors: x.repeat(*f), 3, sizes)
+                if want is not None and 0 in want:
+                    assert codes == ["bad-size"], text  # torch returns an empty tensor
+                elif want is None:
+                    assert codes == ["wrong-rank"] or codes == ["bad-size"], (text, codes)
+                elif factors[0] != 1:
+                    # The batch factor: torch gives factor x 3 samples where 3 went in.
+                    assert codes == ["batch-mix"], (text, codes)
+                else:
+                    got = None if shape is None else tuple(3 if n is None else n for n in shape)
+                    assert got == want, (text, codes)
+        for few in ("repeat(1, 2)", "repeat(3)"):
+            assert checked_shape(few, sizes)[1] == ["wrong-rank"]
+            with pytest.raises(RuntimeError, match="can not be smaller"):
+                torch.zeros(3, *sizes).repeat(*eval(few[len("repeat") :] + ("" if "," in few else ",")))
+
+
+def _mask_mixes(out: Any, batch_axis: int) -> bool:
+    """Whether a channel dropout's zero pattern ties the samples together: every sample has
+    the same pattern, or each sample is zeroed or kept as a whole."""
+    zeros = (out == 0).movedim(batch_axis, 0).reshape(out.shape[batch_axis], -1)
+    same = bool((zeros == zeros[0]).all())
+    whole = bool(((zeros.all(dim=1)) | (~zeros).all(dim=1)).all())
+    return same or whole
+
+
+@pytest.mark.torch
+def test_channel_dropout_ranks_and_batch_agree_with_torch(torch_module: Any) -> None:
+    """Dropout1d and Dropout2d over ranks 1 to 5 and every batch position: archc's
+    wrong-rank is a torch error in training, its dropout-rank warning a torch warning, and
+    its batch-mix exactly the cases where torch's masks tie the samples of a batch."""
+    import warnings
+
+    from test_shape_rules import arch_text
+
+    torch = torch_module
+    torch.manual_seed(0)
+    base = {1: [], 2: [6], 3: [6, 5], 4: [6, 3, 5], 5: [6, 2, 3, 4]}
+    checked = 0
+    for kind, rank in itertools.product(("dropout1d", "dropout2d"), range(1, 6)):
+        sizes = base[rank]
+        for b in range(rank):
+            if not sizes and b:
+                continue
+            order = [*range(1, rank)]
+            order.insert(b, 0)
+            prefix = f"permute({', '.join(map(str, order))}) | " if rank > 1 else "mean(1) | "
+            text_sizes = sizes if rank > 1 else [6]
+            step = f"{prefix}{kind}"
+            result = run(Source("t.arch", arch_text(step, text_sizes)), None)
+            codes = [d.code for d in result.diagnostics if d.is_error]
+            warned = [d.code for d in result.diagnostics if not d.is_error]
+            mod = getattr(torch.nn, "Dropout1d" if kind == "dropout1d" else "Dropout2d")(0.5).train()
+            x = torch.ones(24, *text_sizes)
+            x = x.permute(*order) if rank > 1 else x.mean(1)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    out = mod(x)
+                except RuntimeError:
+                    out = None
+            if out is None:
+                assert codes == ["wrong-rank"], (step, codes)
+                continue
+            assert ("dropout-rank" in warned) == bool(caught), (step, warned)
+            assert ("batch-mix" in codes) == _mask_mixes(out, order.index(0)), (step, codes)
+            assert codes in ([], ["batch-mix"]), (step, codes)
+            checked += 1
+    assert checked >= 15
+
+
+# The second batch's steps whose output layout archc predicts (all new kinds).
+LAYOUT_STEPS_2 = [
+    "exp", "selu", "celu", "relu6", "hardtanh", "mish", "softsign", "logsigmoid", "hardswish",
+    "hardsigmoid", "selu(inplace = true)", "hardtanh(inplace = true)", "unsqueeze(0)", "unsqueeze(1)",
+    "unsqueeze(2)", "unsqueeze(-1)", "squeeze(1)", "squeeze(-1)", "squeeze((1, 2))", "repeat(1, 2, 1)",
+    "repeat(1, 1, 1, 1)", "repeat(3, 1, 2, 1, 1)", "dropout1d", "dropout2d", "dropout1d(inplace = true)",
+]  # fmt: skip
+LAYOUT_SIZES = {3: [4, 6], 4: [2, 1, 6], 5: [2, 3, 1, 6]}
+
+
+def _layout_prefixes(step: str, rank: int) -> list[str]:
+    prefixes = []
+    for lead in ("", "crop(1) | "):
+        for order in itertools.permutations(range(1, rank)):
+            prefixes.append(f"{lead}permute(0, {', '.join(map(str, order))}) | {step}")
+    return prefixes
+
+
+@pytest.mark.torch
+def test_second_batch_strides_are_torch_strides(torch_module: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The layout archc tracks after each new step is torch's, stride for stride (size-1 axes
+    aside: their stride never matters), with archc's batch size set to torch's. Channel
+    dropouts are checked in eval mode (they return their input; training copies a gapped
+    input densely, which only accepts more views)."""
+    import warnings
+
+    from archc.checks import shapes
+    from test_shape_rules import arch_text
+
+    torch = torch_module
+    seen: dict[str, Any] = {}
+    original = shapes.ShapeChecker.check
+
+    def check(self: Any, arch: Any) -> Any:
+        out = original(self, arch)
+        seen["strides"] = self.layout.strides
+        return out
+
+    monkeypatch.setattr(shapes.ShapeChecker, "check", check)
+    monkeypatch.setattr(shapes, "BATCH", 2)
+    compared = 0
+    for step, rank in itertools.product(LAYOUT_STEPS_2, (3, 4, 5)):
+        sizes = LAYOUT_SIZES[rank]
+        for prefix in _layout_prefixes(step, rank):
+            seen.clear()
+            shape, _ = checked_shape(prefix, sizes)
+            if shape is None:
+                continue
+            strides = seen["strides"]
+            module = build_module(arch_text(prefix, sizes))
+            for train in (False,) if "dropout" in step else (True, False):
+                module.train(train)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    out = module(torch.randn(2, *sizes))
+                assert len(strides) == out.dim(), prefix
+                # A view's size-1 strides are torch's too (channels-last detection reads them).
+                view = step.startswith(("squeeze", "unsqueeze"))
+                pairs = [
+                    (a, b)
+                    for a, b, n in zip(strides, out.stride(), out.shape, strict=True)
+                    if n != 1 or view
+                ]
+                assert all(a == b for a, b in pairs), (prefix, train, strides, out.stride())
+                compared += 1
+    assert compared > 1000
+
+
+@pytest.mark.torch
+def test_views_after_second_batch_agree_with_torch(torch_module: Any) -> None:
+    """`... | step | view(batch, -1)`: archc refuses the view exactly when torch refuses it,
+    in training and in eval mode (for the dropouts: when either mode refuses it)."""
+    import warnings
+
+    from test_shape_rules import arch_text
+
+    torch = torch_module
+    checked = 0
+    for step, rank in itertools.product(LAYOUT_STEPS_2, (3, 4, 5)):
+        sizes = LAYOUT_SIZES[rank]
+        for prefix in _layout_prefixes(step, rank):
+            shape, _ = checked_shape(prefix, sizes)
+            if shape is None:
+                continue
+            _, view_codes = checked_shape(f"{prefix} | view(batch, -1)", sizes)
+            if view_codes not in ([], ["view-stride"]):
+                assert view_codes == ["batch-mix"] and step.startswith("repeat(3"), prefix
+                continue  # the batch is on axis 1 after it: view(batch, -1) would merge it
+            module = build_module(arch_text(prefix, sizes))
+            torch_ok = True
+            for train in (True, False):
+                module.train(train)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    out = module(torch.randn(2, *sizes))
+                try:
+                    out.view(2, -1)
+                except RuntimeError as err:
+                    assert "view size is not compatible" in str(err)
+                    torch_ok = False
+            assert (view_codes == []) == torch_ok, (prefix, view_codes)
+            checked += 1
+    assert checked > 500
+
+
+@pytest.mark.torch
+def test_second_batch_golden_errors_fail_in_torch(torch_module: Any) -> None:
+    """The golden error lines of the new kinds, written by hand in torch: each raises (or,
+    for batch-squeeze and the batch factor of repeat, changes the batch)."""
+    torch = torch_module
+    nn = torch.nn
+    x = torch.zeros(3, 8, 37)
+    for bad in (lambda: x.unsqueeze(4), lambda: x.unsqueeze(-5), lambda: x.squeeze(3), lambda: x.squeeze(-4)):
+        with pytest.raises(IndexError, match="Dimension out of range"):
+            bad()
+    with pytest.raises(RuntimeError, match="appears multiple times"):
+        torch.zeros(3, 1, 37).squeeze((1, 1))
+    with pytest.raises(RuntimeError, match="appears multiple times"):
+        torch.zeros(3, 1, 37).squeeze((1, -2))
+    with pytest.raises(RuntimeError, match="can not be smaller"):
+        x.repeat(1, 2)
+    with pytest.raises(RuntimeError, match="negative dimension"):
+        x.repeat(1, -1, 1)
+    assert x.repeat(1, 0, 1).numel() == 0
+    assert x.repeat(2, 1, 1).shape[0] == 6  # the batch doubles
+    assert torch.zeros(1, 8, 37).squeeze(0).shape == (8, 37)  # the batch is gone at batch 1
+    assert torch.zeros(1, 1, 37).squeeze().shape == (37,)
+    with pytest.raises(RuntimeError, match="alpha cannot be 0"):
+        nn.CELU(0.0)(x)
+    with pytest.raises(AssertionError, match="must be greater than min_val"):
+        nn.Hardtanh(1.0, 1.0)
+    with pytest.raises(ValueError, match="min_val cannot be greater"):
+        torch.nn.functional.hardtanh(x, 2.0, 1.0)
+    with pytest.raises(RuntimeError, match="Expected 2D or 3D input"):
+        nn.Dropout1d()(torch.zeros(3, 2, 8, 37))
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+        nn.Dropout2d().train()(torch.zeros(3))
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        torch.exp(x.permute(0, 2, 1)).view(3, -1)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        x.permute(0, 2, 1).unsqueeze(1).view(3, -1)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        nn.Dropout1d().eval()(x[..., 2:-2]).view(3, -1)
+    assert torch.nn.functional.logsigmoid(x.permute(0, 2, 1)).is_contiguous()
+    assert x.permute(0, 2, 1).repeat(1, 1, 1).is_contiguous()
+
+
+def test_second_batch_warnings() -> None:
+    def diags(axes: str, steps: str) -> list[tuple[str | None, str]]:
+        result = run(Source("t.arch", arch(axes, steps)), None)
+        return [(d.code, d.message) for d in result.diagnostics]
+
+    got = diags("channels: 8, length: 9", "squeeze(1)")
+    assert got == [
+        (
+            "squeeze-noop",
+            "`squeeze(1)` leaves axis 1 as it is: it holds 8 channels, and torch squeezes only "
+            "axes of size 1",
+        )
+    ]
+    ((code, message),) = diags("channels: 8, length: 9", "squeeze")
+    assert code == "batch-squeeze" and "at batch size 1" in message
+    ((code, message),) = diags("channels: 8, length: 9", "dropout2d")
+    assert code == "dropout-rank" and "as `dropout1d` does" in message
+    assert diags("channels: 8, length: 9", "dropout1d") == []
+    assert diags("channels: 8, height: 1, length: 9", "dropout2d") == []
+
+
+@pytest.mark.torch
+def test_squeeze_of_a_length_dependent_axis(torch_module: Any) -> None:
+    """A squeeze of an axis whose size follows the length: it goes at the length where it is 1
+    and stays (with the warning) elsewhere, as in torch."""
+    torch = torch_module
+    for length in (4, 5, 6, 9):
+        text = (
+            f"arch t(classes = 2, length = {length}, alphabet = 4) {{\n"
+            "  input (batch, channels: alphabet, length)\n"
+            "  p = maxpool1d(4) | squeeze(2) | flatten | fc = linear(classes)\n}\n"
+        )
+        result = run(Source("t.arch", text), None)
+        assert result.ok
+        codes = [d.code for d in result.diagnostics]
+        module = build_module(text)
+        pooled = module.p(torch.zeros(3, 4, length))
+        assert ("squeeze-noop" in codes) == (pooled.shape[2] != 1), length
+        assert module(torch.zeros(3, 4, length)).shape == (3, 2)

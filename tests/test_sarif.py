@@ -32,10 +32,10 @@ SCHEMA_ID = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/
 BASSET_WRONG = (
     (ROOT / "examples" / "basset.arch").read_text().replace("linear(3600 -> 1000)", "linear(3500 -> 1000)")
 )
-# Two astral characters (two UTF-16 code units each) before `mish` on its line.
+# Two astral characters (two UTF-16 code units each) before `prelu` on its line.
 ASTRAL = (
     "arch m(classes = 2, length = 100, alphabet = 4) {\n"
-    '  c = conv1d(16, 5, padding_mode = "\U0001f600\U0001f600") | relu | mish\n'
+    '  c = conv1d(16, 5, padding_mode = "\U0001f600\U0001f600") | relu | prelu\n'
     "}\n"
 )
 
@@ -196,10 +196,10 @@ def test_columns_count_code_points(
     validator.validate(log)
     check_against_json(log, diags)
     line = ASTRAL.splitlines()[1]
-    (mish,) = [r for r in log["runs"][0]["results"] if r["ruleId"] == "unsupported-layer"]
-    region = mish["locations"][0]["physicalLocation"]["region"]
-    start = line.index("mish")
-    assert (region["startLine"], region["startColumn"], region["endColumn"]) == (2, start + 1, start + 5)
+    (prelu,) = [r for r in log["runs"][0]["results"] if r["ruleId"] == "unsupported-layer"]
+    region = prelu["locations"][0]["physicalLocation"]["region"]
+    start = line.index("prelu")
+    assert (region["startLine"], region["startColumn"], region["endColumn"]) == (2, start + 1, start + 6)
     # In UTF-16 code units (SARIF's default column kind) the column would be two more.
     assert len(line[:start].encode("utf-16-le")) // 2 == start + 2
 

@@ -70,6 +70,24 @@ CALL_FORMS: dict[str, str] = {
 REDUCTIONS = {"mean": "mean", "sum": "sum", "max": "amax"}
 # Layer arguments that are no argument of the torch module (forward applies them).
 ARCHC_ONLY = frozenset({"max_norm"})
+# Second batch (layers branch): activations with an F. function, the channel dropouts.
+FUNCTIONAL.update(
+    {
+        "selu": "F.selu",
+        "celu": "F.celu",
+        "relu6": "F.relu6",
+        "hardtanh": "F.hardtanh",
+        "mish": "F.mish",
+        "softsign": "F.softsign",
+        "logsigmoid": "F.logsigmoid",
+        "hardswish": "F.hardswish",
+        "hardsigmoid": "F.hardsigmoid",
+        "dropout1d": "F.dropout1d",
+        "dropout2d": "F.dropout2d",
+    }
+)
+# Dropouts: their functional form takes `training`, which the module form reads itself.
+DROPOUTS = frozenset({"dropout", "dropout1d", "dropout2d"})
 
 
 def functional_added(layer: ir.Layer, var: str, text: Any = literal) -> tuple[str, bool] | None:
@@ -98,6 +116,17 @@ def functional_added(layer: ir.Layer, var: str, text: Any = literal) -> tuple[st
         dims = layer.get("dims")
         assert isinstance(dims, tuple)
         return f"torch.flip({var}, dims={text(dims)})", False
+    if kind == "exp":
+        return f"torch.exp({var})", False
+    if kind == "unsqueeze":
+        return f"{var}.unsqueeze({text(layer.get('dim'))})", False
+    if kind == "squeeze":
+        dim = layer.get("dim")
+        return f"{var}.squeeze({'' if dim is None else text(dim)})", False
+    if kind == "repeat":
+        sizes = layer.get("sizes")
+        assert isinstance(sizes, tuple)
+        return f"{var}.repeat({', '.join(text(v) for v in sizes)})", False
     if kind in REDUCTIONS:
         args = [f"dim={text(layer.get('dim'))}"]
         if layer.get("keepdim"):
@@ -942,7 +971,7 @@ class _Emitter:
         if kind in FUNCTIONAL:
             self.uses_functional = self.uses_functional or FUNCTIONAL[kind].startswith("F.")
             args = [var, *_kwargs(layer, self.pr)]
-            if kind == "dropout":
+            if kind in DROPOUTS:
                 args.append("training=self.training")
             return f"{FUNCTIONAL[kind]}({', '.join(args)})"
         if kind == "flatten":

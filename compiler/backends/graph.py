@@ -59,6 +59,15 @@ COLOURS.update(
             "#d3f0dc",
         ),
         **dict.fromkeys(("gelu", "silu", "elu", "leakyrelu", "softplus"), "#ffe3cc"),
+        # Second batch: squeeze, unsqueeze and repeat are shape operations (no colour).
+        **dict.fromkeys(
+            (
+                "exp", "selu", "celu", "relu6", "hardtanh", "mish", "softsign", "logsigmoid",
+                "hardswish", "hardsigmoid",
+            ),
+            "#ffe3cc",
+        ),
+        **dict.fromkeys(("dropout1d", "dropout2d"), "#eceff1"),
         **dict.fromkeys(("multiheadattention", "transformerencoderlayer"), "#f7d4e8"),
         "embedding": "#e2d4f7",
     }

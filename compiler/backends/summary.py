@@ -283,6 +283,8 @@ def reach_after(layer: ir.Layer, in_shape: ir.Shape, reach: Reach | None) -> Rea
 CONV_T_KINDS = frozenset({"convtranspose1d", "convtranspose2d"})
 # Steps that make no new tensor: crop slices (a view), identity returns its input.
 VIEW_KINDS = VIEW_KINDS | {"crop", "identity"}
+# Second batch: squeeze and unsqueeze are views; repeat, exp and the rest make new tensors.
+VIEW_KINDS = VIEW_KINDS | {"squeeze", "unsqueeze"}
 
 
 def _mha_params(embed: int, bias: bool, bias_kv: bool = False) -> int:
@@ -398,6 +400,13 @@ def added_reach_after(layer: ir.Layer, in_shape: ir.Shape, reach: Reach) -> Reac
         value = layer.get("normalized_shape")
         k = len(value) if isinstance(value, tuple) else 1
         return WHOLE if axis is None or axis > last - k else reach
+    if kind == "repeat":
+        # Tiling the length axis: output position o reads input position o mod L, no window.
+        sizes = layer.get("sizes")
+        assert isinstance(sizes, tuple)
+        if axis is None:
+            return reach
+        return WHOLE if sizes[len(sizes) - len(in_shape) + axis] != 1 else reach
     if kind in ("groupnorm", "multiheadattention", "transformerencoderlayer"):
         return WHOLE
     return None

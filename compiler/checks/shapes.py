@@ -1584,6 +1584,287 @@ RULES.update(
     }
 )
 
+
+
+# Second batch (layers branch): exp, squeeze, unsqueeze, repeat, more activations and the
+# channel dropouts. Their torch facts (checked against torch 2.13) are in the rules.
+
+
+def _call(layer: ir.Layer, values: tuple[Any, ...]) -> str:
+    return f"{layer.kind}({', '.join(show(v) for v in values)})"
+
+
+def rule_unsqueeze(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    """x.unsqueeze(dim): dim in [-(rank + 1), rank]; a view whose new axis has the stride
+    torch's inferUnsqueezeGeometry gives it (size * stride of the axis it stands before, 1
+    at the end)."""
+    value = _int(layer.get("dim"))
+    rank = len(shape)
+    if not -(rank + 1) <= value <= rank:
+        raise ctx.rep.fatal(
+            "bad-axis",
+            f"`{_call(layer, (value,))}`: a {rank}-D input {show_axes(shape)} has no place {value} "
+            "for a new axis",
+            layer.arg_span("dim"),
+            help=f"the new axis goes at 0 to {rank} (or -{rank + 1} to -1), as torch allows",
+        )
+    d = value % (rank + 1)
+    if ctx.layout is not None and len(ctx.layout.strides) == rank:
+        sizes, strides = _sizes(shape), ctx.layout.strides
+        new = 1 if d >= rank else sizes[d] * strides[d]
+        ctx.out_layout = replace(ctx.layout, strides=(*strides[:d], new, *strides[d:]))
+    out = (*shape[:d], Dim(1, "unit", f"after {ctx.where}", ctx.span), *shape[d:])
+    return layer, _moved_batch(shape, out, ctx)
+
+
+def rule_squeeze(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    """x.squeeze(dim) drops the named axes of size 1 and keeps the others as they are (no
+    error in torch); bare, every size-1 axis. The batch axis has size 1 at batch size 1:
+    squeezing it changes the rank with the batch size."""
+    value = layer.get("dim")
+    rank = len(shape)
+    b = _batch_axis(shape)
+    named = value is not None
+    values = () if value is None else value if isinstance(value, tuple) else (value,)
+    call = _call(layer, values) if named else "squeeze"
+    dims: list[int] = []
+    for written in values:
+        v = _int(written)
+        if not -rank <= v < rank:
+            raise ctx.rep.fatal(
+                "bad-axis",
+                f"`{call}`: axis {v} does not exist in a {rank}-D input {show_axes(shape)}",
+                layer.arg_span("dim"),
+                help=f"axes run from 0 to {rank - 1} (or -{rank} to -1)",
+            )
+        if v % rank in dims:
+            raise ctx.rep.fatal(
+                "bad-axis",
+                f"`{call}`: axis {v % rank} appears twice (PyTorch refuses it)",
+                layer.arg_span("dim"),
+            )
+        dims.append(v % rank)
+    if not named:
+        dims = list(range(rank))
+    if b is not None and b in dims:
+        with quiet():  # for the help only
+            ones = [i for i, d in enumerate(shape) if d.size is not None and d.size == 1]
+        fix = (
+            f"name the axes to squeeze: `squeeze({ones[0]})`"
+            if len(ones) == 1
+            else (
+                f"name the axes to squeeze: `squeeze(({', '.join(map(str, ones))}))`"
+                if ones
+                else "no other axis has size 1 here: leave the squeeze out"
+            )
+        )
+        what = (
+            f"squeezes axis {b}, the batch axis"
+            if named
+            else "without an axis squeezes every axis of size 1, the batch axis too"
+        )
+        raise ctx.rep.fatal(
+            "batch-squeeze",
+            f"`{call}` {what}: torch removes the batch when it holds one sample and keeps it "
+            "otherwise, so at batch size 1 the steps after it see one axis fewer",
+            layer.arg_span("dim") if named else ctx.span,
+            label=f"input {show_shape(shape)} {show_axes(shape)}",
+            help=fix,
+        )
+    drop = []
+    for i in dims:
+        axis = shape[i]
+        if axis.size == 1:
+            drop.append(i)
+        elif named:
+            ctx.rep.warning(
+                "squeeze-noop",
+                f"`{call}` leaves axis {i} as it is: it holds {axis.size} {_pos(axis.label)}, "
+                "and torch squeezes only axes of size 1",
+                layer.arg_span("dim"),
+                notes=_origin_note(axis),
+                help="squeeze an axis of size 1, or remove the step",
+            )
+    if ctx.layout is not None and len(ctx.layout.strides) == rank:
+        strides = tuple(s for i, s in enumerate(ctx.layout.strides) if i not in drop)
+        ctx.out_layout = replace(ctx.layout, strides=strides)
+    return layer, tuple(d for i, d in enumerate(shape) if i not in drop)
+
+
+def rule_repeat(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    """x.repeat(*sizes): a factor per axis, at least one per axis; extra leading factors
+    prepend new axes. The output is a new contiguous tensor."""
+    sizes = layer.get("sizes")
+    assert isinstance(sizes, tuple)
+    call = "repeat(" + ", ".join(str(v) for v in sizes) + ")"
+    rank = len(shape)
+    for v in sizes:
+        if v == "batch" or not isinstance(v, int) or v < 1:
+            what = (
+                "`batch` is not a repeat factor"
+                if v == "batch"
+                else f"factor {v} would make an empty tensor (torch returns one)"
+                if v == 0
+                else f"factor {v} is negative (torch raises)"
+            )
+            raise ctx.rep.fatal(
+                "bad-size",
+                f"`{call}`: {what}",
+                ctx.span,
+                help="each factor is a whole number of copies, at least 1",
+            )
+    if len(sizes) < rank:
+        raise ctx.rep.fatal(
+            "wrong-rank",
+            f"`{call}` gives {len(sizes)} factor{'s' if len(sizes) != 1 else ''} for a {rank}-D input "
+            f"{show_shape(shape)} {show_axes(shape)}: torch needs one per axis",
+            ctx.span,
+            help=f"write {rank} factors, 1 for an axis to keep as it is",
+        )
+    extra = len(sizes) - rank
+    out: list[Dim] = []
+    for k in range(extra):
+        with quiet():  # the label only
+            label = "unit" if sizes[k] == 1 else "copies"
+        out.append(Dim(_int(sizes[k]), label, f"after {ctx.where}", ctx.span))
+    for i, axis in enumerate(shape):
+        factor = sizes[extra + i]
+        if axis.size is None:
+            if factor != 1:
+                raise _batch_mix(
+                    ctx,
+                    f"`{call}` repeats the batch axis {factor} times: the output would hold "
+                    f"{factor} copies of the batch, and every step after it would take them for "
+                    f"a batch of {factor} x N samples",
+                    shape,
+                    help=f"keep factor 1 for the batch axis (axis {i}); repeat the other axes",
+                )
+            out.append(axis)
+            continue
+        with quiet():  # a factor 1 keeps the axis as it is; the size is the same either way
+            same = factor == 1
+        if same:
+            out.append(axis)
+            continue
+        why = f"{factor} copies x {axis.size} {_pos(axis.label)} after {ctx.where}"
+        out.append(Dim(axis.size * _int(factor), axis.label, why, ctx.span, axis.varies))
+    result = tuple(out)
+    ctx.out_layout = Layout.of(result)
+    return layer, _moved_batch(shape, result, ctx)
+
+
+def rule_hardtanh(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    low, high = layer.get("min_val"), layer.get("max_val")
+    assert isinstance(low, (int, float)) and isinstance(high, (int, float))
+    if not high > low:
+        ctx.rep.error(
+            "bad-value",
+            f"`{ctx.name}`: max_val ({show(high)}) must be greater than min_val ({show(low)}): "
+            "nn.Hardtanh refuses it (F.hardtanh too when min_val is the greater)",
+            layer.arg_span("max_val" if "max_val" in layer.explicit else "min_val"),
+            help="write min_val < max_val",
+        )
+    return layer, shape
+
+
+def rule_celu(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    if layer.get("alpha") == 0:
+        ctx.rep.error(
+            "bad-value",
+            f"`{ctx.name}`: alpha cannot be 0 (torch raises ZeroDivisionError: celu divides by it)",
+            layer.arg_span("alpha"),
+            help="use a nonzero alpha (1.0 by default)",
+        )
+    return layer, shape
+
+
+def rule_channel_dropout(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    """nn.Dropout1d takes (C, L) unbatched or (N, C, L), any other rank raises; nn.Dropout2d
+    runs any rank of 2 or more with a warning unless 4-D (a 1-D input raises in training).
+    Both draw one mask per index of axes 0 and 1 and share it along the axes after them; a
+    2-D input to Dropout1d is one unbatched sample: its axis 0 is the channels."""
+    rank = len(shape)
+    b = _batch_axis(shape)
+    if layer.kind == "dropout1d":
+        if rank not in (2, 3):
+            raise _rank_error(
+                ctx,
+                layer,
+                "3-D (batch, channels, length)",
+                shape,
+                help="dropout1d takes (batch, channels, length); use dropout2d for 4-D input, "
+                "dropout for any other",
+            )
+        if rank == 2 and b is not None:
+            role = (
+                "its channels: in training it zeroes whole samples of the batch instead of channels"
+                if b == 0
+                else "its length: in training each channel is zeroed for every sample of the "
+                "batch at once"
+            )
+            raise _batch_mix(
+                ctx,
+                f"`{ctx.name}` takes a 2-D input for one unbatched sample (channels, length), so "
+                f"axis {b}, the batch, would be {role}",
+                shape,
+                help="use `dropout` on (batch, features), or give dropout1d (batch, channels, "
+                "length)",
+            )
+    else:
+        if rank < 2:
+            raise _rank_error(
+                ctx,
+                layer,
+                "4-D (batch, channels, height, width)",
+                shape,
+                help="torch raises in training: feature dropout requires at least 2 dimensions",
+            )
+        if rank != 4:
+            what = {
+                2: "torch warns and drops single values, as `dropout` does",
+                3: "torch warns and takes it for (batch, channels, length): it zeroes whole "
+                "channels, as `dropout1d` does",
+            }.get(rank, "torch warns (dropout2d is meant for 4-D input) and zeroes whole channels of axis 1")
+            ctx.rep.warning(
+                "dropout-rank",
+                f"`{ctx.name}` gets a {rank}-D input {show_axes(shape)}: {what}",
+                ctx.span,
+                help={2: "use `dropout`", 3: "use `dropout1d`"}.get(
+                    rank, "use dropout2d on 4-D input"
+                ),
+            )
+    if b is not None and b >= 2:
+        raise _batch_mix(
+            ctx,
+            f"`{ctx.name}` draws one mask per index of axes 0 and 1 and shares it along the axes "
+            f"after them, but axis {b} holds the batch: in training the same channels would be "
+            "zeroed in every sample of the batch",
+            shape,
+            help="move the batch axis to the front with `permute` before this step",
+        )
+    return layer, shape
+
+
+RULES.update(
+    {
+        "exp": rule_identity,
+        "unsqueeze": rule_unsqueeze,
+        "squeeze": rule_squeeze,
+        "repeat": rule_repeat,
+        "selu": rule_identity,
+        "celu": rule_celu,
+        "relu6": rule_identity,
+        "hardtanh": rule_hardtanh,
+        "mish": rule_identity,
+        "softsign": rule_identity,
+        "logsigmoid": rule_identity,
+        "hardswish": rule_identity,
+        "hardsigmoid": rule_identity,
+        "dropout1d": rule_channel_dropout,
+        "dropout2d": rule_channel_dropout,
+    }
+)
+
 # ------------------------------------------------------------------ end of added layers
 
 
@@ -1604,13 +1885,21 @@ _KEEP_CHANNELS_LAST = _KEEP_CHANNELS_LAST | {
     "convtranspose2d", "groupnorm", "upsample", "adaptiveavgpool2d", "adaptivemaxpool2d", "constantpad1d",
     "constantpad2d",
 }
+# Second batch: exp and the activations are elementwise, but logsigmoid (log_sigmoid_forward)
+# returns a new contiguous tensor whatever its input's order; the channel dropouts return
+# their input in eval mode (in training `input * mask`, a dense tensor in the input's order:
+# the input itself is the worst case for a later view). In-place activations return the input.
+_DENSE_ORDER = _DENSE_ORDER | {
+    "exp", "selu", "celu", "relu6", "hardtanh", "mish", "softsign", "hardswish", "hardsigmoid",
+}
+_SAME_TENSOR = _SAME_TENSOR | {"dropout1d", "dropout2d"}
 
 
 def next_layout(layer: ir.Layer, shape: Shape, out: Shape, layout: Layout, span: Span) -> Layout:
     """The memory layout of a layer's output, as torch makes it."""
     kind = layer.kind
     ins, outs = _sizes(shape), _sizes(out)
-    if kind in _SAME_TENSOR or (kind == "relu" and layer.get("inplace")):
+    if kind in _SAME_TENSOR or layer.get("inplace") is True:
         return layout
     if kind in _DENSE_ORDER or kind == "relu":
         return replace(layout, strides=dense_like(outs, layout.strides))

@@ -112,14 +112,14 @@ _RAW: dict[str, tuple[str, list[str], bool]] = {
     "unsupported-layer": (
         "a real PyTorch layer or operation that archc does not support yet",
         [
-            "The name is a PyTorch layer (`mish` for nn.Mish, `instancenorm1d`, ...) that "
+            "The name is a PyTorch layer (`prelu` for nn.PReLU, `instancenorm1d`, ...) that "
             "archc has no shape rules or code generation for. It is reported as such rather "
             "than as a misspelling, and the help lists what archc has.",
             "archc cannot check or generate what it does not model. Write the step from "
             "layers archc has (in a block if it recurs), or keep that part of the model in "
             "PyTorch.",
             "Wrong:",
-            _ex("c = conv1d(16, 5) | mish"),
+            _ex("c = conv1d(16, 5) | prelu"),
             "Right:",
             _ex("c = conv1d(16, 5) | relu"),
         ],
@@ -473,7 +473,8 @@ _RAW: dict[str, tuple[str, list[str], bool]] = {
         "a layer gets an input with the wrong number of axes",
         [
             "The layer expects an input of another rank: conv1d a 3-D (batch, channels, "
-            "length) one, conv2d a 4-D one, and so on. Typically a conv after `flatten`.",
+            "length) one, conv2d a 4-D one, and so on. Typically a conv after `flatten`. "
+            "`repeat` with fewer factors than its input has axes is reported so too.",
             "PyTorch raises `RuntimeError: Expected 2D (unbatched) or 3D (batched) input`, or "
             "treats the batch as channels (an unbatched input).",
             "Wrong:",
@@ -536,7 +537,9 @@ _RAW: dict[str, tuple[str, list[str], bool]] = {
             "batch: a view/reshape/flatten that merges or splits the batch axis, a layer, "
             "softmax, pool, select or reduction acting along it, `cat` along it, `stack` "
             "before it, an LSTM with the batch as its sequence axis, batchnorm with "
-            "`track_running_stats = false` (batch statistics in eval mode too).",
+            "`track_running_stats = false` (batch statistics in eval mode too), `repeat` of "
+            "the batch axis, or a channel dropout whose masks span samples (dropout1d on a 2-D "
+            "input, which it takes for one unbatched sample, or the batch after axis 1).",
             "torch runs it without complaint, but predictions then change with the batch "
             "size and with which sequences are batched together; training and evaluation "
             "disagree.",
@@ -544,6 +547,23 @@ _RAW: dict[str, tuple[str, list[str], bool]] = {
             _ex("view(-1, 100)"),
             "Right:",
             _ex("view(batch, -1)"),
+        ],
+        False,
+    ),
+    "batch-squeeze": (
+        "a squeeze that removes the batch axis when a batch holds one sample",
+        [
+            "`squeeze` without an axis squeezes every axis of size 1, and the batch axis has "
+            "size 1 when a batch holds one sample; `squeeze(0)` names the batch axis itself. "
+            "torch then removes the batch, and keeps it at any other batch size.",
+            "The model works in training and fails, or silently computes something else, at "
+            "batch size 1 (one sequence at inference, or the last batch of an epoch): a "
+            "published model's `torch.squeeze(out)` followed by `torch.max(out, dim=2)` raises "
+            "`Dimension out of range` there. Name the axes to squeeze.",
+            "Wrong:",
+            _ex("c = conv1d(8, 3) | p = adaptivemaxpool1d(1) | squeeze"),
+            "Right:",
+            _ex("c = conv1d(8, 3) | p = adaptivemaxpool1d(1) | squeeze(2)"),
         ],
         False,
     ),
@@ -752,6 +772,37 @@ _RAW: dict[str, tuple[str, list[str], bool]] = {
             _ex("p = maxpool1d(3)"),
             "Right:",
             _ex("p = maxpool1d(4)"),
+        ],
+        True,
+    ),
+    "squeeze-noop": (
+        "a squeeze of an axis whose size is not 1: it does nothing",
+        [
+            "`squeeze(dim)` removes the axis only when its size is 1; torch leaves any other "
+            "axis as it is, without an error. When the size follows the length, it is 1 at "
+            "some lengths only, and the rank after it changes with the length.",
+            "It is almost always a mistake: the wrong axis, or a squeeze before the pool that "
+            "was meant to bring the axis to 1.",
+            "Wrong:",
+            _ex("c = conv1d(8, 3) | squeeze(1)"),
+            "Right:",
+            _ex("c = conv1d(8, 3) | p = adaptivemaxpool1d(1) | squeeze(2)"),
+        ],
+        True,
+    ),
+    "dropout-rank": (
+        "dropout2d on an input that is not 4-D",
+        [
+            "nn.Dropout2d zeroes whole channels of (batch, channels, height, width). On a 3-D "
+            "input torch warns and takes it for (batch, channels, length), as dropout1d does; "
+            "on a 2-D input it drops single values, as dropout does; on a 5-D or larger one it "
+            "warns and zeroes whole channels of axis 1.",
+            "torch warns that this is deprecated and will become an error; the layer meant is "
+            "dropout1d (3-D) or dropout (2-D).",
+            "Wrong:",
+            _ex("c = conv1d(8, 3) | dropout2d(0.2)"),
+            "Right:",
+            _ex("c = conv1d(8, 3) | dropout1d(0.2)"),
         ],
         True,
     ),

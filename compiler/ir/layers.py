@@ -574,6 +574,60 @@ NEW_SPECS: tuple[LayerSpec, ...] = (
     ),
 )
 SPECS.update({spec.name: spec for spec in NEW_SPECS})
+
+# Second batch (layers branch): exp, squeeze, unsqueeze, repeat, more activations with torch
+# module classes, and the channel dropouts.
+_INPLACE = ParamSpec("inplace", boolean, False)
+MORE_SPECS: tuple[LayerSpec, ...] = (
+    LayerSpec("exp", (), doc="elementwise exponential: torch.exp"),
+    LayerSpec(
+        "unsqueeze",
+        (ParamSpec("dim", any_int),),
+        doc="insert an axis of size 1 at dim (a view): x.unsqueeze(dim)",
+    ),
+    LayerSpec(
+        "squeeze",
+        (ParamSpec("dim", optional(int_or_tuple(any_int)), None),),
+        doc="drop size-1 axes (a view): x.squeeze(dim), or every size-1 axis when bare",
+    ),
+    LayerSpec(
+        "repeat",
+        (),
+        varargs="sizes",
+        doc="tile the tensor: x.repeat(...), one factor per axis (extra ones prepend axes)",
+    ),
+    _act("selu", "SELU", "scaled exponential linear unit", _INPLACE),
+    _act("celu", "CELU", "continuously differentiable ELU", ParamSpec("alpha", number, 1.0), _INPLACE),
+    _act("relu6", "ReLU6", "ReLU capped at 6", _INPLACE),
+    _act(
+        "hardtanh",
+        "Hardtanh",
+        "tanh's hard version: clamp to [min_val, max_val]",
+        ParamSpec("min_val", number, -1.0),
+        ParamSpec("max_val", number, 1.0),
+        _INPLACE,
+    ),
+    _act("mish", "Mish", "mish: x * tanh(softplus(x))", _INPLACE),
+    _act("softsign", "Softsign", "softsign: x / (1 + |x|)"),
+    _act("logsigmoid", "LogSigmoid", "log of the logistic sigmoid"),
+    _act("hardswish", "Hardswish", "hard swish (MobileNetV3)", _INPLACE),
+    _act("hardsigmoid", "Hardsigmoid", "hard sigmoid", _INPLACE),
+    _act(
+        "dropout1d",
+        "Dropout1d",
+        "channel dropout: zeroes whole channels of (batch, channels, length)",
+        ParamSpec("p", probability, 0.5),
+        _INPLACE,
+    ),
+    _act(
+        "dropout2d",
+        "Dropout2d",
+        "channel dropout: zeroes whole channels of (batch, channels, height, width)",
+        ParamSpec("p", probability, 0.5),
+        _INPLACE,
+    ),
+)
+SPECS.update({spec.name: spec for spec in MORE_SPECS})
 # The DSL default of batch_first differs from torch's (False): always written out.
 ALWAYS_EMITTED: dict[str, frozenset[str]] = {
     "multiheadattention": frozenset({"batch_first"}),
@@ -611,16 +665,7 @@ def all_names() -> list[str]:
 UNSUPPORTED: dict[str, str] = {
     key.lower().replace("_", ""): torch_name
     for key, torch_name in (
-        ("selu", "nn.SELU"),
-        ("celu", "nn.CELU"),
         ("prelu", "nn.PReLU"),
-        ("relu6", "nn.ReLU6"),
-        ("mish", "nn.Mish"),
-        ("hardtanh", "nn.Hardtanh"),
-        ("hardswish", "nn.Hardswish"),
-        ("hardsigmoid", "nn.Hardsigmoid"),
-        ("softsign", "nn.Softsign"),
-        ("logsigmoid", "nn.LogSigmoid"),
         ("glu", "nn.GLU"),
         ("threshold", "nn.Threshold"),
         ("instancenorm1d", "nn.InstanceNorm1d"),
@@ -638,8 +683,6 @@ UNSUPPORTED: dict[str, str] = {
         ("replicationpad1d", "nn.ReplicationPad1d"),
         ("pad", "F.pad"),
         ("unflatten", "nn.Unflatten"),
-        ("squeeze", "torch.squeeze"),
-        ("unsqueeze", "torch.unsqueeze"),
         ("cat", "torch.cat"),
         ("concat", "torch.cat"),
         ("concatenate", "torch.cat"),
@@ -654,8 +697,6 @@ UNSUPPORTED: dict[str, str] = {
         ("transformerdecoderlayer", "nn.TransformerDecoderLayer"),
         ("bilinear", "nn.Bilinear"),
         ("alphadropout", "nn.AlphaDropout"),
-        ("dropout1d", "nn.Dropout1d"),
-        ("dropout2d", "nn.Dropout2d"),
         ("softmax2d", "nn.Softmax2d"),
     )
 }
