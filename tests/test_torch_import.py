@@ -275,8 +275,8 @@ def model(init: str, forward: str, extra: str = "") -> str:
 
 
 BAD = {
-    "unknown-layer": (model("self.act = nn.Hardswish()\nself.fc = nn.Linear(4, 2)",
-                            "x = self.act(x)\nreturn self.fc(x)"), "nn.Hardswish()", "nn.Hardswish"),
+    "unknown-layer": (model("self.act = nn.PReLU()\nself.fc = nn.Linear(4, 2)",
+                            "x = self.act(x)\nreturn self.fc(x)"), "nn.PReLU()", "nn.PReLU"),
     "eval-mode dropout": (model("self.fc = nn.Linear(600, 2)",
                                 "x = torch.flatten(x, 1)\nx = F.dropout(x, 0.5)\nreturn self.fc(x)"),
                           "F.dropout(", "training=self.training"),
@@ -522,15 +522,15 @@ def test_mutated_fixtures_never_crash() -> None:
 
 def test_columns_count_characters_after_non_ascii_text(capsys: pytest.CaptureFixture[str],
                                                        tmp_path: Path) -> None:
-    text = model('self.note = "größe µm"; self.act = nn.Hardswish()', "return self.act(x)")
+    text = model('self.note = "größe µm"; self.act = nn.PReLU()', "return self.act(x)")
     path = tmp_path / "model.py"
     path.write_text(text, encoding="utf-8")
     _, out, _ = run_cli(capsys, "lint", str(path), "--format", "json")
     (diag,) = json.loads(out)
     line = text.splitlines()[diag["line"] - 1]
     assert diag["code"] == "unknown-layer"
-    assert diag["column"] == line.index("nn.Hardswish()") + 1
-    assert diag["end_column"] == line.index("nn.Hardswish()") + len("nn.Hardswish") + 1
+    assert diag["column"] == line.index("nn.PReLU()") + 1
+    assert diag["end_column"] == line.index("nn.PReLU()") + len("nn.PReLU") + 1
 
 
 def test_non_ascii_attribute_names_are_refused() -> None:

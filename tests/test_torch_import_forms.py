@@ -40,7 +40,7 @@ REFUSED = {
     "other forward": ("return self.fn(x) * 2", "lambda x: torch.relu(x)", (18, 21),
                       "`Lambda` takes a function; archc lifts such a module when its forward returns "
                       "`self.f(x)`"),
-    "unsupported body": ("return self.fn(x)", "lambda x: x.squeeze(1)", (18, 38), "x.squeeze() is not supported"),
+    "unsupported body": ("return self.fn(x)", "lambda x: x.unfold(2, 3, 1)", (18, 38), "x.unfold() is not supported"),
 }
 
 
@@ -65,10 +65,10 @@ def test_lint_of_a_refused_file_checks_the_part_before_the_refusal(capsys: pytes
     code, diags = lint_json(capsys, REFUSED_AFTER)
     assert code == 1
     assert [(d["code"], d["line"], d["column"]) for d in diags] == [
-        ("unsupported", line_of(text, "x.squeeze(1)"), 13),
+        ("unsupported", line_of(text, "x.unfold(2, 3, 1)"), 13),
         ("shape-mismatch", line_of(text, "nn.Conv1d(16, 32, 5)"), 32),
     ]
-    assert diags[0]["message"] == "x.squeeze() is not supported"
+    assert diags[0]["message"] == "x.unfold() is not supported"
     assert diags[1]["message"] == "`conv2` expects 16 input channels, but its input has 32"
 
 
@@ -79,7 +79,7 @@ def test_with_a_length_the_part_before_the_refusal_gets_every_check(capsys: pyte
     code, diags = lint_json(capsys, REFUSED_AFTER, "--set", "length=250")
     assert code == 1
     assert [(d["code"], d["line"]) for d in diags] == [
-        ("unsupported", line_of(text, "x.squeeze(1)")),
+        ("unsupported", line_of(text, "x.unfold(2, 3, 1)")),
         ("pool-drops", line_of(text, "x = self.pool(")),
         ("shape-mismatch", line_of(text, "nn.Conv1d(16, 32, 5)")),
     ]
@@ -198,8 +198,6 @@ AXIS_REFUSED = {
     "slice stopping at another tensor's end": ("F.max_pool1d(x, x.size(2)).squeeze(2)",
                                                "x[:, :, 2 : h.shape[-1] - 2].amax(dim=2)", "h.shape[-1] - 2",
                                                "stops at a size of another tensor"),
-    "squeeze elsewhere": ("F.max_pool1d(x, x.size(2)).squeeze(2)", "x.squeeze(2)", "x.squeeze(2)",
-                          "x.squeeze() is not supported"),
 }
 
 
@@ -475,9 +473,9 @@ def test_converter_lambdas_and_an_unsqueezed_input_lift(
 ) -> None:
     """The Torch-converter Lambda (an nn.Sequential base applying its function): a fixed-size
     reshape is a flatten whose element count fixes the length, the unbatched-input guard is an
-    identity (the Sequential indices stay), and x.unsqueeze(2) of the input is a view."""
+    identity (the Sequential indices stay), and x.unsqueeze(2) of the input is unsqueeze(2)."""
     text = lift_text(CONVERTED, capsys, tmp_path, "--set", f"length={length}")
-    assert "view(batch, alphabet, 1, length)" in text
+    assert f"arch converted_lambda(n_targets = 7, length = {length}, alphabet = 4) {{\n    unsqueeze(2)\n" in text
     assert "flatten | seq { identity | linear(32) } | relu" in text
     assert_equivalent(original(CONVERTED, torch_module), text, (4, length), torch_module)
     searched = lift_text(CONVERTED, capsys, tmp_path)
@@ -773,3 +771,23 @@ def test_modules_registered_twice_are_named_as_such(capsys: pytest.CaptureFixtur
     assert code == 1
     assert diags[0]["message"].startswith("`layers` holds the modules of `trunk` again"), diags
     assert diags[0]["line"] == line_of(source, "nn.ModuleList()")
+
+
+UNITS = MORE / "unit_layers.py"
+
+
+@pytest.mark.torch
+def test_exp_squeeze_unsqueeze_repeat_pad_and_new_activations_lift(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, torch_module: Any
+) -> None:
+    """torch.exp in a helper module, x.unsqueeze of an intermediate tensor, torch.squeeze(x, d),
+    x.repeat(...), F.pad with a constant, nn.SELU / nn.Hardtanh / F.relu6 / F.mish and
+    nn.Dropout1d: each is its DSL step."""
+    text = lift_text(UNITS, capsys, tmp_path)
+    assert "block ExpActivation() { exp }" in text and "block AddUnitAxis() { unsqueeze(-1) }" in text
+    assert "repeat(1, n_units, 1)" in text
+    assert "| relu6 | unsqueeze(1) | constantpad1d((1, 1), value = 0.5) | squeeze(1) | crop(1, 1)" in text
+    assert "selu | dropout1d(0.1)" in text and "hardtanh(min_val = -2.0, max_val = 2.0)" in text
+    assert_equivalent(original(UNITS, torch_module), text, (4, 58), torch_module)
+    assert_equivalent(original(UNITS, torch_module, n_units=3, n_classes=4), text, (4, 58), torch_module,
+                      n_units=3, n_classes=4)

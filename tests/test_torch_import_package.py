@@ -68,14 +68,14 @@ def test_an_unsupported_layer_in_a_sibling_is_reported_in_that_file(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     zoo = copy_zoo(tmp_path)
-    _edit(zoo / "layers.py", "nn.BatchNorm1d(c_out)", "nn.Hardswish()")
+    _edit(zoo / "layers.py", "nn.BatchNorm1d(c_out)", "nn.PReLU()")
     code, diags = lint_json(capsys, zoo / "deep_model.py")
     assert code == 1
-    line = line_of((zoo / "layers.py").read_text(), "nn.Hardswish()")
+    line = line_of((zoo / "layers.py").read_text(), "nn.PReLU()")
     assert [(d["code"], d["path"], d["line"], d["column"]) for d in diags] == [
         ("unknown-layer", str(zoo / "layers.py"), line, 19)
     ]
-    assert diags[0]["message"] == "archc has no layer for nn.Hardswish"
+    assert diags[0]["message"] == "archc has no layer for nn.PReLU"
 
 
 def test_a_shape_error_in_a_sibling_is_reported_in_that_file(

@@ -453,7 +453,7 @@ def test_module_list_loop_becomes_a_for(
     [
         (
             "self.layers = nn.ModuleList([nn.Conv1d(4, 4, 1), nn.Conv1d(4, 4, 3, padding=1)])",
-            "for m in self.layers:\n            x = m(x)",
+            "for m in self.layers:\n            x = x + m(x)",
             "item 1 of `self.layers` is not built the way item 0 is (the list is not built by a loop over range())",
         ),
         (

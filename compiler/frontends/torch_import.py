@@ -69,7 +69,9 @@ DEFAULT_ALPHABET = 4  # DNA, when nothing in the file fixes the channels
 AXIS_WARNINGS = frozenset({"axis-mix", "axis-order"})
 # Steps that keep the last axis, skipped when looking for the layer that sets `classes`.
 KEEPS_FEATURES = frozenset({"relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "contiguous",
-                            "gelu", "silu", "elu", "leakyrelu", "softplus", "identity"})
+                            "gelu", "silu", "elu", "leakyrelu", "softplus", "identity", "exp", "selu", "celu",
+                            "relu6", "hardtanh", "mish", "softsign", "logsigmoid", "hardswish", "hardsigmoid",
+                            "dropout1d", "dropout2d"})
 # Steps that start a new line of the lifted .arch.
 STARTS_LINE = frozenset({"conv1d", "conv2d", "linear", "lstm", "convtranspose1d", "transformerencoderlayer",
                          "embedding"})
@@ -317,8 +319,12 @@ def _layer_rank(kind: str, args: Mapping[str, Val], positional: list[Val], rank:
         return rank - ((end % rank) - (start % rank))
     if kind in ("view", "reshape"):
         return len(positional)
-    if kind == "unsqueeze_input":
+    if kind == "unsqueeze":
         return rank + 1
+    if kind == "squeeze":  # a named axis of size 1 (else the check warns: squeeze-noop)
+        return rank - 1 if positional or "dim" in args else rank
+    if kind == "repeat":
+        return max(rank, len(positional))
     if kind in ("select", "global_max_pool", "global_avg_pool"):
         return rank - 1
     if kind in ("mean", "sum", "max"):
@@ -485,8 +491,18 @@ class _Builder:
             return steps
         if op.kind == "slice":
             return self.slice_steps(op, rank)
-        if op.kind == "unsqueeze_input":
-            return [self.unsqueeze_input(op, rank)]
+        if op.kind == "pad":
+            pads = op.args[0][1]
+            assert isinstance(pads, TupleV)
+            items = pads.items if rank == 4 or len(pads.items) == 4 else (*pads.items, Const(0), Const(0))
+            kind = "constantpad1d" if rank == 3 and len(pads.items) == 2 else "constantpad2d"
+            if rank not in (3, 4) or (rank == 3 and len(pads.items) == 4):
+                raise Unsupported("unsupported", f"F.pad of a {rank}-D tensor is not supported (3-D: the "
+                                  "last axis; 4-D: the last two)", op.span)
+            padding = pads.items if kind == "constantpad1d" else items
+            args = (s.Arg(None, self.expr(TupleV(tuple(padding)), op.span), op.span),
+                    s.Arg("value", self.expr(op.args[1][1], op.span), op.span))
+            return [s.Step(None, s.Call(kind, args, op.span, op.span), op.span)]
         axis_sized = any(isinstance(v, (AxisSize, AxisProduct)) for _, v, _ in op.args)
         if op.kind in ("view", "reshape") and axis_sized:
             return self.axis_view_steps(op, rank)
@@ -508,28 +524,6 @@ class _Builder:
         args = (*positional, *keywords)
         term: s.Term = s.Call(op.kind, args, op.span, op.span) if args else s.Ref(op.kind, op.span)
         return [s.Step(None, term, op.span)]
-
-    def unsqueeze_input(self, op: FLayer, rank: int) -> s.Step:
-        """`x.unsqueeze(2)` of the input: a view to its sizes with a unit axis inserted."""
-        span = op.span
-        dim = _int(op.args[0][1], 0)
-        if not -(rank + 1) <= dim <= rank:
-            raise Unsupported("unsupported", f"axis {dim} cannot be inserted in a {rank}-D tensor", span)
-        sizes: list[s.Expr] = []
-        for axis in self.cfg.layout.axes:
-            if axis == "batch":
-                sizes.append(s.Var("batch", span))
-            elif axis == "channels":
-                explicit = "alphabet" in self.imp.explicit_axes
-                sizes.append(s.Int(self.cfg.alphabet, span) if explicit else s.Var("alphabet", span))
-            elif axis == "length":
-                explicit = "length" in self.imp.explicit_axes
-                sizes.append(s.Int(self.cfg.length, span) if explicit else s.Var("length", span))
-            else:
-                sizes.append(s.Int(1, span))
-        sizes.insert(dim % (rank + 1), s.Int(1, span))
-        call = s.Call("view", tuple(s.Arg(None, e, span) for e in sizes), span, span)
-        return s.Step(None, call, span)
 
     def slice_steps(self, op: FLayer, rank: int) -> list[s.Step]:
         """`x[:, :, a:-b]` as crop(a, b), between two permutes when the axis is not the last."""

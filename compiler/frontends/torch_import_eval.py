@@ -102,6 +102,17 @@ TORCH_LAYERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "LeakyReLU": ("leakyrelu", ("negative_slope", "inplace")),
     "Softplus": ("softplus", ("beta", "threshold")),
     "Identity": ("identity", ()),
+    "SELU": ("selu", ("inplace",)),
+    "CELU": ("celu", ("alpha", "inplace")),
+    "ReLU6": ("relu6", ("inplace",)),
+    "Hardtanh": ("hardtanh", ("min_val", "max_val", "inplace")),
+    "Mish": ("mish", ("inplace",)),
+    "Softsign": ("softsign", ()),
+    "LogSigmoid": ("logsigmoid", ()),
+    "Hardswish": ("hardswish", ("inplace",)),
+    "Hardsigmoid": ("hardsigmoid", ("inplace",)),
+    "Dropout1d": ("dropout1d", ("p", "inplace")),
+    "Dropout2d": ("dropout2d", ("p", "inplace")),
     "LayerNorm": ("layernorm", ("normalized_shape", "eps", "elementwise_affine", "bias", "device", "dtype")),
     "GroupNorm": ("groupnorm", ("num_groups", "num_channels", "eps", "affine", "device", "dtype")),
     "Embedding": ("embedding", ("num_embeddings", "embedding_dim", "padding_idx", "max_norm", "norm_type",
@@ -144,13 +155,23 @@ FUNCTIONAL: dict[str, tuple[str, tuple[str, ...]]] = {
     "elu": ("elu", ("alpha", "inplace")),
     "leaky_relu": ("leakyrelu", ("negative_slope", "inplace")),
     "softplus": ("softplus", ("beta", "threshold")),
+    "selu": ("selu", ("inplace",)),
+    "celu": ("celu", ("alpha", "inplace")),
+    "relu6": ("relu6", ("inplace",)),
+    "hardtanh": ("hardtanh", ("min_val", "max_val", "inplace")),
+    "mish": ("mish", ("inplace",)),
+    "softsign": ("softsign", ()),
+    "logsigmoid": ("logsigmoid", ()),
+    "hardswish": ("hardswish", ("inplace",)),
+    "hardsigmoid": ("hardsigmoid", ("inplace",)),
 }
 # The parameter written positionally in the DSL (the others become keywords).
 MAIN_PARAM = {"kernel_size", "p", "output_size"}
 # Tensor methods and torch functions that mean one DSL step.
-_ACTIVATIONS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
+_ACTIVATIONS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "exp": "exp"}
 # torch functions that are tensor methods too.
-_TENSOR_FUNCS = ("max", "amax", "transpose", "permute", "reshape", "flip", "mean", "sum")
+_TENSOR_FUNCS = ("max", "amax", "transpose", "permute", "reshape", "flip", "mean", "sum", "unsqueeze",
+                 "squeeze", "exp")
 _JOINS = {"cat", "concat", "concatenate", "stack", "hstack", "vstack", "add", "mul", "matmul", "bmm",
           "einsum"}
 BUILTINS = frozenset({"range", "int", "float", "len", "max", "min", "abs", "round", "sum", "list",
@@ -173,7 +194,7 @@ _MODULE_API = {
 }
 # Steps a Lambda helper module's lambda may be (it becomes that step as a module).
 _LAMBDA_STEPS = frozenset({"view", "reshape", "flatten", "transpose", "relu", "sigmoid", "tanh",
-                           "softmax", "log_softmax", "gelu", "silu", "elu", "leakyrelu", "softplus"})
+                           "softmax", "log_softmax", "gelu", "silu", "elu", "leakyrelu", "softplus", "exp"})
 # A helper module whose forward is one of these calls on its own nn.Parameter weight is that layer.
 _RAW_LAYERS = {
     "torch.nn.functional.conv1d": "Conv1d", "torch.conv1d": "Conv1d",
@@ -2599,6 +2620,21 @@ class Interp:
             return self.step(tensor, FLayer("dropout", _dsl_args(bound), span))
         if name in ("flatten",):
             return self.flatten(tensor, rest, kwargs, node)
+        if name == "pad":
+            bound = self.bind(shown, ("pad", "mode", "value"), rest, kwargs, node)
+            pads = bound.get("pad", (Const(None), span))[0]
+            mode = bound.get("mode", (Const("constant"), span))[0]
+            value = bound.get("value", (Const(None), span))[0]
+            if not (isinstance(pads, (TupleV, ListV)) and len(pads.items) in (2, 4)
+                    and all(isinstance(v, Const) and _whole(v.value) and v.value >= 0 for v in pads.items)):  # type: ignore[operator]
+                raise self.fail(f"{shown}: archc reads two or four non-negative pads known statically "
+                                "(the last axis, or the last two)", node)
+            if mode != Const("constant"):
+                raise self.fail(f"{shown} with mode={self.show_value(mode)} is not supported (constant only)",
+                                node)
+            fill = Const(0.0) if isinstance(value, Const) and value.value is None else value
+            return self.step(tensor, FLayer("pad", ((None, TupleV(tuple(pads.items)), span),
+                                                    ("value", fill, span)), span))
         if name not in FUNCTIONAL:
             raise self.fail(f"{shown} is not supported", node.func,
                             help="functional steps: " + ", ".join(sorted({"dropout", *FUNCTIONAL})))
@@ -2651,7 +2687,7 @@ class Interp:
                 node.func,
                 help="write the model as one chain, or keep this part in PyTorch",
             )
-        if name in _ACTIVATIONS or name in ("softmax", "log_softmax"):
+        if (name in _ACTIVATIONS and name in FUNCTIONAL) or name in ("softmax", "log_softmax"):
             return self.functional(name, args, kwargs, node, f"torch.{name}")
         if name == "flatten":
             return self.flatten(self.tensor_arg(args, node, "torch.flatten"), args[1:], kwargs, node)
@@ -2764,11 +2800,12 @@ class Interp:
             dim = values[0] if len(values) == 1 and not kwargs else kwargs.get("dim", (None, node))[0]
             if not (isinstance(dim, Const) and _whole(dim.value)) or len(values) + len(kwargs) != 1:
                 raise self.fail("x.unsqueeze() needs one whole-number axis", node)
-            if tensor.ids != (self.top_start,) or len(self.lifting) != 1:
-                raise self.fail("x.unsqueeze() is supported on the model's input (its sizes are the "
-                                "input's); elsewhere use view or reshape", node)
-            # The input with a unit axis: view(batch, alphabet, 1, length), sized by the layout.
-            return self.step(tensor, FLayer("unsqueeze_input", (("dim", dim, span),), span))
+            return self.step(tensor, FLayer("unsqueeze", ((None, dim, span),), span))
+        if name == "repeat":
+            sizes = values[0].items if len(values) == 1 and isinstance(values[0], (TupleV, ListV)) else values
+            if kwargs or not sizes or not all(isinstance(v, Const) and _whole(v.value) for v in sizes):
+                raise self.fail("x.repeat() needs whole numbers known statically", node)
+            return self.step(tensor, FLayer("repeat", tuple((None, v, span) for v in sizes), span))
         if name in ("size", "numel") and not kwargs and tensor.ids[0] in self.dry and (
             len(values) == (name == "size")
         ):
@@ -2794,9 +2831,14 @@ class Interp:
                 # pool to one position, then drop that axis: the global pool
                 glob = "global_max_pool" if last.kind == "adaptivemaxpool1d" else "global_avg_pool"
                 return Tensor((*tensor.ops[:-1], FLayer(glob, (), span)), (*tensor.ids[:-1], self.fresh()))
-            raise self.fail("x.squeeze() is not supported", node,
-                            help="archc lifts squeeze(2) right after a pool to one position "
-                            "(`F.max_pool1d(x, x.size(2)).squeeze(2)`); elsewhere use x[:, :, 0] or view")
+            bound = self.bind(f"x.{name}", ("dim",), args, kwargs, node)
+            dim_v = bound["dim"][0] if "dim" in bound else None
+            if dim_v is None:
+                # every size-1 axis, the batch too at batch size 1: the checker says so (batch-squeeze)
+                return self.step(tensor, FLayer("squeeze", (), span))
+            if not (isinstance(dim_v, Const) and _whole(dim_v.value)):
+                raise self.fail("x.squeeze() needs a whole-number axis", node)
+            return self.step(tensor, FLayer("squeeze", ((None, dim_v, span),), span))
         if name in ("view", "reshape", "permute"):
             if kwargs:
                 raise self.fail(f"keyword arguments to {name} are not supported", node)
@@ -2872,7 +2914,8 @@ class Interp:
             what = f"x.{name}() (joining tensors)"
         raise self.fail(f"{what} is not supported", node,
                         help="tensor steps: view, reshape, flatten, permute, transpose, contiguous, "
-                        "max(dim), relu, sigmoid, tanh, softmax, x[:, i]")
+                        "squeeze, unsqueeze, repeat, max(dim), mean, sum, relu, sigmoid, tanh, exp, softmax, "
+                        "x[:, i], slices")
 
     # ------------------------------------------------------------ DSL expressions
 
