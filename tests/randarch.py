@@ -20,7 +20,12 @@ level that runs an LSTM keeps its output sequence; `seq` is a literal `nn.Sequen
 (so an LSTM inside it hands its tuple on); `residual { body }` is `body(x) + x` and the
 README makes different shapes an error (`residual-mismatch`), broadcasting included;
 functional-only steps (view, permute, ...) have no module form, so they cannot be named
-or stand in a `seq`; `batch` in view/reshape is the input's batch size.
+or stand in a `seq`; `batch` in view/reshape is the input's batch size. A `for` loop
+(README "Loops") runs its body once per index of `range(...)` with the index bound in the
+arguments; at class level a named layer in the body is a module list, a fresh module per
+iteration (the bare name of a module defined outside reuses that one module in every
+iteration; a loop's list name cannot be reused bare, and a layer inside a `seq` in a loop
+cannot be named); inside a `seq` a loop writes its items out one by one.
 """
 
 from __future__ import annotations
@@ -94,6 +99,9 @@ POSITIONAL.update({
                                 "batch_first", "norm_first", "bias"),
 })
 VARARGS = VARARGS | {"flip"}
+# Arguments that are sizes: README's `bad-size` refuses them below 1.
+POSITIVE_SIZES = frozenset({"out_channels", "out_features", "hidden_size", "num_features", "num_channels",
+                            "normalized_shape", "dim_feedforward", "output_size", "size_in"})
 FUNCTIONAL_ONLY = FUNCTIONAL_ONLY | {"global_avg_pool", "crop", "flip", "mean", "sum", "max"}
 STATEFUL = STATEFUL | {"layernorm", "groupnorm", "convtranspose1d", "transformerencoderlayer"}
 SIZE_IN = {**SIZE_IN, "convtranspose1d": "in_channels", "transformerencoderlayer": "d_model"}
@@ -174,6 +182,16 @@ class BlockCall:
 
 
 @dataclass
+class Loop:
+    """`for var in range(*bounds) { body }`: the body once per index, `var` bound in its
+    arguments (bounds may be `Sym`s of block parameters or outer indexes)."""
+
+    var: str
+    bounds: tuple[Any, ...]
+    body: list[Any]
+
+
+@dataclass
 class BlockDef:
     name: str
     params: list[tuple[str, Any]]  # (name, default or None)
@@ -231,6 +249,11 @@ def render_node(node: Any, indent: int) -> list[str]:
         for item in node.body:
             lines += render_node(item, indent + 1)
         return [*lines, pad + "}"]
+    if isinstance(node, Loop):
+        lines = [f"{pad}for {node.var} in range({', '.join(show(b) for b in node.bounds)}) {{"]
+        for item in node.body:
+            lines += render_node(item, indent + 1)
+        return [*lines, pad + "}"]
     raise TypeError(node)
 
 
@@ -265,6 +288,11 @@ def render(program: Program) -> str:
     return "\n".join(lines) + "\n"
 
 
+def arch_env(program: Program) -> dict[str, Any]:
+    """The arch's parameters, as written in its header (a loop's sizes may use them)."""
+    return {"classes": 2, "length": program.length, "alphabet": program.alphabet}
+
+
 def program_params(block: BlockDef) -> list[tuple[str, Any]]:
     return block.params
 
@@ -292,8 +320,13 @@ class RefError(Exception):
     """The reference fails: torch raises, or a documented rule of the language is broken."""
 
 
+class TooBig(RefError):
+    """The generator's probe grew past its limit (loops of repeated blocks can explode)."""
+
+
 class _Ctx:
     batch = 1
+    limit: int | None = None  # the generator's bound on probe sizes (set once it draws a loop)
 
 
 class Lambda(nn.Module):
@@ -332,6 +365,19 @@ class ResidualStep(nn.Module):
         for step in self.body:
             x = step(x)
         return x + identity  # torch's broadcasting, as archc's residual-broadcast rule says
+
+
+class LoopStep(nn.Module):
+    """A loop at class level: the steps of all its iterations, in order."""
+
+    def __init__(self, steps: list[nn.Module]) -> None:
+        super().__init__()
+        self.steps = nn.ModuleList(steps)
+
+    def forward(self, x: Any) -> Any:
+        for step in self.steps:
+            x = step(x)
+        return x
 
 
 class BlockModule(nn.Module):
@@ -646,6 +692,14 @@ class Scope:
 
     modules: dict[str, nn.Module] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
+    # Names defined in a loop at class level (module lists), with the loop that fills each.
+    listed: dict[str, int] = field(default_factory=dict)
+    loop_id: int | None = None  # the innermost class-level loop being built
+    in_loop: int = 0  # loops of any kind around the current node (seq ones included)
+
+    def copy(self) -> Scope:
+        """A copy to probe with (probing must not register names)."""
+        return Scope(dict(self.modules), dict(self.kinds), dict(self.listed), self.loop_id, self.in_loop)
 
 
 class Builder:
@@ -656,6 +710,14 @@ class Builder:
         self.ctx = _Ctx()
 
     def layer(self, layer: Layer, probe: Probe, env: dict[str, Any]) -> nn.Module:
+        # README "Diagnostics", `bad-size`: sizes are positive (torch takes `nn.Linear(4, 0)`;
+        # only a loop's index, `linear(2 - i)`, writes such sizes here).
+        for name, value in [*layer.args, ("size_in", layer.size_in)]:
+            if name in POSITIVE_SIZES:
+                sizes = ev(value, env)
+                for v in sizes if isinstance(sizes, tuple) else (sizes,):
+                    if isinstance(v, int) and not isinstance(v, bool) and v < 1:
+                        raise RefError(f"`{render_layer(layer)}`: {name} {v} is not a positive size")
         try:
             return make_layer(layer, probe, env, self.ctx)
         except RefError:
@@ -706,16 +768,60 @@ class Builder:
             return [module], probe
         if isinstance(node, BlockCall):
             return self.block(node, probe, env)
+        if isinstance(node, Loop):  # the items of every iteration, written out in order
+            items: list[nn.Module] = []
+            scope.in_loop += 1
+            try:
+                for index in self.indices(node, env):
+                    inner = {**env, node.var: index}
+                    for item in node.body:
+                        more, probe = self.seq_items(item, probe, scope, inner)
+                        self.bounded(probe)
+                        items += more
+            finally:
+                scope.in_loop -= 1
+            return items, probe
         raise RefError(f"`{type(node).__name__}` cannot stand in a seq")
+
+    def indices(self, node: Loop, env: dict[str, Any]) -> range:
+        """The indexes of a loop (README "Loops": Python's range())."""
+        if node.var in env:
+            raise RefError(f"`{node.var}` is already defined and cannot be the loop index")
+        bounds = [ev(b, env) for b in node.bounds]
+        if not 1 <= len(bounds) <= 3 or any(isinstance(b, bool) or not isinstance(b, int) for b in bounds):
+            raise RefError(f"range() takes one to three whole numbers, got {bounds}")
+        if len(bounds) == 3 and bounds[2] == 0:
+            raise RefError("the step of range() cannot be 0")
+        return range(*bounds)
+
+    def loop(self, node: Loop, probe: Probe, scope: Scope, env: dict[str, Any]) -> nn.Module:
+        """A loop at class level: every iteration's steps, fresh modules for named layers."""
+        steps: list[nn.Module] = []
+        outer = scope.loop_id
+        scope.loop_id = id(node)
+        scope.in_loop += 1
+        try:
+            for index in self.indices(node, env):
+                inner = {**env, node.var: index}
+                for item in node.body:
+                    step, probe = self.class_step(item, probe, scope, inner)
+                    steps.append(step)
+        finally:
+            scope.loop_id = outer
+            scope.in_loop -= 1
+        return LoopStep(steps)
 
     def seq(self, node: Seq, probe: Probe, scope: Scope, env: dict[str, Any]) -> tuple[nn.Module, Probe]:
         items: list[nn.Module] = []
         for item in node.items:
             more, probe = self.seq_items(item, probe, scope, env)
+            self.bounded(probe)
             items += more
         return nn.Sequential(*items), probe
 
     def ref(self, name: str, scope: Scope) -> nn.Module:
+        if name in scope.listed:
+            raise RefError(f"`{name}` is a list of layers, one per iteration of its loop")
         if name not in scope.modules:
             raise RefError(f"`{name}` is not defined")
         return scope.modules[name]
@@ -725,6 +831,11 @@ class Builder:
     ) -> tuple[nn.Module, Probe]:
         if node.name in scope.modules:
             raise RefError(f"`{node.name}` is defined twice")
+        in_list = scope.loop_id is not None and not in_seq
+        if node.name in scope.listed and (not in_list or scope.listed[node.name] != scope.loop_id):
+            raise RefError(f"`{node.name}` is defined twice (a loop's list of layers)")
+        if in_seq and scope.in_loop:
+            raise RefError(f"`{node.name}`: a layer inside a seq in a loop cannot be named (the seq numbers them)")
         inner = node.inner
         if isinstance(inner, Layer):
             if inner.kind in FUNCTIONAL_ONLY:
@@ -742,6 +853,9 @@ class Builder:
             module = modules[0] if len(modules) == 1 else nn.Sequential(*modules)
         else:
             raise AssertionError(inner)
+        if in_list:  # one item of the list per iteration; its name cannot be reused bare
+            scope.listed[node.name] = scope.loop_id  # type: ignore[assignment]
+            return module, out
         scope.modules[node.name] = module
         scope.kinds[node.name] = inner.kind if isinstance(inner, Layer) else type(inner).__name__
         return module, out
@@ -766,9 +880,19 @@ class Builder:
                 module, inner = self.class_step(item, inner, scope, env)
                 body.append(module)
             step = ResidualStep(body)
+        elif isinstance(node, Loop):
+            step = self.loop(node, probe, scope, env)
         else:
             raise RefError(f"`{type(node).__name__}` needs a name at class level")
-        return step, _run(step, probe, self.ctx, render_node(node, 0)[0])
+        out = _run(step, probe, self.ctx, render_node(node, 0)[0])
+        self.bounded(out)
+        return step, out
+
+    def bounded(self, probe: Probe) -> None:
+        """While generating: refuse a tensor past `limit` elements (the case would be slow)."""
+        limit = self.ctx.limit
+        if limit is not None and probe.tensor and probe.x3.numel() > limit:
+            raise TooBig(f"{tuple(probe.x3.shape)} is too big to generate")
 
 
 def probe_input(program: Program) -> Probe:
@@ -798,7 +922,7 @@ def build_reference(program: Program) -> Reference:
         if len({b.name for b in program.blocks}) != len(program.blocks):
             raise RefError("a block is defined twice")
         for node in program.body:
-            step, probe = builder.class_step(node, probe, scope, {})
+            step, probe = builder.class_step(node, probe, scope, arch_env(program))
             steps.append(step)
         if not probe.tensor:
             raise RefError(f"the model returns a {type(probe.x2).__name__}, not a tensor")
@@ -811,6 +935,13 @@ def build_reference(program: Program) -> Reference:
 
 
 NAMES = ("conv", "bn", "pool", "fc", "rnn", "act", "drop", "flat", "s", "b", "blk")
+# Loops: the index names by depth, and how often a loop is drawn (from a stream of its own, so
+# that a program without loops is the one the generator drew before loops existed).
+LOOP_VARS = ("i", "j", "m")
+LOOP_TOP = 0.035  # per step of the arch
+LOOP_BLOCK = 0.06  # per step of a new block's body
+LOOP_SEQ = 0.015  # per item of a seq
+GEN_LIMIT = 200_000  # elements of a probe (batch 3) the generator lets a program reach
 
 
 class Generator:
@@ -822,6 +953,8 @@ class Generator:
         self.counter = 0
         self.blocks: list[BlockDef] = []
         self.builder = Builder({})
+        self.loop_rng = random.Random(seed * 31 + 7)
+        self.loop_vars: list[str] = []  # the indexes of the loops around the node being drawn
 
     # ------------------------------------------------------------ helpers
 
@@ -861,12 +994,18 @@ class Generator:
         scope = Scope()
         follow: Any = None
         for _ in range(rng.randint(1, 8)):
+            if follow is None and self.loop_rng.random() < LOOP_TOP:
+                follow = self.loop(probe, scope, arch_env(prog), top=True)
             node = follow or self.class_node(probe, scope, {}, depth=0, top=True)
             follow = None
             self.builder.blocks = {b.name: b for b in self.blocks}
             prog.body.append(node)
             try:
-                _, probe = self.builder.class_step(node, probe, scope, {})
+                _, probe = self.builder.class_step(node, probe, scope, arch_env(prog))
+            except TooBig:
+                prog.body.pop()
+                prog.body = prog.body or [Layer("relu")]
+                break
             except RefError:
                 break
             if not probe.tensor:
@@ -896,7 +1035,9 @@ class Generator:
             return Named(self.name("b"), self.block_call(probe))
         if scope.modules and roll < 0.37:
             name = self.pick(sorted(scope.modules))
-            return Named(self.name("alias"), Ref(name)) if self.chance(0.15) else Ref(name)
+            # (in a loop, a bare name reuses the one module in every iteration; no alias there)
+            alias = self.chance(0.15) and not self.loop_vars
+            return Named(self.name("alias"), Ref(name)) if alias else Ref(name)
         layer = self.layer(probe, env, in_seq=False)
         if layer.kind in STATEFUL or (layer.kind not in FUNCTIONAL_ONLY and self.chance(0.2)):
             return Named(self.name(layer.kind[:4]), layer)
@@ -908,22 +1049,25 @@ class Generator:
         items: list[Any] = []
         local = probe
         sub = self.builder
-        scope = Scope(dict(scope.modules), dict(scope.kinds))  # probing must not register names
+        scope = scope.copy()  # probing must not register names
         for _ in range(self.rng.randint(1, 4)):
             roll = self.rng.random()
-            if depth < 2 and roll < 0.07:
-                node: Any = self.seq_node(local, scope, env, depth + 1)
-                if self.chance(0.5):
+            if depth < 2 and len(self.loop_vars) < len(LOOP_VARS) and self.loop_rng.random() < LOOP_SEQ:
+                node: Any = self.seq_loop(local, scope, env)
+            elif depth < 2 and roll < 0.07:
+                node = self.seq_node(local, scope, env, depth + 1)
+                if self.chance(0.5) and not self.loop_vars:
                     node = Named(self.name("s"), node)
             elif roll < 0.17 and depth < 2:
                 node = self.block_call(local)
-                if self.chance(0.2):
+                if self.chance(0.2) and not self.loop_vars:
                     node = Named(self.name("b"), node)
             elif scope.modules and roll < 0.22:
                 node = Ref(self.pick(sorted(scope.modules)))
             else:
                 layer = self.layer(local, env, in_seq=True)
-                node = Named(self.name(layer.kind[:4]), layer) if self.chance(0.35) else layer
+                named = self.chance(0.35) and not self.loop_vars  # no names in a seq in a loop
+                node = Named(self.name(layer.kind[:4]), layer) if named else layer
             items.append(node)
             sub.blocks = {b.name: b for b in self.blocks}
             try:
@@ -937,7 +1081,7 @@ class Generator:
     def residual(self, probe: Probe, scope: Scope, env: dict[str, Any], depth: int) -> Residual:
         body: list[Any] = []
         local = probe
-        scope = Scope(dict(scope.modules), dict(scope.kinds))  # probing must not register names
+        scope = scope.copy()  # probing must not register names
         for _ in range(self.rng.randint(1, 3)):
             shape = local.shape
             if len(shape) in (3, 4) and local.batch_axis() == 0 and self.chance(0.5):
@@ -979,16 +1123,24 @@ class Generator:
         local = probe
         builder = Builder({b.name: b for b in self.blocks})
         builder.ctx = self.builder.ctx
+        outer_loops, self.loop_vars = self.loop_vars, []  # a block's body is a class of its own
         for _ in range(self.rng.randint(1, 3)):
-            if len(local.shape) in (3, 4) and self.chance(0.3):
-                node: Any = self.residual(local, scope, env, depth=1)
+            if self.loop_rng.random() < LOOP_BLOCK:
+                node: Any = self.loop(local, scope, env, top=False)
+            elif len(local.shape) in (3, 4) and self.chance(0.3):
+                node = self.residual(local, scope, env, depth=1)
             else:
                 node = self.class_node(local, scope, env, depth=1, top=False)
             block.body.append(node)
             try:
                 _, local = builder.class_step(node, local, scope, env)
+            except TooBig:
+                block.body.pop()
+                block.body = block.body or [Layer("relu")]
+                break
             except RefError:
                 break
+        self.loop_vars = outer_loops
         args: list[tuple[str | None, Any]] = [(None, env["c"])]
         if env["k"] != 3 or self.chance(0.3):
             args.append(("k" if self.chance(0.3) else None, env["k"]))
@@ -1002,6 +1154,199 @@ class Generator:
         if self.chance(0.2):
             args = [("k", args[-1][1]), ("c", c)] if len(args) == 2 else [("c", c)]
         return BlockCall(block.name, args, self.pick([1, 1, 2]))
+
+    # ------------------------------------------------------------ loops
+
+    def loop_bounds(self, env: dict[str, Any]) -> tuple[tuple[Any, ...], int]:
+        """range() bounds, and the first index (the body is drawn for it)."""
+        rng = self.rng
+        outer = self.loop_vars[-1] if self.loop_vars else None
+        bounds: tuple[Any, ...]
+        roll = rng.random()
+        if self.edgy(0.04):
+            bounds = self.pick([(0,), (2, 2), (3, 1)])  # no iteration at all
+        elif roll < 0.45:
+            bounds = (self.pick([1, 2, 2, 3, 3, 4]),)
+        elif roll < 0.7:
+            start = rng.randint(0, 2)
+            bounds = (start, start + rng.randint(1, 3))
+        elif roll < 0.82:
+            bounds = self.pick([(0, 5, 2), (1, 6, 2), (3, 0, -1), (2, -1, -1), (1, 4, 1)])
+        elif "k" in env and 1 <= env["k"] <= 5:
+            bounds = self.pick([(Sym("k"),), (1, Sym("k")), (Sym("k // 2 + 1"),), (Sym("k - 1"), -1, -1)])
+        elif "length" in env and self.chance(0.5):
+            bounds = self.pick([(Sym("length // 10 + 1"),), (1, Sym("classes + 1"))])
+        elif outer is not None:
+            bounds = self.pick([(Sym(outer),), (Sym(f"{outer} + 1"),), (Sym(outer), 3)])  # triangular
+        else:
+            bounds = (rng.randint(1, 3),)
+        indices = range(*ev(bounds, env))
+        return bounds, indices[0] if indices else ev(bounds[0], env)
+
+    def loop(self, probe: Probe, scope: Scope, env: dict[str, Any], top: bool) -> Loop:
+        """A loop at class level, its body drawn for the first index (sizes follow the index)."""
+        var = LOOP_VARS[len(self.loop_vars)]
+        bounds, first = self.loop_bounds(env)
+        node = Loop(var, bounds, [])
+        inner = {**env, var: first}
+        local = probe
+        self.builder.ctx.limit = GEN_LIMIT  # loops of blocks can grow without bound
+        scope = scope.copy()  # probing must not register names
+        scope.loop_id = id(node)
+        scope.in_loop += 1
+        self.loop_vars.append(var)
+        try:
+            for _ in range(self.rng.randint(1, 3)):
+                item = self.loop_item(local, scope, inner, top)
+                node.body.append(item)
+                self.builder.blocks = {b.name: b for b in self.blocks}
+                try:
+                    _, local = self.builder.class_step(item, local, scope, inner)
+                except TooBig:
+                    node.body.pop()
+                    break
+                except RefError:
+                    break
+                if not local.tensor:
+                    break
+        finally:
+            self.loop_vars.pop()
+        node.body = node.body or [Layer("relu")]
+        return node
+
+    def seq_loop(self, probe: Probe, scope: Scope, env: dict[str, Any]) -> Loop:
+        """A loop inside a seq: its items written out per index (none of them named)."""
+        var = LOOP_VARS[len(self.loop_vars)]
+        bounds, first = self.loop_bounds(env)
+        node = Loop(var, bounds, [])
+        inner = {**env, var: first}
+        local = probe
+        self.builder.ctx.limit = GEN_LIMIT
+        self.loop_vars.append(var)
+        try:
+            for _ in range(self.rng.randint(1, 2)):
+                shape = local.shape
+                item: Any
+                if len(shape) in (3, 4) and local.batch_axis() == 0 and self.chance(0.5):
+                    item = self.index_conv(shape, inner, var)
+                else:
+                    item = self.layer(local, inner, in_seq=True)
+                node.body.append(item)
+                try:
+                    _, local = self.builder.seq_items(item, local, scope, inner)
+                except RefError:
+                    break
+                if not local.tensor:
+                    break
+        finally:
+            self.loop_vars.pop()
+        return node
+
+    def index_size(self, env: dict[str, Any], var: str) -> Sym:
+        """A layer size that follows the loop index (`8 + 2 * i`, `c * (i + 1)`, ...)."""
+        a, b = self.rng.randint(1, 6), self.rng.randint(1, 3)
+        if self.edgy(0.05):
+            return Sym(self.pick([var, f"{a} - {var}", f"{var} - 1"]))  # zero or less somewhere
+        forms = [f"{a} + {b} * {var}", f"{a} + {var}", f"{b} * ({var} + 1)"]
+        if "c" in env:
+            forms += [f"c + {var}", f"c * ({var} + 1)", f"c + 2 * {var}"]
+        if "alphabet" in env:  # `conv1d(f * (i + 1), 3)` with a parameter of the arch
+            forms += [f"alphabet * ({var} + 1)", f"alphabet + {var}", f"classes * {var} + 1"]
+        if len(self.loop_vars) > 1:
+            outer = self.loop_vars[-2]
+            forms += [f"{a} + {outer} + {var}", f"{b} * ({outer} + 1) + {var}"]
+        return Sym(self.pick(forms))
+
+    def index_conv(self, shape: tuple[int, ...], env: dict[str, Any], var: str) -> Layer:
+        """A convolution whose width, kernel, dilation or padding follow the index."""
+        kind = "conv1d" if len(shape) == 3 else "conv2d"
+        args: dict[str, Any] = {"out_channels": self.index_size(env, var) if self.chance(0.7)
+                                else self.sym(env, self.rng.randint(1, 8), "c")}
+        dil = self.pick([f"1 + {var}", f"2 ** {var}", f"{var} + 1"])
+        roll = self.rng.random()
+        if shape[-1] < 8 and self.chance(0.6):
+            roll *= 0.5  # a short input: mostly a form that keeps the length
+        if roll < 0.3:  # a dilated stack that keeps the length
+            args.update(kernel_size=3, padding=Sym(dil), dilation=Sym(dil))
+        elif roll < 0.5:  # kernels 1, 3, 5, ... that keep the length
+            args.update(kernel_size=Sym(f"1 + 2 * {var}"), padding=Sym(var))
+        elif roll < 0.65:  # a kernel that grows: the length shrinks by i per iteration
+            args.update(kernel_size=Sym(f"{var} + 1"))
+        elif roll < 0.8:
+            args.update(kernel_size=self.pick([2, 3]), dilation=Sym(dil))
+        elif roll < 0.9:
+            args.update(kernel_size=3, padding="same", dilation=Sym(dil))
+        else:
+            args.update(kernel_size=self.pick([1, 3]), stride=Sym(f"1 + {var} % 2"))
+        if self.chance(0.1):
+            args["bias"] = False
+        return self.ordered(kind, args)
+
+    def index_residual(self, probe: Probe, env: dict[str, Any], var: str) -> Residual:
+        """`residual { conv = conv1d(C, 3, padding = 2 ** i, dilation = 2 ** i) | relu }`."""
+        shape = probe.shape
+        kind = "conv1d" if len(shape) == 3 else "conv2d"
+        channels: Any = Sym("c") if env.get("c") == shape[1] and self.chance(0.5) else shape[1]
+        if self.edgy(0.1):
+            channels = self.index_size(env, var)  # the width changes: the add's shapes differ
+        dil = self.pick([f"1 + {var}", f"2 ** {var}", f"{var} + 1"])
+        roll = self.rng.random()
+        args: dict[str, Any] = {"out_channels": channels}
+        if self.edgy(0.1):
+            args.update(kernel_size=3, padding=Sym(var))  # the length keeps at i = 1 only
+        elif roll < 0.6:
+            args.update(kernel_size=3, padding=Sym(dil), dilation=Sym(dil))
+        else:
+            args.update(kernel_size=Sym(f"1 + 2 * {var}"), padding=Sym(var))
+        body: list[Any] = []
+        if self.chance(0.25):
+            body.append(Named(self.name("bn"), Layer("batchnorm1d" if kind == "conv1d" else "batchnorm2d")))
+        body.append(Named(self.name("rconv"), self.ordered(kind, args)))
+        body.append(Layer(self.pick(["relu", "relu", "gelu", "tanh"])))
+        return Residual(body)
+
+    def loop_item(self, probe: Probe, scope: Scope, env: dict[str, Any], top: bool) -> Any:
+        """One step of a loop body, mostly with sizes that follow the index."""
+        shape = probe.shape
+        rank = len(shape)
+        var = self.loop_vars[-1]
+        convs = rank in (3, 4) and probe.batch_axis() == 0
+        roll = self.rng.random()
+        if convs and roll < 0.3:
+            return Named(self.name("conv"), self.index_conv(shape, env, var))
+        if convs and roll < 0.45:
+            return self.index_residual(probe, env, var)
+        if rank >= 2 and roll < 0.52:
+            return Named(self.name("fc"), self.ordered("linear", {"out_features": self.index_size(env, var)}))
+        if rank == 3 and roll < 0.57:
+            args: dict[str, Any] = {"hidden_size": self.index_size(env, var)}
+            if probe.batch_axis() == 0:
+                args["batch_first"] = True
+            return Named(self.name("rnn"), self.ordered("lstm", args))
+        if len(self.loop_vars) < 2 and roll < 0.63:
+            return self.loop(probe, scope, env, top)
+        if top and len(self.loop_vars) == 1 and roll < 0.68:
+            call = self.block_call(probe)
+            call.repeat = 1 if self.chance(0.8) else call.repeat
+            value = call.args[0][1] if call.args else None
+            if isinstance(value, int) and self.chance(0.7):
+                step = self.rng.randint(1, 2)
+                base = value - step * env[var]
+                if base >= 1:
+                    call.args[0] = (call.args[0][0], Sym(f"{base} + {step} * {var}"))
+            return Named(self.name("b"), call)
+        if rank == 3 and roll < 0.73:
+            kind = self.pick(["maxpool1d", "avgpool1d"])
+            pool: dict[str, Any] = {"kernel_size": Sym(self.pick([f"1 + {var} % 2", f"{var} + 1"]))}
+            if self.chance(0.4):
+                pool["stride"] = 1
+            if self.chance(0.3):
+                pool["ceil_mode"] = True
+            return self.ordered(kind, pool)
+        if convs and roll < 0.78:
+            act = Layer(self.pick(["relu", "gelu", "tanh"]))
+            return Named(self.name("s"), Seq([self.index_conv(shape, env, var), act]))
+        return self.class_node(probe, scope, env, depth=1, top=False)
 
     # ------------------------------------------------------------ layers
 
@@ -1447,7 +1792,7 @@ def _walk(nodes: Sequence[Any]) -> list[Any]:
             out += _walk([node.inner])
         elif isinstance(node, Seq):
             out += _walk(node.items)
-        elif isinstance(node, Residual):
+        elif isinstance(node, (Residual, Loop)):
             out += _walk(node.body)
     return out
 
@@ -1473,6 +1818,10 @@ def kinds_of(program: Program) -> set[str]:
             kinds.add("block" if node.repeat == 1 else "block*N")
         elif isinstance(node, Ref):
             kinds.add("reuse")
+        elif isinstance(node, Loop):
+            kinds.add("loop")
+            if any(isinstance(n, Loop) for n in _walk(node.body)):
+                kinds.add("loop:nested")
     return kinds
 
 
@@ -1894,7 +2243,7 @@ def _variants(program: Program) -> list[Program]:
         for node in _walk(p.body) + [n for b in p.blocks for n in _walk(b.body)]:
             if isinstance(node, Seq):
                 found.append(node.items)
-            elif isinstance(node, Residual):
+            elif isinstance(node, (Residual, Loop)):
                 found.append(node.body)
         return found
 
@@ -1932,6 +2281,14 @@ def _variants(program: Program) -> list[Program]:
                     out.append(q)
     for li in range(count):
         for i, node in enumerate(lists(program)[li]):
+            # A loop of several iterations down to its first one.
+            if isinstance(node, Loop) and all(isinstance(b, int) for b in node.bounds):
+                indices = range(*node.bounds)
+                if len(indices) > 1:
+                    p = copy.deepcopy(program)
+                    target = lists(p)[li][i]
+                    target.bounds = (1,) if indices[0] == 0 else (indices[0], indices[0] + 1)
+                    out.append(p)
             if isinstance(node, Residual):  # the residual's body without the add
                 p = copy.deepcopy(program)
                 target = lists(p)[li]
