@@ -35,6 +35,8 @@ import io
 import math
 import random
 import re
+import signal
+import threading
 import tokenize
 import traceback
 import types
@@ -2075,6 +2077,7 @@ class RefRun:
     raises: bool
     shapes: dict[int, list[tuple[int, ...] | None]]
     out_axis: int | None
+    params: int | None = None  # weights of the reference (a shared module counted once)
 
 
 def run_reference(program: Program, ref: Reference) -> RefRun:
@@ -2101,7 +2104,7 @@ def run_reference(program: Program, ref: Reference) -> RefRun:
     mix = mix or provenance_mixing(model, moves)
     if mix:
         return RefRun(f"the reference mixes samples: {mix}", False, shapes, out_axis)
-    return RefRun(None, False, shapes, out_axis)
+    return RefRun(None, False, shapes, out_axis, sum(p.numel() for p in model.parameters()))
 
 
 def _static_shapes(checked: Any, batch: int) -> list[tuple[int, ...]]:
@@ -2118,6 +2121,37 @@ def _kind_of(node: Any) -> str:
     return inner.kind if isinstance(inner, Layer) else type(inner).__name__.lower()
 
 
+CHECK_SECONDS = 10  # archc checks a case in well under a second; past this it is a hang
+
+
+class CheckTimeout(BaseException):
+    """archc's check ran past CHECK_SECONDS (a BaseException: archc's handlers must not take it)."""
+
+
+class _time_limit:
+    """Interrupt the block after `seconds` (SIGALRM; only in the main thread, else no limit)."""
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+        self.armed = False
+        self.previous: Any = signal.SIG_DFL
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+            self.previous = signal.signal(signal.SIGALRM, self._fire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self.armed = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+
+    @staticmethod
+    def _fire(signum: int, frame: Any) -> None:
+        raise CheckTimeout
+
+
 def classify(program: Program, text: str) -> Verdict:
     """Run archc and the reference on one program and compare them."""
     from archc.backends.emit_torch import emit
@@ -2130,9 +2164,12 @@ def classify(program: Program, text: str) -> Verdict:
     ref_text = refrun.failure or "runs, samples kept apart"
     source = Source("case.arch", text)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _time_limit(CHECK_SECONDS):
             warnings.simplefilter("ignore")
             result = run(source, None)
+    except CheckTimeout:
+        return Verdict("internal-error", "timeout", f"archc did not finish checking in {CHECK_SECONDS} s",
+                       "", ref_text)
     except Exception as err:
         return Verdict("internal-error", "check:" + _tag(_short(err)),
                        "archc raised:\n" + traceback.format_exc(limit=-4), "", ref_text)
@@ -2226,6 +2263,10 @@ def _accepted(program: Program, result: Any, emit: Any, refrun: RefRun, ref_text
     theirs3 = refrun.shapes[3][-1] if refrun.shapes.get(3) else None
     if theirs3 != real[3]:
         return fail("out-shape", f"output {real[3]} at batch 3, torch gives {theirs3}")
+    ours = sum(p.numel() for p in model.parameters())
+    if refrun.params is not None and ours != refrun.params:
+        # Same shapes, other weights: e.g. a loop's module list one item short.
+        return fail("param-count", f"the compiled module has {ours:,} weights, the reference {refrun.params:,}")
     return Verdict("agree", "", "same shapes", "accepted", ref_text, code)
 
 
