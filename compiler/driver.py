@@ -293,7 +293,7 @@ def _explain_too_short(
     start: int,
 ) -> None:
     """Tell a too-short error which input length is the shortest that works."""
-    from .checks.lengths import minimum_length
+    from .checks.lengths import layers_follow_length, minimum_length
 
     for index in range(start, len(rep.items)):
         diag = rep.items[index]
@@ -305,6 +305,12 @@ def _explain_too_short(
                 diag,
                 help=f"the shortest input that works is {shortest} positions "
                 f"(--set length={shortest}); or use a smaller kernel, stride or pool",
+            )
+        elif (why := layers_follow_length(source, tree, arch, overrides)) is not None:
+            rep.items[index] = replace(
+                diag,
+                help=f"{why}, so a longer input also builds more layers (see `archc lint "
+                "--lengths`); or use a smaller kernel, stride or pool",
             )
 
 

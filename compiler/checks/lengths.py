@@ -17,15 +17,16 @@ from dataclasses import dataclass
 
 from ..core.diagnostics import CompileError, Reporter
 from ..core.source import Source
-from ..core.sym import Expr, Guard, SymInt, const, evaluate, recording, substitute, to_text
+from ..core.sym import Expr, Guard, SymInt, const, evaluate, recording, substitute, symbol, to_text
 from ..core.values import Value
 from ..ir import nodes as ir
-from ..ir.resolve import Resolver
+from ..ir.resolve import Resolver, names_in
 from ..syntax import tree as s
-from .regions import LENGTH, MAX_LENGTH, LengthSet, region
+from .regions import LENGTH, MAX_LENGTH, MAX_WORK, LengthSet, region, region_work
 from .shapes import ShapeChecker
 
 MAX_RUNS = 400  # checker runs per analysis; beyond, the report says what is undecided
+MAX_ALGEBRA = 1 << 17  # region work per analysis (see regions.MAX_WORK): about a second at most
 
 
 # ------------------------------------------------------------------ probing
@@ -39,6 +40,12 @@ class Probe:
     too_short: bool
     guards: tuple[Guard, ...]  # in the length alone
     checked: ir.Architecture | None
+    # What is built follows the length (a loop's count, an `if`): the sizes are then no
+    # longer monotone in the length, and formulas in the length hold near it only.
+    structural: bool = False
+    # The guards say all the run decided: false when a parameter follows the length in a
+    # way the algebra cannot carry (a float), so that this length is decided alone.
+    exact: bool = True
 
 
 class LengthProbe:
@@ -50,6 +57,9 @@ class LengthProbe:
         self.arch = arch
         self.overrides = dict(overrides)
         self.cache: dict[int, Probe] = {}
+        # Parameters whose defaults follow the length (`pools = length // 4`): each is a
+        # symbol of its own in a run, replaced in its guards by its formula in the length.
+        self.derived = _follow_length(arch, overrides)
 
     def __call__(self, length: int) -> Probe:
         if length not in self.cache:
@@ -59,9 +69,11 @@ class LengthProbe:
     def _probe(self, length: int) -> Probe:
         rep = Reporter(self.source)
         checked = None
+        resolver = Resolver(self.tree, rep)
+        formulas: dict[str, Expr] | None = {}
         with recording() as guards:
             try:
-                resolver = Resolver(self.tree, rep)
+                formulas = self._formulas(length)
                 resolved = resolver.arch(self.arch, {**self.overrides, LENGTH: length})
                 if not rep.has_errors:
                     checked = ShapeChecker(rep).check(resolved)
@@ -70,23 +82,63 @@ class LengthProbe:
                 checked = None
         if checked is None or rep.has_errors:
             env = {k: const(int(v)) for k, v in self._defaults() if _whole(v) and k != LENGTH}  # type: ignore[arg-type]
+        env.update(formulas or {})
         in_length = tuple(
             Guard(e, g.op, g.holds)
             for g in guards
             if (e := substitute(g.expr, env)).const is None and e.symbols() <= {LENGTH}
         )
+        structural = bool(resolver.shaping & {LENGTH, *self.derived})
         errors = [d for d in rep.items if d.is_error]
         return Probe(
             checked is not None and not errors,
             any(d.code == "too-short" for d in errors),
             in_length,
             checked,
+            structural,
+            formulas is not None,
         )
+
+    def _formulas(self, length: int) -> dict[str, Expr] | None:
+        """Each derived parameter as an expression in the length (None when one is not a
+        whole number the algebra carries). Run inside the probe's recording, so that what
+        its default decides (a pinned value) is among the guards."""
+        if not self.derived:
+            return {}
+        resolver = Resolver(self.tree, Reporter(self.source))
+        values: dict[str, Value] = {}
+        out: dict[str, Expr] = {}
+        for param in self.arch.params:
+            if param.name == LENGTH:
+                values[LENGTH] = SymInt(length, symbol(LENGTH))
+            elif param.name in self.overrides:
+                values[param.name] = self.overrides[param.name]
+            elif param.default is not None:
+                try:
+                    values[param.name] = resolver.eval(param.default, values)
+                except CompileError:
+                    return None
+                if param.name in self.derived:
+                    value = values[param.name]
+                    if not isinstance(value, SymInt):
+                        return None
+                    out[param.name] = value.root
+        return out
 
     def _defaults(self) -> list[tuple[str, Value]]:
         rep = Reporter(self.source)
         with_values, _ = Resolver(self.tree, rep).bind_params(self.arch, self.overrides, {})
         return list(with_values.items())
+
+
+def _follow_length(arch: s.ArchDef, overrides: Mapping[str, Value]) -> frozenset[str]:
+    follows = {LENGTH}
+    for param in arch.params:
+        if param.name in follows or param.name in overrides or param.default is None:
+            continue
+        if names_in(param.default) & follows:
+            follows.add(param.name)
+    return frozenset(follows - {LENGTH})
 
 
 def _whole(value: Value) -> bool:
@@ -104,6 +156,8 @@ class LengthInfo:
     undecided: int | None = None  # the first length left undecided, when the analysis gave up
     formulas: tuple[tuple[str, str], ...] = ()  # (step, output shape) at the current length
     downsampling: int | None = None
+    follows: str | None = None  # what makes the layers themselves follow the length
+    below: LengthSet | None = None  # when undecided: the valid lengths below `undecided`
 
 
 def analyse(probe: LengthProbe, current: int) -> LengthInfo:
@@ -112,13 +166,27 @@ def analyse(probe: LengthProbe, current: int) -> LengthInfo:
     valid = LengthSet.empty()
     short = LengthSet.empty()
     runs = 0
+    algebra = MAX_ALGEBRA
     length: int | None = current if current >= 1 else 1
     while length is not None:
         if runs >= MAX_RUNS:
-            return LengthInfo(None, None, runs, length, _shape_facts(probe, current)[0])
+            below = LengthSet(length - 1, b"\0" + b"\1" * (length - 1), 1, frozenset())
+            return LengthInfo(
+                None,
+                None,
+                runs,
+                length,
+                *_shape_facts(probe, current)[:1],
+                follows=_follows(probe, current),
+                below=valid.combine(below, "&"),
+            )
         result = probe(length)
         runs += 1
-        where = region(result.guards)
+        where = None
+        if result.exact:  # else the guards miss what a parameter decides
+            budget = min(MAX_WORK, algebra)
+            algebra -= region_work(result.guards, budget)
+            where = region(result.guards, budget)
         if where is None or length not in where:
             # The algebra cannot decide this path: this length alone is decided.
             where = LengthSet(length, bytes(length) + b"\1", 1, frozenset())
@@ -134,15 +202,30 @@ def analyse(probe: LengthProbe, current: int) -> LengthInfo:
     fine = LengthSet.everything().combine(short, "-")
     # The formulas are read off a checked run: the current length, or a valid one.
     shown = current if current in valid else (valid.first() or current)
-    return LengthInfo(valid, fine.first(), runs, None, *_shape_facts(probe, shown))
+    return LengthInfo(valid, fine.first(), runs, None, *_shape_facts(probe, shown), _follows(probe, current))
+
+
+def layers_follow_length(
+    source: Source, tree: s.File, arch: s.ArchDef, overrides: Mapping[str, Value]
+) -> str | None:
+    """What makes the layers built follow the length, if anything does."""
+    return _follows(LengthProbe(source, tree, arch, overrides), 1)
+
+
+def _follows(probe: LengthProbe, current: int) -> str | None:
+    if probe.derived:
+        return "parameter " + ", ".join(f"`{n}`" for n in sorted(probe.derived)) + " follows the length"
+    if probe(current).structural:
+        return "what is built (a loop's count, a repetition, an `if`) follows the length"
+    return None
 
 
 def _shape_facts(probe: LengthProbe, current: int) -> tuple[tuple[tuple[str, str], ...], int | None]:
     """The output shape of every top-level step whose sizes follow the length, in the
     length, and the total downsampling (the slope of the last length-dependent size)."""
     result = probe(current)
-    if result.checked is None:
-        return (), None
+    if result.checked is None or probe.derived or result.structural:
+        return (), None  # formulas in the length alone would hold near this length only
     env = {k: const(int(v)) for k, v in result.checked.params if _whole(v) and k != LENGTH}  # type: ignore[arg-type]
     rows: list[tuple[str, str]] = []
     last: Expr | None = None
@@ -192,12 +275,16 @@ def describe(name: str, info: LengthInfo, current: int) -> list[str]:
             f"  valid lengths: not decided beyond {info.undecided} (the analysis stopped after "
             f"{info.runs} checks)"
         )
+        if info.below is not None and info.undecided is not None and info.undecided > 1:
+            lines.append(f"  valid lengths below {info.undecided}: {info.below.describe()}")
     else:
         lines.append(f"  valid lengths: {info.valid.describe()}")
         if info.minimum is not None:
             lines.append(f"  shortest length the convolutions and pools allow: {info.minimum}")
         if current not in info.valid:
             lines.append(f"  the current length {current} is not valid")
+    if info.follows:
+        lines.append(f"  {info.follows}: each length is checked with the layers built at that length")
     if info.downsampling and info.downsampling > 1:
         lines.append(f"  total downsampling: {info.downsampling}x along the length")
     if info.formulas:
@@ -214,9 +301,12 @@ def minimum_length(
 
     Output lengths of convolutions and pools never shrink as the input grows, so a binary
     search finds it in a few dozen checks; `analyse` decides every length but costs more.
+    When what is built follows the length (`for i in range(length)`), or parameters do,
+    that does not hold (and a probe at a long length would build that many layers): no
+    answer then.
     """
     probe = LengthProbe(source, tree, arch, overrides)
-    if probe(MAX_LENGTH).too_short:
+    if probe.derived or probe(1).structural or probe(MAX_LENGTH).too_short:
         return None
     lo, hi = 1, MAX_LENGTH
     while lo < hi:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -18,6 +18,9 @@ from ..core.sym import Expr, Guard, evaluate, periods
 
 MAX_LENGTH = 1 << 24  # lengths beyond are not analysed (16M positions)
 MAX_PERIOD = 1 << 16
+# Guard-by-residue solutions one region may take (about 20 us each): beyond, the algebra
+# gives up and the caller decides a single length (16 stride-2 pools: period 65,536).
+MAX_WORK = 1 << 15
 LENGTH = "length"
 
 
@@ -52,26 +55,27 @@ class LengthSet:
         """The same set, explicit up to `limit` and periodic with `period` beyond."""
         limit = max(limit, self.limit)
         period = math.lcm(period, self.period)
-        bits = bytearray(limit + 1)
-        bits[: self.limit + 1] = self.bits
-        for n in range(self.limit + 1, limit + 1):
-            bits[n] = n % self.period in self.tail
+        # The periodic part, one period at a time (bytes work in C: sets reach millions).
+        pattern = bytes(r in self.tail for r in range(self.period))
+        start = self.limit + 1
+        count = limit + 1 - start
+        shift = start % self.period
+        repeated = (pattern[shift:] + pattern * (count // self.period + 1))[:count]
         tail = frozenset(r for r in range(period) if r % self.period in self.tail)
-        return LengthSet(limit, bytes(bits), period, tail)
+        return LengthSet(limit, self.bits + repeated, period, tail)
 
     def combine(self, other: LengthSet, op: str) -> LengthSet:
         limit, period = max(self.limit, other.limit), math.lcm(self.period, other.period)
         a, b = self.aligned(limit, period), other.aligned(limit, period)
+        # Every byte is 0 or 1, so whole-number bit operations act on each byte alone.
+        x, y = int.from_bytes(a.bits, "big"), int.from_bytes(b.bits, "big")
         if op == "|":
-            bits = bytes(x | y for x, y in zip(a.bits, b.bits, strict=True))
-            tail = a.tail | b.tail
+            z, tail = x | y, a.tail | b.tail
         elif op == "&":
-            bits = bytes(x & y for x, y in zip(a.bits, b.bits, strict=True))
-            tail = a.tail & b.tail
+            z, tail = x & y, a.tail & b.tail
         else:  # "-"
-            bits = bytes(x & (1 - y) for x, y in zip(a.bits, b.bits, strict=True))
-            tail = a.tail - b.tail
-        return LengthSet(limit, bits, period, tail)
+            z, tail = x & ~y, a.tail - b.tail
+        return LengthSet(limit, z.to_bytes(limit + 1, "big"), period, tail)
 
     def first(self) -> int | None:
         """The smallest member, or None when the set is empty."""
@@ -151,15 +155,14 @@ def _ranges_text(ranges: list[tuple[int, int]]) -> str:
 # ------------------------------------------------------------------ solving guards
 
 
-def region(guards: Iterable[Guard]) -> LengthSet | None:
+def region(guards: Iterable[Guard], max_work: int = MAX_WORK) -> LengthSet | None:
     """The lengths at which every guard has its recorded outcome; None when the algebra
-    cannot decide it (a period or a threshold beyond the analysed range)."""
+    cannot decide it (a period or a threshold beyond the analysed range, or more than
+    `max_work` guards times residues to solve)."""
     items = list(guards)
-    period = 1
-    for guard in items:
-        period = math.lcm(period, periods(guard.expr, LENGTH))
-        if period > MAX_PERIOD:
-            return None
+    period = _period(items, max_work)
+    if period is None:
+        return None
     limit = 0
     allowed: list[list[tuple[int, float]]] = []  # per residue r (L = r + P*t): t-intervals
     for r in range(1, period + 1):
@@ -194,6 +197,22 @@ def region(guards: Iterable[Guard]) -> LengthSet | None:
             if hi == math.inf:
                 tail.add(r % period)
     return LengthSet(limit, bytes(bits), period, frozenset(tail))
+
+
+def region_work(guards: Sequence[Guard], max_work: int = MAX_WORK) -> int:
+    """What `region` spends on these guards (guards times residues; 0 when it gives up
+    at once), for a caller's budget."""
+    period = _period(guards, max_work)
+    return 0 if period is None else period * len(guards)
+
+
+def _period(guards: Sequence[Guard], max_work: int) -> int | None:
+    period = 1
+    for guard in guards:
+        period = math.lcm(period, periods(guard.expr, LENGTH))
+        if period > MAX_PERIOD or period * len(guards) > max_work:
+            return None
+    return period
 
 
 def _poly(expr: Expr, r: int, period: int) -> list[int] | None:

@@ -193,6 +193,9 @@ class Resolver:
         # `if` conditions) or that are used other than as they are (a float in arithmetic):
         # the generic class cannot follow them and refuses other values (emit_torch).
         self.fixed: set[str] = set()
+        # The parameters that decide what is built (loop bounds, repeat counts, `if`
+        # conditions): a length probe cannot treat sizes as monotone in these.
+        self.shaping: set[str] = set()
         self.top_env: Mapping[str, Value] | None = None
 
     # ------------------------------------------------------------ parameters
@@ -419,6 +422,7 @@ class Resolver:
         scope = _Scope(dict(params), dict(param_spans))
         self.top_env = scope.values
         self.fixed = set()
+        self.shaping = set()
         meta: dict[str, Any] = {}
         input_stmts: list[s.InputStmt] = []
         ops: list[ir.Op] = []
@@ -603,7 +607,7 @@ class Resolver:
                 return ()
             why = f"input {axis.name}"
             # Only the length axis follows the `length` parameter, whatever its size expression.
-            varies = axis.name == "length" or (axis.size is not None and "length" in _names(axis.size))
+            varies = axis.name == "length" or (axis.size is not None and "length" in names_in(axis.size))
             dims.append(ir.Dim(size, axis.name, why, axis.span, varies))
         if not any(d.size is None for d in dims):
             self.rep.error(
@@ -775,6 +779,8 @@ class Resolver:
                     expr.span,
                 )
             bounds.append(value)
+            if isinstance(value, SymInt):
+                self.shaping |= value.root.symbols()
         if len(bounds) == 3 and bounds[2] == 0:
             raise self.rep.fatal("bad-value", "the step of range() cannot be 0", stmt.range_args[2].span)
         indices = range(*(int(b) for b in bounds))  # int(): a length probe records the count
@@ -1153,6 +1159,7 @@ class Resolver:
             value = self.eval(expr, scope.values)
         for guard in guards:
             self.fixed |= guard.expr.symbols()
+            self.shaping |= guard.expr.symbols()
         if not isinstance(value, bool):
             raise self.rep.fatal(
                 "type-error",
@@ -1168,6 +1175,7 @@ class Resolver:
             count = self.eval(term.count, scope.values)
             if isinstance(count, SymInt):
                 self.fixed |= count.root.symbols()
+                self.shaping |= count.root.symbols()
             if isinstance(count, bool) or not isinstance(count, int):
                 raise self.rep.fatal(
                     "type-error",
@@ -1498,7 +1506,7 @@ class Resolver:
         """The block's parameters whose declared default is a constant (the class's defaults)."""
         out = []
         for param in block.params:
-            if param.default is not None and not _names(param.default):
+            if param.default is not None and not names_in(param.default):
                 with contextlib.suppress(CompileError):
                     out.append((param.name, _quiet_eval(self, param.default)))
         return tuple(out)
@@ -1573,16 +1581,16 @@ def _arith(op: str, left: int | float, right: int | float) -> int | float:
         return math.inf
 
 
-def _names(expr: s.Expr) -> set[str]:
+def names_in(expr: s.Expr) -> set[str]:
     """The variable names an expression reads."""
     if isinstance(expr, s.Var):
         return {expr.name}
     if isinstance(expr, s.BinOp):
-        return _names(expr.left) | _names(expr.right)
+        return names_in(expr.left) | names_in(expr.right)
     if isinstance(expr, (s.Neg, s.Not)):
-        return _names(expr.operand)
+        return names_in(expr.operand)
     if isinstance(expr, s.TupleExpr):
-        return set().union(*(_names(i) for i in expr.items)) if expr.items else set()
+        return set().union(*(names_in(i) for i in expr.items)) if expr.items else set()
     return set()
 
 
