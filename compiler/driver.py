@@ -293,25 +293,20 @@ def _explain_too_short(
     start: int,
 ) -> None:
     """Tell a too-short error which input length is the shortest that works."""
-    from .checks.lengths import layers_follow_length, minimum_length
+    from .checks.lengths import too_short_help
 
+    if "length" not in {p.name for p in arch.params}:
+        return
+    help_text: str | None = None
+    searched = False  # once for all the errors of this check: the search probes many lengths
     for index in range(start, len(rep.items)):
         diag = rep.items[index]
-        if diag.code != "too-short" or "length" not in {p.name for p in arch.params}:
+        if diag.code != "too-short":
             continue
-        shortest = minimum_length(source, tree, arch, overrides)
-        if shortest is not None:
-            rep.items[index] = replace(
-                diag,
-                help=f"the shortest input that works is {shortest} positions "
-                f"(--set length={shortest}); or use a smaller kernel, stride or pool",
-            )
-        elif (why := layers_follow_length(source, tree, arch, overrides)) is not None:
-            rep.items[index] = replace(
-                diag,
-                help=f"{why}, so a longer input also builds more layers (see `archc lint "
-                "--lengths`); or use a smaller kernel, stride or pool",
-            )
+        if not searched:
+            help_text, searched = too_short_help(source, tree, arch, overrides), True
+        if help_text is not None:
+            rep.items[index] = replace(diag, help=help_text)
 
 
 def _has_pins(cls: ir.ClassDef) -> bool:

@@ -22,7 +22,7 @@ from ..core.values import Value
 from ..ir import nodes as ir
 from ..ir.resolve import Resolver, names_in
 from ..syntax import tree as s
-from .regions import LENGTH, MAX_LENGTH, MAX_WORK, LengthSet, region, region_work
+from .regions import LENGTH, MAX_LENGTH, MAX_WORK, LengthSet, region, solve
 from .shapes import ShapeChecker
 
 MAX_RUNS = 400  # checker runs per analysis; beyond, the report says what is undecided
@@ -105,6 +105,8 @@ class LengthProbe:
         its default decides (a pinned value) is among the guards."""
         if not self.derived:
             return {}
+        # Not `bind_params`: it takes a --set value of a default's exact type only, and
+        # here the length is a symbol.
         resolver = Resolver(self.tree, Reporter(self.source))
         values: dict[str, Value] = {}
         out: dict[str, Expr] = {}
@@ -115,11 +117,10 @@ class LengthProbe:
                 values[param.name] = self.overrides[param.name]
             elif param.default is not None:
                 try:
-                    values[param.name] = resolver.eval(param.default, values)
+                    values[param.name] = value = resolver.eval(param.default, values)
                 except CompileError:
                     return None
                 if param.name in self.derived:
-                    value = values[param.name]
                     if not isinstance(value, SymInt):
                         return None
                     out[param.name] = value.root
@@ -184,9 +185,8 @@ def analyse(probe: LengthProbe, current: int) -> LengthInfo:
         runs += 1
         where = None
         if result.exact:  # else the guards miss what a parameter decides
-            budget = min(MAX_WORK, algebra)
-            algebra -= region_work(result.guards, budget)
-            where = region(result.guards, budget)
+            where, work = solve(result.guards, min(MAX_WORK, algebra))
+            algebra -= work
         if where is None or length not in where:
             # The algebra cannot decide this path: this length alone is decided.
             where = LengthSet(length, bytes(length) + b"\1", 1, frozenset())
@@ -203,13 +203,6 @@ def analyse(probe: LengthProbe, current: int) -> LengthInfo:
     # The formulas are read off a checked run: the current length, or a valid one.
     shown = current if current in valid else (valid.first() or current)
     return LengthInfo(valid, fine.first(), runs, None, *_shape_facts(probe, shown), _follows(probe, current))
-
-
-def layers_follow_length(
-    source: Source, tree: s.File, arch: s.ArchDef, overrides: Mapping[str, Value]
-) -> str | None:
-    """What makes the layers built follow the length, if anything does."""
-    return _follows(LengthProbe(source, tree, arch, overrides), 1)
 
 
 def _follows(probe: LengthProbe, current: int) -> str | None:
@@ -297,15 +290,36 @@ def describe(name: str, info: LengthInfo, current: int) -> list[str]:
 def minimum_length(
     source: Source, tree: s.File, arch: s.ArchDef, overrides: Mapping[str, Value]
 ) -> int | None:
-    """The shortest input length with no too-short error, or None (for a diagnostic's help).
+    """The shortest input length with no too-short error, or None."""
+    return _shortest(LengthProbe(source, tree, arch, overrides))
 
-    Output lengths of convolutions and pools never shrink as the input grows, so a binary
+
+def too_short_help(
+    source: Source, tree: s.File, arch: s.ArchDef, overrides: Mapping[str, Value]
+) -> str | None:
+    """The help of a too-short error: the shortest length that works, or why there is none
+    to give (None when neither is known)."""
+    probe = LengthProbe(source, tree, arch, overrides)
+    if (why := _follows(probe, 1)) is not None:
+        return (
+            f"{why}, so a longer input also builds more layers (see `archc lint --lengths`); "
+            "or use a smaller kernel, stride or pool"
+        )
+    shortest = _shortest(probe)
+    if shortest is None:
+        return None
+    return (
+        f"the shortest input that works is {shortest} positions (--set length={shortest}); "
+        "or use a smaller kernel, stride or pool"
+    )
+
+
+def _shortest(probe: LengthProbe) -> int | None:
+    """Output lengths of convolutions and pools never shrink as the input grows, so a binary
     search finds it in a few dozen checks; `analyse` decides every length but costs more.
     When what is built follows the length (`for i in range(length)`), or parameters do,
     that does not hold (and a probe at a long length would build that many layers): no
-    answer then.
-    """
-    probe = LengthProbe(source, tree, arch, overrides)
+    answer then."""
     if probe.derived or probe(1).structural or probe(MAX_LENGTH).too_short:
         return None
     lo, hi = 1, MAX_LENGTH
@@ -318,4 +332,13 @@ def minimum_length(
     return lo
 
 
-__all__ = ["LengthInfo", "LengthProbe", "LengthSet", "analyse", "describe", "minimum_length", "region"]
+__all__ = [
+    "LengthInfo",
+    "LengthProbe",
+    "LengthSet",
+    "analyse",
+    "describe",
+    "minimum_length",
+    "region",
+    "too_short_help",
+]

@@ -159,10 +159,19 @@ def region(guards: Iterable[Guard], max_work: int = MAX_WORK) -> LengthSet | Non
     """The lengths at which every guard has its recorded outcome; None when the algebra
     cannot decide it (a period or a threshold beyond the analysed range, or more than
     `max_work` guards times residues to solve)."""
-    items = list(guards)
+    return solve(list(guards), max_work)[0]
+
+
+def solve(items: Sequence[Guard], max_work: int = MAX_WORK) -> tuple[LengthSet | None, int]:
+    """`region`, and the work it took (guards times residues; 0 when it gave up at once),
+    for a caller's budget."""
     period = _period(items, max_work)
     if period is None:
-        return None
+        return None, 0
+    return _residues(items, period), period * len(items)
+
+
+def _residues(items: Sequence[Guard], period: int) -> LengthSet | None:
     limit = 0
     allowed: list[list[tuple[int, float]]] = []  # per residue r (L = r + P*t): t-intervals
     for r in range(1, period + 1):
@@ -197,13 +206,6 @@ def region(guards: Iterable[Guard], max_work: int = MAX_WORK) -> LengthSet | Non
             if hi == math.inf:
                 tail.add(r % period)
     return LengthSet(limit, bytes(bits), period, frozenset(tail))
-
-
-def region_work(guards: Sequence[Guard], max_work: int = MAX_WORK) -> int:
-    """What `region` spends on these guards (guards times residues; 0 when it gives up
-    at once), for a caller's budget."""
-    period = _period(guards, max_work)
-    return 0 if period is None else period * len(guards)
 
 
 def _period(guards: Sequence[Guard], max_work: int) -> int | None:
