@@ -140,3 +140,20 @@ def test_reference_sees_mixing_that_values_hide(torch_module: Any) -> None:
     program = ra.Program([], 1, 3, "bcl", 1, body)
     run = ra.run_reference(program, ra.build_reference(program))
     assert run.failure is not None and "mixes" in run.failure, run
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    "seed",
+    [
+        700614,  # a block reused at the same sizes under (batch, length, channels): `in_length` not passed
+        704982,  # a weightless block reused at other sizes: the model stored the block's `k`
+    ],
+)
+def test_found_by_more_cases_than_ci_runs(seed: int, torch_module: Any) -> None:
+    """Cases of `bench/random_arch.py --cases 6000 --seed 7` whose generated module did not load."""
+    import randarch
+
+    case = randarch.generate(seed)
+    verdict = randarch.evaluate(case)
+    assert verdict.category == "agree", randarch.describe(case, verdict)

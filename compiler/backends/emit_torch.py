@@ -582,7 +582,7 @@ class _Emitter:
             name, key, code = self.block_class(module.cls, module.dim_args)
             # An instance called at several shapes: its comments name each call's shape.
             for call in module.calls:
-                self.shapes_by_key[key].append(self.class_code(call, call.name)[1])
+                self.shapes_by_key[key].append(self.nested_class_code(call)[1])
             given = dict((*module.args, *module.dim_args))
             args = [f"{k}={self.pr(given[k])}" for k in code.arg_names if k in given]
             return f"{name}({', '.join(args)})"
@@ -610,12 +610,7 @@ class _Emitter:
         self, cls: ir.ClassDef, dim_args: tuple[tuple[str, Value], ...] = ()
     ) -> tuple[str, tuple[Any, ...], _ClassCode]:
         """The class name of a block instance (made on first use), its key and its code."""
-        outer = self.pr
-        self.pr = _Printer(concrete=outer.concrete)
-        try:
-            code, shapes = self.class_code(cls, cls.name, dim_args)
-        finally:
-            self.pr = outer
+        code, shapes = self.nested_class_code(cls, dim_args)
         key = (
             cls.name,
             code.init_signature,
@@ -649,6 +644,18 @@ class _Emitter:
         return code.name, key, code
 
     # ---------------------------------------------------------------- classes
+
+    def nested_class_code(
+        self, cls: ir.ClassDef, dim_args: tuple[tuple[str, Value], ...] = ()
+    ) -> tuple[_ClassCode, list[ir.Shape]]:
+        """A block's class code, written while the class that holds it is being written: with
+        a printer of its own, so the names it reads are not stored by the outer class."""
+        outer = self.pr
+        self.pr = _Printer(concrete=outer.concrete)
+        try:
+            return self.class_code(cls, cls.name, dim_args)
+        finally:
+            self.pr = outer
 
     def class_code(
         self, cls: ir.ClassDef, name: str, dim_args: tuple[tuple[str, Value], ...] = ()

@@ -2382,6 +2382,10 @@ class ShapeChecker:
             # mark it, so the emitter does not print them as the sizes of every call. Where
             # the IR can hold every call's checked class (`calls`), they are kept too.
             return replace(module, varies=True, calls=(*module.calls, cls)), out_shape
+        if module.cls.in_shape:
+            # Reused at the same sizes: the first call's class stands. Its sizes are named
+            # after the first call's axes (`in_length`), which this call may name otherwise.
+            return module, out_shape
         return replace(module, cls=cls, dim_args=dim_args), out_shape
 
     def seq_item(self, item: ir.ModuleExpr, state: _ClassState, last: bool = False) -> None:
