@@ -657,6 +657,52 @@ def test_emitter_temporaries_compute_right(torch_module: Any) -> None:
 # ------------------------------------------------------------------ 4. torch.compile and export
 
 
+DICT_RETURN = arch(
+    "  trunk := c1 = conv1d(8, 3, padding = 1) | relu\n"
+    "  profile := trunk | pconv = conv1d(2, 1)\n"
+    "  counts := trunk | global_avg_pool | fc = linear(1)\n"
+    '  return {profile: profile, "log-counts": counts, again: counts}'
+)
+
+
+@pytest.mark.torch
+def test_dict_return_is_a_dict_of_the_checked_shapes(torch_module: Any) -> None:
+    torch = torch_module
+    arch_ir = checked(DICT_RETURN)
+    assert arch_ir.cls.output_keys == ("profile", "log-counts", "again")
+    module, code = build(DICT_RETURN)
+    forward = forward_of(code)
+    assert ast.unparse(forward.returns) == "dict[str, torch.Tensor]"
+    assert forward_text(code).endswith("return {'profile': profile, 'log-counts': counts, 'again': counts}")
+    assert "# Outputs: profile (N, 2, 20), log-counts (N, 1), again (N, 1)" in code
+    x = torch.randn(3, 4, 20)
+    with torch.no_grad():
+        out = module(x)
+    assert isinstance(out, dict) and list(out) == ["profile", "log-counts", "again"]
+    assert [tuple(v.shape) for v in out.values()] == out_shapes(arch_ir, 3)
+    assert torch.equal(out["log-counts"], out["again"])
+    with torch.no_grad():  # torch.compile traces the dict as it is
+        got = torch.compile(module, fullgraph=True, backend="eager")(x)
+    assert all(torch.equal(got[k], out[k]) for k in out)
+
+
+@pytest.mark.torch
+def test_dict_return_of_one_output_stays_a_dict(torch_module: Any) -> None:
+    module, _ = build(arch("  c1 = conv1d(8, 3)\n  y := global_max_pool\n  return {logits: y}"))
+    with torch_module.no_grad():
+        out = module(torch_module.randn(2, 4, 20))
+    assert isinstance(out, dict) and list(out) == ["logits"] and tuple(out["logits"].shape) == (2, 8)
+
+
+def test_dict_return_round_trips_through_fmt(tmp_path: Path) -> None:
+    from archc.syntax.fmt import format_source as format_text
+
+    text = DICT_RETURN.replace("{profile: profile", "{\n    profile: profile")
+    formatted = format_text(text)
+    assert '  return {profile: profile, "log-counts": counts, again: counts}' in formatted.replace("    ", "  ")
+    assert format_text(formatted) == formatted
+
+
 @pytest.mark.torch
 def test_compile_and_export_multi_input_multi_output(torch_module: Any) -> None:
     torch = torch_module
@@ -1169,6 +1215,45 @@ DIAGNOSTICS = [
         4,
         1,
         [("returned first here", 4)],
+        None,
+    ),
+    (
+        "dict-key-twice",
+        "  a := c1 = conv1d(8, 3)\n  b := x | c2 = conv1d(8, 3)\n  return {out: a, \"out\": b}",
+        HEAD,
+        "bad-key",
+        "error",
+        'the output key "out" is given twice',
+        '"out"',
+        4,
+        0,
+        [("given first here", 4)],
+        None,
+    ),
+    (
+        "dict-key-not-plain",
+        '  a := c1 = conv1d(8, 3)\n  return {"a b": a}',
+        HEAD,
+        "bad-key",
+        "error",
+        'the output key "a b" is not plain text',
+        '"a b"',
+        3,
+        0,
+        [],
+        "letters, digits",
+    ),
+    (
+        "dict-return-from-block",
+        "  b1 = B\n}\nblock B() {\n  a := c = conv1d(8, 3)\n  return {a: a}",
+        HEAD,
+        "misplaced",
+        "error",
+        "a block returns one tensor, not a dict",
+        "return",
+        6,
+        0,
+        [],
         None,
     ),
 ]

@@ -186,6 +186,11 @@ def emit_xml(arch: ir.Architecture, module_filename: str, class_name: str) -> st
             f"({', '.join(arch.cls.outputs)}), but seqgra trains a model with one output; "
             "export an architecture that returns one tensor"
         )
+    if arch.cls.output_keys is not None:
+        raise UsageError(
+            f"seqgra export: `{arch.name}` returns a dict, but seqgra trains a model that returns "
+            "one tensor; export an architecture that returns one tensor"
+        )
     if arch.extra_inputs:
         raise UsageError(
             f"seqgra export: `{arch.name}` takes {1 + len(arch.extra_inputs)} inputs, but seqgra "

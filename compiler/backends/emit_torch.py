@@ -718,7 +718,11 @@ class _Emitter:
             code.signature = ", ".join(f"{n}: torch.Tensor" for n in cls.inputs)
         elif cls.inputs and cls.inputs[0] != "x":  # pragma: no cover - blocks read `x`
             code.signature = f"{cls.inputs[0]}: torch.Tensor"
-        if len(cls.outputs) > 1:
+        if cls.output_keys is not None:
+            pairs = zip(cls.output_keys, cls.outputs, strict=True)
+            code.returns = "{" + ", ".join(f"{literal(k)}: {n}" for k, n in pairs) + "}"
+            code.return_type = "dict[str, torch.Tensor]"
+        elif len(cls.outputs) > 1:
             code.returns = ", ".join(cls.outputs)
             code.return_type = "tuple[" + ", ".join("torch.Tensor" for _ in cls.outputs) + "]"
         else:

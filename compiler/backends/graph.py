@@ -227,9 +227,12 @@ def to_dot(arch: ir.Architecture, depth: int | None = None, summary: Summary | N
         dot.named[name] = (node, shape)
     last, last_shape = dot.rows(s.rows, inputs, arch.input_shape, 0, 1)
     if arch.cls.outputs:
-        for name in arch.cls.outputs:
+        keys = arch.cls.output_keys
+        for k, name in enumerate(arch.cls.outputs):
             src, shape = dot.named[name]
             label = "output" if len(arch.cls.outputs) == 1 else f"output {name}"
+            if keys is not None:  # what the caller reads from the dict
+                label = f"output {keys[k]!r}"
             output = dot.node(label, 1, shape="oval", fillcolor="#e9ecef")
             dot.edge(src, output, shape)
     else:

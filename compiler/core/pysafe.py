@@ -15,6 +15,8 @@ import re
 from .values import Value
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A key of a returned dict: plain text, as it reaches code, comments and diagrams.
+OUTPUT_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 # Module-level names of a generated file: its imports and its own helpers.
 GENERATED_GLOBALS = frozenset({"torch", "nn", "F", "METADATA", "_fold_into", "_Conv2dT"})

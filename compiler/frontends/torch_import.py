@@ -29,6 +29,7 @@ from ..ir.layers import lookup
 from ..ir.resolve import Resolver
 from ..syntax import tree as s
 from ..syntax.unparse import expr as show_expr
+from ..syntax.unparse import stmt as unparse_stmt
 from .files import Loaded, Options
 from .torch_import_eval import MAIN_PARAM, RESERVED_PARAMS, Interp, Lifted, param_alias
 from .torch_import_merge import apply_merges, find_merges
@@ -40,6 +41,7 @@ from .torch_import_values import (
     BlockNode,
     Const,
     FCall,
+    FInput,
     FLayer,
     FLoop,
     FMax,
@@ -353,6 +355,9 @@ class _Builder:
         # `in_ch = out_ch` carried along); each item's is checked against the checked IR instead.
         self.in_loop = 0
         self.item_sizes: list[tuple[Span, list[int], str, Span]] = []
+        # forward's further inputs: their names in the .arch and their ranks
+        self.input_names: dict[str, str] = {}
+        self.input_ranks: dict[str, int] = {}
 
     # ---------------------------------------------------------------- ranks
 
@@ -370,6 +375,8 @@ class _Builder:
                 rank -= 1
             elif isinstance(op, FMerge) and op.kind != "return":
                 rank = self.rank_ops(op.branches[0], lifted, rank) + (op.kind == "stack")
+            elif isinstance(op, FInput):
+                rank = self.input_ranks[op.name]
         return rank
 
     def rank_node(self, node: ModNode, rank: int) -> int:
@@ -390,8 +397,10 @@ class _Builder:
         em = _ClassEmitter(self, top)
         body: list[s.Stmt] = []
         layout = self.cfg.layout
-        if layout != LAYOUTS[0] or imp.explicit_axes:
+        extras = [self.extra_input_stmt(extra, em) for extra in top.extra_inputs]
+        if layout != LAYOUTS[0] or imp.explicit_axes or extras:
             body.append(self.input_stmt())
+        body.extend(extras)
         body.extend(em.body(layout.rank))
         blocks: list[s.BlockDef] = []
         done: set[str] = set()
@@ -423,6 +432,43 @@ class _Builder:
                 size = s.Int(self.cfg.length, span)
             axes.append(s.Axis(name, size, span))
         return s.InputStmt(tuple(axes), span)
+
+    def extra_input_stmt(self, extra: FInput, em: _ClassEmitter) -> s.InputStmt:
+        """`input tracks (batch, channels: n_tracks, length)`: an input after the first, sized
+        by the layer it first feeds (a length axis is the first input's length)."""
+        use = _first_use(self.imp.top.forward, extra)
+        node: ModNode | None = _node_of(self.imp.top, use) if isinstance(use, FCall) else None
+        while isinstance(node, SeqNode) and node.items:
+            node = node.items[0]
+        span = extra.span
+        axes: list[s.Axis] | None = None
+        if isinstance(node, LayerNode) and node.kind == "conv1d" and "in_channels" in node.args:
+            value, _ = node.args["in_channels"]
+            axes = [s.Axis("batch", None, span), s.Axis("channels", self.expr(value, span), span),
+                    s.Axis("length", None, span)]
+        elif isinstance(node, LayerNode) and node.kind == "linear" and "in_features" in node.args:
+            value, _ = node.args["in_features"]
+            axes = [s.Axis("batch", None, span), s.Axis("features", self.expr(value, span), span)]
+        if axes is None:
+            first = "nothing" if use is None else f"`{_describe_op(self.imp.top, use)}`"
+            raise Unsupported(
+                "unsupported",
+                f"forward's input `{extra.name}` first feeds {first}; archc sizes an input after the "
+                "first from the nn.Conv1d or nn.Linear it first feeds",
+                span,
+                help="call a Conv1d or Linear on it first, or keep this part in PyTorch",
+            )
+        name = em.tensor_name(extra.name if extra.name not in em.taken_names() else f"{extra.name}_in")
+        self.input_names[extra.name] = name
+        self.input_ranks[extra.name] = len(axes)
+        stmt = s.InputStmt(tuple(axes), span, name, span)
+        assert isinstance(use, FCall)
+        what = "channels" if len(axes) == 3 else "features"
+        self.imp.input_notes[extra.name] = (
+            f"{unparse_stmt(stmt, '')}: the input {what} of `{use.name}`"
+            + ("" if name == extra.name else f" (forward's `{extra.name}`)")
+        )
+        return stmt
 
     # ---------------------------------------------------------------- terms
 
@@ -686,9 +732,12 @@ class _ClassEmitter:
                 return other
         return None
 
-    def ops(self, ops: tuple[FOp, ...], rank: int, top: bool = False) -> tuple[list[_Line], int]:
+    def ops(self, ops: tuple[FOp, ...], rank: int, top: bool = False,
+            start: tuple[str, Span] | None = None) -> tuple[list[_Line], int]:
+        """The lines of some steps. `top`: statements may stand among them (joins of branches);
+        `start`: a branch of the graph, whose first chain reads that tensor."""
         lines: list[_Line] = []
-        cur: list[s.Step] = []
+        cur: list[s.Step] = [] if start is None else [s.Step(None, s.Ref(start[0], start[1]), start[1])]
 
         def flush() -> None:
             nonlocal cur
@@ -713,13 +762,17 @@ class _ClassEmitter:
             elif isinstance(op, (FLayer, FMax)):
                 cur.extend(self.b.flayer_steps(op, rank))
                 rank = self.b.rank_ops((op,), self.lifted, rank)
+            elif isinstance(op, FInput):  # what forward returns comes from another input only
+                flush()
+                cur.append(s.Step(None, s.Ref(self.b.input_names[op.name], op.span), op.span))
+                rank = self.b.input_ranks[op.name]
             elif isinstance(op, FMerge):
-                if not top:
+                if not (top or start is not None):
                     raise Unsupported("unsupported", "a join inside a residual or a branch is not "
                                       "supported yet", op.span, help="archc lifts joins of branches of "
                                       "forward's main chain")
                 flush()
-                rank = self.merge(op, lines, rank)
+                rank = self.merge(op, lines, rank, start[0] if start else "x")
                 if op.kind != "return":
                     joined = lines.pop()  # the join starts the chain that continues
                     assert isinstance(joined, list)
@@ -848,20 +901,24 @@ class _ClassEmitter:
                                  for span, (wants, want_span) in found.items()
                                  if len(wants) == len(mods.items))
 
-    def merge(self, op: FMerge, lines: list[_Line], rank: int) -> int:
+    def merge(self, op: FMerge, lines: list[_Line], rank: int, start: str = "x") -> int:
         """Name the fork, bind each branch from it, then the join (or `return`)."""
         span = op.span
-        fork = "x"
+        fork = start
         if lines:
             last = lines[-1]
             if not isinstance(last, list):
                 raise Unsupported("unsupported", "two joins of branches in a row are not supported yet",
                                   span)
-            fork = self.tensor_name(op.fork)
-            lines[-1] = s.BindStmt(fork, _chain(last), _chain(last).span, _chain(last).span)
+            if len(last) == 1 and isinstance(last[0].term, s.Ref) and last[0].term.name == start:
+                lines.pop()  # the branch forks where it starts
+            else:
+                fork = self.tensor_name(op.fork)
+                lines[-1] = s.BindStmt(fork, _chain(last), _chain(last).span, _chain(last).span)
         names, out_rank = self.branches(fork, op.branches, op.names, rank, lines, span)
         if op.kind == "return":
-            lines.append(s.ReturnStmt(tuple((n, span) for n in names), span))
+            keys = None if op.keys is None else tuple((k, span) for k in op.keys)
+            lines.append(s.ReturnStmt(tuple((n, span) for n in names), span, keys))
             return out_rank
         args = [s.Arg(None, s.Var(n, span), span) for n in names]
         if op.kind in ("cat", "stack"):  # add, mul and max join elementwise: no axis
@@ -885,6 +942,10 @@ class _ClassEmitter:
             if not branch:
                 names[i] = fork
                 continue
+            if len(branch) == 1 and isinstance(branch[0], FInput):  # another input, as it is
+                names[i] = self.b.input_names[branch[0].name]
+                ranks[i] = self.b.input_ranks[branch[0].name]
+                continue
             group = [j for j in range(i, len(branches)) if branches[j] and branches[j][0] is branch[0]]
             if len(group) > 1:
                 depth = 1
@@ -906,11 +967,15 @@ class _ClassEmitter:
 
     def bind(self, name: str, fork: str, ops: tuple[FOp, ...], lines: list[_Line], span: Span,
              rank: int) -> int:
-        inner, out_rank = self.ops(ops, rank)
-        steps: list[s.Step] = [s.Step(None, s.Ref(fork, span), span)]
-        for line in inner:
-            if not isinstance(line, list):
-                raise Unsupported("unsupported", "a join inside a branch is not supported yet", span)
+        if ops and isinstance(ops[0], FInput):  # a branch of another input reads that input
+            fork, rank, ops = self.b.input_names[ops[0].name], self.b.input_ranks[ops[0].name], ops[1:]
+        inner, out_rank = self.ops(ops, rank, start=(fork, span))
+        # A join inside the branch: its statements stand first, the chains after them are the branch.
+        last_stmt = max((k for k, line in enumerate(inner) if not isinstance(line, list)), default=-1)
+        lines.extend(line for line in inner[: last_stmt + 1])
+        steps: list[s.Step] = []
+        for line in inner[last_stmt + 1:]:
+            assert isinstance(line, list)
             steps.extend(line)
         lines.append(s.BindStmt(name, _chain(steps), _chain(steps).span, span))
         return out_rank
@@ -1062,6 +1127,35 @@ def _node_of(lifted: Lifted, op: FCall) -> ModNode:
     return lifted.attrs[op.name]
 
 
+def _first_use(ops: tuple[FOp, ...], target: FInput) -> FOp | None:
+    """The step that first reads another forward input (None: it is used as it is)."""
+    for k, op in enumerate(ops):
+        if op is target:
+            return ops[k + 1] if k + 1 < len(ops) else None
+        inner: tuple[tuple[FOp, ...], ...] = ()
+        if isinstance(op, FMerge):
+            inner = op.branches
+        elif isinstance(op, FResidual):
+            inner = (op.body, op.shortcut or ())
+        elif isinstance(op, FLoop):
+            inner = op.iterations
+        for branch in inner:
+            if branch and branch[0] is target:
+                return branch[1] if len(branch) > 1 else None
+            found = _first_use(branch, target)
+            if found is not None:
+                return found
+    return None
+
+
+def _describe_op(lifted: Lifted, op: FOp) -> str:
+    if isinstance(op, FCall):
+        return f"self.{op.name}"
+    if isinstance(op, FLayer):
+        return op.kind
+    return type(op).__name__[1:].lower()
+
+
 def _flat_ops(ops: tuple[FOp, ...]) -> Iterator[FOp]:
     for op in ops:
         yield op
@@ -1175,6 +1269,7 @@ class _Search:
         self.arch_name = _arch_name(source.path)
         self.final, self.final_value = self.find_final()
         self.block_names, self.py_names = self.name_blocks()
+        self.input_notes: dict[str, str] = {}  # the header's line for each input after the first
         taken = set(top.attrs)
         self.explicit_axes = {p for p in ("alphabet", "length") if p in taken}
         if "classes" in taken or "classes" in {p.name for p in top.params}:
@@ -1590,6 +1685,7 @@ class _Search:
             alpha_note = "unused: the input holds token indices"
         header.append(f"alphabet {alphabet}: {alpha_note}")
         header.append(f"length {length}: {chosen.length_note or 'assumed'}")
+        header.extend(self.input_notes[extra.name] for extra in self.top.extra_inputs)
         header.extend(self.interp.notes)
         used = _var_names(tree)
         fixed = [p.name for p in self.top.params if p.name not in used]

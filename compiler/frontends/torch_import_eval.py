@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.pysafe import OUTPUT_KEY
 from ..core.source import NO_SPAN, Source, Span
 from ..ir.layers import REQUIRED, lookup
 from ..syntax import tree as s
@@ -35,6 +36,7 @@ from .torch_import_values import (
     DictV,
     DrySize,
     FCall,
+    FInput,
     FLayer,
     FLoop,
     FMax,
@@ -246,6 +248,8 @@ class Lifted:
     lists: dict[str, ModListV] = field(default_factory=dict)  # nn.ModuleList attributes
     forward: tuple[FOp, ...] = ()
     input_span: Span = NO_SPAN
+    # forward's required arguments after the first (`def forward(self, x, tracks)`), in order.
+    extra_inputs: tuple[FInput, ...] = ()
     # The steps forward took before a construct archc cannot lift (lint still checks them).
     partial: bool = False
 
@@ -292,6 +296,7 @@ class Interp:
         # The model's forward cut where it stopped being liftable: its steps so far.
         self.last_top: Tensor | None = None
         self.top_start = -1
+        self.extra_inputs: tuple[FInput, ...] = ()  # the lifted forward's inputs after the first
         # Dummy inputs built in a constructor to measure sizes (`torch.zeros(1, 4, L)`): by
         # the id they start from, their shape and where they are written.
         self.dry: dict[int, tuple[tuple[int, ...], Span]] = {}
@@ -590,6 +595,7 @@ class Interp:
             lifted.lists = {k: v for k, v in self_v.attrs.items() if isinstance(v, ModListV)}
             try:
                 lifted.forward, lifted.input_span = self.lift_forward(forward, self_v)
+                lifted.extra_inputs = self.extra_inputs
             except Unsupported:
                 last = self.last_top
                 if top and last is not None and len(forward.args.args) >= 2:
@@ -806,18 +812,26 @@ class Interp:
         if args.vararg or args.kwarg or len(positional) < 2:
             raise self.fail("forward must take exactly one input tensor: `def forward(self, x)`", fn)
         required = len(positional) - len(args.defaults)
-        if required > 2 or any(d is None for d in args.kw_defaults):
-            raise self.fail("forward takes more than one input; archc lifts single-input models", fn)
+        if any(d is None for d in args.kw_defaults):
+            raise self.fail("forward takes a keyword-only input; archc lifts inputs passed by position", fn)
+        if required > 2 and len(self.lifting) > 1:
+            raise self.fail("a helper block's forward takes more than one input; archc lifts blocks "
+                            "that take one tensor", fn)
         start = Tensor((), (self.fresh(),))
         self.last_top = None
         self.top_start = start.ids[0] if len(self.lifting) == 1 else -1
         frame = Frame({positional[0].arg: self_v, positional[1].arg: start}, self_v,
                       globals=self.home(fn))
+        # Each further required argument is another input: its tensors are branches of the
+        # first input's graph that start by reading it.
+        self.extra_inputs = tuple(FInput(a.arg, self.span(a)) for a in positional[2:required])
+        for extra_input in self.extra_inputs:
+            frame.names[extra_input.name] = Tensor((extra_input,), (start.ids[0], self.fresh()))
         # Called as model(x), the other arguments take their defaults (`alpha=0`, `embeddings=False`).
         defaults: list[ast.expr | None] = [*([None] * (len(positional) - len(args.defaults))), *args.defaults]
         pairs = [*zip(positional, defaults, strict=True),
                  *zip(args.kwonlyargs, args.kw_defaults, strict=True)]
-        for extra, default in pairs[2:] if len(positional) >= 2 else []:
+        for extra, default in pairs[max(2, required):] if len(positional) >= 2 else []:
             value: Val = Opaque(f"the extra forward argument `{extra.arg}`", self.span(extra))
             if default is not None:
                 with contextlib.suppress(Unsupported):
@@ -836,6 +850,18 @@ class Interp:
         finally:
             self_v.in_forward = False
             self.forwarding = False
+        if isinstance(result, DictV) and result.items and all(
+            isinstance(i, Tensor) and i.ids[0] == start.ids[0] for i in result.items.values()
+        ):
+            if self.lifting[-1] != self.lifting[0]:
+                raise self.fail("a helper block returns a dict; archc lifts blocks that return one tensor",
+                                where)
+            bad = next((k for k in result.items if not OUTPUT_KEY.fullmatch(k)), None)
+            if bad is not None:
+                raise self.fail(f"the output key {bad!r} is not plain text (1 to 64 letters, digits, `_`, "
+                                "`-` and `.`)", where)
+            tensors = [i for i in result.items.values() if isinstance(i, Tensor)]
+            result = self.join("return", tensors, None, where, tuple(result.items))
         if isinstance(result, TupleV) and len(result.items) > 1 and all(
             isinstance(i, Tensor) and i.ids[0] == start.ids[0] for i in result.items
         ):
@@ -846,6 +872,9 @@ class Interp:
         if isinstance(result, (Pair, TupleV)):
             raise self.fail("forward returns a tuple; archc lifts models that return one tensor, or "
                             "a tuple of tensors computed from the input", where)
+        if isinstance(result, DictV):
+            raise self.fail("forward returns a dict; archc lifts a dict of tensors computed from the input",
+                            where)
         if not isinstance(result, Tensor):
             raise self.fail(f"forward must return a tensor computed from its input, not a {describe(result)}",
                             where)
@@ -1110,6 +1139,11 @@ class Interp:
                     item = Opaque(f"the {value.second_name or 'second value'} this call returns",
                                   self.span(elt))
                 self.assign(elt, item, frame)
+        elif isinstance(target, ast.Subscript) and isinstance(owner := self.eval(target.value, frame), DictV):
+            key = self.eval(target.slice, frame)  # `outputs["profile"] = ...`
+            if not (isinstance(key, Const) and isinstance(key.value, str)):
+                raise self.fail("archc reads dicts with string keys", target.slice)
+            owner.items[key.value] = value
         else:
             raise self.fail(f"assigning to `{ast.unparse(target)}` is not supported", target)
 
@@ -2530,6 +2564,8 @@ class Interp:
         else:
             # Two branches from one tensor: `residual { left } shortcut { right }`.
             fork, (body, shortcut) = self.fork([left, right], node)
+            if any(branch and isinstance(branch[0], FInput) for branch in (body, shortcut)):
+                return self.join("add", [left, right], None, node)  # a sum of two inputs' branches
             return self.step(fork, FResidual(body, self.span(node), shortcut))
         body = out.ops[len(saved.ops):]
         return self.step(saved, FResidual(body, self.span(node)))
@@ -2544,11 +2580,14 @@ class Interp:
         base = Tensor(tensors[0].ops[: k - 1], tensors[0].ids[:k])
         return base, [t.ops[k - 1:] for t in tensors]
 
-    def join(self, kind: str, tensors: list[Tensor], dim: int | None, node: ast.AST) -> Tensor:
+    def join(self, kind: str, tensors: list[Tensor], dim: int | None, node: ast.AST,
+             keys: tuple[str, ...] | None = None) -> Tensor:
         base, branches = self.fork(tensors, node)
         names = tuple(self.tensor_names.get(t.ids[-1]) for t in tensors)
+        if keys is not None:  # an output without a variable of its own is called by its key
+            names = tuple(n or (k if k.isidentifier() else None) for n, k in zip(names, keys, strict=True))
         fork = self.tensor_names.get(base.ids[-1])
-        return self.step(base, FMerge(kind, tuple(branches), names, dim, self.span(node), fork))
+        return self.step(base, FMerge(kind, tuple(branches), names, dim, self.span(node), fork, keys))
 
     def tensor_arg(self, args: list[tuple[Val, ast.expr]], node: ast.Call, what: str) -> Tensor:
         if not args or not isinstance(args[0][0], Tensor):

@@ -364,6 +364,7 @@ class FMerge:
     dim: int | None
     span: Span
     fork: str | None = None  # the Python variable of the tensor the branches start from
+    keys: tuple[str, ...] | None = None  # a returned dict: the key of each branch
 
 
 @dataclass(frozen=True)
@@ -375,7 +376,16 @@ class FLoop:
     span: Span
 
 
-FOp = Union[FCall, FLayer, FMax, FResidual, FMerge, FLoop]
+@dataclass(frozen=True, eq=False)
+class FInput:
+    """The start of a branch read from another forward argument: `def forward(self, x, tracks)`.
+    It only ever stands first in a branch of a merge (or of what forward returns)."""
+
+    name: str  # the Python argument
+    span: Span
+
+
+FOp = Union[FCall, FLayer, FMax, FResidual, FMerge, FLoop, FInput]
 
 
 @dataclass(frozen=True)

@@ -219,6 +219,7 @@ class ClassDef:
     out_shape: Shape = ()
     inputs: tuple[str, ...] = ("x",)  # forward's arguments; the first is the starting tensor
     outputs: tuple[str, ...] = ()  # returned tensors in order; () returns the current one
+    output_keys: tuple[str, ...] | None = None  # a dict return: the key of each output
     out_shapes: tuple[Shape, ...] = ()  # filled by checking: the shape of every output
     param_defaults: tuple[tuple[str, Value], ...] = ()  # a block's constant defaults
     # Attributes by name: every forward step looks its module up, so a scan would be quadratic.
@@ -244,6 +245,8 @@ def input_texts(arch: Architecture) -> list[str]:
 def output_texts(arch: Architecture) -> list[str]:
     """Each output as shown to users: its shape, with its name when there are several."""
     cls = arch.cls
+    if cls.output_keys is not None:
+        return [f"{k} {show_shape(s)}" for k, s in zip(cls.output_keys, cls.out_shapes, strict=True)]
     if len(cls.outputs) <= 1:
         return [show_shape(cls.out_shape)]
     return [f"{n} {show_shape(s)}" for n, s in zip(cls.outputs, cls.out_shapes, strict=True)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import keyword
 import math
 from collections.abc import Mapping, Sequence
@@ -13,6 +14,7 @@ from ..core.diagnostics import CompileError, Note, Reporter, did_you_mean
 from ..core.pysafe import (
     BUILTIN_NAMES,
     GENERATED_GLOBALS,
+    OUTPUT_KEY,
     class_name_problem,
     param_name_problem,
     suggest_name,
@@ -116,6 +118,7 @@ class _Scope:
     # Chains continuing a named tensor: the tensor, the chain, and the name it gives its result.
     implicit: list[tuple[str, Span, str | None]] = field(default_factory=list)
     returns: tuple[tuple[str, Span], ...] | None = None
+    return_keys: tuple[str, ...] | None = None  # `return {key: name}`: the keys
     return_span: Span | None = None
     # Inside a `for` at class level: named layers are items of module lists.
     loop_depth: int = 0
@@ -463,6 +466,7 @@ class Resolver:
             arch.span,
             inputs=tuple(scope.inputs),
             outputs=tuple(name for name, _ in scope.returns or ()),
+            output_keys=scope.return_keys,
         )
         return ir.Architecture(
             arch.name,
@@ -702,8 +706,11 @@ class Resolver:
             for name, span in stmt.names:
                 self.read_tensor(name, span, scope)
             seen: dict[str, Span] = {}
+            keyed = stmt.keys is not None
+            if stmt.keys is not None:
+                self.check_keys(stmt.keys)
             for name, span in stmt.names:
-                if name in seen:
+                if name in seen and not keyed:  # a dict may give one tensor two keys
                     self.rep.warning(
                         "duplicate-output",
                         f"`{name}` is returned twice",
@@ -711,6 +718,13 @@ class Resolver:
                         notes=[Note("returned first here", seen[name])],
                     )
                 seen.setdefault(name, span)
+            if scope.block_stack and keyed:
+                raise self.rep.fatal(
+                    "misplaced",
+                    "a block returns one tensor, not a dict",
+                    stmt.span,
+                    help="return the dict from the `arch`; a block is one step of a chain",
+                )
             if scope.block_stack and len(stmt.names) > 1:
                 raise self.rep.fatal(
                     "misplaced",
@@ -719,11 +733,33 @@ class Resolver:
                     help="return several tensors from the `arch`; a block is one step of a chain",
                 )
             scope.returns = stmt.names
+            scope.return_keys = None if stmt.keys is None else tuple(k for k, _ in stmt.keys)
             scope.return_span = stmt.span
             return []
         if not isinstance(stmt, s.Chain):  # input/meta at the wrong depth
             return self.body([stmt], scope, in_seq)
         return self.chain(stmt, scope, in_seq)
+
+    def check_keys(self, keys: tuple[tuple[str, Span], ...]) -> None:
+        """Dict keys are short plain text, each once: they reach the emitted code, its
+        comments and the diagrams."""
+        seen: dict[str, Span] = {}
+        for key, span in keys:
+            if not OUTPUT_KEY.fullmatch(key):
+                raise self.rep.fatal(
+                    "bad-key",
+                    f"the output key {json.dumps(key)} is not plain text",
+                    span,
+                    help="a key is 1 to 64 letters, digits, `_`, `-` and `.`, e.g. `profile`",
+                )
+            if key in seen:
+                raise self.rep.fatal(
+                    "bad-key",
+                    f"the output key {json.dumps(key)} is given twice",
+                    span,
+                    notes=[Note("given first here", seen[key])],
+                )
+            seen[key] = span
 
     def chain(self, chain: s.Chain, scope: _Scope, in_seq: bool) -> list[Any]:
         """The ops of one chain; a chain that starts with a tensor's name reads it, any

@@ -23,12 +23,7 @@ from ..core.source import Source, Span
 from ..core.values import MAX_INT, MAX_SIZE
 from . import tree as s
 
-KEYWORDS = frozenset(
-    {
-        "arch", "block", "seq", "residual", "shortcut", "input", "meta", "let", "true", "false",
-        "none", "for", "in", "if", "else", "return", "and", "or", "not",
-    }
-)
+KEYWORDS = s.KEYWORDS
 
 
 def _grammar_text() -> str:
@@ -347,6 +342,15 @@ class _ToSyntax(Transformer[Token, Any]):
     def return_stmt(self, meta: Any, c: list[Any]) -> s.ReturnStmt:
         names = tuple((str(tok), _tspan(tok)) for tok in c if tok is not None)
         return s.ReturnStmt(names, _span(meta))
+
+    def return_dict(self, meta: Any, c: list[Any]) -> s.ReturnStmt:
+        entries = [e for e in c if e is not None]
+        return s.ReturnStmt(tuple(n for _, n in entries), _span(meta), tuple(k for k, _ in entries))
+
+    def out_entry(self, meta: Any, c: list[Token]) -> tuple[tuple[str, Span], tuple[str, Span]]:
+        key, name = c
+        text = self.string(meta, [key]).value if key.type == "STRING" else str(key)
+        return (text, _tspan(key)), (str(name), _tspan(name))
 
     def loop(self, meta: Any, c: list[Any]) -> s.For:
         bounds = tuple(x for x in c[1:-1] if x is not None)

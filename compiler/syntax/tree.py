@@ -10,6 +10,15 @@ from ..core.source import Span
 # ------------------------------------------------------------------ expressions
 
 
+# The language's reserved words: never a name.
+KEYWORDS = frozenset(
+    {
+        "arch", "block", "seq", "residual", "shortcut", "input", "meta", "let", "true", "false",
+        "none", "for", "in", "if", "else", "return", "and", "or", "not",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Int:
     value: int
@@ -228,10 +237,11 @@ class BindStmt:
 
 @dataclass(frozen=True, slots=True)
 class ReturnStmt:
-    """`return a, b`: the outputs, in order."""
+    """`return a, b`: the outputs, in order; `return {key: a, ...}` gives them keys."""
 
     names: tuple[tuple[str, Span], ...]
     span: Span
+    keys: tuple[tuple[str, Span], ...] | None = None  # a dict return: one key per output
 
 
 Stmt = Union[Chain, InputStmt, LetStmt, MetaStmt, BindStmt, ReturnStmt]

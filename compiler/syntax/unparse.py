@@ -50,6 +50,14 @@ _BLANK = re.compile(r"\n[ \t\f\r]*\n")
 _ALLOW = re.compile(r"#[ \t]*archc:[ \t]*allow[ \t]*\(")  # as core.allow reads it; not allow-file
 
 
+def _key(text: str) -> str:
+    """A dict key of `return {...}`: bare when it reads as a name, else quoted."""
+    return text if _NAME.fullmatch(text) and text not in s.KEYWORDS else quote(text)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def quote(text: str) -> str:
     """A string literal; every character that could end or break it is escaped."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
@@ -534,6 +542,10 @@ class Printer:
             head = f"{x.name} := "
             return head + self.chain(x.chain, indent, col + len(head))
         if isinstance(x, s.ReturnStmt):
+            if x.keys is not None:
+                pairs = zip(x.keys, x.names, strict=True)
+                entries = (f"{_key(key)}: {name}" for (key, _), (name, _) in pairs)
+                return "return {" + ", ".join(entries) + "}"
             return "return " + ", ".join(name for name, _ in x.names)
         return "meta " + self.mapping(x.mapping, indent, col + 5)
 

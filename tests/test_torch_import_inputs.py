@@ -1,0 +1,216 @@
+"""`archc import` of models with several forward inputs and dict outputs.
+
+Each fixture class is lifted, compiled back and proven equal to the original: state_dict
+keys and shapes, strict loading, and eval outputs for every input (tuples and dicts compared
+entry by entry).
+"""
+
+from __future__ import annotations
+
+import io
+import types
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+from archc.cli import main
+from torch_helpers import randomize
+
+MORE = Path(__file__).resolve().parent / "fixtures" / "torch" / "more"
+TWO = MORE / "two_inputs.py"
+
+
+def lift(path: Path, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["import", str(path), *argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+def code_of(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+
+
+def original(path: Path, cls: str, **kwargs: Any) -> Any:
+    """The original model, built by running its source (test data; archc itself never runs it)."""
+    namespace = types.ModuleType("original")
+    exec(compile(path.read_text(), str(path), "exec"), namespace.__dict__)
+    return getattr(namespace, cls)(**kwargs)
+
+
+def entries(out: Any) -> list[tuple[Any, Any]]:
+    if isinstance(out, dict):
+        return list(out.items())
+    if isinstance(out, tuple):
+        return list(enumerate(out))
+    return [(None, out)]
+
+
+def assert_equivalent(module: Any, arch_text: str, shapes: list[tuple[int, ...]], torch: Any,
+                      **build: Any) -> None:
+    from archc.api import build_module
+
+    lifted = build_module(arch_text, **build)
+    randomize(module, torch)
+    want = module.state_dict()
+    assert {k: tuple(v.shape) for k, v in lifted.state_dict().items()} == {
+        k: tuple(v.shape) for k, v in want.items()
+    }
+    lifted.load_state_dict(want, strict=True)
+    module.eval()
+    lifted.eval()
+    for batch in (1, 5):
+        gen = torch.Generator().manual_seed(batch)
+        inputs = [torch.randn((batch, *shape), generator=gen) for shape in shapes]
+        with torch.no_grad():
+            expected, actual = module(*inputs), lifted(*inputs)
+        assert type(actual) is type(expected)
+        got, wanted = entries(actual), entries(expected)
+        assert [k for k, _ in got] == [k for k, _ in wanted]
+        for (_, a), (_, e) in zip(got, wanted, strict=True):
+            assert a.shape == e.shape
+            assert (a - e).abs().max().item() <= 1e-5
+
+
+CASES = [
+    (
+        "SeqAndTracks",
+        {},
+        [(4, 200), (2, 200)],
+        [
+            "input tracks (batch, channels: n_tracks, length)",
+            "t := tracks | track_conv = conv1d(filters // 2, 5, padding = 2) | relu",
+            "h := cat(s, t, dim = 1) | mix = conv1d(filters, 3, padding = 1) | relu",
+            "return {profile: profile, counts: counts}",
+        ],
+    ),
+    (
+        "SeqAndTracks",
+        {"n_tracks": 3, "filters": 16, "n_tasks": 1},
+        [(4, 200), (3, 200)],
+        ["input tracks (batch, channels: n_tracks, length)"],
+    ),
+    (
+        "SeqAndCovariates",
+        {},
+        [(4, 200), (6,)],
+        [
+            "input covariates (batch, features: n_covariates)",
+            "c := covariates | cov_fc = linear(8) | relu",
+            "cat(h, c, dim = 1) | out = linear(n_out)",
+        ],
+    ),
+    (
+        "SeqAndCovariates",
+        {"n_covariates": 2, "n_out": 1},
+        [(4, 200), (2,)],
+        [],
+    ),
+    (
+        "AccessibilityGate",
+        {},
+        [(4, 200), (1, 200)],
+        [
+            "input atac (batch, channels: 1, length)",
+            "h := mul(h2, h3) | relu",
+            "add(h, h4) | global_max_pool | fc = linear(classes)",
+        ],
+    ),
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(("cls", "kwargs", "shapes", "lines"), CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_several_inputs_lift_to_an_equivalent_module(
+    cls: str, kwargs: dict[str, int], shapes: list[tuple[int, ...]], lines: list[str], torch_module: Any
+) -> None:
+    sets = [a for k, v in kwargs.items() for a in ("--set", f"{k}={v}")]
+    code, text, err = lift(TWO, "--class", cls, "--set", "length=200", *sets)
+    assert code == 0, err
+    body = code_of(text)
+    for line in lines:
+        assert line in body, body
+    assert_equivalent(original(TWO, cls, **kwargs), text, shapes, torch_module)
+
+
+@pytest.mark.torch
+def test_lifted_parameters_follow_the_constructor(torch_module: Any) -> None:
+    """One lift at the defaults, built at other values, equals the original built at them."""
+    code, text, err = lift(TWO, "--class", "SeqAndTracks", "--set", "length=200")
+    assert code == 0, err
+    kwargs = {"n_tracks": 5, "filters": 8, "n_tasks": 3}
+    assert_equivalent(original(TWO, "SeqAndTracks", **kwargs), text, [(4, 200), (5, 200)], torch_module,
+                      **kwargs)
+
+
+def test_an_input_used_as_it_is_is_refused_at_its_argument() -> None:
+    code, out, err = lift(TWO, "--class", "RawFeatures", "--set", "length=200")
+    assert code == 1 and out == ""
+    assert "error[unsupported]: forward's input `extra` first feeds nothing" in err
+    assert "nn.Conv1d or nn.Linear it first feeds" in err
+    line = next(i for i, t in enumerate(TWO.read_text().splitlines(), 1) if "def forward(self, x, extra)" in t)
+    assert f"two_inputs.py:{line}:26" in err
+    assert "Traceback" not in err
+
+
+DICTS = '''
+import torch
+import torch.nn as nn
+
+
+class Heads(nn.Module):
+    def __init__(self, n_tasks=2):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv1d(4, 16, 9, padding=4), nn.ReLU())
+        self.profile = nn.Conv1d(16, n_tasks, 1)
+        self.counts = nn.Linear(16, n_tasks)
+
+    def forward(self, x):
+        h = self.body(x)
+        return {"profile": self.profile(h), "log_counts": self.counts(h.mean(dim=2))}
+
+
+class One(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 8, 5)
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return dict(logits=self.fc(torch.amax(self.conv(x), dim=2)))
+
+
+class BadKey(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 8, 5)
+
+    def forward(self, x):
+        return {"a b": self.conv(x)}
+'''
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(("cls", "ret"), [
+    ("Heads", "return {profile: h2, log_counts: log_counts}"),
+    ("One", "return {logits: h}"),
+])
+def test_dict_returns_lift_to_an_equivalent_module(cls: str, ret: str, tmp_path: Path, torch_module: Any) -> None:
+    path = tmp_path / "heads.py"
+    path.write_text(DICTS)
+    code, text, err = lift(path, "--class", cls, "--set", "length=100")
+    assert code == 0, err
+    assert ret in code_of(text)
+    assert_equivalent(original(path, cls), text, [(4, 100)], torch_module)
+
+
+def test_a_dict_key_that_is_not_plain_text_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "heads.py"
+    path.write_text(DICTS)
+    code, out, err = lift(path, "--class", "BadKey", "--set", "length=100")
+    assert code == 1 and out == ""
+    assert "the output key 'a b' is not plain text" in err
+    line = next(i for i, t in enumerate(DICTS.splitlines(), 1) if '"a b"' in t)
+    assert f"heads.py:{line}:" in err
