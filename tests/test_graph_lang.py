@@ -686,6 +686,40 @@ def test_dict_return_is_a_dict_of_the_checked_shapes(torch_module: Any) -> None:
     assert all(torch.equal(got[k], out[k]) for k in out)
 
 
+MODULE_DICT = arch(
+    "  trunk := c1 = conv1d(8, 3, padding = 1) | relu\n"
+    "  p := trunk | heads.profile = conv1d(2, 1)\n"
+    "  c := trunk | global_avg_pool | heads.counts = linear(1)\n"
+    "  again := p | relu | c2 = conv1d(8, 1) | heads.profile\n"
+    "  return p, c, again"
+)
+
+
+@pytest.mark.torch
+def test_module_dict_entries(torch_module: Any, tmp_path: Path) -> None:
+    torch = torch_module
+    arch_ir = checked(MODULE_DICT)
+    module, code = build(MODULE_DICT)
+    assert isinstance(module.heads, torch.nn.ModuleDict) and list(module.heads) == ["profile", "counts"]
+    assert set(module.state_dict()) == {
+        "c1.weight", "c1.bias", "c2.weight", "c2.bias",
+        "heads.profile.weight", "heads.profile.bias", "heads.counts.weight", "heads.counts.bias",
+    }
+    assert "p = self.heads['profile'](trunk)" in forward_text(code)
+    x = torch.randn(3, 4, 20)
+    with torch.no_grad():
+        p, c, again = module(x)
+        trunk = torch.relu(module.c1(x))
+        assert torch.equal(p, module.heads["profile"](trunk))
+        assert torch.equal(c, module.heads["counts"](trunk.mean(dim=-1)))
+        assert torch.equal(again, module.heads["profile"](module.c2(torch.relu(p))))
+    assert [tuple(o.shape) for o in (p, c, again)] == out_shapes(arch_ir, 3)
+    src = tmp_path / "m.arch"
+    src.write_text(MODULE_DICT)
+    _, out, _ = cli("summary", str(src))
+    assert "heads.profile" in out and "heads.counts" in out
+
+
 @pytest.mark.torch
 def test_dict_return_of_one_output_stays_a_dict(torch_module: Any) -> None:
     module, _ = build(arch("  c1 = conv1d(8, 3)\n  y := global_max_pool\n  return {logits: y}"))
@@ -1215,6 +1249,72 @@ DIAGNOSTICS = [
         4,
         1,
         [("returned first here", 4)],
+        None,
+    ),
+    (
+        "dict-entry-twice",
+        "  a := c1 = conv1d(8, 3)\n  b := a | heads.p = conv1d(2, 1)\n  c := a | heads.p = conv1d(2, 1)\n"
+        "  return b, c",
+        HEAD,
+        "duplicate-name",
+        "error",
+        "layer name `heads.p` is already used",
+        "heads.p",
+        4,
+        0,
+        [],
+        "bare `heads.p`",
+    ),
+    (
+        "dict-entry-undefined",
+        "  a := c1 = conv1d(8, 3)\n  b := a | heads.p = conv1d(2, 1)\n  c := a | heads.q\n  return b, c",
+        HEAD,
+        "undefined-layer",
+        "error",
+        "no layer is called `heads.q`",
+        "heads.q",
+        4,
+        0,
+        [],
+        None,
+    ),
+    (
+        "dict-entry-in-seq",
+        "  s = seq { heads.p = conv1d(2, 1) }",
+        HEAD,
+        "misplaced",
+        "error",
+        "the dict entry `heads.p` cannot be defined inside a `seq`",
+        "heads.p",
+        2,
+        0,
+        [],
+        None,
+    ),
+    (
+        "dict-called-whole",
+        "  a := c1 = conv1d(8, 3)\n  b := a | heads.p = conv1d(2, 1)\n  c := a | heads\n  return b, c",
+        HEAD,
+        "misplaced",
+        "error",
+        "`heads` is a dict of layers; call one of its entries",
+        "heads",
+        4,
+        0,
+        [],
+        "heads.p",
+    ),
+    (
+        "dict-name-taken",
+        "  heads = conv1d(8, 3)\n  heads.p = conv1d(2, 1)",
+        HEAD,
+        "duplicate-name",
+        "error",
+        "layer name `heads` is already used",
+        "heads.p",
+        3,
+        0,
+        [],
         None,
     ),
     (

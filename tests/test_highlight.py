@@ -196,7 +196,7 @@ def test_token_classes() -> None:
 
 
 def test_characters_archc_lacks_are_errors() -> None:
-    for text in ("  relu @ x\n", "  relu ; x\n", "  relu )\n", "  x1.y\n", '  f("a\\q")\n'):
+    for text in ("  relu @ x\n", "  relu ; x\n", "  relu )\n", "  x1 .y\n", "  x1. y\n", '  f("a\\q")\n'):
         assert any(kind in Error for kind, _ in tokens(text)), text
 
 

@@ -151,9 +151,9 @@ REFUSED = {
     ),
     "dict method": (
         HEAD + "class TorchModel(nn.Module):\n    def __init__(self, opts={'k': 3}):\n        super().__init__()\n"
-        "        self.conv = nn.Conv1d(4, 8, len(opts.keys()))\n\n"
+        "        self.conv = nn.Conv1d(4, 8, len(opts.copy()))\n\n"
         "    def forward(self, x):\n        return self.conv(x)\n",
-        (6, 41), "`.keys` of the dict argument `opts` is not supported",
+        (6, 41), "`.copy` of the dict argument `opts` is not supported",
     ),
 }
 

@@ -588,10 +588,20 @@ class _Emitter:
             return f"{name}({', '.join(args)})"
         return layer_module(module, self.swap_hw, self.pr)
 
+    def item_key(self, attr: ir.Attr | None, index: int) -> str:
+        """What indexes an item: its position in a list, its key (a literal) in a dict."""
+        module = attr.module if attr is not None else None
+        if isinstance(module, ir.ModuleList) and module.keys is not None:
+            return literal(module.keys[index])
+        return str(index)
+
     def module_list(self, module: ir.ModuleList) -> str:
         """A comprehension over the loop's range() when every item reads the same with the
         index as a name; else the items one by one, the index written as its value."""
         texts = [self.module_expr(m) for m in module.items]
+        if module.keys is not None:  # keys are checked names: `heads.profile`
+            pairs = zip(module.keys, texts, strict=True)
+            return "nn.ModuleDict({" + ", ".join(f"{literal(k)}: {v}" for k, v in pairs) + "})"
         if module.var and texts and len(set(texts)) == 1 and not self.pr.concrete:
             bounds = ", ".join(self.pr(b) for b in module.bounds)
             if len(range(*(plain(b) for b in module.bounds))) == len(texts):  # type: ignore[arg-type]
@@ -830,7 +840,9 @@ class _Emitter:
                     aliased = attrs.get(module.name)
                     module = aliased.module if aliased is not None else None
                 kind = module.kind if isinstance(module, ir.Layer) else ""
-                call = f"self.{op.name}" if op.index is None else f"self.{op.name}[{op.index}]"
+                call = f"self.{op.name}"
+                if op.index is not None:
+                    call += f"[{self.item_key(attr, op.index)}]"
                 target = self.target(bound[index], flow)
                 form = CALL_FORMS.get(kind, DEFAULT_CALL_FORM)
                 lines.append(form.format(out=target, mod=call, x=source))

@@ -105,6 +105,7 @@ def _common(binding: _TokenType) -> list[Any]:
         (NAME, Name),
         (r":=|->|\*\*|//|==|!=|<=|>=|[-+*/%<>=|:]", Operator),
         (r"[{}\[\],]", Punctuation),
+        (r"(?<=[A-Za-z0-9_])\.(?=[A-Za-z_])", Punctuation),  # a module dict's entry: `heads.profile`
     ]
 
 

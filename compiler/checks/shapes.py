@@ -2326,7 +2326,8 @@ class ShapeChecker:
         module = state.filled.get(name, attr.module)
         if isinstance(module, ir.ModuleList):
             assert index is not None, name
-            ctx = Ctx(self.rep, f"{name}[{index}]", span, where)
+            shown = module.item_name(name, index)
+            ctx = Ctx(self.rep, shown, span, shown if module.keys is not None and where == name else where)
             item, out = self.module(module.items[index], shape, state, ctx)
             items = list(module.items)
             items[index] = item

@@ -713,6 +713,16 @@ class _ClassEmitter:
                     node.span,
                     help="remove it from the model, or use it in forward",
                 )
+        for name, entries in self.lifted.dicts.items():
+            for key, node in entries.items.items():
+                if f"{name}.{key}" not in self.done and not self.lifted.partial:
+                    raise Unsupported(
+                        "unsupported",
+                        f"module `{name}[{key!r}]` is never used by forward; archc registers a module "
+                        "where it is used, so its weights would be lost",
+                        node.span,
+                        help="remove it from the model, or use it in forward",
+                    )
         return _unshadow([_stmt(line) for line in lines])
 
     def registered_twice(self, name: str) -> str | None:
@@ -997,11 +1007,18 @@ class _ClassEmitter:
 
     def taken_names(self) -> set[str]:
         params = {p.name for p in self.lifted.params} | {p.name for p in self.b.imp.params(self.b.cfg)}
-        return (set(self.lifted.attrs) | params | self.tensors | DSL_WORDS
+        return (set(self.lifted.attrs) | set(self.lifted.dicts) | params | self.tensors | DSL_WORDS
                 | {"x", "batch", "length", "alphabet", "classes"} | set(self.b.imp.block_names.values()))
 
     def call_step(self, op: FCall, node: ModNode, rank: int) -> s.Step:
         _check_name(op.name, node.span)
+        if op.key is not None:  # an entry of a module dict: `heads.profile = ...`, then `heads.profile`
+            entry = f"{op.name}.{op.key}"
+            self.done.add(op.name)
+            if entry in self.done:
+                return s.Step(None, s.Ref(entry, op.span), op.span)
+            self.done.add(entry)
+            return s.Step(entry, self.term(node, rank, entry), op.span, op.span)
         if op.index is not None:  # an item of a module list, inside its loop
             self.done.add(op.name)
             return s.Step(op.name, self.term(node, rank, f"{op.name}[{op.index}]"), op.span, op.span)
@@ -1122,6 +1139,8 @@ def _starter(step: s.Step) -> bool:
 
 
 def _node_of(lifted: Lifted, op: FCall) -> ModNode:
+    if op.key is not None:
+        return lifted.dicts[op.name].items[op.key]
     if op.index is not None:
         return lifted.lists[op.name].items[op.index]
     return lifted.attrs[op.name]
@@ -1341,7 +1360,7 @@ class _Search:
             if isinstance(op, FLayer) and op.kind in KEEPS_FEATURES:
                 continue
             if isinstance(op, FCall):
-                found = last(self.top.attrs[op.name])
+                found = last(_node_of(self.top, op))
                 if found is True:
                     continue
                 if isinstance(found, LayerNode):

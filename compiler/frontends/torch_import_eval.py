@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import keyword
 import math
 import string
 from collections.abc import Callable
@@ -48,6 +49,7 @@ from .torch_import_values import (
     LayerNode,
     ListV,
     Method,
+    ModDictV,
     ModListV,
     ModNode,
     ModuleRef,
@@ -246,6 +248,7 @@ class Lifted:
     params: tuple[s.Param, ...] = ()
     attrs: dict[str, ModNode] = field(default_factory=dict)
     lists: dict[str, ModListV] = field(default_factory=dict)  # nn.ModuleList attributes
+    dicts: dict[str, ModDictV] = field(default_factory=dict)  # nn.ModuleDict attributes
     forward: tuple[FOp, ...] = ()
     input_span: Span = NO_SPAN
     # forward's required arguments after the first (`def forward(self, x, tracks)`), in order.
@@ -593,6 +596,7 @@ class Interp:
                 raise self.fail(f"class `{name}` has no forward method", node)
             lifted.attrs = {k: v.node for k, v in self_v.attrs.items() if isinstance(v, ModV)}
             lifted.lists = {k: v for k, v in self_v.attrs.items() if isinstance(v, ModListV)}
+            lifted.dicts = {k: v for k, v in self_v.attrs.items() if isinstance(v, ModDictV)}
             try:
                 lifted.forward, lifted.input_span = self.lift_forward(forward, self_v)
                 lifted.extra_inputs = self.extra_inputs
@@ -602,7 +606,8 @@ class Interp:
                     lifted.attrs = {k: v.node for k, v in self_v.attrs.items() if isinstance(v, ModV)}
                     lifted.lists = {k: v for k, v in self_v.attrs.items() if isinstance(v, ModListV)}
                     self.partial = Lifted(name, node, False, lifted.params, lifted.attrs, lifted.lists,
-                                          last.ops, self.span(forward.args.args[1]), partial=True)
+                                          lifted.dicts, last.ops, self.span(forward.args.args[1]),
+                                          partial=True)
                 raise
             if top:
                 # Fields read from object arguments (`args.dropout`) follow the named arguments.
@@ -1139,7 +1144,13 @@ class Interp:
                     item = Opaque(f"the {value.second_name or 'second value'} this call returns",
                                   self.span(elt))
                 self.assign(elt, item, frame)
-        elif isinstance(target, ast.Subscript) and isinstance(owner := self.eval(target.value, frame), DictV):
+        elif isinstance(target, ast.Subscript) and isinstance(
+            owner := self.eval(target.value, frame), ModDictV
+        ):
+            if frame.self_v is not None and frame.self_v.in_forward:
+                raise self.fail("forward changes an nn.ModuleDict; archc lifts stateless forwards", target)
+            self.dict_entry(owner, self.eval(target.slice, frame), value, target)  # `self.heads["k"] = ...`
+        elif isinstance(target, ast.Subscript) and isinstance(owner, DictV):
             key = self.eval(target.slice, frame)  # `outputs["profile"] = ...`
             if not (isinstance(key, Const) and isinstance(key.value, str)):
                 raise self.fail("archc reads dicts with string keys", target.slice)
@@ -1196,6 +1207,8 @@ class Interp:
             return [Const(c) for c in value.value]
         if isinstance(value, ModListV):
             return [ModV(item) for item in value.items]
+        if isinstance(value, ModDictV):
+            return [Const(k) for k in value.items]  # iterating a dict gives its keys
         raise self.fail(f"cannot loop over a {describe(value)} statically", node)
 
     # ------------------------------------------------------------ expressions
@@ -1240,6 +1253,15 @@ class Interp:
             return ListV(items) if isinstance(node, ast.List) else TupleV(tuple(items))
         if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
             return ListV(self.comprehension(node, frame))
+        if isinstance(node, ast.DictComp):
+            made: dict[str, Val] = {}
+            for pair in self.comprehension(node, frame):
+                assert isinstance(pair, TupleV)
+                made_key, made_value = pair.items
+                if not (isinstance(made_key, Const) and isinstance(made_key.value, str)):
+                    raise self.fail("archc reads dicts with string keys", node.key)
+                made[made_key.value] = made_value
+            return DictV(made)
         if isinstance(node, ast.Dict):
             entries: dict[str, Val] = {}
             for key_node, value_node in zip(node.keys, node.values, strict=True):
@@ -1317,6 +1339,8 @@ class Interp:
             if pspec is not None and pspec.default is not REQUIRED:
                 return Const(pspec.default)  # type: ignore[arg-type]
             raise self.fail(f"`{attr}` of nn.{layer.torch_name} is not known statically", node)
+        if isinstance(owner, ArgObject) and owner.known and attr in ("items", "keys", "values"):
+            return Method(owner, attr, self.span(node))  # the default dict's entries, each a parameter
         if isinstance(owner, ArgObject) and not (owner.is_dict and attr in ("get", "pop")):
             if owner.is_dict:
                 raise self.fail(f"`.{attr}` of the dict argument `{owner.arg}` is not supported", node,
@@ -1324,6 +1348,12 @@ class Interp:
             return self.field_of(owner, attr, None, node)
         if isinstance(owner, (ArgObject, DictV)) and attr in ("get", "pop"):
             return Method(owner, attr, self.span(node))
+        if isinstance(owner, ModDictV):
+            if attr in ("items", "keys", "values"):
+                return Method(owner, attr, self.span(node))
+            if attr in owner.items:
+                return ModV(owner.items[attr])  # `self.heads.profile`
+            raise self.fail(f"`.{attr}` of an nn.ModuleDict is not supported", node)
         if isinstance(owner, Pair) and owner.second_name == "indices":
             if attr == "values":
                 return owner.first
@@ -1600,7 +1630,8 @@ class Interp:
             return tuple(self.concrete(v, node) for v in value.items)
         raise self.fail(f"a {describe(value)} is used where archc needs a known value", node)
 
-    def comprehension(self, node: ast.ListComp | ast.GeneratorExp, frame: Frame) -> list[Val]:
+    def comprehension(self, node: ast.ListComp | ast.GeneratorExp | ast.DictComp, frame: Frame) -> list[Val]:
+        """The items; of a dict comprehension, (key, value) pairs."""
         if len(node.generators) != 1 or node.generators[0].is_async:
             raise self.fail("a comprehension with several `for`s is not supported", node)
         gen = node.generators[0]
@@ -1609,7 +1640,10 @@ class Interp:
         for item in self.iterate(self.eval(gen.iter, frame), gen.iter):
             self.assign(gen.target, item, inner)
             if all(self.truth(self.eval(cond, inner), cond) for cond in gen.ifs):
-                out.append(self.eval(node.elt, inner))
+                if isinstance(node, ast.DictComp):
+                    out.append(TupleV((self.eval(node.key, inner), self.eval(node.value, inner))))
+                else:
+                    out.append(self.eval(node.elt, inner))
         return out
 
     def fstring(self, node: ast.JoinedStr, frame: Frame) -> str:
@@ -1648,6 +1682,13 @@ class Interp:
             if index.value not in owner.items:
                 raise self.fail(f"the dict has no key {index.value!r}", node.slice)
             return owner.items[index.value]
+        if isinstance(owner, ModDictV):
+            if not (isinstance(index, Const) and isinstance(index.value, str)):
+                raise self.fail(f"`{_short(node)}`: archc reads nn.ModuleDict entries by a string key",
+                                node.slice)
+            if index.value not in owner.items:
+                raise self.fail(f"the nn.ModuleDict has no key {index.value!r}", node.slice)
+            return ModV(owner.items[index.value])
         if isinstance(owner, ModListV) and isinstance(index, Const) and _whole(index.value):
             if not -len(owner.items) <= index.value < len(owner.items):  # type: ignore[operator]
                 raise self.fail("index out of range", node)
@@ -1775,6 +1816,9 @@ class Interp:
         if isinstance(func, Namespace) and func.qualname in ("torch.nn.ModuleList",
                                                              "torch.nn.modules.container.ModuleList"):
             return self.module_list(node, frame)
+        if isinstance(func, Namespace) and func.qualname in ("torch.nn.ModuleDict",
+                                                             "torch.nn.modules.container.ModuleDict"):
+            return self.module_dict(node, frame)
         if isinstance(func, Namespace) and func.qualname in _RAW_PARAMETERS:
             if self.raw_mode and node.args:
                 return self.raw_param(node.args[0], frame)
@@ -1834,6 +1878,39 @@ class Interp:
                     keys.append(key)
             return {key: self.field_of(value, key, None, node) for key in keys}
         raise self.fail(f"`**` of a {describe(value)} is not supported", node)
+
+    def module_dict(self, node: ast.Call, frame: Frame) -> ModDictV:
+        """`nn.ModuleDict({"profile": ..., "counts": ...})`, `nn.ModuleDict([(key, module), ...])`
+        or `nn.ModuleDict()` filled by `self.heads[key] = ...`."""
+        if node.keywords or len(node.args) > 1:
+            raise self.fail("nn.ModuleDict takes one dict of modules", node)
+        out = ModDictV({}, self.span(node))
+        if not node.args:
+            return out
+        given = self.eval(node.args[0], frame)
+        pairs: list[tuple[Val, Val]]
+        if isinstance(given, DictV):
+            pairs = [(Const(k), v) for k, v in given.items.items()]
+        else:
+            pairs = []
+            for item in self.iterate(given, node.args[0]):
+                if not (isinstance(item, TupleV) and len(item.items) == 2):
+                    raise self.fail("nn.ModuleDict takes a dict of modules, or (key, module) pairs",
+                                    node.args[0])
+                pairs.append((item.items[0], item.items[1]))
+        for key, value in pairs:
+            self.dict_entry(out, key, value, node.args[0])
+        return out
+
+    def dict_entry(self, owner: ModDictV, key: Val, value: Val, node: ast.AST) -> None:
+        if not (isinstance(key, Const) and isinstance(key.value, str)):
+            raise self.fail("nn.ModuleDict keys are strings", node)
+        if not isinstance(value, ModV):
+            raise self.fail(f"nn.ModuleDict holds modules, not a {describe(value)}", node)
+        if not _plain_name(key.value) or keyword.iskeyword(key.value) or key.value in s.KEYWORDS:
+            raise self.fail(f"the nn.ModuleDict key {key.value!r} is not a name archc can write "
+                            "(`heads.KEY`: letters, digits and `_`)", node)
+        owner.items[key.value] = value.node
 
     def module_list(self, node: ast.Call, frame: Frame) -> Val:
         """`nn.ModuleList([ELT for VAR in range(...)])`: the items keep how they follow VAR.
@@ -2507,7 +2584,7 @@ class Interp:
         # Sizes that follow the model's (or a block's) parameters are passed in under their names.
         names = sorted(_free_names(list(attrs.values())))
         params = tuple(s.Param(n, None, span) for n in names)
-        self.lifted[cls] = Lifted(cls, fake, True, params, attrs, {}, forward, span)
+        self.lifted[cls] = Lifted(cls, fake, True, params, attrs, {}, {}, forward, span)
         self.unnamed.add(cls)
         self.synthetic.add(cls)
         args = tuple((n, Sym(s.Var(n, span)), span) for n in names)
@@ -2613,6 +2690,11 @@ class Interp:
         if name is None and id(mod) in self.current_item:
             list_name, index = self.current_item[id(mod)]
             return self.step(tensor, FCall(list_name, span, index))
+        if name is None:
+            entry = next(((k, key) for k, v in owner.attrs.items() if isinstance(v, ModDictV)
+                          for key, item in v.items.items() if item is mod), None)
+            if entry is not None:  # `self.heads["profile"](x)`
+                return self.step(tensor, FCall(entry[0], span, key=entry[1]))
         if name is None:
             if isinstance(mod, LayerNode) and not lookup(mod.kind).stateful:  # type: ignore[union-attr]
                 layer_args = tuple(
@@ -2793,6 +2875,24 @@ class Interp:
             if isinstance(target, ArgObject):
                 return self.field_of(target, key, fallback, node)
             return target.items.get(key, fallback)
+        if isinstance(target, ArgObject) and method.name in ("items", "keys", "values") and not (
+            args or kwargs
+        ):
+            names = [k for k, _ in target.known]
+            values = [self.field_of(target, k, v, node) for k, v in target.known]
+            if method.name == "keys":
+                return ListV([Const(k) for k in names])
+            if method.name == "values":
+                return ListV(values)
+            return ListV([TupleV((Const(k), v)) for k, v in zip(names, values, strict=True)])
+        if isinstance(target, ModDictV) and not args and not kwargs:
+            keys = [Const(k) for k in target.items]
+            mods = [ModV(m) for m in target.items.values()]
+            if method.name == "keys":
+                return ListV(list(keys))
+            if method.name == "values":
+                return ListV(list(mods))
+            return ListV([TupleV((k, m)) for k, m in zip(keys, mods, strict=True)])
         if isinstance(target, ModV) and isinstance(target.node, SeqNode) and method.name == "children" and (
             not args and not kwargs
         ):

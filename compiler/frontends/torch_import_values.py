@@ -324,6 +324,7 @@ class FCall:
     name: str
     span: Span
     index: int | None = None
+    key: str | None = None  # an entry of the module dict `self.<name>`
 
 
 @dataclass(frozen=True)
@@ -406,6 +407,14 @@ class Pair:
 
 
 @dataclass(frozen=True)
+class ModDictV:
+    """`nn.ModuleDict({...})`: modules by key, in order; forward calls them by key."""
+
+    items: dict[str, ModNode]
+    span: Span
+
+
+@dataclass(frozen=True)
 class RawParam:
     """`nn.Parameter(torch.empty(out, in, k))` in a helper module that is one functional layer
     (`F.conv1d(x, self.weight, self.bias)`): the weight's shape, as written."""
@@ -417,7 +426,7 @@ class RawParam:
 Val = Union[
     Const, Sym, TupleV, ListV, DictV, ArgObject, ModuleRef, LambdaV, DrySize, AxisSize, AxisProduct,
     AxisOffset, Namespace, ClassRef, FuncRef, BuiltinRef, SelfV, SuperV, Opaque, Batch, Training, Method,
-    ModV, Tensor, Pair, ModListV, RawParam,
+    ModV, Tensor, Pair, ModListV, ModDictV, RawParam,
 ]
 
 
@@ -434,7 +443,8 @@ def describe(v: Val) -> str:
         Namespace: "module or function", ClassRef: "class", FuncRef: "function",
         BuiltinRef: "built-in function", SelfV: "self", SuperV: "super()", Batch: "batch size",
         Training: "self.training", Method: "method", Tensor: "tensor", Pair: "tuple",
-        ModListV: "nn.ModuleList", ModuleRef: "module of the package", LambdaV: "lambda",
+        ModListV: "nn.ModuleList", ModDictV: "nn.ModuleDict",
+        ModuleRef: "module of the package", LambdaV: "lambda",
         DrySize: "size measured by a dry run", AxisSize: "size of an axis other than the batch",
         AxisProduct: "product of axis sizes", AxisOffset: "axis size plus a number",
         RawParam: "raw parameter (nn.Parameter)",

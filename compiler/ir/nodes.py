@@ -104,12 +104,18 @@ class BlockRef:
 
 @dataclass(frozen=True, slots=True)
 class ModuleList:
-    """`nn.ModuleList`: the layers one name takes in the iterations of a loop."""
+    """`nn.ModuleList`: the layers one name takes in the iterations of a loop; with `keys`,
+    an `nn.ModuleDict` of the entries `name.key` (called by position, like a list's items)."""
 
     items: tuple[ModuleExpr, ...]
     span: Span
     var: str = ""  # the loop that made the items: its index, and its range() bounds
     bounds: tuple[Value, ...] = ()
+    keys: tuple[str, ...] | None = None
+
+    def item_name(self, name: str, index: int) -> str:
+        """How users see one item: `convs[2]`, or `heads.profile` in a dict."""
+        return f"{name}[{index}]" if self.keys is None else f"{name}.{self.keys[index]}"
 
 
 ModuleExpr = Union[Layer, Sequential, BlockRef, AttrRef, ModuleList]

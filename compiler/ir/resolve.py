@@ -128,6 +128,8 @@ class _Scope:
     list_ranges: dict[str, tuple[str, tuple[Value, ...]]] = field(default_factory=dict)
     loop_range: tuple[str, tuple[Value, ...]] | None = None
     list_loops: dict[str, Span | None] = field(default_factory=dict)
+    # Module dicts (`heads.profile = ...`): each one's entries, by key, in order.
+    dicts: dict[str, dict[str, ir.ModuleExpr]] = field(default_factory=dict)
     loop_id: Span | None = None
     in_loop: int = 0  # loops of any kind, seq ones included
     nested: int = 0  # inside a residual, an `if` or a loop: no `return` there
@@ -140,17 +142,20 @@ class _Scope:
         return name in self.tensors and name not in self.attr_spans
 
     def class_attrs(self) -> tuple[ir.Attr, ...]:
-        """The attributes, with every loop's module list filled in."""
-        return tuple(
-            ir.Attr(
-                a.name,
-                ir.ModuleList(tuple(self.lists[a.name]), a.span, *self.list_ranges.get(a.name, ("", ()))),
-                a.span,
-            )
-            if a.name in self.lists
-            else a
-            for a in self.attrs
-        )
+        """The attributes, with every loop's module list and every module dict filled in."""
+
+        def filled(a: ir.Attr) -> ir.Attr:
+            if a.name in self.lists:
+                items = tuple(self.lists[a.name])
+                made = ir.ModuleList(items, a.span, *self.list_ranges.get(a.name, ("", ())))
+                return ir.Attr(a.name, made, a.span)
+            if a.name in self.dicts:
+                entries = self.dicts[a.name]
+                made = ir.ModuleList(tuple(entries.values()), a.span, keys=tuple(entries))
+                return ir.Attr(a.name, made, a.span)
+            return a
+
+        return tuple(filled(a) for a in self.attrs)
 
 
 class Resolver:
@@ -956,8 +961,13 @@ class Resolver:
                 step.name_span or step.span,
                 help="drop the name, or name the whole seq",
             )
-        if step.name is not None and not in_list:
+        entry = step.name if step.name is not None and "." in step.name else None
+        if entry is not None:
+            self.check_new_entry(entry, step.name_span or step.span, scope, in_seq, term)
+        elif step.name is not None and not in_list:
             self.check_new_attr(step.name, step.name_span or step.span, scope)
+        if isinstance(term, s.Ref) and "." in term.name:
+            return [self.entry_call(term, step, scope, in_seq)]
         if isinstance(term, s.Ref) and scope.is_tensor(term.name):
             raise self.rep.fatal(
                 "misplaced",
@@ -1023,6 +1033,13 @@ class Resolver:
             # In a shortcut, a bare `crop` crops to the length of the residual's body.
             layer = ir.Layer("crop", (("left", None), ("right", None), ("to", None)), term.span)
             return [ir.Functional(layer, term.span)]
+        if isinstance(term, s.Ref) and term.name in scope.dicts:
+            raise self.rep.fatal(
+                "misplaced",
+                f"`{term.name}` is a dict of layers; call one of its entries",
+                term.span,
+                help="e.g. `" + ", ".join(f"{term.name}.{k}" for k in scope.dicts[term.name]) + "`",
+            )
         if isinstance(term, s.Ref) and term.name in scope.lists:
             raise self.rep.fatal(
                 "misplaced",
@@ -1094,6 +1111,14 @@ class Resolver:
                     step.name_span or step.span,
                     help=f"write `{module.kind}(...)` as an unnamed step",
                 )
+            if entry is not None:
+                dict_name, key = entry.split(".", 1)
+                if dict_name not in scope.dicts:
+                    scope.dicts[dict_name] = {}
+                    self.register(scope, dict_name, ir.ModuleList((), step.span, keys=()), step.span)
+                scope.dicts[dict_name][key] = module
+                index = len(scope.dicts[dict_name]) - 1
+                return [ir.CallAttr(dict_name, step.name_span or step.span, index=index)]
             if scope.loop_depth:
                 index = self.register_item(scope, step.name, module, step.span)
                 return [ir.CallAttr(step.name, step.span, index=index)]
@@ -1116,6 +1141,59 @@ class Resolver:
                 "needs-name", f"{what} has weights and needs a name here", term.span, help=hint
             )
         return ops
+
+    def check_new_entry(self, name: str, span: Span, scope: _Scope, in_seq: bool, term: s.Term) -> None:
+        """`heads.profile = ...`: a new entry of a module dict, named at class level."""
+        dict_name, key = name.split(".", 1)
+        if in_seq or scope.in_loop or scope.nested:
+            raise self.rep.fatal(
+                "misplaced",
+                f"the dict entry `{name}` cannot be defined inside a `seq`, a loop, a residual "
+                "or an `if`",
+                span,
+                help="define it in a chain of its own at the top of the arch or block",
+            )
+        if not isinstance(term, s.Call) or (lookup(term.name) is None and term.name not in self.blocks):
+            raise self.rep.fatal(
+                "misplaced",
+                f"the dict entry `{name}` holds one new layer or block, e.g. `{name} = conv1d(2, 1)`",
+                term.span,
+            )
+        if dict_name in scope.dicts:
+            if key in scope.dicts[dict_name]:
+                raise self.rep.fatal(
+                    "duplicate-name",
+                    f"layer name `{name}` is already used in this "
+                    + ("block" if scope.block_stack else "architecture"),
+                    span,
+                    help=f"write the bare `{name}` to reuse that layer",
+                )
+        else:
+            self.check_new_attr(dict_name, span, scope)
+        if keyword.iskeyword(key) or key in s.KEYWORDS:
+            raise self.rep.fatal(
+                "bad-name", f"`{key}` cannot be a key of `{dict_name}`: it is a keyword", span
+            )
+
+    def entry_call(self, term: s.Ref, step: s.Step, scope: _Scope, in_seq: bool) -> ir.CallAttr:
+        """`heads.profile`, bare: the entry applied again."""
+        dict_name, key = term.name.split(".", 1)
+        entries = scope.dicts.get(dict_name, {})
+        if key not in entries:
+            known = [f"{d}.{k}" for d, ks in scope.dicts.items() for k in ks]
+            raise self.rep.fatal(
+                "undefined-layer",
+                f"no layer is called `{term.name}`",
+                term.span,
+                help=did_you_mean(term.name, known) or "define it first: `NAME.KEY = layer(...)`",
+            )
+        if in_seq or step.name is not None:
+            raise self.rep.fatal(
+                "misplaced",
+                f"the dict entry `{term.name}` is applied as a step of its own, outside `seq`, unnamed",
+                term.span,
+            )
+        return ir.CallAttr(dict_name, term.span, index=list(entries).index(key))
 
     def check_new_attr(self, name: str, span: Span, scope: _Scope) -> None:
         if name in scope.attr_spans:

@@ -300,6 +300,9 @@ class _ToSyntax(Transformer[Token, Any]):
     def ref(self, meta: Any, c: list[Token]) -> s.Ref:
         return s.Ref(str(c[0]), _tspan(c[0]))
 
+    def entry_ref(self, meta: Any, c: list[Token]) -> s.Ref:
+        return s.Ref(f"{c[0]}.{c[1]}", _tspan(c[0]).cover(_tspan(c[1])))
+
     def call(self, meta: Any, c: list[Any]) -> s.Call:
         return s.Call(str(c[0]), c[1] or (), _span(meta), _tspan(c[0]))
 
@@ -317,6 +320,10 @@ class _ToSyntax(Transformer[Token, Any]):
 
     def named(self, meta: Any, c: list[Any]) -> s.Step:
         return s.Step(str(c[0]), c[1], _span(meta), _tspan(c[0]))
+
+    def named_entry(self, meta: Any, c: list[Any]) -> s.Step:
+        span = _tspan(c[0]).cover(_tspan(c[1]))
+        return s.Step(f"{c[0]}.{c[1]}", c[2], _span(meta), span)
 
     def unnamed(self, meta: Any, c: list[Any]) -> s.Step:
         return s.Step(None, c[0], _span(meta))

@@ -1,4 +1,4 @@
-"""`archc import` of models with several forward inputs and dict outputs.
+"""`archc import` of models with several forward inputs, dict outputs and nn.ModuleDicts.
 
 Each fixture class is lifted, compiled back and proven equal to the original: state_dict
 keys and shapes, strict loading, and eval outputs for every input (tuples and dicts compared
@@ -19,6 +19,7 @@ from torch_helpers import randomize
 
 MORE = Path(__file__).resolve().parent / "fixtures" / "torch" / "more"
 TWO = MORE / "two_inputs.py"
+DICTS_PY = MORE / "module_dicts.py"
 
 
 def lift(path: Path, *argv: str) -> tuple[int, str, str]:
@@ -214,3 +215,59 @@ def test_a_dict_key_that_is_not_plain_text_is_refused(tmp_path: Path) -> None:
     assert "the output key 'a b' is not plain text" in err
     line = next(i for i, t in enumerate(DICTS.splitlines(), 1) if '"a b"' in t)
     assert f"heads.py:{line}:" in err
+
+
+@pytest.mark.torch
+def test_module_dict_heads_lift_to_an_equivalent_module(torch_module: Any) -> None:
+    code, text, err = lift(DICTS_PY, "--class", "SpeciesHeads", "--set", "length=200")
+    assert code == 0, err
+    body = code_of(text)
+    assert "species_human = 24, species_mouse = 12" in body
+    assert "human := h | heads.human = conv1d(species_human, 1) | softplus" in body
+    assert "return {human: human, mouse: mouse}" in body
+    assert_equivalent(original(DICTS_PY, "SpeciesHeads"), text, [(4, 200)], torch_module)
+    # One entry of the dict default, set: the original built with that dict.
+    assert_equivalent(original(DICTS_PY, "SpeciesHeads", species={"human": 5, "mouse": 12}), text, [(4, 200)],
+                      torch_module, species_human=5)
+
+
+@pytest.mark.torch
+def test_module_dict_filled_by_key_and_read_by_attribute(torch_module: Any) -> None:
+    code, text, err = lift(DICTS_PY, "--class", "AssayHeads", "--set", "length=200")
+    assert code == 0, err
+    body = code_of(text)
+    for line in ("dnase := h2 | heads.dnase = linear(1)", "chip := h2 | heads.chip = linear(1)",
+                 "shape := h | profile.shape = conv1d(2, 1)",
+                 "return {dnase: dnase, atac: atac, chip: chip, shape: shape}"):
+        assert line in body, body
+    assert_equivalent(original(DICTS_PY, "AssayHeads"), text, [(4, 200)], torch_module)
+    code, text, err = lift(DICTS_PY, "--class", "AssayHeads", "--set", "length=200", "--set", "assays=[a1,b2]")
+    assert code == 0, err
+    assert_equivalent(original(DICTS_PY, "AssayHeads", assays=["a1", "b2"]), text, [(4, 200)], torch_module)
+
+
+def test_an_unused_module_dict_entry_is_refused() -> None:
+    code, out, err = lift(DICTS_PY, "--class", "SpareHead", "--set", "length=200")
+    assert code == 1 and out == ""
+    assert "error[unsupported]: module `heads['spare']` is never used by forward" in err
+    line = next(i for i, t in enumerate(DICTS_PY.read_text().splitlines(), 1) if '"spare": nn.Linear' in t)
+    assert f"module_dicts.py:{line}:71" in err
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ('nn.ModuleDict({"a-b": nn.Linear(8, 1)})', "the nn.ModuleDict key 'a-b' is not a name archc can write"),
+    ('nn.ModuleDict({"seq": nn.Linear(8, 1)})', "the nn.ModuleDict key 'seq' is not a name archc can write"),
+    ('nn.ModuleDict({"a": 3})', "nn.ModuleDict holds modules, not a"),
+])
+def test_module_dict_refusals_name_the_entry(entry: str, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass M(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.conv = nn.Conv1d(4, 8, 5)\n"
+        f"        self.heads = {entry}\n\n    def forward(self, x):\n"
+        "        return torch.amax(self.conv(x), dim=2)\n"
+    )
+    code, out, err = lift(path, "--set", "length=50")
+    assert code == 1 and out == ""
+    assert message in err, err
+    assert "m.py:9:" in err and "Traceback" not in err
