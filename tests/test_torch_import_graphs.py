@@ -271,3 +271,71 @@ def test_module_dict_refusals_name_the_entry(entry: str, message: str, tmp_path:
     assert code == 1 and out == ""
     assert message in err, err
     assert "m.py:9:" in err and "Traceback" not in err
+
+
+PAD_4D = '''
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class PaddedConv2d(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, (4, 19))
+        self.fc = nn.Linear(8 * 50, 2)
+
+    def forward(self, x):
+        x = x.unsqueeze(1)
+        x = F.pad(x, (9, 9), mode="constant", value=0)
+        x = F.relu(self.conv(x))
+        x = x.view(x.size(0), -1)
+        return self.fc(x)
+'''
+
+
+@pytest.mark.torch
+def test_two_pads_of_a_4d_tensor_pad_its_last_axis(tmp_path: Path, torch_module: Any) -> None:
+    """F.pad(x, (9, 9)) of a 4-D tensor pads the last axis only, as torch does (it used to be
+    lifted as a 2-D pad of two values, which the checker refused)."""
+    path = tmp_path / "pad4.py"
+    path.write_text(PAD_4D)
+    code, text, err = lift(path)
+    assert code == 0, err
+    assert "unsqueeze(1) | constantpad2d((9, 9, 0, 0), value = 0) | conv = conv2d(8, (4, 19))" in text
+    assert_equivalent(original(path, "PaddedConv2d"), text, [(4, 50)], torch_module)
+
+
+ZERO_PADS = '''
+import torch
+import torch.nn as nn
+
+
+class DeepBindPadded(nn.Module):
+    def __init__(self, motifs=16):
+        super().__init__()
+        self.pad = nn.ZeroPad2d((11, 12, 0, 0))
+        self.conv = nn.Conv2d(1, motifs, (4, 24))
+        self.edge = nn.ConstantPad2d(1, 0.5)
+        self.pad1 = nn.ZeroPad1d(2)
+        self.fc = nn.Linear(motifs, 1)
+
+    def forward(self, x):
+        x = self.pad(x.unsqueeze(1))
+        x = torch.relu(self.conv(x))
+        x = self.edge(x).mean(dim=2)
+        x = torch.amax(self.pad1(x), dim=2)
+        return torch.sigmoid(self.fc(x))
+'''
+
+
+@pytest.mark.torch
+def test_zero_and_constant_pad_modules_lift(tmp_path: Path, torch_module: Any) -> None:
+    path = tmp_path / "pads.py"
+    path.write_text(ZERO_PADS)
+    code, text, err = lift(path, "--set", "length=101")
+    assert code == 0, err
+    for part in ("pad = constantpad2d(padding = (11, 12, 0, 0), value = 0.0)",
+                 "edge = constantpad2d(padding = 1, value = 0.5)", "pad1 = constantpad1d(padding = 2, value = 0.0)"):
+        assert part in text, text
+    assert_equivalent(original(path, "DeepBindPadded"), text, [(4, 101)], torch_module)

@@ -540,7 +540,8 @@ class _Builder:
         if op.kind == "pad":
             pads = op.args[0][1]
             assert isinstance(pads, TupleV)
-            items = pads.items if rank == 4 or len(pads.items) == 4 else (*pads.items, Const(0), Const(0))
+            # F.pad of a 4-D tensor by two values pads its last axis only.
+            items = pads.items if len(pads.items) == 4 else (*pads.items, Const(0), Const(0))
             kind = "constantpad1d" if rank == 3 and len(pads.items) == 2 else "constantpad2d"
             if rank not in (3, 4) or (rank == 3 and len(pads.items) == 4):
                 raise Unsupported("unsupported", f"F.pad of a {rank}-D tensor is not supported (3-D: the "

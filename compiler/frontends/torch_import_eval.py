@@ -126,6 +126,10 @@ TORCH_LAYERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "Upsample": ("upsample", ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor")),
     "AdaptiveAvgPool1d": ("adaptiveavgpool1d", ("output_size",)),
     "ConstantPad1d": ("constantpad1d", ("padding", "value")),
+    "ConstantPad2d": ("constantpad2d", ("padding", "value")),
+    # nn.ZeroPad1d/2d are constant pads with value 0 (the value is filled in below)
+    "ZeroPad1d": ("constantpad1d", ("padding",)),
+    "ZeroPad2d": ("constantpad2d", ("padding",)),
     "TransformerEncoderLayer": ("transformerencoderlayer", (
         "d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps", "batch_first",
         "norm_first", "bias", "device", "dtype")),
@@ -2519,6 +2523,8 @@ class Interp:
                             help=f"supported torch.nn layers: {known}, Sequential")
         kind, order = TORCH_LAYERS[cls]
         bound = self.bind(f"nn.{cls}", order, args, kwargs, node)
+        if cls.startswith("ZeroPad"):
+            bound["value"] = (Const(0.0), self.span(node))
         spec = lookup(kind)
         for key, (value, span) in list(bound.items()):
             if isinstance(value, DrySize):
