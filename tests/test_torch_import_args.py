@@ -140,8 +140,9 @@ REFUSED = {
         HEAD + "class Block(nn.Module):\n    def __init__(self, c, **kwargs):\n        super().__init__()\n"
         "        self.conv = nn.Conv1d(c, c, 3, **kwargs)\n\n    def forward(self, x):\n        return self.conv(x)\n\n\n"
         "class TorchModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
-        "        self.block = Block(4)\n\n    def forward(self, x):\n        return self.block(x)\n",
-        (4, 29), "a constructor with **kwargs in a helper module's constructor is not supported",
+        "        self.block = Block(4, stride=2)\n\n    def forward(self, x):\n        return self.block(x)\n",
+        (15, 38), "`stride` goes into the **kwargs of `Block`; archc lifts a helper module's **kwargs only "
+        "when nothing is passed into it",
     ),
     "hasattr": (
         HEAD + "class TorchModel(nn.Module):\n    def __init__(self, args):\n        super().__init__()\n"

@@ -339,3 +339,75 @@ def test_zero_and_constant_pad_modules_lift(tmp_path: Path, torch_module: Any) -
                  "edge = constantpad2d(padding = 1, value = 0.5)", "pad1 = constantpad1d(padding = 2, value = 0.0)"):
         assert part in text, text
     assert_equivalent(original(path, "DeepBindPadded"), text, [(4, 101)], torch_module)
+
+
+BASENJI_GELU = '''
+import torch
+import torch.nn as nn
+
+
+class GELU(nn.Module):
+    def __init__(self, **kwargs):
+        super(GELU, self).__init__(**kwargs)
+
+    def forward(self, x):
+        return torch.sigmoid(1.702 * x) * x
+
+
+class ConvBlock(nn.Module):
+    def __init__(self, cin, cout, width=5, **kwargs):
+        super().__init__()
+        self.conv = nn.Conv1d(cin, cout, width, padding=width // 2)
+        self.act = GELU()
+
+    def forward(self, x):
+        return self.act(self.conv(x))
+
+
+class Model(nn.Module):
+    def __init__(self, scale=0.5):
+        super().__init__()
+        self.b1 = ConvBlock(4, 16)
+        self.b2 = ConvBlock(16, 8, width=3)
+        self.fc = nn.Linear(8, 1)
+        self.scale = scale
+
+    def forward(self, x):
+        x = self.b2(self.b1(x)) * self.scale
+        return self.fc(torch.amax(x, dim=2))
+
+
+class PassesKwargs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.b = ConvBlock(4, 8, dilation=2)
+
+    def forward(self, x):
+        return self.b(x)
+'''
+
+
+@pytest.mark.torch
+def test_helper_kwargs_passed_to_super_and_a_scaled_sigmoid_gelu(tmp_path: Path, torch_module: Any) -> None:
+    """Basenji-style `torch.sigmoid(1.702 * x) * x` in a helper whose constructor takes
+    **kwargs only to hand them to nn.Module: `scale(1.702)` and a `mul` merge; `x * number`
+    following a constructor argument is `scale(scale)`."""
+    path = tmp_path / "gelu.py"
+    path.write_text(BASENJI_GELU)
+    code, text, err = lift(path, "--class", "Model", "--set", "length=60")
+    assert code == 0, err
+    assert "block GELUBlock() {\n    h := x | scale(1.702) | sigmoid\n    mul(h, x)\n}" in text
+    assert "b2 = ConvBlock(16, 8, width = 3) | scale(scale)" in text
+    assert_equivalent(original(path, "Model"), text, [(4, 60)], torch_module)
+    assert_equivalent(original(path, "Model", scale=2.0), text, [(4, 60)], torch_module, scale=2.0)
+
+
+def test_a_keyword_into_a_helpers_kwargs_is_refused_at_it(tmp_path: Path) -> None:
+    path = tmp_path / "gelu.py"
+    path.write_text(BASENJI_GELU)
+    code, out, err = lift(path, "--class", "PassesKwargs", "--set", "length=60")
+    assert code == 1 and out == ""
+    assert ("`dilation` goes into the **kwargs of `ConvBlock`; archc lifts a helper module's **kwargs only "
+            "when nothing is passed into it") in err
+    line = next(i for i, t in enumerate(BASENJI_GELU.splitlines(), 1) if "dilation=2" in t)
+    assert f"gelu.py:{line}:" in err

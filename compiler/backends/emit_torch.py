@@ -118,6 +118,8 @@ def functional_added(layer: ir.Layer, var: str, text: Any = literal) -> tuple[st
         return f"torch.flip({var}, dims={text(dims)})", False
     if kind == "exp":
         return f"torch.exp({var})", False
+    if kind == "scale":
+        return f"{var} * {text(layer.get('factor'))}", False
     if kind == "unsqueeze":
         return f"{var}.unsqueeze({text(layer.get('dim'))})", False
     if kind == "squeeze":

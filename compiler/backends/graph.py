@@ -62,7 +62,7 @@ COLOURS.update(
         # Second batch: squeeze, unsqueeze and repeat are shape operations (no colour).
         **dict.fromkeys(
             (
-                "exp", "selu", "celu", "relu6", "hardtanh", "mish", "softsign", "logsigmoid",
+                "exp", "scale", "selu", "celu", "relu6", "hardtanh", "mish", "softsign", "logsigmoid",
                 "hardswish", "hardsigmoid",
             ),
             "#ffe3cc",

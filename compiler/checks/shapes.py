@@ -1848,6 +1848,7 @@ def rule_channel_dropout(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.La
 RULES.update(
     {
         "exp": rule_identity,
+        "scale": rule_identity,
         "unsqueeze": rule_unsqueeze,
         "squeeze": rule_squeeze,
         "repeat": rule_repeat,
@@ -1890,7 +1891,7 @@ _KEEP_CHANNELS_LAST = _KEEP_CHANNELS_LAST | {
 # their input in eval mode (in training `input * mask`, a dense tensor in the input's order:
 # the input itself is the worst case for a later view). In-place activations return the input.
 _DENSE_ORDER = _DENSE_ORDER | {
-    "exp", "selu", "celu", "relu6", "hardtanh", "mish", "softsign", "hardswish", "hardsigmoid",
+    "exp", "scale", "selu", "celu", "relu6", "hardtanh", "mish", "softsign", "hardswish", "hardsigmoid",
 }
 _SAME_TENSOR = _SAME_TENSOR | {"dropout1d", "dropout2d"}
 

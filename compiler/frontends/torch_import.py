@@ -71,9 +71,9 @@ DEFAULT_ALPHABET = 4  # DNA, when nothing in the file fixes the channels
 AXIS_WARNINGS = frozenset({"axis-mix", "axis-order"})
 # Steps that keep the last axis, skipped when looking for the layer that sets `classes`.
 KEEPS_FEATURES = frozenset({"relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "contiguous",
-                            "gelu", "silu", "elu", "leakyrelu", "softplus", "identity", "exp", "selu", "celu",
-                            "relu6", "hardtanh", "mish", "softsign", "logsigmoid", "hardswish", "hardsigmoid",
-                            "dropout1d", "dropout2d"})
+                            "gelu", "silu", "elu", "leakyrelu", "softplus", "identity", "exp", "scale",
+                            "selu", "celu", "relu6", "hardtanh", "mish", "softsign", "logsigmoid",
+                            "hardswish", "hardsigmoid", "dropout1d", "dropout2d"})
 # Steps that start a new line of the lifted .arch.
 STARTS_LINE = frozenset({"conv1d", "conv2d", "linear", "lstm", "convtranspose1d", "transformerencoderlayer",
                          "embedding"})

@@ -659,11 +659,8 @@ class Interp:
         self, init: ast.FunctionDef, frame: Frame, top: bool, given: dict[str, Val]
     ) -> tuple[s.Param, ...]:
         args = init.args
-        if args.vararg or (args.kwarg and not top):
-            bad = args.vararg or args.kwarg
-            assert bad is not None
-            what = "*args" if bad is args.vararg else "**kwargs in a helper module's constructor"
-            raise self.fail(f"a constructor with {what} is not supported", bad,
+        if args.vararg:
+            raise self.fail("a constructor with *args is not supported", args.vararg,
                             help="name the arguments the module takes")
         positional = [*args.posonlyargs, *args.args]
         if not positional:
@@ -678,9 +675,13 @@ class Interp:
                 defaults[arg.arg] = kw_default
         out: list[s.Param] = []
         named = frozenset(a.arg for a in params)
-        if args.kwarg:
+        if args.kwarg and top:
             # `**kwargs` of the model: each key read is a parameter of its own name.
             frame.names[args.kwarg.arg] = ArgObject(args.kwarg.arg, "", True, exclude=named)
+        elif args.kwarg:
+            # A helper's `**kwargs` (passed on to `super().__init__(**kwargs)`): `instantiate`
+            # makes sure no call puts anything in it, so it is empty.
+            frame.names[args.kwarg.arg] = DictV({})
         for arg in params:
             span = self.span(arg)
             default_node = defaults.get(arg.arg)
@@ -1402,13 +1403,19 @@ class Interp:
                 or (isinstance(op, ast.Add) and left.value == 0)
             ):
                 return right
+            if isinstance(op, ast.Mult) and isinstance(left, Tensor) != isinstance(right, Tensor):
+                tensor, factor = (left, right) if isinstance(left, Tensor) else (right, left)
+                if isinstance(tensor, Tensor) and isinstance(factor, Const) and _is_num(factor.value):
+                    # `1.702 * x` (Basenji's GELU, `torch.sigmoid(1.702 * x) * x`)
+                    span = self.span(node)
+                    return self.step(tensor, FLayer("scale", ((None, factor, span),), span))
             if isinstance(op, ast.Add) and isinstance(left, Tensor) and isinstance(right, Tensor):
                 return self.residual(left, right, node)
             if isinstance(op, ast.Mult) and isinstance(left, Tensor) and isinstance(right, Tensor):
                 return self.elementwise("mul", [left, right], node)  # gating: a * torch.sigmoid(b)
             raise self.fail(
-                f"`{_short(node)}`: archc lifts residual sums and products of two tensors (out + x, a * b), "
-                "not arithmetic with numbers",
+                f"`{_short(node)}`: archc lifts sums and products of two tensors and tensors times a "
+                "number (out + x, a * b, 2 * x), not arithmetic with numbers",
                 node,
             )
         symbol = _OPS.get(type(op))
@@ -2260,6 +2267,15 @@ class Interp:
         form = self.raw_layer_form(name)
         if form is not None:
             return self.raw_layer(name, form, args, kwargs, node)
+        init = self.find_method(name, "__init__")
+        if init is not None and init.args.kwarg is not None:
+            named = {a.arg for a in [*init.args.posonlyargs, *init.args.args, *init.args.kwonlyargs]}
+            extra = next((key for key in kwargs if key not in named), None)
+            if extra is not None:
+                raise self.fail(
+                    f"`{extra}` goes into the **{init.args.kwarg.arg} of `{name}`; archc lifts a helper "
+                    f"module's **{init.args.kwarg.arg} only when nothing is passed into it",
+                    kwargs[extra][1], help=f"name `{extra}` as an argument of `{name}.__init__`")
         self.lift(name, top=False)
         bound: list[tuple[str | None, Val, Span]] = []
         for value, expr in args:

@@ -580,6 +580,7 @@ SPECS.update({spec.name: spec for spec in NEW_SPECS})
 _INPLACE = ParamSpec("inplace", boolean, False)
 MORE_SPECS: tuple[LayerSpec, ...] = (
     LayerSpec("exp", (), doc="elementwise exponential: torch.exp"),
+    LayerSpec("scale", (ParamSpec("factor", number),), doc="multiply every element by a number: x * factor"),
     LayerSpec(
         "unsqueeze",
         (ParamSpec("dim", any_int),),
