@@ -297,12 +297,17 @@ def test_more_examples_run_with_their_inferred_shapes(path: Path, torch_module: 
     assert result.ok, result.diagnostics
     (variant,) = result.variants
     assert variant.checked is not None
-    in_shape = [d.size for d in variant.checked.input_shape]
-    out_shape = [d.size for d in variant.checked.cls.out_shape]
+    arch = variant.checked
+    shapes = [arch.input_shape, *(shape for _, shape, _ in arch.extra_inputs)]
     module = build_module(path).eval()
     with torch.no_grad():
-        out = module(torch.zeros(*[3 if s is None else s for s in in_shape]))
-    assert list(out.shape) == [3 if s is None else s for s in out_shape]
+        out = module(*(torch.zeros(*[3 if d.size is None else d.size for d in shape]) for shape in shapes))
+    cls = arch.cls
+    outs = list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, tuple) else [out]
+    if isinstance(out, dict):
+        assert list(out) == list(cls.output_keys or ())
+    wanted = cls.out_shapes if cls.outputs else (cls.out_shape,)
+    assert [list(o.shape) for o in outs] == [[3 if d.size is None else d.size for d in s] for s in wanted]
 
 
 def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:

@@ -1269,7 +1269,7 @@ DIAGNOSTICS = [
         "dict-entry-undefined",
         "  a := c1 = conv1d(8, 3)\n  b := a | heads.p = conv1d(2, 1)\n  c := a | heads.q\n  return b, c",
         HEAD,
-        "undefined-layer",
+        "unknown-layer",
         "error",
         "no layer is called `heads.q`",
         "heads.q",

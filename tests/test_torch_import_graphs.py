@@ -384,6 +384,15 @@ class PassesKwargs(nn.Module):
 
     def forward(self, x):
         return self.b(x)
+
+
+class PassesAModule(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.b = ConvBlock(4, 8, norm=nn.BatchNorm1d(8))
+
+    def forward(self, x):
+        return self.b(x)
 '''
 
 
@@ -402,12 +411,174 @@ def test_helper_kwargs_passed_to_super_and_a_scaled_sigmoid_gelu(tmp_path: Path,
     assert_equivalent(original(path, "Model", scale=2.0), text, [(4, 60)], torch_module, scale=2.0)
 
 
-def test_a_keyword_into_a_helpers_kwargs_is_refused_at_it(tmp_path: Path) -> None:
+@pytest.mark.torch
+def test_a_known_keyword_into_a_helpers_kwargs_lifts(tmp_path: Path, torch_module: Any) -> None:
+    """`dilation=2` goes into **kwargs, which this ConvBlock ignores: the lift ignores it too."""
     path = tmp_path / "gelu.py"
     path.write_text(BASENJI_GELU)
-    code, out, err = lift(path, "--class", "PassesKwargs", "--set", "length=60")
+    code, text, err = lift(path, "--class", "PassesKwargs", "--set", "length=60")
+    assert code == 0, err
+    assert_equivalent(original(path, "PassesKwargs"), text, [(4, 60)], torch_module)
+
+
+def test_a_module_into_a_helpers_kwargs_is_refused_at_it(tmp_path: Path) -> None:
+    path = tmp_path / "gelu.py"
+    path.write_text(BASENJI_GELU)
+    code, out, err = lift(path, "--class", "PassesAModule", "--set", "length=60")
     assert code == 1 and out == ""
-    assert ("`dilation` goes into the **kwargs of `ConvBlock`; archc lifts a helper module's **kwargs only "
-            "when nothing is passed into it") in err
-    line = next(i for i, t in enumerate(BASENJI_GELU.splitlines(), 1) if "dilation=2" in t)
+    assert ("`norm` goes into the **kwargs of `ConvBlock` as a nn.BatchNorm1d module; archc lifts a helper "
+            "module's **kwargs when what is passed into it is known") in err
+    line = next(i for i, t in enumerate(BASENJI_GELU.splitlines(), 1) if "norm=nn.BatchNorm1d(8)" in t)
     assert f"gelu.py:{line}:" in err
+
+
+@pytest.mark.torch
+def test_a_condition_on_an_argument_passed_through_two_helpers(tmp_path: Path, torch_module: Any) -> None:
+    """`if self.log:` in a helper whose `log` comes from another helper's argument: both are
+    lifted at the model's value (the outer one takes it from its own call)."""
+    path = tmp_path / "cond.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass Transform(nn.Module):\n"
+        "    def __init__(self, width, log=False):\n        super().__init__()\n"
+        "        self.log = log\n        self.conv = nn.Conv1d(4, width, 3)\n\n"
+        "    def forward(self, x):\n        if self.log:\n            x = torch.exp(x)\n"
+        "        return self.conv(x)\n\n\nclass Wrapper(nn.Module):\n    def __init__(self, log):\n"
+        "        super().__init__()\n        self.t = Transform(8, log=log)\n\n    def forward(self, x):\n"
+        "        return self.t(x)\n\n\nclass M(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.a = Wrapper(True)\n        self.b = nn.Conv1d(8, 4, 1)\n"
+        "        self.c = Wrapper(False)\n\n    def forward(self, x):\n        return self.c(self.b(self.a(x)))\n"
+    )
+    code, text, err = lift(path, "--class", "M", "--set", "length=50")
+    assert code == 0, err
+    assert "exp" in code_of(text)
+    assert_equivalent(original(path, "M"), text, [(4, 50)], torch_module)
+
+
+CONFIGURED = MORE / "configured_blocks.py"
+
+
+@pytest.mark.torch
+def test_helpers_configured_by_their_arguments_lift_per_configuration(torch_module: Any) -> None:
+    """`if batch_norm`, `pool_size is not None`, `dropout > 0`, a module argument and **kwargs
+    handed on: each helper is lifted at each call's values of what it branches on (the
+    configurations differing only in numbers merge back into one block with a parameter)."""
+    code, text, err = lift(CONFIGURED, "--set", "length=120")
+    assert code == 0, err
+    body = code_of(text)
+    for part in (
+        "block GELUBlock() {\n    h := x | scale(1.702) | sigmoid\n    mul(h, x)\n}",
+        "conv = conv1d(filters, kernel_size, padding = kernel_size // 2, bias = false) | bn = batchnorm1d",
+        "block ConvBlock3(in_ch, filters, kernel_size = 1) {",
+        "conv = conv1d(filters, kernel_size, padding = kernel_size // 2) | drop = dropout(0.2)",
+        "stem = ConvBlock(in_ch = 4, filters = filters, kernel_size = 9, kernel_size2 = 3)",
+        "mix = ConvBlock3(in_ch = filters, filters = 16) | mean(2)",
+    ):
+        assert part in body, body
+    assert_equivalent(original(CONFIGURED, "TorchModel"), text, [(4, 120)], torch_module)
+    assert_equivalent(original(CONFIGURED, "TorchModel", n_cells=3, filters=8), text, [(4, 120)], torch_module,
+                      n_cells=3, filters=8)
+
+
+def test_a_helper_branching_on_a_value_it_cannot_know_is_refused(tmp_path: Path) -> None:
+    """A helper's argument that is itself an argument of another helper's call stays unknown."""
+    path = tmp_path / "m.py"
+    path.write_text(CONFIGURED.read_text().replace(
+        "self.tower = ConvTower(filters, filters, repeat=2, activation=self.act, kernel_size=5, pool_size=2)",
+        "self.tower = ConvTower(filters, filters, repeat=2, activation=nn.Conv1d(filters, filters, 1), "
+        "kernel_size=5, pool_size=2)",
+    ))
+    code, out, err = lift(path, "--set", "length=120")
+    assert code == 1 and out == ""
+    assert ("`ConvBlock` is lifted at each call's value of `activation`, but this call gives a nn.Conv1d "
+            "module") in err
+    line = next(i for i, t in enumerate(CONFIGURED.read_text().splitlines(), 1) if "activation=activation" in t)
+    assert f"m.py:{line}:64" in err
+
+
+WRAPPER = (
+    "import torch\nimport torch.nn as nn\n\n\nclass Residual(nn.Module):\n    def __init__(self, fn):\n"
+    "        super().__init__()\n        self.fn = fn\n\n    def forward(self, x):\n        return x + self.fn(x)\n\n\n"
+    "class TorchModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    "        self.body = Residual(nn.Conv1d(4, 4, 3, padding=1))\n        self.shared = nn.Conv1d(4, 4, 1)\n"
+    "        self.fc = nn.Linear(4, 2)\n\n"
+    "    def forward(self, x):\n        return self.fc(self.body(x).amax(dim=2))\n"
+)
+
+
+@pytest.mark.torch
+def test_a_wrapper_given_a_module_built_in_the_call_owns_it(tmp_path: Path, torch_module: Any) -> None:
+    """`Residual(nn.Conv1d(...))`: the wrapper is lifted with that module as its own layer
+    (state_dict key `body.fn.weight`, as in the original)."""
+    path = tmp_path / "m.py"
+    path.write_text(WRAPPER.replace("        self.shared = nn.Conv1d(4, 4, 1)\n", ""))
+    code, text, err = lift(path, "--set", "length=50")
+    assert code == 0, err
+    assert "fn = conv1d(4, 3, padding = 1)" in text
+    assert_equivalent(original(path, "TorchModel"), text, [(4, 50)], torch_module)
+
+
+def test_a_wrapper_given_a_module_with_weights_of_the_caller_is_refused(tmp_path: Path) -> None:
+    """`Residual(self.shared)`: the module would be registered twice (its weights are the model's)."""
+    path = tmp_path / "m.py"
+    path.write_text(WRAPPER.replace("Residual(nn.Conv1d(4, 4, 3, padding=1))", "Residual(self.shared)")
+                    .replace("        self.body = Residual(self.shared)\n        self.shared = nn.Conv1d(4, 4, 1)\n",
+                             "        self.shared = nn.Conv1d(4, 4, 1)\n        self.body = Residual(self.shared)\n"))
+    code, out, err = lift(path, "--set", "length=50")
+    assert code == 1 and out == ""
+    assert "`Residual` is lifted at each call's value of `fn`, but this call gives a nn.Conv1d module" in err
+    assert "m.py:18:" in err
+
+
+def test_a_module_list_item_called_in_a_comprehension_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass M(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.heads = nn.ModuleList([nn.Conv1d(4, 2, 1) for _ in range(3)])\n\n"
+        "    def forward(self, x):\n        return torch.cat([head(x) for head in self.heads], dim=1)\n"
+    )
+    code, out, err = lift(path, "--set", "length=50")
+    assert code == 1 and out == ""
+    assert "an item of the nn.ModuleList `heads` is called outside a loop over it" in err
+    assert "m.py:11:27" in err
+
+
+KWARGS_CALLS = '''
+import torch
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, **kwargs):
+        super().__init__()
+        self.conv = nn.Conv1d(cin, cout, 3, **kwargs)
+
+    def forward(self, x):
+        return torch.relu(self.conv(x))
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = Block(4, 8)
+        self.b = Block(8, 8, padding=1)
+        self.c = Block(8, 4, dilation=2)
+
+    def forward(self, x):
+        return self.c(self.b(self.a(x)))
+'''
+
+
+@pytest.mark.torch
+def test_keywords_into_a_helpers_kwargs_lift_a_block_per_set(tmp_path: Path, torch_module: Any) -> None:
+    """The first call passes nothing into **kwargs, later ones do: each gets its own block (the
+    first block stays the plain one)."""
+    path = tmp_path / "kw.py"
+    path.write_text(KWARGS_CALLS)
+    code, text, err = lift(path, "--set", "length=50")
+    assert code == 0, err
+    body = code_of(text)
+    for part in ("block Block(cin, cout) { conv = conv1d(cout, 3) | relu }",
+                 "block Block2(cin, cout) { conv = conv1d(cout, 3, padding = 1) | relu }",
+                 "block Block3(cin, cout) { conv = conv1d(cout, 3, dilation = 2) | relu }"):
+        assert part in body, body
+    assert_equivalent(original(path, "M"), text, [(4, 50)], torch_module)

@@ -893,6 +893,19 @@ _RAW: dict[str, tuple[str, list[str], bool]] = {
         ],
         True,
     ),
+    "bad-key": (
+        "an output key that cannot be written",
+        [
+            "`return {key: name, ...}` returns a dict; each key is written into the generated "
+            "code, its comments and diagrams, so it must be plain text (1 to 64 letters, digits, "
+            "`_`, `-` and `.`) and given once.",
+            "Wrong:",
+            _ex("flatten", "y := fc = linear(1)", 'return {"log counts": y}'),
+            "Right:",
+            _ex("flatten", "y := fc = linear(1)", 'return {"log-counts": y}'),
+        ],
+        False,
+    ),
     "duplicate-output": (
         "a tensor returned twice",
         [

@@ -696,7 +696,9 @@ class _ClassEmitter:
                            *((k, v.items[0]) for k, v in self.lifted.lists.items())]:
             if name in self.lifted.lists and all(_weightless(i) for i in self.lifted.lists[name].items):
                 continue  # a list of ReLUs indexed in forward: its items are steps, it holds no weights
-            if name not in self.done and not self.lifted.partial:
+            if name not in self.done and not self.lifted.partial and not (
+                name in self.lifted.attrs and self.b.imp.interp.weightless(node)
+            ):  # (an unused module without weights loses nothing: `self.act = GELU()` kept for later)
                 twin = self.registered_twice(name)
                 if twin is not None:
                     raise Unsupported(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import keyword
 import math
 import string
@@ -125,6 +126,11 @@ TORCH_LAYERS: dict[str, tuple[str, tuple[str, ...]]] = {
                                             "padding", "output_padding", "groups", "bias", "dilation")),
     "Upsample": ("upsample", ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor")),
     "AdaptiveAvgPool1d": ("adaptiveavgpool1d", ("output_size",)),
+    "AdaptiveAvgPool2d": ("adaptiveavgpool2d", ("output_size",)),
+    "AdaptiveMaxPool2d": ("adaptivemaxpool2d", ("output_size", "return_indices")),
+    "BatchNorm3d": ("batchnorm3d", _BN),
+    "ConvTranspose2d": ("convtranspose2d", ("in_channels", "out_channels", "kernel_size", "stride",
+                                            "padding", "output_padding", "groups", "bias", "dilation")),
     "ConstantPad1d": ("constantpad1d", ("padding", "value")),
     "ConstantPad2d": ("constantpad2d", ("padding", "value")),
     # nn.ZeroPad1d/2d are constant pads with value 0 (the value is filled in below)
@@ -284,6 +290,13 @@ class Interp:
         # Constructor arguments of the model whose names a layer takes: their parameter names.
         self.renames: dict[str, str] = {}
         self.block_renames: dict[str, dict[str, str]] = {}  # the same, per helper class
+        # Helpers that branch on a constructor argument (`if batch_norm:`) are lifted once per
+        # value of those arguments: the arguments each class fixes, the value each variant
+        # was lifted at, and the parameters the last undecidable condition read.
+        self.fixed_args: dict[str, frozenset[str]] = {}
+        self.variant_values: dict[str, dict[str, Val]] = {}
+        self.variant_names: dict[tuple[str, str], str] = {}
+        self.sym_condition: set[str] = set()
         self.unnamed: set[str] = set()  # blocks of named nn.Sequentials not yet assigned to self
         self.synthetic: set[str] = set()  # every block made for a named nn.Sequential
         self.tensor_names: dict[int, str] = {}  # a forward tensor's id -> its Python variable
@@ -679,10 +692,14 @@ class Interp:
             # `**kwargs` of the model: each key read is a parameter of its own name.
             frame.names[args.kwarg.arg] = ArgObject(args.kwarg.arg, "", True, exclude=named)
         elif args.kwarg:
-            # A helper's `**kwargs` (passed on to `super().__init__(**kwargs)`): `instantiate`
-            # makes sure no call puts anything in it, so it is empty.
-            frame.names[args.kwarg.arg] = DictV({})
+            # A helper's `**kwargs`: what this variant's calls pass into it (lift_helper), or empty.
+            extras = self.variant_values.get(self.lifting[-1], {}).get("**")
+            frame.names[args.kwarg.arg] = extras if isinstance(extras, DictV) else DictV({})
+        fixed = self.variant_values.get(self.lifting[-1], {}) if not top else {}
         for arg in params:
+            if arg.arg in fixed:  # this variant of the helper is lifted at the call's value
+                frame.names[arg.arg] = fixed[arg.arg]
+                continue
             span = self.span(arg)
             default_node = defaults.get(arg.arg)
             default = (self.eval(default_node, Frame({}, None, globals=self.home(default_node)))
@@ -936,6 +953,18 @@ class Interp:
                 return  # printing changes nothing in the model
             if isinstance(value_node, ast.Call) and self.side_effect(value_node.func, frame):
                 return  # logging, seeding, warnings: nothing in the model changes
+            if (
+                isinstance(value_node, ast.Call)
+                and not self.forwarding
+                and not self.raw_mode
+                and self.init_function(value_node.func, frame)
+            ):
+                # `init.kaiming_normal_(self.conv.weight)`: starting values, not the architecture
+                note = ("nn.init calls are not kept: the lifted module starts from torch's default "
+                        "initialisation (checkpoints load the same)")
+                if note not in self.notes:
+                    self.notes.append(note)
+                return
             if self.raw_mode and isinstance(value_node, ast.Call):
                 if self.registered_parameter(value_node, frame):
                     return
@@ -1092,7 +1121,11 @@ class Interp:
         root = func
         while isinstance(root, ast.Attribute):
             root = root.value
-        if not isinstance(root, ast.Name) or root is func:
+        if isinstance(func, ast.Name):  # `from icecream import ic; ic(x)`, `from warnings import warn`
+            value = frame.names.get(func.id, self.names_of(frame).get(func.id))
+            return isinstance(value, Namespace) and value.qualname.split(".")[0] in (
+                "logging", "warnings", "icecream", "pprint")
+        if not isinstance(root, ast.Name):
             return False
         name = root.id
         value = frame.names.get(name, self.names_of(frame).get(name))
@@ -1113,7 +1146,7 @@ class Interp:
         dotted = ast.unparse(func)
         qual = value.qualname + dotted[len(name):]
         top = qual.split(".")[0]
-        if top in ("logging", "warnings", "numpy", "random", "os", "sys"):
+        if top in ("logging", "warnings", "numpy", "random", "os", "sys", "icecream", "pprint"):
             return True
         return qual in _TORCH_EFFECTS or qual.startswith(("torch.cuda.", "torch.backends."))
 
@@ -1203,6 +1236,17 @@ class Interp:
         if isinstance(value, Training):
             raise self.fail("forward branches on self.training; archc lifts one path through forward",
                             node)
+        if isinstance(value, Sym):
+            self.sym_condition = _var_names_of(value.expr)
+            names = sorted(self.sym_condition)
+            shown = ", ".join(f"`{n}`" for n in names) or "a block parameter"
+            owner = f" of the helper `{self.lifting[-1]}`" if len(self.lifting) > 1 else ""
+            raise self.fail(
+                f"a condition on {shown}{owner} cannot be decided statically: archc lifts a helper "
+                "module once, for every value of its constructor arguments",
+                node,
+                help="branch in the model's own constructor, or give the helper one class per case",
+            )
         raise self.fail(f"a condition on a {describe(value)} cannot be decided statically", node)
 
     def iterate(self, value: Val, node: ast.AST) -> list[Val]:
@@ -1618,9 +1662,15 @@ class Interp:
                     raise self.fail(f"whether the argument `{right.arg}` holds a key cannot be decided "
                                     "statically", node)
                 ok = (key in right.items) == isinstance(op, ast.In)
+            elif isinstance(op, (ast.Is, ast.IsNot)) and Const(None) in (left, right) and any(
+                isinstance(v, (ModV, ModListV, ModDictV, Tensor, TupleV, ListV, DictV)) for v in (left, right)
+            ):
+                ok = isinstance(op, ast.IsNot)  # `self.bn is not None` of a module: it is one
             elif isinstance(op, (ast.Is, ast.IsNot)):
                 same = isinstance(left, Const) and isinstance(right, Const) and left.value is right.value
                 if not (isinstance(left, Const) and isinstance(right, Const)):
+                    self.sym_condition = {n for v in (left, right) if isinstance(v, Sym)
+                                          for n in _var_names_of(v.expr)}
                     raise self.fail(f"`{_short(node)}` cannot be decided statically", node)
                 ok = same if isinstance(op, ast.Is) else not same
             else:
@@ -1639,6 +1689,13 @@ class Interp:
             return value.value
         if isinstance(value, (TupleV, ListV)):
             return tuple(self.concrete(v, node) for v in value.items)
+        if isinstance(value, Sym):
+            # A helper's argument: its callers lift the helper at their values (lift_helper).
+            self.sym_condition = _var_names_of(value.expr)
+            shown = ", ".join(f"`{n}`" for n in sorted(self.sym_condition)) or "a block parameter"
+            owner = f" of the helper `{self.lifting[-1]}`" if len(self.lifting) > 1 else ""
+            raise self.fail(f"a number computed from {shown}{owner} is used where archc needs a known value",
+                            node)
         raise self.fail(f"a {describe(value)} is used where archc needs a known value", node)
 
     def comprehension(self, node: ast.ListComp | ast.GeneratorExp | ast.DictComp, frame: Frame) -> list[Val]:
@@ -1867,6 +1924,8 @@ class Interp:
             return self.call_method(func, args, kwargs, node, frame)
         if isinstance(func, Sym) and self.forwarding:
             # `self.fn(x)` in a wrapper such as `Residual(fn)`: the module is a constructor argument
+            # (a call that builds it in place lifts the helper with it: lift_helper)
+            self.sym_condition = _var_names_of(func.expr)
             raise self.fail(
                 f"`{_short(node)}` calls a module given to the block's constructor; archc lifts blocks "
                 "that build their modules themselves", node,
@@ -2270,19 +2329,132 @@ class Interp:
         init = self.find_method(name, "__init__")
         if init is not None and init.args.kwarg is not None:
             named = {a.arg for a in [*init.args.posonlyargs, *init.args.args, *init.args.kwonlyargs]}
-            extra = next((key for key in kwargs if key not in named), None)
+            extra = next((k for k in kwargs if k not in named and not isinstance(kwargs[k][0], Const)), None)
             if extra is not None:
                 raise self.fail(
-                    f"`{extra}` goes into the **{init.args.kwarg.arg} of `{name}`; archc lifts a helper "
-                    f"module's **{init.args.kwarg.arg} only when nothing is passed into it",
+                    f"`{extra}` goes into the **{init.args.kwarg.arg} of `{name}` as a "
+                    f"{describe(kwargs[extra][0])}; archc lifts a helper module's "
+                    f"**{init.args.kwarg.arg} when what is passed into it is known (numbers, strings, ...)",
                     kwargs[extra][1], help=f"name `{extra}` as an argument of `{name}.__init__`")
-        self.lift(name, top=False)
+        name, args, kwargs = self.lift_helper(name, args, kwargs, node)
         bound: list[tuple[str | None, Val, Span]] = []
         for value, expr in args:
             bound.append((None, value, self.span(expr)))
         for key, (value, expr) in kwargs.items():
             bound.append((key, value, self.span(expr)))
         return ModV(BlockNode(name, tuple(bound), self.span(node), self.span(node.func)))
+
+    def lift_helper(
+        self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
+        node: ast.Call,
+    ) -> tuple[str, list[tuple[Val, ast.expr]], dict[str, tuple[Val, ast.expr]]]:
+        """Lift a helper class for one call. A helper that branches on a constructor argument is
+        lifted at this call's value of it (a class per value), the argument left out of the call."""
+        init = self.find_method(name, "__init__")
+        names = [a.arg for a in [*init.args.posonlyargs, *init.args.args][1:]] if init is not None else []
+        declared = {*names, *(a.arg for a in init.args.kwonlyargs)} if init is not None else set()
+        if init is not None and name not in self.fixed_args:
+            # A module as a default (`activation=GELU()`) is no DSL value: lifted at each call's module.
+            modules = set()
+            for arg in declared:
+                default = _default_of(init, arg)
+                if isinstance(default, ast.Call):
+                    with contextlib.suppress(Unsupported):
+                        if isinstance(self.eval(default, Frame({}, None, globals=self.home(default))), ModV):
+                            modules.add(arg)
+            if modules:
+                self.fixed_args[name] = frozenset(modules)
+        if init is not None and init.args.kwarg is not None and kwargs.keys() - declared:
+            # Keywords into the helper's **kwargs: the helper is lifted with them (a class per set).
+            self.fixed_args[name] = self.fixed_args.get(name, frozenset()) | {"**"}
+        for _ in range(len(names) + 2):
+            fixed = self.fixed_args.get(name, frozenset())
+            self.sym_condition = set()
+            if not fixed:
+                try:
+                    self.lift(name, top=False)
+                    return name, args, kwargs
+                except Unsupported as err:
+                    self.widen(name, names, err)
+                continue
+            given = dict(zip(names, args, strict=False)) | kwargs
+            values: dict[str, Val] = {}
+            shown: list[tuple[str, object]] = []
+            for arg in sorted(fixed):
+                if arg == "**":
+                    extras = {k: v for k, (v, _) in kwargs.items() if k not in declared}
+                    values[arg] = DictV(extras)
+                    shown.append((arg, repr(sorted((k, repr(v)) for k, v in extras.items()))))
+                    continue
+                if arg in given:
+                    value, expr = given[arg]
+                else:
+                    default = _default_of(init, arg) if init is not None else None
+                    if default is None:
+                        raise self.fail(f"`{name}` needs `{arg}`", node)
+                    value = self.eval(default, Frame({}, None, globals=self.home(default)))
+                    expr = default
+                built = isinstance(expr, ast.Call)
+                if isinstance(value, ModV) and (built or self.weightless(value.node)):
+                    # a module built for this call (`activation=GELU()`), which the helper owns, or
+                    # one without weights (sharing it changes no state_dict)
+                    values[arg] = value
+                    shown.append((arg, ast.unparse(expr) if built else _module_key(value.node)))
+                    continue
+                if isinstance(value, Sym):  # an argument of the calling helper: lift that one per value
+                    self.sym_condition = _var_names_of(value.expr)
+                if not isinstance(value, Const):
+                    raise self.fail(f"`{name}` is lifted at each call's value of `{arg}`, but this call "
+                                    f"gives a {describe(value)} (archc takes numbers, strings, booleans, "
+                                    "and modules built in the call or without weights)",
+                                    expr if arg in given else node)
+                values[arg] = Const(value.value)
+                shown.append((arg, value.value))
+            key = (name, repr(shown))
+            variant = self.variant_names.get(key)
+            if variant is None:
+                variant, n = name, 2
+                # (not a class lifted already: an earlier call may have lifted `name` without this)
+                while variant in self.variant_values or variant in self.lifted or (
+                    variant != name and variant in self.classes
+                ):
+                    variant, n = f"{name}{n}", n + 1
+                self.classes[variant] = self.classes[name]
+                self.variant_values[variant] = values
+                self.variant_names[key] = variant
+            try:
+                self.lift(variant, top=False)
+            except Unsupported as err:
+                self.variant_names.pop(key, None)
+                self.variant_values.pop(variant, None)
+                self.widen(name, names, err)
+                continue
+            # The call keeps the other arguments, by name (positions shift once some are gone).
+            kept = {k: v for k, v in given.items() if k not in fixed and k in declared}
+            return variant, [], kept
+        raise AssertionError("unreachable: every round fixes one more argument")  # pragma: no cover
+
+    def weightless(self, node: ModNode) -> bool:
+        """A module that holds no parameters or buffers."""
+        if isinstance(node, LayerNode):
+            spec = lookup(node.kind)
+            return spec is not None and not spec.stateful
+        if isinstance(node, SeqNode):
+            return all(self.weightless(i) for i in node.items)
+        lifted = self.lifted.get(node.cls_name)
+        return lifted is not None and not lifted.lists and not lifted.dicts and all(
+            self.weightless(n) for n in lifted.attrs.values())
+
+    def widen(self, name: str, names: list[str], err: Unsupported) -> None:
+        """After a failed lift: fix the constructor arguments an undecidable condition read, or
+        re-raise when it was something else."""
+        read, self.sym_condition = self.sym_condition, set()
+        renames = {v: k for k, v in self.block_renames.get(name, {}).items()}
+        args = {renames.get(n, n) for n in read} & set(names)
+        fixed = self.fixed_args.get(name, frozenset())
+        if not args or args <= fixed:
+            raise err
+        self.fixed_args[name] = fixed | args
 
     def raw_layer_form(self, name: str) -> tuple[ast.Call, str] | None:
         """A helper whose constructor makes an nn.Parameter and whose forward returns one
@@ -2717,6 +2889,14 @@ class Interp:
                           for key, item in v.items.items() if item is mod), None)
             if entry is not None:  # `self.heads["profile"](x)`
                 return self.step(tensor, FCall(entry[0], span, key=entry[1]))
+            in_list = next((k for k, v in owner.attrs.items() if isinstance(v, ModListV)
+                            and any(item is mod for item in v.items)), None)
+            if in_list is not None and not self.weightless(mod):
+                raise self.fail(
+                    f"an item of the nn.ModuleList `{in_list}` is called outside a loop over it (in a "
+                    "comprehension, or by a fixed index); archc lifts `for m in self.LIST:` and "
+                    "`for i in range(n): self.LIST[i](x)` loops that update one tensor",
+                    node, help="use an nn.ModuleDict for heads with outputs of their own")
         if name is None:
             if isinstance(mod, LayerNode) and not lookup(mod.kind).stateful:  # type: ignore[union-attr]
                 layer_args = tuple(
@@ -2818,6 +2998,11 @@ class Interp:
             return Opaque(f"a torch.{name} (archc does not place or convert tensors)", self.span(node))
         if name in ("cat", "concat", "concatenate", "stack"):
             return self.cat(name, args, kwargs, node)
+        if name == "tensor" and len(args) == 1 and not kwargs and isinstance(args[0][0], Const) and (
+            _is_num(args[0][0].value) and isinstance(args[0][0].value, float)
+        ):
+            # `torch.tensor(1.702) * x`: a float32 number, which multiplies like the number itself
+            return args[0][0]
         two = len(args) == 2 and not kwargs and all(isinstance(v, Tensor) for v, _ in args)
         if two and name == "add":
             return self.binop(ast.Add(), args[0][0], args[1][0], node)  # torch.add(a, b) is a + b
@@ -3409,3 +3594,39 @@ def _numeric(v: Val) -> bool:
 def _short(node: ast.AST) -> str:
     text = ast.unparse(node)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _var_names_of(expr: s.Expr) -> set[str]:
+    """The parameters an expression reads."""
+    out: set[str] = set()
+    stack: list[object] = [expr]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, s.Var):
+            out.add(item.name)
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
+        elif isinstance(item, tuple):
+            stack.extend(item)
+    return out
+
+
+def _default_of(fn: ast.FunctionDef, arg: str) -> ast.expr | None:
+    """The default expression of a function's argument, if it has one."""
+    positional = [*fn.args.posonlyargs, *fn.args.args]
+    for a, d in zip(reversed(positional), reversed(fn.args.defaults), strict=False):
+        if a.arg == arg:
+            return d
+    for a, kd in zip(fn.args.kwonlyargs, fn.args.kw_defaults, strict=True):
+        if a.arg == arg:
+            return kd
+    return None
+
+
+def _module_key(node: ModNode) -> str:
+    """What tells modules apart when a helper is lifted per module argument."""
+    if isinstance(node, LayerNode):
+        return f"{node.kind}{sorted((k, repr(v)) for k, (v, _) in node.args.items())}"
+    if isinstance(node, SeqNode):
+        return "seq[" + ",".join(_module_key(i) for i in node.items) + "]"
+    return f"{node.cls_name}{[(k, repr(v)) for k, v, _ in node.args]}"

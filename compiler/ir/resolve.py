@@ -1182,7 +1182,7 @@ class Resolver:
         if key not in entries:
             known = [f"{d}.{k}" for d, ks in scope.dicts.items() for k in ks]
             raise self.rep.fatal(
-                "undefined-layer",
+                "unknown-layer",
                 f"no layer is called `{term.name}`",
                 term.span,
                 help=did_you_mean(term.name, known) or "define it first: `NAME.KEY = layer(...)`",
