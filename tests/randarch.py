@@ -1459,7 +1459,7 @@ class Generator:
         sizes = [s for i, s in enumerate(shape) if i != bax]
         total = math.prod(sizes)
         roll = rng.random()
-        if roll < 0.35:  # merge everything into one axis
+        if roll < 0.35 or total < 1:  # merge everything into one axis (an empty tensor has no factors)
             target: list[Any] = [total]
         elif roll < 0.6:  # split into two or three factors
             divisors = [d for d in range(1, total + 1) if total % d == 0]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from archc.cli import main
-from torch_helpers import randomize
+from torch_helpers import assert_lift_equivalent
 
 MORE = Path(__file__).resolve().parent / "fixtures" / "torch" / "more"
 TWO = MORE / "two_inputs.py"
@@ -40,38 +40,9 @@ def original(path: Path, cls: str, **kwargs: Any) -> Any:
     return getattr(namespace, cls)(**kwargs)
 
 
-def entries(out: Any) -> list[tuple[Any, Any]]:
-    if isinstance(out, dict):
-        return list(out.items())
-    if isinstance(out, tuple):
-        return list(enumerate(out))
-    return [(None, out)]
-
-
 def assert_equivalent(module: Any, arch_text: str, shapes: list[tuple[int, ...]], torch: Any,
                       **build: Any) -> None:
-    from archc.api import build_module
-
-    lifted = build_module(arch_text, **build)
-    randomize(module, torch)
-    want = module.state_dict()
-    assert {k: tuple(v.shape) for k, v in lifted.state_dict().items()} == {
-        k: tuple(v.shape) for k, v in want.items()
-    }
-    lifted.load_state_dict(want, strict=True)
-    module.eval()
-    lifted.eval()
-    for batch in (1, 5):
-        gen = torch.Generator().manual_seed(batch)
-        inputs = [torch.randn((batch, *shape), generator=gen) for shape in shapes]
-        with torch.no_grad():
-            expected, actual = module(*inputs), lifted(*inputs)
-        assert type(actual) is type(expected)
-        got, wanted = entries(actual), entries(expected)
-        assert [k for k, _ in got] == [k for k, _ in wanted]
-        for (_, a), (_, e) in zip(got, wanted, strict=True):
-            assert a.shape == e.shape
-            assert (a - e).abs().max().item() <= 1e-5
+    assert_lift_equivalent(module, arch_text, shapes, torch, **build)
 
 
 CASES = [

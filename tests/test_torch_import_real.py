@@ -19,7 +19,7 @@ from archc.cli import main
 from archc.core.source import Source
 from archc.frontends.files import Options
 from archc.frontends.torch_import import read_py
-from torch_helpers import randomize
+from torch_helpers import assert_lift_equivalent, randomize
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "torch"
 # Fixtures outside manifest.json: constructor arguments without defaults, packages the test
@@ -76,25 +76,8 @@ def original(path: Path, torch: Any, cls: str = "TorchModel", **kwargs: Any) -> 
 def assert_equivalent(
     module: Any, arch_text: str, input_shape: tuple[int, ...], torch: Any, **build: Any
 ) -> None:
-    from archc.api import build_module
-
-    lifted = build_module(arch_text, **build)
-    torch.manual_seed(0)
-    randomize(module, torch)
-    want = module.state_dict()
-    got = lifted.state_dict()
-    assert set(got) == set(want)
-    assert {k: tuple(v.shape) for k, v in got.items()} == {k: tuple(v.shape) for k, v in want.items()}
-    lifted.load_state_dict(want, strict=True)
-    module.eval()
-    lifted.eval()
-    for batch in (1, 5):
-        x = torch.randn((batch, *input_shape), generator=torch.Generator().manual_seed(batch))
-        with torch.no_grad():
-            expected = module(x)
-            actual = lifted(x)
-        assert actual.shape == expected.shape
-        assert (actual - expected).abs().max().item() <= 1e-6
+    """The lift of a one-input, one-output model equals the original (torch_helpers)."""
+    assert_lift_equivalent(module, arch_text, [input_shape], torch, **build)
 
 
 def lint_json(capsys: pytest.CaptureFixture[str], path: Path, *extra: str) -> tuple[int, list[Any]]:
@@ -381,26 +364,7 @@ def assert_equivalent_outputs(
     module: Any, arch_text: str, input_shape: tuple[int, ...], torch: Any, **build: Any
 ) -> None:
     """As assert_equivalent, for models returning a tuple of tensors."""
-    from archc.api import build_module
-
-    lifted = build_module(arch_text, **build)
-    torch.manual_seed(0)
-    randomize(module, torch)
-    want = module.state_dict()
-    assert {k: tuple(v.shape) for k, v in lifted.state_dict().items()} == {
-        k: tuple(v.shape) for k, v in want.items()
-    }
-    lifted.load_state_dict(want, strict=True)
-    module.eval()
-    lifted.eval()
-    for batch in (1, 5):
-        x = torch.randn((batch, *input_shape), generator=torch.Generator().manual_seed(batch))
-        with torch.no_grad():
-            expected, actual = module(x), lifted(x)
-        assert isinstance(actual, tuple) and len(actual) == len(expected)
-        for a, e in zip(actual, expected, strict=True):
-            assert a.shape == e.shape
-            assert (a - e).abs().max().item() <= 1e-6
+    assert_lift_equivalent(module, arch_text, [input_shape], torch, **build)
 
 
 @pytest.mark.torch

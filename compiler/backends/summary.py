@@ -507,8 +507,8 @@ class _Walk:
                 module = attr.module
                 if isinstance(module, ir.ModuleList):
                     assert op.index is not None
-                    key = op.index if module.keys is None else module.keys[op.index]
-                    module, path = module.items[op.index], f"{path}.{key}"
+                    path = f"{path}.{module.key(op.index)}"
+                    module = module.items[op.index]
                 row = self.module(cls, prefix, module, path, shape, op.shape, reach, depth, held)
                 out = row.shape
             elif isinstance(op, ir.Functional):
@@ -668,7 +668,7 @@ def owned_modules(cls: ir.ClassDef, prefix: str = "") -> dict[str, tuple[int, in
             out.update(owned_modules(module.cls, path + "."))
         elif isinstance(module, ir.ModuleList):
             for i, item in enumerate(module.items):
-                visit(item, f"{path}.{i if module.keys is None else module.keys[i]}")
+                visit(item, f"{path}.{module.key(i)}")
 
     for attr in cls.attrs:
         visit(attr.module, prefix + attr.name)

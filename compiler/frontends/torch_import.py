@@ -31,7 +31,7 @@ from ..syntax import tree as s
 from ..syntax.unparse import expr as show_expr
 from ..syntax.unparse import stmt as unparse_stmt
 from .files import Loaded, Options
-from .torch_import_eval import MAIN_PARAM, RESERVED_PARAMS, Interp, Lifted, param_alias
+from .torch_import_eval import MAIN_PARAM, RESERVED_PARAMS, Interp, Lifted, param_alias, var_names
 from .torch_import_merge import apply_merges, find_merges
 from .torch_import_package import Package
 from .torch_import_values import (
@@ -450,7 +450,7 @@ class _Builder:
             value, _ = node.args["in_features"]
             axes = [s.Axis("batch", None, span), s.Axis("features", self.expr(value, span), span)]
         if axes is None:
-            first = "nothing" if use is None else f"`{_describe_op(self.imp.top, use)}`"
+            first = "nothing" if use is None else f"`{_describe_op(use)}`"
             raise Unsupported(
                 "unsupported",
                 f"forward's input `{extra.name}` first feeds {first}; archc sizes an input after the "
@@ -1170,7 +1170,7 @@ def _first_use(ops: tuple[FOp, ...], target: FInput) -> FOp | None:
     return None
 
 
-def _describe_op(lifted: Lifted, op: FOp) -> str:
+def _describe_op(op: FOp) -> str:
     if isinstance(op, FCall):
         return f"self.{op.name}"
     if isinstance(op, FLayer):
@@ -1231,7 +1231,7 @@ def _is_default(kind: str, name: str, value: Val, in_loop: bool = False) -> bool
     if pspec is None or (not isinstance(value, Const) and not _all_const(value)):
         return False
     if isinstance(value, Const) and value.expr is not None and (
-        in_loop or any(read_mark(n) is None for n in _var_names(value.expr))
+        in_loop or any(read_mark(n) is None for n in var_names(value.expr))
     ):
         return False  # it follows a constructor argument (or, in a DSL loop, its index)
     default = pspec.default
@@ -1709,27 +1709,12 @@ class _Search:
         header.append(f"length {length}: {chosen.length_note or 'assumed'}")
         header.extend(self.input_notes[extra.name] for extra in self.top.extra_inputs)
         header.extend(self.interp.notes)
-        used = _var_names(tree)
+        used = var_names(tree)
         fixed = [p.name for p in self.top.params if p.name not in used]
         if fixed:
             header.append(f"read when lifting, not followed by the .arch: {', '.join(fixed)} (lift "
                           "again with --set NAME=VALUE to change them)")
         return Loaded(self.source, tree, self.rep, header, frozenset(self.interp.consumed))
-
-
-def _var_names(node: object) -> set[str]:
-    """Every name a tree reads as a value (`s.Var`)."""
-    out: set[str] = set()
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, s.Var):
-            out.add(item.name)
-        elif isinstance(item, (tuple, list)):
-            stack.extend(item)
-        elif hasattr(item, "__dataclass_fields__") and not isinstance(item, Span):
-            stack.extend(getattr(item, f) for f in item.__dataclass_fields__)
-    return out
 
 
 def outcome_default(outcome: _Outcome) -> int:

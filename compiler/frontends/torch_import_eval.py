@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import dataclasses
 import keyword
 import math
 import string
@@ -316,7 +315,6 @@ class Interp:
         # The model's forward cut where it stopped being liftable: its steps so far.
         self.last_top: Tensor | None = None
         self.top_start = -1
-        self.extra_inputs: tuple[FInput, ...] = ()  # the lifted forward's inputs after the first
         # Dummy inputs built in a constructor to measure sizes (`torch.zeros(1, 4, L)`): by
         # the id they start from, their shape and where they are written.
         self.dry: dict[int, tuple[tuple[int, ...], Span]] = {}
@@ -615,8 +613,7 @@ class Interp:
             lifted.lists = {k: v for k, v in self_v.attrs.items() if isinstance(v, ModListV)}
             lifted.dicts = {k: v for k, v in self_v.attrs.items() if isinstance(v, ModDictV)}
             try:
-                lifted.forward, lifted.input_span = self.lift_forward(forward, self_v)
-                lifted.extra_inputs = self.extra_inputs
+                lifted.forward, lifted.input_span, lifted.extra_inputs = self.lift_forward(forward, self_v)
             except Unsupported:
                 last = self.last_top
                 if top and last is not None and len(forward.args.args) >= 2:
@@ -833,7 +830,10 @@ class Interp:
                     out.append(key)
         return out
 
-    def lift_forward(self, fn: ast.FunctionDef, self_v: SelfV) -> tuple[tuple[FOp, ...], Span]:
+    def lift_forward(
+        self, fn: ast.FunctionDef, self_v: SelfV
+    ) -> tuple[tuple[FOp, ...], Span, tuple[FInput, ...]]:
+        """The steps of forward, where its input is written, and its further inputs."""
         args = fn.args
         positional = [*args.posonlyargs, *args.args]
         if args.vararg or args.kwarg or len(positional) < 2:
@@ -851,8 +851,8 @@ class Interp:
                       globals=self.home(fn))
         # Each further required argument is another input: its tensors are branches of the
         # first input's graph that start by reading it.
-        self.extra_inputs = tuple(FInput(a.arg, self.span(a)) for a in positional[2:required])
-        for extra_input in self.extra_inputs:
+        extra_inputs = tuple(FInput(a.arg, self.span(a)) for a in positional[2:required])
+        for extra_input in extra_inputs:
             frame.names[extra_input.name] = Tensor((extra_input,), (start.ids[0], self.fresh()))
         # Called as model(x), the other arguments take their defaults (`alpha=0`, `embeddings=False`).
         defaults: list[ast.expr | None] = [*([None] * (len(positional) - len(args.defaults))), *args.defaults]
@@ -907,7 +907,7 @@ class Interp:
                             where)
         if result.ids[0] != start.ids[0]:
             raise self.fail("forward returns a tensor that does not come from its input", where)
-        return result.ops, self.span(positional[1])
+        return result.ops, self.span(positional[1]), extra_inputs
 
     # ------------------------------------------------------------ statements
 
@@ -1237,7 +1237,7 @@ class Interp:
             raise self.fail("forward branches on self.training; archc lifts one path through forward",
                             node)
         if isinstance(value, Sym):
-            self.sym_condition = _var_names_of(value.expr)
+            self.sym_condition = var_names(value.expr)
             names = sorted(self.sym_condition)
             shown = ", ".join(f"`{n}`" for n in names) or "a block parameter"
             owner = f" of the helper `{self.lifting[-1]}`" if len(self.lifting) > 1 else ""
@@ -1670,7 +1670,7 @@ class Interp:
                 same = isinstance(left, Const) and isinstance(right, Const) and left.value is right.value
                 if not (isinstance(left, Const) and isinstance(right, Const)):
                     self.sym_condition = {n for v in (left, right) if isinstance(v, Sym)
-                                          for n in _var_names_of(v.expr)}
+                                          for n in var_names(v.expr)}
                     raise self.fail(f"`{_short(node)}` cannot be decided statically", node)
                 ok = same if isinstance(op, ast.Is) else not same
             else:
@@ -1691,7 +1691,7 @@ class Interp:
             return tuple(self.concrete(v, node) for v in value.items)
         if isinstance(value, Sym):
             # A helper's argument: its callers lift the helper at their values (lift_helper).
-            self.sym_condition = _var_names_of(value.expr)
+            self.sym_condition = var_names(value.expr)
             shown = ", ".join(f"`{n}`" for n in sorted(self.sym_condition)) or "a block parameter"
             owner = f" of the helper `{self.lifting[-1]}`" if len(self.lifting) > 1 else ""
             raise self.fail(f"a number computed from {shown}{owner} is used where archc needs a known value",
@@ -1925,7 +1925,7 @@ class Interp:
         if isinstance(func, Sym) and self.forwarding:
             # `self.fn(x)` in a wrapper such as `Residual(fn)`: the module is a constructor argument
             # (a call that builds it in place lifts the helper with it: lift_helper)
-            self.sym_condition = _var_names_of(func.expr)
+            self.sym_condition = var_names(func.expr)
             raise self.fail(
                 f"`{_short(node)}` calls a module given to the block's constructor; archc lifts blocks "
                 "that build their modules themselves", node,
@@ -2402,7 +2402,7 @@ class Interp:
                     shown.append((arg, ast.unparse(expr) if built else _module_key(value.node)))
                     continue
                 if isinstance(value, Sym):  # an argument of the calling helper: lift that one per value
-                    self.sym_condition = _var_names_of(value.expr)
+                    self.sym_condition = var_names(value.expr)
                 if not isinstance(value, Const):
                     raise self.fail(f"`{name}` is lifted at each call's value of `{arg}`, but this call "
                                     f"gives a {describe(value)} (archc takes numbers, strings, booleans, "
@@ -3596,18 +3596,18 @@ def _short(node: ast.AST) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _var_names_of(expr: s.Expr) -> set[str]:
-    """The parameters an expression reads."""
+def var_names(node: object) -> set[str]:
+    """Every name a syntax tree (or part of one) reads as a value (`s.Var`)."""
     out: set[str] = set()
-    stack: list[object] = [expr]
+    stack = [node]
     while stack:
         item = stack.pop()
         if isinstance(item, s.Var):
             out.add(item.name)
-        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
-            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
-        elif isinstance(item, tuple):
+        elif isinstance(item, (tuple, list)):
             stack.extend(item)
+        elif hasattr(item, "__dataclass_fields__") and not isinstance(item, Span):
+            stack.extend(getattr(item, f) for f in item.__dataclass_fields__)
     return out
 
 

@@ -113,6 +113,10 @@ class ModuleList:
     bounds: tuple[Value, ...] = ()
     keys: tuple[str, ...] | None = None
 
+    def key(self, index: int) -> str:
+        """An item's name in the state_dict: its position, or its key in a dict."""
+        return str(index) if self.keys is None else self.keys[index]
+
     def item_name(self, name: str, index: int) -> str:
         """How users see one item: `convs[2]`, or `heads.profile` in a dict."""
         return f"{name}[{index}]" if self.keys is None else f"{name}.{self.keys[index]}"

@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..core.pysafe import comment
+from ..core.pysafe import IDENTIFIER, comment
 from ..core.source import Span
 from . import tree as s
 
@@ -52,10 +52,7 @@ _ALLOW = re.compile(r"#[ \t]*archc:[ \t]*allow[ \t]*\(")  # as core.allow reads 
 
 def _key(text: str) -> str:
     """A dict key of `return {...}`: bare when it reads as a name, else quoted."""
-    return text if _NAME.fullmatch(text) and text not in s.KEYWORDS else quote(text)
-
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+    return text if IDENTIFIER.fullmatch(text) and text not in s.KEYWORDS else quote(text)
 
 
 def quote(text: str) -> str:
