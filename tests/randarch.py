@@ -19,8 +19,9 @@ Semantics the reference follows (README "The language" and "Layers"): a step at 
 level that runs an LSTM keeps its output sequence; `seq` is a literal `nn.Sequential`
 (so an LSTM inside it hands its tuple on); `residual { body }` is `body(x) + x` and the
 README makes different shapes an error (`residual-mismatch`), broadcasting included;
-functional-only steps (view, permute, ...) have no module form, so they cannot be named
-or stand in a `seq`; `batch` in view/reshape is the input's batch size. A `for` loop
+functional-only steps (view, select, ...) have no module form, so they cannot be named
+or stand in a `seq` (permute, transpose, mean, max and the global pools have one); `batch`
+in view/reshape is the input's batch size. A `for` loop
 (README "Loops") runs its body once per index of `range(...)` with the index bound in the
 arguments; at class level a named layer in the body is a module list, a fresh module per
 iteration (the bare name of a module defined outside reuses that one module in every
@@ -105,6 +106,10 @@ VARARGS = VARARGS | {"flip"}
 POSITIVE_SIZES = frozenset({"out_channels", "out_features", "hidden_size", "num_features", "num_channels",
                             "normalized_shape", "dim_feedforward", "output_size", "size_in"})
 FUNCTIONAL_ONLY = FUNCTIONAL_ONLY | {"global_avg_pool", "crop", "flip", "mean", "sum", "max"}
+# README "The language", unnamed steps: these may stand in a seq or be named all the same (the
+# generated file defines a module for each). The generator still draws from FUNCTIONAL_ONLY, so
+# the recorded seeds keep their programs.
+NO_MODULE_FORM = FUNCTIONAL_ONLY - {"permute", "transpose", "mean", "max", "global_avg_pool", "global_max_pool"}
 STATEFUL = STATEFUL | {"layernorm", "groupnorm", "convtranspose1d", "transformerencoderlayer"}
 SIZE_IN = {**SIZE_IN, "convtranspose1d": "in_channels", "transformerencoderlayer": "d_model"}
 
@@ -626,12 +631,22 @@ def make_added_layer(
     if kind == "constantpad1d":
         return nn.ConstantPad1d(a["padding"], a["value"])
     if kind == "upsample":
-        return nn.Upsample(
+        up = nn.Upsample(
             size=a.get("size"),
             scale_factor=a.get("scale_factor"),
             mode=a.get("mode", "nearest"),
             align_corners=a.get("align_corners"),
         )
+
+        def upsample(x: torch.Tensor) -> torch.Tensor:
+            out = up(x)
+            # README "Diagnostics", `too-short`: no step may leave an axis without positions
+            # (torch's other modes raise here; mode "area" returns an empty tensor).
+            if out.numel() == 0 and x.numel() > 0:
+                raise RefError(f"upsample leaves {tuple(out.shape)} of {tuple(x.shape)}")
+            return out
+
+        return Lambda(upsample, text)
     if kind == "crop":
         def crop(x: torch.Tensor) -> torch.Tensor:
             size = x.shape[-1]
@@ -761,7 +776,7 @@ class Builder:
             module = self.ref(node.name, scope)
             return [module], _run(module, probe, self.ctx, node.name)
         if isinstance(node, Layer):
-            if node.kind in FUNCTIONAL_ONLY:
+            if node.kind in NO_MODULE_FORM:
                 raise RefError(f"`{node.kind}` has no module form and cannot stand in a seq")
             module = self.layer(node, probe, env)
             return [module], _run(module, probe, self.ctx, render_layer(node))
@@ -840,7 +855,7 @@ class Builder:
             raise RefError(f"`{node.name}`: a layer inside a seq in a loop cannot be named (the seq numbers them)")
         inner = node.inner
         if isinstance(inner, Layer):
-            if inner.kind in FUNCTIONAL_ONLY:
+            if inner.kind in NO_MODULE_FORM:
                 raise RefError(f"`{inner.kind}` has no module form and cannot be named")
             module = self.layer(inner, probe, env)
             # An LSTM inside a seq hands on its tuple; at class level ClassStep unpacks it.
@@ -1994,6 +2009,14 @@ def batch_mixing(
                 return f"sample {i} alone differs from sample {i} in a batch of 3"
             for k, (big, one) in enumerate(zip(inter, inter_i, strict=False)):
                 axis = _batch_axis(big, one)
+                if axis is None and big.shape != one.shape:
+                    # README "Diagnostics", `batch-mix`: a step merging the batch axis with
+                    # another (flatten over it, view(-1, ...)) breaks the rule even when a
+                    # later view splits the samples apart again.
+                    return (
+                        f"step {k + 1} (inside) has no batch axis of its own: {tuple(big.shape)} "
+                        f"for 3 samples, {tuple(one.shape)} for 1"
+                    )
                 if axis is not None and not _same(one.select(axis, 0), big.select(axis, i)):
                     return f"step {k + 1} (inside): sample {i} alone differs from sample {i} in a batch"
         if not isinstance(y2, torch.Tensor) or y2.shape != y.shape:

@@ -137,6 +137,9 @@ CASES: list[tuple[str, str, str, bool]] = [
         False,
     ),
     ("repeat", "channels: 4, length: 9", "repeat(1, 3, 1) | repeat(1, 1, 2) | repeat(2, 1, 1, 1) | permute(1, 0, 2, 3)", False),
+    ("gru", "length: 9, channels: 4", "r = gru(6, batch_first = true) | r2 = GRU(3, 2, bidirectional = true, "
+     "batch_first = true)", False),
+    ("gru-in-seq", "length: 9, channels: 4", "s = seq { relu | g = gru(5, batch_first = true) }", False),
     ("selu", "channels: 4, length: 9", "selu | s = SELU(inplace = true)", False),
     ("celu", "channels: 4, length: 9", "celu(0.5) | c = celu(alpha = 2.0, inplace = true)", False),
     ("relu6", "channels: 4, length: 9", "relu6 | r = ReLU6(inplace = true)", False),
@@ -269,7 +272,7 @@ def test_attention_inside_seq_is_refused() -> None:
 def test_stateful_layers_need_a_name() -> None:
     for steps in ("layernorm", "multiheadattention(2)", "embedding(4, 2)", "convtranspose1d(4, 3)"):
         assert _codes(arch("channels: 4, length: 8", steps)) == ["needs-name"], steps
-    for steps in ("crop(1)", "flip(1)", "mean(1)"):
+    for steps in ("crop(1)", "flip(1)", "sum(1)"):
         assert _codes(arch("channels: 4, length: 8", f"f = {steps}")) == ["no-module-form"], steps
 
 
@@ -789,3 +792,43 @@ def test_squeeze_of_a_length_dependent_axis(torch_module: Any) -> None:
         pooled = module.p(torch.zeros(3, 4, length))
         assert ("squeeze-noop" in codes) == (pooled.shape[2] != 1), length
         assert module(torch.zeros(3, 4, length)).shape == (3, 2)
+
+
+SEQ_STEPS = """\
+arch steps(length = 30, alphabet = 4) {
+  h := body = seq { conv1d(6, 5) | transpose(1, 2) | linear(3) | permute(0, 2, 1) | conv1d(2, 1) }
+  pooled := h | pool = seq { global_max_pool }
+  avg := h | average = mean(1)
+  peak := h | top = seq { max(2, keepdim = true) }
+  g := h | gap = global_avg_pool
+  return pooled, avg, peak, g
+}
+"""
+
+
+@pytest.mark.torch
+def test_tensor_operations_with_a_module_form_stand_in_a_seq_or_take_a_name(torch_module: Any) -> None:
+    """permute, transpose, mean, max and the global pools in a seq (or named): small modules of
+    the generated file, so the weights keep the indices a Lambda-wrapping model gives them."""
+    torch = torch_module
+    code = compile_source(SEQ_STEPS)
+    for made in ("_Transpose(1, 2)", "_Permute(0, 2, 1)", "self.pool = nn.Sequential(_Amax(-1))",
+                 "self.average = _Mean(1)", "_Amax(2, keepdim=True)", "self.gap = _Mean(-1)"):
+        assert made in code, code
+    assert "class _Permute(nn.Module):" in code and "class _Transpose(nn.Module):" in code
+    module = build_module(SEQ_STEPS).eval()
+    assert sorted(module.state_dict()) == ["body.0.bias", "body.0.weight", "body.2.bias", "body.2.weight",
+                                           "body.4.bias", "body.4.weight"]
+    x = torch.randn(3, 4, 30)
+    with torch.no_grad():
+        pooled, avg, peak, g = module(x)
+        b = module.body
+        h = b[4](b[2](b[0](x).transpose(1, 2)).permute(0, 2, 1))  # by hand, from the same weights
+    assert torch.equal(pooled, h.amax(dim=-1)) and torch.equal(avg, h.mean(dim=1))
+    assert torch.equal(peak, h.amax(dim=2, keepdim=True)) and torch.equal(g, h.mean(dim=-1))
+    assert (pooled.shape, avg.shape, peak.shape, g.shape) == ((3, 2), (3, 26), (3, 2, 1), (3, 2))
+
+
+def test_a_file_without_such_steps_in_a_seq_defines_no_helper_module() -> None:
+    code = compile_source("arch plain(length = 30, alphabet = 4) {\n  c = conv1d(6, 5)\n  permute(0, 2, 1)\n}\n")
+    assert "_Permute" not in code and "x = x.permute(0, 2, 1)" in code

@@ -374,6 +374,22 @@ def test_receptive_field_by_gradient(case: str, torch_module: Any) -> None:
 
 
 @pytest.mark.torch
+def test_gru_counts(torch_module: Any) -> None:
+    text = (
+        "arch t(length = 20, alphabet = 4) {\n"
+        "  input (batch, length, channels)\n"
+        "  r = gru(8, num_layers = 2, bidirectional = true, batch_first = true)\n"
+        "  r2 = gru(5, batch_first = true, bias = false)\n"
+        "}\n"
+    )
+    summary = summarize(checked_text(text))
+    assert summary.totals.params == sum(p.numel() for p in build_module(text).parameters())
+    r2 = next(r for r in summary.walk() if r.name == "r2")
+    # Per step: 3 gates x hidden x (input + hidden).
+    assert r2.macs == 20 * 3 * 5 * (16 + 5)
+    assert r2.reach is not None and r2.reach.whole
+
+
 def test_reused_layer_counts_once_and_lstm_counts(torch_module: Any) -> None:
     text = (
         "arch t(length = 40, alphabet = 4) {\n"

@@ -553,3 +553,227 @@ def test_keywords_into_a_helpers_kwargs_lift_a_block_per_set(tmp_path: Path, tor
                  "block Block3(cin, cout) { conv = conv1d(cout, 3, dilation = 2) | relu }"):
         assert part in body, body
     assert_equivalent(original(path, "M"), text, [(4, 50)], torch_module)
+
+
+FINE = MORE / "fine_tune.py"
+
+
+def _fine_tune_original(cls: str, **kwargs: Any) -> Any:
+    namespace = types.ModuleType("original")
+    exec(compile(FINE.read_text(), str(FINE), "exec"), namespace.__dict__)
+    if cls == "FineTuned" and "trunk" not in kwargs:
+        kwargs["trunk"] = namespace.ConvTrunk()  # what the annotation names, at its defaults
+    return getattr(namespace, cls)(**kwargs)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(("cls", "length", "lines"), [
+    ("FineTuned", 640, [
+        "# constructor argument `trunk` is built as `ConvTrunk()`, the class its annotation names",
+        "# freezing parameters (requires_grad) is training state, not kept",
+        "    trunk = ConvTrunk\n",
+    ]),
+    ("MaybePretrained", 400, ["    trunk = ConvTrunk(n_filters = 32, seq_len = 400)\n"]),
+    ("TrunkWithHead", 320, [
+        "    trunk = ConvTrunk(n_filters, seq_len = seq_len)\n    head = linear(n_tasks)\n",
+        "fixed by the 960 input features of `head`",
+    ]),
+])
+def test_trunks_handed_in_or_sized_by_what_they_keep_lift(
+    cls: str, length: int, lines: list[str], torch_module: Any
+) -> None:
+    code, text, err = lift(FINE, "--class", cls)
+    assert code == 0, err
+    for line in lines:
+        assert line in text, text
+    assert_equivalent(_fine_tune_original(cls), text, [(4, length)], torch_module)
+
+
+@pytest.mark.torch
+def test_a_size_a_helper_keeps_follows_its_arguments(torch_module: Any) -> None:
+    """`nn.Linear(self.trunk.out_features, ...)`: the trunk's __init__ at the call's arguments."""
+    code, text, err = lift(FINE, "--class", "TrunkWithHead")
+    assert code == 0, err
+    kwargs = {"n_filters": 16, "seq_len": 480, "n_tasks": 2}
+    assert_equivalent(_fine_tune_original("TrunkWithHead", **kwargs), text, [(4, 480)], torch_module,
+                      **kwargs, length=480)
+
+
+def test_a_module_argument_typed_only_as_a_module_is_refused_with_how_to_fix(tmp_path: Path) -> None:
+    path = tmp_path / "tune.py"
+    path.write_text(
+        "import torch.nn as nn\n\n\n"
+        "class Tune(nn.Module):\n"
+        "    def __init__(self, base: nn.Module, n_out=2):\n"
+        "        super().__init__()\n"
+        "        self.base = base\n"
+        "        self.fc = nn.Linear(64, n_out)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(self.base(x))\n"
+    )
+    code, out, err = lift(path)
+    assert code == 1 and out == ""
+    assert "error[unsupported]: the constructor needs `base`" in err
+    assert "tune.py:5:24" in err
+    assert "annotate `base` with the class of the module passed in (`base: ClassName`)" in err
+
+
+def test_a_kept_value_that_is_a_module_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "kept.py"
+    path.write_text(
+        "import torch.nn as nn\n\n\n"
+        "class Trunk(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.conv = nn.Conv1d(4, 8, 3)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.conv(x)\n\n\n"
+        "class Model(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.trunk = Trunk()\n"
+        "        self.fc = nn.Linear(self.trunk.conv, 2)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(self.trunk(x))\n"
+    )
+    code, out, err = lift(path, "--class", "Model")
+    assert code == 1 and out == ""
+    assert "`.conv` of a Trunk module is not a number archc can read" in err
+    assert "kept.py:17:" in err
+
+
+LIST_RETURN = '''
+import torch
+from torch import nn
+
+
+class TwoHeads(nn.Module):
+    def __init__(self, n_classes=3):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 16, 5, padding=2)
+        self.reg = nn.Linear(16, 1)
+        self.cls = nn.Linear(16, n_classes)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x)).mean(dim=2)
+        return [self.reg(h), self.cls(h)]
+'''
+
+
+@pytest.mark.torch
+def test_a_list_return_lifts_as_a_tuple_of_the_same_tensors(tmp_path: Path, torch_module: Any) -> None:
+    path = tmp_path / "two_heads.py"
+    path.write_text(LIST_RETURN)
+    code, text, err = lift(path, "--set", "length=100")
+    assert code == 0, err
+    assert "# forward returns a list: the lifted module returns a tuple of the same tensors" in text
+    assert "    return h2, h3\n" in text
+    module = original(path, "TwoHeads", n_classes=5)
+    as_list = module.forward
+    module.forward = lambda x: tuple(as_list(x))  # the lifted module returns a tuple: compare entries
+    assert isinstance(as_list(torch_module.zeros(1, 4, 100)), list)
+    assert_equivalent(module, text, [(4, 100)], torch_module, n_classes=5)
+
+
+FORMS = MORE / "common_forms.py"
+
+
+def _forms_original(cls: str, **kwargs: Any) -> Any:
+    pytest.importorskip("einops")  # a test dependency (pyproject `test` extra): the originals use it
+    namespace = types.ModuleType("common_forms")
+    exec(compile(FORMS.read_text(), str(FORMS), "exec"), namespace.__dict__)
+    return getattr(namespace, cls)(**kwargs)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(("cls", "lines"), [
+    ("DilatedProfile", [
+        # one module text, six modules: each Residual keeps its own dilation (it once merged into one)
+        "block Residual(dilation) {",
+        "        Residual(2)\n        Residual(4)\n        Residual(8)\n",
+        "        Residual(64)\n",
+        "h2 := h | profile = seq { conv1d(n_tasks, 15, padding = 7) | permute(0, 2, 1) }",
+        "h3 := h | counts = seq { mean(dim = 2) | linear(n_tasks) }",
+        "# the modules handed to `Residual` are lifted at their sizes: there, n_filters is read when lifting",
+    ]),
+    ("EinopsFlatten", ["| permute(0, 2, 1) | permute(0, 2, 1)", "| flatten(start_dim = 1, end_dim = 2)"]),
+    ("TransposedTail", ["relu | transpose(dim0 = 1, dim1 = 2)", "linear(hidden) | permute(0, 2, 1)"]),
+    ("NamedActivation", ["act = gelu"]),
+    ("ReverseComplementMean", ["h2 := x | flip(1, 2) | conv | relu | global_max_pool | fc", "mean(h, h2)"]),
+    ("BiLstmStates", ["h2 := h | select(1, -1) | crop(0, hidden)", "h3 := h | select(1, 0) | crop(hidden, 0)",
+                      "cat(h2, h3, dim = 1) | fc = linear(n_out)"]),
+    ("StackedLstmLast", ["rnn = lstm(hidden, num_layers = 2) | select(0, -1)\n    out = linear(classes) | sigmoid"]),
+    ("GruTagger", ["out := gru = gru(hidden, num_layers = 2, batch_first = true, bidirectional = true",
+                   "h2 := out | select(1, 0) | crop(hidden, 0)", "cat(last, h3, dim = 1) | head = linear(classes)"]),
+    ("ConfiguredModel", [
+        "block KernelStack(channels) {",
+        "conv1d(channels, 7, padding = 3) | relu",
+        "conv1d(channels, 3, padding = 1) | relu",
+        "conv = conv1d(20, 9, padding = 4) | relu",
+    ]),
+])
+def test_common_forms_lift_to_an_equivalent_module(cls: str, lines: list[str], torch_module: Any) -> None:
+    code, text, err = lift(FORMS, "--class", cls, "--set", "length=120")
+    assert code == 0, err
+    for line in lines:
+        assert line in text, text
+    assert_equivalent(_forms_original(cls), text, [(4, 120)], torch_module)
+
+
+@pytest.mark.torch
+def test_lambda_and_einops_steps_keep_the_sequential_indices(torch_module: Any) -> None:
+    """Weightless steps in an nn.Sequential become the generated file's _Transpose/_Permute/_Mean
+    modules, so the Sequential's weights keep their indices (`net.3.weight`)."""
+    from archc.api import compile_source
+
+    for cls, wanted in [("TransposedTail", ["_Transpose(1, 2)", "_Permute(0, 2, 1)"]),
+                        ("DilatedProfile", ["_Permute(0, 2, 1)", "_Mean(2)"])]:
+        code, text, err = lift(FORMS, "--class", cls, "--set", "length=120")
+        assert code == 0, err
+        emitted = compile_source(text)
+        for helper in wanted:
+            assert helper in emitted
+    keys = set(_forms_original("TransposedTail").state_dict())
+    assert {"net.0.weight", "net.3.weight", "net.5.weight"} <= keys
+
+
+def test_einops_patterns_archc_cannot_lift_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "ein.py"
+    path.write_text(
+        "import torch.nn as nn\nfrom einops.layers.torch import Rearrange\n\n\n"
+        "class Pool(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.conv = nn.Conv1d(4, 8, 3)\n"
+        "        self.split = Rearrange('b d (n p) -> b d n p', p=2)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.split(self.conv(x))\n"
+    )
+    code, out, err = lift(path, "--set", "length=100")
+    assert code == 1 and out == ""
+    assert "einops.Rearrange with axis sizes (`p=`) is not supported" in err
+    assert "ein.py:9:58" in err  # at `2`, the size given
+    path.write_text(path.read_text().replace("'b d (n p) -> b d n p', p=2", "'b d n -> b (n d)'"))
+    code, out, err = lift(path, "--set", "length=100")
+    assert code == 1
+    assert "the einops pattern 'b d n -> b (n d)' is not one archc lifts" in err
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    ("h_n[-1]", None),
+    ("h_n[0]", "`h_n[0]` is the state of LSTM layer 0 of 2, which its output does not hold"),
+    ("c_n[-1]", "the cell states `c` of an LSTM are not part of its output"),
+])
+def test_lstm_states_other_than_the_last_layers_hidden_ones_are_refused(
+    edit: str, words: str | None, tmp_path: Path
+) -> None:
+    path = tmp_path / "states.py"
+    path.write_text(FORMS.read_text().replace("self.out(h_n[-1])", f"self.out({edit})"))
+    code, out, err = lift(path, "--class", "StackedLstmLast", "--set", "length=120")
+    if words is None:
+        assert code == 0, err
+        return
+    assert code == 1 and out == ""
+    assert words in err
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if f"self.out({edit})" in t)
+    assert f"states.py:{line}:" in err

@@ -31,7 +31,7 @@ from ..core.sym import Expr, SymFloat, SymInt, SymStr, const, plain, substitute,
 from ..core.values import Value
 from ..core.values import kind as value_kind
 from ..ir import nodes as ir
-from ..ir.layers import lookup
+from ..ir.layers import SEQ_HELPERS, lookup
 
 FUNCTIONAL = {
     "relu": "F.relu",
@@ -65,6 +65,7 @@ FUNCTIONAL.update(
 DEFAULT_CALL_FORM = "{out} = {mod}({x})"
 CALL_FORMS: dict[str, str] = {
     "lstm": "{out}, _ = {mod}({x})",
+    "gru": "{out}, _ = {mod}({x})",
     "multiheadattention": "{out}, _ = {mod}({x}, {x}, {x}, need_weights=False)",
 }
 REDUCTIONS = {"mean": "mean", "sum": "sum", "max": "amax"}
@@ -200,6 +201,10 @@ class _Printer:
     used: set[str] = field(default_factory=set)  # symbols read in __init__
     forward_used: set[str] = field(default_factory=set)  # symbols read in forward
     taken: frozenset[str] = frozenset()  # attribute names forward cannot store a value under
+    # A block's input sizes forward reads from its input (`in_length = x.size(2)`): one instance
+    # may be called at several lengths, so forward cannot keep the first call's.
+    runtime: frozenset[str] = frozenset()
+    runtime_used: set[str] = field(default_factory=set)
 
     def attr(self, name: str) -> str:
         """The attribute that holds a parameter forward reads."""
@@ -225,8 +230,11 @@ class _Printer:
             return literal(plain(value) if isinstance(value, SymInt) else value)
         names = local.symbols()
         if self.forward:
-            self.forward_used |= names
-            return to_text(substitute(local, {n: symbol(f"self.{self.attr(n)}") for n in names}))
+            self.runtime_used |= names & self.runtime
+            self.forward_used |= names - self.runtime
+            return to_text(
+                substitute(local, {n: symbol(f"self.{self.attr(n)}") for n in names - self.runtime})
+            )
         self.used |= names
         return to_text(local)
 
@@ -245,6 +253,7 @@ class _ClassCode:
     init: list[str]
     forward: list[str]
     methods: list[list[str]] = field(default_factory=list)  # extra methods, one list each
+    reads: list[str] = field(default_factory=list)  # forward's first lines: `in_length = x.size(2)`
     folds: bool = False  # has a _fold_batchnorm() method
     signature: str = "x: torch.Tensor"
     returns: str = "x"
@@ -628,6 +637,7 @@ class _Emitter:
             code.init_signature,
             tuple(code.init),
             tuple(code.forward),
+            tuple(code.reads),
             tuple(map(tuple, code.methods)),
         )
         if key in self.by_key:
@@ -698,6 +708,8 @@ class _Emitter:
         self.tensor_names = _tensor_names(cls)
         self.protected = _read_names(cls)
         self.fresh_count = 0
+        reads = self.runtime_sizes(cls, flow)
+        self.pr.runtime, self.pr.runtime_used = frozenset(reads), set()
         self.pr.forward = True
         for access, limit in _max_norms(cls):
             # As the original model: the constraint holds at every call, before any step.
@@ -705,11 +717,13 @@ class _Emitter:
             shapes.append(())
         self.forward_ops(cls, cls.forward, forward, shapes, 0, flow)
         self.pr.forward = False
+        used_reads = [f"{n} = {reads[n]}" for n in sorted(self.pr.runtime_used)]
+        self.pr.runtime = frozenset()
         if flow.swapped and not cls.is_block:
             forward.append("x = x.transpose(2, 3)")
             shapes.append(cls.out_shape)
         stored = [f"self.{self.pr.attr(n)} = {n}" for n in sorted(self.pr.forward_used)]
-        code = _ClassCode(name, "", [*stored, *init], forward)
+        code = _ClassCode(name, "", [*stored, *init], forward, reads=used_reads)
         if not self.pr.concrete and cls.is_block:
             used = self.pr.used | self.pr.forward_used
             # Input sizes first (`in_channels`), then the block's own parameters.
@@ -745,6 +759,26 @@ class _Emitter:
                 code.methods.append(method)
                 code.folds = True
         return code, shapes
+
+    def runtime_sizes(self, cls: ir.ClassDef, flow: _Flow) -> dict[str, str]:
+        """How a block's forward reads each input size it needs from its input tensor."""
+        if not cls.is_block or self.pr.concrete:
+            return {}
+        params = {k for k, _ in cls.params}
+        reads = {}
+        for axis, dim in enumerate(cls.in_shape):
+            if not isinstance(dim.size, SymInt):
+                continue
+            names = dim.size.local.symbols()
+            name = next(iter(names)) if len(names) == 1 else ""
+            if not name or name in params or dim.size.local != symbol(name):
+                continue  # (a size the block's parameters give)
+            if name in self.tensor_names or name in self.protected:
+                continue  # (a tensor of that name: forward keeps the constructor's value)
+            if flow.swapped and axis in (2, 3):
+                axis = 5 - axis  # x holds (batch, channels, width, height)
+            reads[name] = f"{flow.var}.size({axis})"
+        return reads
 
     def pin_checks(self, attr: str, layer: ir.Layer) -> list[str]:
         """A written input size that the parameters could change: the constructor checks it."""
@@ -1029,7 +1063,7 @@ class _Emitter:
 
 # Layers whose output is a new tensor: after one of them, an in-place layer cannot touch
 # the residual's input.
-_ALLOCATING = ("conv", "linear", "batchnorm", "maxpool", "avgpool", "lstm", "embedding", "layernorm")
+_ALLOCATING = ("conv", "linear", "batchnorm", "maxpool", "avgpool", "lstm", "gru", "embedding", "layernorm")
 
 
 def _max_norms(cls: ir.ClassDef) -> list[tuple[str, Value]]:
@@ -1268,7 +1302,9 @@ def layer_module(layer: ir.Layer, swap_hw: bool = False, text: Any = literal) ->
     `_Conv2dT`, which reads its weight transposed.
     """
     spec = lookup(layer.kind)
-    assert spec is not None and spec.torch_class is not None
+    assert spec is not None
+    if spec.torch_class is None:
+        return _helper_module(layer, text)
     cls = f"nn.{spec.torch_class}"
     if swap_hw and layer.kind == "conv2d":
         cls = "_Conv2dT"
@@ -1276,6 +1312,63 @@ def layer_module(layer: ir.Layer, swap_hw: bool = False, text: Any = literal) ->
         layer = _swapped(layer)
     args = [text(layer.get(n)) for n in (spec.size_in, spec.size_out) if n is not None]
     return f"{cls}({', '.join([*args, *_kwargs(layer, text)])})"
+
+
+def _helper_module(layer: ir.Layer, text: Any) -> str:
+    """A tensor operation as a module of the generated file (SEQ_HELPERS), e.g. `_Permute(0, 2, 1)`."""
+    cls = SEQ_HELPERS[layer.kind]
+    if layer.kind == "permute":
+        dims = layer.get("dims")
+        assert isinstance(dims, tuple)
+        return f"{cls}({', '.join(text(d) for d in dims)})"
+    if layer.kind == "transpose":
+        return f"{cls}({text(layer.get('dim0'))}, {text(layer.get('dim1'))})"
+    if layer.kind in ("global_avg_pool", "global_max_pool"):
+        return f"{cls}(-1)"
+    keep = ", keepdim=True" if layer.get("keepdim") else ""
+    return f"{cls}({text(layer.get('dim'))}{keep})"
+
+
+# The module each SEQ_HELPERS class is, written into a generated file that uses it.
+_HELPER_CODE = {
+    "_Permute": (
+        "class _Permute(nn.Module):\n"
+        '    """`x.permute(*dims)` as a module, to stand in an nn.Sequential (no weights)."""\n\n'
+        "    def __init__(self, *dims: int) -> None:\n"
+        "        super().__init__()\n"
+        "        self.dims = dims\n\n"
+        "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n"
+        "        return x.permute(*self.dims)"
+    ),
+    "_Transpose": (
+        "class _Transpose(nn.Module):\n"
+        '    """`x.transpose(dim0, dim1)` as a module, to stand in an nn.Sequential (no weights)."""\n\n'
+        "    def __init__(self, dim0: int, dim1: int) -> None:\n"
+        "        super().__init__()\n"
+        "        self.dim0, self.dim1 = dim0, dim1\n\n"
+        "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n"
+        "        return x.transpose(self.dim0, self.dim1)"
+    ),
+    "_Mean": (
+        "class _Mean(nn.Module):\n"
+        '    """`x.mean(dim)` as a module, to stand in an nn.Sequential (no weights)."""\n\n'
+        "    def __init__(self, dim: int | tuple[int, ...], keepdim: bool = False) -> None:\n"
+        "        super().__init__()\n"
+        "        self.dim, self.keepdim = dim, keepdim\n\n"
+        "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n"
+        "        return x.mean(dim=self.dim, keepdim=self.keepdim)"
+    ),
+    "_Amax": (
+        "class _Amax(nn.Module):\n"
+        '    """`x.amax(dim)` as a module, to stand in an nn.Sequential (no weights)."""\n\n'
+        "    def __init__(self, dim: int | tuple[int, ...], keepdim: bool = False) -> None:\n"
+        "        super().__init__()\n"
+        "        self.dim, self.keepdim = dim, keepdim\n\n"
+        "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n"
+        "        return x.amax(dim=self.dim, keepdim=self.keepdim)"
+    ),
+}
+_HELPER_USE = re.compile(r"\b(_Permute|_Transpose|_Mean|_Amax)\(")
 
 
 def _merge_shapes(instances: list[list[ir.Shape]]) -> list[str]:
@@ -1427,7 +1520,7 @@ def _block_names(cls: ir.ClassDef) -> set[str]:
     stack: list[Any] = [*(a.module for a in cls.attrs)]
     while stack:
         module = stack.pop()
-        if isinstance(module, ir.Sequential):
+        if isinstance(module, (ir.Sequential, ir.ModuleList)):
             stack.extend(module.items)
         elif isinstance(module, ir.BlockRef):
             names.add(module.cls.name)
@@ -1463,7 +1556,7 @@ def render_python(
         top.init_signature = ", ".join(_param_text(k, v) for k, v in arch.params)
         top.init = [*_fixed_checks(arch, arch.fixed | em.fixed), *top.init]
     for key, code in em.by_key.items():
-        code.forward = _with_comments(code.forward, _merge_shapes(em.shapes_by_key[key]))
+        code.forward = [*code.reads, *_with_comments(code.forward, _merge_shapes(em.shapes_by_key[key]))]
     top.forward = _with_comments(top.forward, [ir.show_shape(s) if s else "" for s in top_shapes])
     top.methods = [*top.methods, *_top_methods(em, top)]
     if options.fold_batchnorm:
@@ -1473,6 +1566,8 @@ def render_python(
     if em.uses_functional:
         imports.append("import torch.nn.functional as F")
     imports.append("from torch import nn")
+    used_helpers = {m.group(1) for code in (*em.classes, top) for line in code.init
+                    for m in _HELPER_USE.finditer(line)}
     flags = []
     if options.channels_last:
         flags.append("--memory-format channels_last")
@@ -1491,6 +1586,7 @@ def render_python(
             variant=" ".join(flags),
             fold_helper=options.fold_batchnorm,
             conv_t_helper=em.swap_hw,
+            seq_helpers=[_HELPER_CODE[n] for n in _HELPER_CODE if n in used_helpers],
             classes=[*em.classes, top],
         )
     )

@@ -31,6 +31,7 @@ COLOURS = {
     "conv2d": "#cfe2ff",
     "linear": "#e2d4f7",
     "lstm": "#f7d4e8",
+    "gru": "#f7d4e8",
     "batchnorm1d": "#fff1b8",
     "batchnorm2d": "#fff1b8",
     "maxpool1d": "#d3f0dc",

@@ -162,15 +162,16 @@ def layer_counts(layer: ir.Layer) -> tuple[int, int, int]:
         if layer.get("track_running_stats", True):
             return params, 2 * features + 1, 2 * features * FLOAT32_BYTES + INT64_BYTES
         return params, 0, 0
-    if kind == "lstm":
+    if kind in ("lstm", "gru"):
+        gates = 4 if kind == "lstm" else 3
         hidden = _int(layer, "hidden_size")
         dirs = 2 if layer.get("bidirectional") else 1
         total = 0
         for n in range(_int(layer, "num_layers", 1)):
             inputs = _int(layer, "input_size") if n == 0 else hidden * dirs
-            per_direction = 4 * hidden * (inputs + hidden)
+            per_direction = gates * hidden * (inputs + hidden)
             if layer.get("bias", True):
-                per_direction += 8 * hidden
+                per_direction += 2 * gates * hidden
             total += dirs * per_direction
         return total, 0, 0
     added = added_layer_counts(layer)  # added layers (layers branch)
@@ -190,14 +191,15 @@ def layer_macs(layer: ir.Layer, in_shape: ir.Shape, out_shape: ir.Shape) -> int:
         return numel(out_shape) * per_output
     if kind == "linear":
         return numel(out_shape) * _int(layer, "in_features")
-    if kind == "lstm":
+    if kind in ("lstm", "gru"):
+        gates = 4 if kind == "lstm" else 3
         steps = in_shape[1 if layer.get("batch_first") else 0].size or 1
         hidden = _int(layer, "hidden_size")
         dirs = 2 if layer.get("bidirectional") else 1
         total = 0
         for n in range(_int(layer, "num_layers", 1)):
             inputs = _int(layer, "input_size") if n == 0 else hidden * dirs
-            total += dirs * 4 * hidden * (inputs + hidden)
+            total += dirs * gates * hidden * (inputs + hidden)
         return steps * total
     added = added_layer_macs(layer, in_shape, out_shape)  # added layers (layers branch)
     return 0 if added is None else added
@@ -270,7 +272,7 @@ def reach_after(layer: ir.Layer, in_shape: ir.Shape, reach: Reach | None) -> Rea
         )
     if kind in ("adaptivemaxpool1d", "global_max_pool", "linear"):
         return WHOLE if axis is None or axis == last else reach
-    if kind == "lstm":
+    if kind in ("lstm", "gru"):
         return WHOLE
     if kind in ("softmax", "log_softmax"):
         dim = _int(layer, "dim")

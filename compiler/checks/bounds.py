@@ -41,11 +41,11 @@ def weight_elements(layer: ir.Layer) -> int:
         )
     if kind == "linear":
         return _int(layer.get("in_features")) * _int(layer.get("out_features"))
-    if kind == "lstm":
+    if kind in ("lstm", "gru"):
         hidden = _int(layer.get("hidden_size"))
         inputs = _int(layer.get("input_size"))
         dirs = 2 if layer.get("bidirectional") else 1
-        return 4 * hidden * max(inputs, hidden * dirs)
+        return (4 if kind == "lstm" else 3) * hidden * max(inputs, hidden * dirs)
     return added_weight_elements(layer)  # added layers (layers branch)
 
 

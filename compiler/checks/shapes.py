@@ -689,7 +689,8 @@ def rule_lstm(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]
             f"input is {show_axes(shape)}",
             ctx.span,
             notes=_origin_note(shape[2]),
-            help="an LSTM takes the positions as its sequence and the channels as its features; "
+            help=f"an {layer.kind.upper()} takes the positions as its sequence and the channels as its "
+            "features; "
             + ("add `permute(0, 2, 1)` before it" if batch_first else "permute the axes first"),
         )
     layer = _expect_size(ctx, layer, "input_size", shape[2], "input features")
@@ -1082,6 +1083,7 @@ RULES: dict[str, Rule] = {
     "global_max_pool": rule_global_pool,
     "linear": rule_linear,
     "lstm": rule_lstm,
+    "gru": rule_lstm,
     "relu": rule_identity,
     "sigmoid": rule_identity,
     "tanh": rule_identity,
@@ -1442,7 +1444,9 @@ def rule_crop(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]
     if axis.size is None:
         return layer.with_arg("left", 0).with_arg("right", 0), shape
     if to is not None:
-        if left is not None or right is not None:
+        # (the left and right this rule derives from `to` are not written: a block's crop is
+        # checked again where the block is reused)
+        if {"left", "right"} & layer.explicit:
             raise ctx.rep.fatal(
                 "bad-value",
                 f"`{ctx.name}`: write either `to` or the positions to drop, not both",
@@ -1915,8 +1919,8 @@ def next_layout(layer: ir.Layer, shape: Shape, out: Shape, layout: Layout, span:
         return replace(layout, strides=dense_like(outs, layout.strides[:-1]))
     if kind in _KEEP_CHANNELS_LAST and channels_last(ins, layout.strides):
         return replace(layout, strides=channels_last_strides(outs))
-    if kind == "lstm" and layer.get("batch_first"):
-        # nn.LSTM computes (length, batch, features) and returns it transposed.
+    if kind in ("lstm", "gru") and layer.get("batch_first"):
+        # nn.LSTM and nn.GRU compute (length, batch, features) and return it transposed.
         n, _, features = outs
         return Layout(
             (features, n * features, 1),
@@ -2411,14 +2415,15 @@ class ShapeChecker:
                 item.span,
                 help="move it out of the seq, before or after it",
             )
-        if target.kind == "lstm" and not last:
+        if target.kind in ("lstm", "gru") and not last:
+            states = "(h, c)" if target.kind == "lstm" else "h"
             raise self.rep.fatal(
                 "lstm-in-seq",
-                "an `lstm` inside `seq` passes its whole (output, (h, c)) tuple to the next step: "
-                "nn.Sequential does not unpack it",
+                f"an `{target.kind}` inside `seq` passes its whole (output, {states}) tuple to the next "
+                "step: nn.Sequential does not unpack it",
                 item.span,
-                help="move the lstm out of the seq and name it, or make it the seq's last step: "
-                "archc unpacks `x, _ = self.lstm(x)` where the class calls it",
+                help=f"move the {target.kind} out of the seq and name it, or make it the seq's last "
+                f"step: archc unpacks `x, _ = self.{target.kind}(x)` where the class calls it",
             )
         if target.kind == "multiheadattention":  # added layers (layers branch)
             raise self.rep.fatal(

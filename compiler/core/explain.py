@@ -647,14 +647,15 @@ _RAW: dict[str, tuple[str, list[str], bool]] = {
     "no-module-form": (
         "a tensor operation inside `seq`, or a name given to one",
         [
-            "Tensor operations (permute, view, reshape, cat, ...) have no nn.Module form: they "
+            "Tensor operations (view, reshape, select, cat, ...) have no nn.Module form: they "
             "cannot stand inside `seq`, which becomes nn.Sequential, and they cannot be named "
-            "(a name registers a module).",
+            "(a name registers a module). permute, transpose, mean, max and the global pools "
+            "can: the generated file defines a module for each.",
             "nn.Sequential only holds modules; there is nothing to register or to store in a state_dict.",
             "Wrong:",
-            _ex("s = seq { c = conv1d(8, 3) | permute(0, 2, 1) }"),
+            _ex("s = seq { c = conv1d(8, 3) | view(batch, -1) }"),
             "Right:",
-            _ex("s = seq { c = conv1d(8, 3) }", "permute(0, 2, 1)"),
+            _ex("s = seq { c = conv1d(8, 3) }", "view(batch, -1)"),
         ],
         False,
     ),

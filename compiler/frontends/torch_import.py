@@ -75,8 +75,8 @@ KEEPS_FEATURES = frozenset({"relu", "sigmoid", "tanh", "softmax", "log_softmax",
                             "selu", "celu", "relu6", "hardtanh", "mish", "softsign", "logsigmoid",
                             "hardswish", "hardsigmoid", "dropout1d", "dropout2d"})
 # Steps that start a new line of the lifted .arch.
-STARTS_LINE = frozenset({"conv1d", "conv2d", "linear", "lstm", "convtranspose1d", "transformerencoderlayer",
-                         "embedding"})
+STARTS_LINE = frozenset({"conv1d", "conv2d", "linear", "lstm", "gru", "convtranspose1d",
+                         "transformerencoderlayer", "embedding"})
 # Steps whose arguments read best positionally: transpose(1, 2), select(1, -1).
 POSITIONAL = frozenset({"transpose", "select"})
 DSL_WORDS = frozenset({"arch", "block", "seq", "residual", "input", "let", "meta", "true", "false", "none"})
@@ -498,6 +498,9 @@ class _Builder:
             positional.append(s.Arg(None, self.expr(size_in[0], size_in[1]), size_in[1]))
         for key, (value, span) in node.args.items():
             if key in (spec.size_in, spec.size_out):
+                continue
+            if key == spec.varargs and isinstance(value, (TupleV, ListV)):
+                positional.extend(s.Arg(None, self.expr(v, span), span) for v in value.items)  # permute
                 continue
             if self.cfg.concise and key != "p" and _is_default(node.kind, key, value, bool(self.in_loop)):
                 continue

@@ -14,7 +14,7 @@ import keyword
 import math
 import string
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from .torch_import_values import (
     LambdaV,
     LayerNode,
     ListV,
+    LstmStates,
     Method,
     ModDictV,
     ModListV,
@@ -93,6 +94,8 @@ TORCH_LAYERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "Linear": ("linear", ("in_features", "out_features", "bias")),
     "LSTM": ("lstm", ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
                       "bidirectional", "proj_size")),
+    "GRU": ("gru", ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+                    "bidirectional")),
     "ReLU": ("relu", ("inplace",)),
     "Sigmoid": ("sigmoid", ()),
     "Tanh": ("tanh", ()),
@@ -206,7 +209,7 @@ _MODULE_API = {
     "register_parameter": "raw parameters (register_parameter) are not supported yet",
 }
 # Steps a Lambda helper module's lambda may be (it becomes that step as a module).
-_LAMBDA_STEPS = frozenset({"view", "reshape", "flatten", "transpose", "relu", "sigmoid", "tanh",
+_LAMBDA_STEPS = frozenset({"view", "reshape", "flatten", "transpose", "permute", "relu", "sigmoid", "tanh",
                            "softmax", "log_softmax", "gelu", "silu", "elu", "leakyrelu", "softplus", "exp"})
 # A helper module whose forward is one of these calls on its own nn.Parameter weight is that layer.
 _RAW_LAYERS = {
@@ -665,6 +668,33 @@ class Interp:
                                 "archc lifts modules built in __init__", node)
             self_v.attrs[key] = value
 
+    def annotated_module(self, arg: ast.arg) -> Val | None:
+        """A required module argument annotated with a module class of the file or its package
+        (`trunk: Trunk`, `Optional[Trunk]`, `Trunk | None`): that class built at its defaults,
+        as a caller fine-tuning a trunk would pass it. None when the annotation names none."""
+        node = arg.annotation
+        if isinstance(node, ast.Subscript) and ast.unparse(node.value) in ("Optional", "typing.Optional"):
+            node = node.slice
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            sides = [n for n in (node.left, node.right)
+                     if not (isinstance(n, ast.Constant) and n.value is None)]
+            node = sides[0] if len(sides) == 1 else None
+        if node is None or not isinstance(node, (ast.Name, ast.Attribute)):
+            return None
+        try:
+            cls = self.eval(node, Frame({}, None, globals=self.home(node)))
+        except Unsupported:
+            return None
+        if not isinstance(cls, ClassRef):
+            return None
+        call = ast.copy_location(ast.Call(func=node, args=[], keywords=[]), node)
+        value = self.eval(call, Frame({}, None, globals=self.home(node)))
+        note = (f"constructor argument `{arg.arg}` is built as `{cls.name}()`, the class its "
+                "annotation names, at that class's defaults")
+        if note not in self.notes:
+            self.notes.append(note)
+        return value
+
     def bind_ctor(
         self, init: ast.FunctionDef, frame: Frame, top: bool, given: dict[str, Val]
     ) -> tuple[s.Param, ...]:
@@ -704,28 +734,36 @@ class Interp:
             if top:
                 use = _field_use([self.classes[c] for c in self.base_chain(self.lifting[-1])], init, arg.arg)
                 prefix = f"{arg.arg}_"
-                if arg.arg not in given and use is not None and (
+                built = (self.annotated_module(arg)
+                         if arg.arg not in given and default_node is None else None)
+                if built is None and arg.arg not in given and use is not None and (
                     (default is None and default_node is None)
                     or isinstance(default, DictV)
                     or (default == Const(None) and any(k.startswith(prefix) for k in given))
                 ):
                     # An argparse namespace, a config object or a dict: its fields are parameters.
                     known = tuple(default.items.items()) if isinstance(default, DictV) else ()
-                    frame.names[arg.arg] = ArgObject(arg.arg, prefix, use == "dict" or bool(known),
-                                                     known)
+                    as_dict = use == "dict" or (bool(known) and not getattr(default, "namespace", False))
+                    frame.names[arg.arg] = ArgObject(arg.arg, prefix, as_dict, known)
                     continue
                 if arg.arg in given:
                     value = given[arg.arg]
                 elif default is not None:
                     value = default
+                elif built is not None:
+                    value = built
                 else:
                     pname = self.renames.get(arg.arg, arg.arg)
                     if pname == arg.arg and arg.arg in _module_attrs(init):
                         pname = param_alias(arg.arg)
+                    hint = f"give `{arg.arg}` a default, or pass --set {pname}=VALUE"
+                    if arg.annotation is not None and "Module" in ast.unparse(arg.annotation):
+                        hint = (f"annotate `{arg.arg}` with the class of the module passed in "
+                                f"(`{arg.arg}: ClassName`) so archc can build it at its defaults")
                     raise self.fail(
                         f"the constructor needs `{arg.arg}`; archc builds the class without arguments",
                         arg,
-                        help=f"give `{arg.arg}` a default, or pass --set {pname}=VALUE",
+                        help=hint,
                     )
                 if (
                     isinstance(value, Const)
@@ -796,6 +834,11 @@ class Interp:
                 node,
                 help=f"pass --set {self.renames.get(pname, pname)}=VALUE" + (f" (and{more})" if more else ""),
             )
+        if isinstance(value, Const) and value.value is not None and len(self.lifting) > 1:
+            # An object handed to a helper: its fields are read when lifting (the helper's
+            # block cannot see the model's parameters).
+            self.consumed.add(self.renames.get(pname, pname))
+            return Const(value.value)
         if (
             isinstance(value, Const)
             and value.value is not None
@@ -836,8 +879,8 @@ class Interp:
         """The steps of forward, where its input is written, and its further inputs."""
         args = fn.args
         positional = [*args.posonlyargs, *args.args]
-        if args.vararg or args.kwarg or len(positional) < 2:
-            raise self.fail("forward must take exactly one input tensor: `def forward(self, x)`", fn)
+        if args.vararg or len(positional) < 2:
+            raise self.fail("forward must take its input tensors by position: `def forward(self, x)`", fn)
         required = len(positional) - len(args.defaults)
         if any(d is None for d in args.kw_defaults):
             raise self.fail("forward takes a keyword-only input; archc lifts inputs passed by position", fn)
@@ -849,6 +892,8 @@ class Interp:
         self.top_start = start.ids[0] if len(self.lifting) == 1 else -1
         frame = Frame({positional[0].arg: self_v, positional[1].arg: start}, self_v,
                       globals=self.home(fn))
+        if args.kwarg is not None:
+            frame.names[args.kwarg.arg] = DictV({})  # `forward(self, x, **kwargs)` called as m(x)
         # Each further required argument is another input: its tensors are branches of the
         # first input's graph that start by reading it.
         extra_inputs = tuple(FInput(a.arg, self.span(a)) for a in positional[2:required])
@@ -889,6 +934,13 @@ class Interp:
                                 "`-` and `.`)", where)
             tensors = [i for i in result.items.values() if isinstance(i, Tensor)]
             result = self.join("return", tensors, None, where, tuple(result.items))
+        top = self.lifting[-1] == self.lifting[0]
+        if isinstance(result, ListV) and len(result.items) > 1 and top and all(
+            isinstance(i, Tensor) and i.ids[0] == start.ids[0] for i in result.items
+        ):
+            self.note_once("forward returns a list: the lifted module returns a tuple of the same tensors "
+                           "(indexing and unpacking read it alike)")
+            result = TupleV(tuple(result.items))
         if isinstance(result, TupleV) and len(result.items) > 1 and all(
             isinstance(i, Tensor) and i.ids[0] == start.ids[0] for i in result.items
         ):
@@ -918,7 +970,10 @@ class Interp:
     def exec_stmt(self, stmt: ast.stmt, frame: Frame) -> None:
         self.tick(stmt)
         if isinstance(stmt, ast.Assign):
-            value = self.eval(stmt.value, frame)
+            held = frame.names.get(stmt.value.id) if isinstance(stmt.value, ast.Name) else None
+            # `self.loss_fn = loss_fn`: an object archc cannot read is passed on as it is, an
+            # error only where it is used
+            value = held if isinstance(held, Opaque) else self.eval(stmt.value, frame)
             for target in stmt.targets:
                 self.assign(target, value, frame)
         elif isinstance(stmt, ast.AnnAssign):
@@ -951,6 +1006,11 @@ class Interp:
                 and "print" not in frame.names
             ):
                 return  # printing changes nothing in the model
+            if _freezing_call(value_node) and not (frame.self_v is not None and frame.self_v.in_forward):
+                # `self.trunk.requires_grad_(False)`, `self.trunk.eval()` in __init__: training state
+                self.note_once("freezing parameters (requires_grad) is training state, not kept: the "
+                               "lifted module trains every weight unless the training code freezes it")
+                return
             if isinstance(value_node, ast.Call) and self.side_effect(value_node.func, frame):
                 return  # logging, seeding, warnings: nothing in the model changes
             if (
@@ -978,6 +1038,11 @@ class Interp:
         elif isinstance(stmt, ast.For):
             if stmt.orelse:
                 raise self.fail("a for loop with an else branch is not supported", stmt)
+            if _freezes_only(stmt):
+                # `for p in self.trunk.parameters(): p.requires_grad = False`: training state
+                self.note_once("freezing parameters (requires_grad) is training state, not kept: the "
+                               "lifted module trains every weight unless the training code freezes it")
+                return
             if not _renorms_only(stmt):
                 self.no_weight_changes(stmt, frame)
             if self.appending_loop(stmt, frame):
@@ -1153,7 +1218,7 @@ class Interp:
     def assign(self, target: ast.expr, value: Val, frame: Frame) -> None:
         if isinstance(target, ast.Name):
             frame.names[target.id] = value
-            if isinstance(value, Tensor):
+            if isinstance(value, Tensor) and target.id.strip("_"):  # (`_`: a value thrown away)
                 self.tensor_names.setdefault(value.ids[-1], target.id)
         elif isinstance(target, ast.Attribute):
             owner = self.eval(target.value, frame)
@@ -1178,7 +1243,7 @@ class Interp:
             if any(isinstance(e, ast.Starred) for e in target.elts) or len(items) != len(target.elts):
                 raise self.fail(f"cannot unpack {len(items)} values into {len(target.elts)} names", target)
             for elt, item in zip(target.elts, items, strict=True):
-                if isinstance(value, Pair) and item is value.second:
+                if isinstance(value, Pair) and item is value.second and not isinstance(item, LstmStates):
                     item = Opaque(f"the {value.second_name or 'second value'} this call returns",
                                   self.span(elt))
                 self.assign(elt, item, frame)
@@ -1258,7 +1323,20 @@ class Interp:
             return [ModV(item) for item in value.items]
         if isinstance(value, ModDictV):
             return [Const(k) for k in value.items]  # iterating a dict gives its keys
+        if isinstance(value, LstmStates) and value.which == "hc":
+            return [replace(value, which="h"), replace(value, which="c")]  # `h, c = states`
+        if isinstance(value, Sym):
+            raise self.helper_argument(value, "looped over", node)
         raise self.fail(f"cannot loop over a {describe(value)} statically", node)
+
+    def helper_argument(self, value: Sym, how: str, node: ast.AST) -> Unsupported:
+        """A helper's constructor argument used as a list or an object (`for k in kernels`,
+        `args.hidden`): its callers lift the helper at the value they pass (lift_helper)."""
+        self.sym_condition = var_names(value.expr)
+        shown = ", ".join(f"`{n}`" for n in sorted(self.sym_condition)) or "a block parameter"
+        owner = f" of the helper `{self.lifting[-1]}`" if len(self.lifting) > 1 else ""
+        return self.fail(f"{shown}{owner} is {how}, which archc does only with a value known when "
+                         "lifting (a list, a tuple or an object passed in)", node)
 
     # ------------------------------------------------------------ expressions
 
@@ -1379,6 +1457,8 @@ class Interp:
                     raise self.fail(f"the decorated method `{attr}` is not supported", node)
                 return FuncRef(method, owner)
             raise self.fail(f"`self.{attr}` is not set before it is used", node, code="undefined-name")
+        if isinstance(owner, ModV) and isinstance(owner.node, BlockNode) and not self.forwarding:
+            return self.instance_attr(owner.node, attr, node)
         if isinstance(owner, ModV) and isinstance(owner.node, LayerNode):
             layer = owner.node
             if attr in layer.args:
@@ -1397,6 +1477,10 @@ class Interp:
             return self.field_of(owner, attr, None, node)
         if isinstance(owner, (ArgObject, DictV)) and attr in ("get", "pop"):
             return Method(owner, attr, self.span(node))
+        if isinstance(owner, DictV) and owner.namespace:
+            if attr not in owner.items:
+                raise self.fail(f"the config object has no field `{attr}`", node, code="undefined-name")
+            return owner.items[attr]
         if isinstance(owner, ModDictV):
             if attr in ("items", "keys", "values"):
                 return Method(owner, attr, self.span(node))
@@ -1414,6 +1498,8 @@ class Interp:
             isinstance(owner, Const) and isinstance(owner.value, str) and attr in _STR_METHODS
         ):
             return Method(owner, attr, self.span(node))
+        if isinstance(owner, Sym) and len(self.lifting) > 1:
+            raise self.helper_argument(owner, f"read as an object (`.{attr}`)", node)
         raise self.fail(f"`.{attr}` of a {describe(owner)} is not supported", node)
 
     def unary(self, node: ast.UnaryOp, value: Val) -> Val:
@@ -1455,6 +1541,10 @@ class Interp:
                     return self.step(tensor, FLayer("scale", ((None, factor, span),), span))
             if isinstance(op, ast.Add) and isinstance(left, Tensor) and isinstance(right, Tensor):
                 return self.residual(left, right, node)
+            if isinstance(op, ast.Div) and isinstance(left, Tensor) and isinstance(right, Const):
+                mean = self.mean_of_sum(left, right, node)
+                if mean is not None:
+                    return mean
             if isinstance(op, ast.Mult) and isinstance(left, Tensor) and isinstance(right, Tensor):
                 return self.elementwise("mul", [left, right], node)  # gating: a * torch.sigmoid(b)
             raise self.fail(
@@ -1742,6 +1832,8 @@ class Interp:
             raise self.fail("only the batch size (`x.shape[0]`) is known before shapes are checked", node,
                             help="write the size as a number")
         index = self.eval(node.slice, frame)
+        if isinstance(owner, LstmStates):
+            return self.lstm_state(owner, index, node)
         if isinstance(owner, (DictV, ArgObject)):
             if not (isinstance(index, Const) and isinstance(index.value, str)):
                 raise self.fail(f"`{_short(node)}`: archc reads dict entries by a string key", node.slice)
@@ -2203,6 +2295,19 @@ class Interp:
                 raise self.fail(f"whether `{values[0].arg}` has the field `{key}` cannot be decided "
                                 "statically", node, help="read the field with getattr(obj, NAME, DEFAULT)")
             return self.field_of(values[0], key, values[2] if len(values) == 3 else None, node)
+        if name == "getattr" and len(values) == 2 and isinstance(values[0], (Namespace, ModuleRef)) and (
+            not kwargs
+        ):
+            # `getattr(nn, activation)()`: the class of that name, the name known statically
+            key = self.concrete(values[1], node)
+            if not isinstance(key, str) or not key.isidentifier():
+                raise self.fail("getattr() needs a name known statically", node)
+            if isinstance(values[0], ModuleRef):
+                if key not in values[0].names:
+                    raise self.fail(f"`{key}` is not defined in {values[0].shown}", node,
+                                    code="undefined-name")
+                return values[0].names[key]
+            return Namespace(f"{values[0].qualname}.{key}")
         if kwargs:
             raise self.fail(f"keyword arguments to {name}() are not supported", node)
         if name == "range":
@@ -2287,8 +2392,58 @@ class Interp:
             return out
         if len(parts) == 2 and parts[0] == "torch":
             return self.torch_function(parts[1], args, kwargs, node)
+        if qualname in _EINOPS:
+            return self.einops(_EINOPS[qualname], args, kwargs, node)
+        if qualname in ("types.SimpleNamespace", "argparse.Namespace") and not args:
+            return DictV({k: v for k, (v, _) in kwargs.items()}, namespace=True)  # a config object
         raise self.fail(f"`{qualname}` is not supported", node.func,
                         help="archc reads torch.nn layers, torch.nn.functional and a few torch functions")
+
+    def einops(self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
+               node: ast.Call) -> Val:
+        """einops' `Rearrange('b c l -> b l c')` and `Reduce('b c l -> b c', 'mean')` layers and
+        `rearrange(x, ...)` / `reduce(x, ...)`, read from the pattern (einops is never imported):
+        a permutation, a merge of neighbouring axes, or a mean, max or sum over axes."""
+        module = name[0].isupper()
+        values = [v for v, _ in args]
+        tensor: Tensor | None = None
+        if not module:
+            if not values or not isinstance(values[0], Tensor):
+                raise self.fail(f"einops.{name} needs a tensor computed in forward", node)
+            tensor, values = values[0], values[1:]
+        if kwargs:
+            key = next(iter(kwargs))
+            raise self.fail(f"einops.{name} with axis sizes (`{key}=`) is not supported; archc lifts "
+                            "patterns that permute, merge or reduce axes", kwargs[key][1])
+        reduce = name.lower() == "reduce"
+        if len(values) != (2 if reduce else 1) or not all(
+            isinstance(v, Const) and isinstance(v.value, str) for v in values
+        ):
+            raise self.fail(f"einops.{name} needs its pattern{' and reduction' if reduce else ''} as "
+                            "text", node)
+        pattern = str(values[0].value)  # type: ignore[union-attr]
+        how = str(values[1].value) if reduce else ""  # type: ignore[union-attr]
+        step = _einops_step(pattern, how)
+        if step is None:
+            raise self.fail(f"the einops pattern {pattern!r}{f' with {how!r}' if how else ''} is not one "
+                            "archc lifts: a permutation (`b c l -> b l c`), a merge of neighbouring axes "
+                            "in order (`b c l -> b (c l)`), or a mean, max or sum over axes", node)
+        kind, dsl_args = step
+        span = self.span(node)
+        if tensor is not None:
+            if kind == "permute":  # x.permute(0, 2, 1): one argument per axis
+                dims = dsl_args[0][1]
+                assert isinstance(dims, TupleV)
+                return self.step(tensor, FLayer(kind, tuple((None, d, span) for d in dims.items), span))
+            if kind == "identity":
+                return tensor
+            return self.step(tensor, FLayer(kind, tuple((k, v, span) for k, v in dsl_args), span))
+        spec = lookup(kind)
+        assert spec is not None
+        layer_args: dict[str, tuple[Val, Span]] = {}
+        for arg_name, value in dsl_args:
+            layer_args[arg_name or spec.varargs or spec.params[0].name] = (value, span)
+        return ModV(LayerNode(kind, layer_args, span, self.span(node.func), name))
 
     def math(self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
              node: ast.Call, shown: str = "math") -> Val:
@@ -2364,6 +2519,13 @@ class Interp:
                             modules.add(arg)
             if modules:
                 self.fixed_args[name] = frozenset(modules)
+        if init is not None:
+            # A list, tuple, dict or object passed in is no DSL value: the helper is lifted at it.
+            given_now = dict(zip(names, args, strict=False)) | kwargs
+            shaped = {k for k, (v, _) in given_now.items()
+                      if k in declared and isinstance(v, (ListV, TupleV, DictV, ArgObject))}
+            if shaped - self.fixed_args.get(name, frozenset()):
+                self.fixed_args[name] = self.fixed_args.get(name, frozenset()) | shaped
         if init is not None and init.args.kwarg is not None and kwargs.keys() - declared:
             # Keywords into the helper's **kwargs: the helper is lifted with them (a class per set).
             self.fixed_args[name] = self.fixed_args.get(name, frozenset()) | {"**"}
@@ -2398,11 +2560,28 @@ class Interp:
                 if isinstance(value, ModV) and (built or self.weightless(value.node)):
                     # a module built for this call (`activation=GELU()`), which the helper owns, or
                     # one without weights (sharing it changes no state_dict)
-                    values[arg] = value
-                    shown.append((arg, ast.unparse(expr) if built else _module_key(value.node)))
+                    # Its sizes are read when lifting: the helper's block cannot see the caller's names.
+                    read: set[str] = set()
+                    values[arg] = ModV(_plain_node(value.node, read))
+                    if read:
+                        self.note_once(f"the modules handed to `{name}` are lifted at their sizes: "
+                                       f"there, {', '.join(sorted(read))} is read when lifting")
+                    shown.append((arg, _module_key(value.node)))  # (its values: one text, many modules)
                     continue
                 if isinstance(value, Sym):  # an argument of the calling helper: lift that one per value
                     self.sym_condition = var_names(value.expr)
+                if isinstance(value, (ListV, TupleV)) and all(
+                    isinstance(i, Const) and _is_num(i.value) for i in value.items
+                ):
+                    # `kernels=[27, 14, 7]`: read at this call's values (no DSL list parameter)
+                    numbers: list[Val] = [Const(i.value) for i in value.items if isinstance(i, Const)]
+                    values[arg] = ListV(numbers) if isinstance(value, ListV) else TupleV(tuple(numbers))
+                    shown.append((arg, repr(numbers)))
+                    continue
+                if isinstance(value, ArgObject) and arg in given:
+                    values[arg] = value  # its fields are the model's parameters
+                    shown.append((arg, f"object {value.arg}"))
+                    continue
                 if not isinstance(value, Const):
                     raise self.fail(f"`{name}` is lifted at each call's value of `{arg}`, but this call "
                                     f"gives a {describe(value)} (archc takes numbers, strings, booleans, "
@@ -2505,6 +2684,57 @@ class Interp:
             if not (isinstance(value, Const) and _whole(value.value)):
                 raise self.fail("the sizes of an nn.Parameter must be whole numbers known statically", arg)
         return RawParam(tuple(values), self.span(node))
+
+    def note_once(self, note: str) -> None:
+        if note not in self.notes:
+            self.notes.append(note)
+
+    def instance_attr(self, block: BlockNode, attr: str, node: ast.Attribute) -> Val:
+        """A value a helper instance keeps (`trunk.out_features`, set in its __init__): its
+        __init__ run again at this instance's arguments, the modules it builds left unused."""
+        name = block.cls_name
+        init = self.find_method(name, "__init__")
+        if init is None or name in self.lifting:
+            raise self.fail(f"`.{attr}` of a {name} module is not known statically", node)
+        self_v = SelfV(name)
+        for cls in reversed(self.base_chain(name)):
+            self.class_constants(self.classes[cls], self_v)
+        frame = Frame({}, self_v, cls=self.owner.get(id(init)), globals=self.home(init))
+        positional = [a.arg for a in [*init.args.posonlyargs, *init.args.args]]
+        frame.names[positional[0]] = self_v
+        params = [*positional[1:], *(a.arg for a in init.args.kwonlyargs)]
+        given: dict[str, Val] = dict(self.variant_values.get(name, {}))
+        extras: dict[str, Val] = {}
+        for i, (key, value, _) in enumerate(block.args):
+            target = key if key is not None else (params[i] if i < len(params) else None)
+            if target is None:
+                raise self.fail(f"`.{attr}` of a {name} module is not known statically", node)
+            if target in params:
+                given[target] = value
+            else:
+                extras[target] = value
+        for param in params:
+            if param in given:
+                frame.names[param] = given[param]
+                continue
+            default = _default_of(init, param)
+            if default is None:
+                raise self.fail(f"`.{attr}` of a {name} module is not known statically", node)
+            frame.names[param] = self.eval(default, Frame({}, None, globals=self.home(default)))
+        if init.args.kwarg is not None:
+            frame.names[init.args.kwarg.arg] = given.get("**") or DictV(extras)
+        self.lifting.append(name)
+        try:
+            with contextlib.suppress(_Return):
+                self.exec_body(init.body, frame)
+        finally:
+            self.lifting.pop()
+        kept = self_v.attrs.get(attr)
+        if kept is None or isinstance(kept, (ModV, ModListV, ModDictV, Opaque)):
+            raise self.fail(f"`.{attr}` of a {name} module is not a number archc can read", node,
+                            help=f"archc reads the sizes a helper keeps (`self.{attr} = ...` in its "
+                            "__init__)")
+        return kept
 
     def init_function(self, func: ast.expr, frame: Frame) -> bool:
         """`nn.init.kaiming_uniform_` and the like (they fill a tensor: nothing in the model changes)."""
@@ -2621,6 +2851,9 @@ class Interp:
                                 "`x.view(x.size(0), -1)` and `x.view(x.size(0), N)` here", lam)
             layer_args: dict[str, tuple[Val, Span]] = {"start_dim": (Const(1), step.span)}
             kind = "flatten"
+        elif step.kind == "permute":
+            kind = "permute"
+            layer_args = {"dims": (TupleV(tuple(values)), step.span)}
         else:
             kind = step.kind
             spec = lookup(kind)
@@ -2705,6 +2938,11 @@ class Interp:
         if cls == "ModuleList":
             raise self.fail("nn.ModuleList is not supported", node,
                             help="use nn.Sequential when the layers run one after another")
+        if cls not in TORCH_LAYERS and cls.endswith("Loss") and not self.forwarding:
+            # `loss_fn=nn.MSELoss()` kept on self for training: no part of what forward computes,
+            # and an error only where forward uses it.
+            return Opaque(f"the loss `nn.{cls}` (archc lifts what forward computes, not training "
+                          "losses)", self.span(node))
         if cls not in TORCH_LAYERS:
             known = ", ".join(sorted(TORCH_LAYERS))
             raise self.fail(f"archc has no layer for nn.{cls}", node.func, code="unknown-layer",
@@ -2841,6 +3079,62 @@ class Interp:
         body = out.ops[len(saved.ops):]
         return self.step(saved, FResidual(body, self.span(node)))
 
+    def mean_of_sum(self, tensor: Tensor, divisor: Const, node: ast.AST) -> Tensor | None:
+        """`(a + b) / 2` of two branches: the `mean` merge, which computes exactly that."""
+        last = tensor.ops[-1] if tensor.ops else None
+        if divisor.value != 2 or isinstance(divisor.value, bool) or not isinstance(last, FResidual):
+            return None
+        if self.in_loop or len(self.lifting) != 1:
+            return None  # (a join is lifted in forward's main chain only)
+        base = Tensor(tensor.ops[:-1], tensor.ids[:-1])
+        branches = (last.body, last.shortcut if last.shortcut is not None else ())
+        return self.step(base, FMerge("mean", branches, (None, None), None, self.span(node)))
+
+    def lstm_state(self, states: LstmStates, index: Val, node: ast.AST) -> Val:
+        """`h[-1]`, `h_n[-2]`, `states[0]`: the final hidden state of one direction of the last
+        layer is the output sequence at its last step (the first, going backwards), in that
+        direction's half of the features: the same numbers, read from the output."""
+        if not (isinstance(index, Const) and _whole(index.value)):
+            raise self.fail("archc reads LSTM states at whole-number positions (`h[-1]`)", node)
+        k = int(index.value)  # type: ignore[arg-type]
+        if states.which == "hc":
+            if k not in (0, 1, -1, -2):
+                raise self.fail("an LSTM returns its states as (h, c)", node)
+            return replace(states, which="hc"[k % 2])
+        if states.which == "c":
+            raise self.fail("the cell states `c` of an LSTM are not part of its output, which archc "
+                            "lifts; the hidden states `h` are", node)
+        what = states.layer.torch_name
+        args = states.layer.args
+
+        def known(name: str, default: int | bool) -> object:
+            value = args.get(name, (Const(default), NO_SPAN))[0]
+            return self.concrete(value, node)
+
+        layers, both, batch_first = known("num_layers", 1), known("bidirectional", False), known(
+            "batch_first", False)
+        if not isinstance(layers, int) or isinstance(layers, bool) or not isinstance(both, bool):
+            raise self.fail(f"the {what}'s num_layers and bidirectional must be known here", node)
+        directions = 2 if both else 1
+        total = layers * directions
+        if not -total <= k < total:
+            raise self.fail(f"the {what} has {total} hidden states; `{_short(node)}` is past them", node)
+        layer, direction = divmod(k % total, directions)
+        if layer != layers - 1:
+            raise self.fail(f"`{_short(node)}` is the state of {what} layer {layer} of {layers}, which its "
+                            "output does not hold; archc lifts the states of the last layer (`h[-1]`)", node)
+        span = self.span(node)
+        time = Const(1 if batch_first else 0)
+        step = FLayer("select", (("dim", time, span), ("index", Const(-1 if direction == 0 else 0), span)),
+                      span)
+        out = self.step(states.out, step)
+        if directions == 1:
+            return out
+        hidden = args.get("hidden_size", (Const(None), span))[0]
+        left, right = (Const(0), hidden) if direction == 0 else (hidden, Const(0))
+        return self.step(out, FLayer("slice", (("dim", Const(-1), span), ("left", left, span),
+                                               ("right", right, span), ("axis", Const(None), span)), span))
+
     def fork(self, tensors: list[Tensor], node: ast.AST) -> tuple[Tensor, list[tuple[FOp, ...]]]:
         """The last tensor all of them come from, and each one's steps after it."""
         if any(t.ids[0] != tensors[0].ids[0] for t in tensors):
@@ -2908,17 +3202,19 @@ class Interp:
         last = mod
         while isinstance(last, SeqNode) and last.items:
             last = last.items[-1]  # nn.Sequential(..., nn.LSTM(...)) returns what the LSTM returns
-        if isinstance(last, LayerNode) and last.kind == "lstm":
+        if isinstance(last, LayerNode) and last.kind in ("lstm", "gru"):
+            shown = last.torch_name
             if last is not mod and not (isinstance(mod, SeqNode) and mod.items[-1] is last):
                 raise self.fail(
-                    "an nn.LSTM at the end of an nn.Sequential inside another is not lifted yet: "
-                    f"archc's seq holds an lstm only as its own last step (`{name}`)",
+                    f"an nn.{shown} at the end of an nn.Sequential inside another is not lifted yet: "
+                    f"archc's seq holds an {last.kind} only as its own last step (`{name}`)",
                     last.span,
-                    help="make the LSTM an attribute of its own (`self.lstm = nn.LSTM(...)`), or keep "
-                    "this part in PyTorch",
+                    help=f"make the {shown} an attribute of its own (`self.rnn = nn.{shown}(...)`), or "
+                    "keep this part in PyTorch",
                 )
-            states = Opaque("the LSTM states (h, c)", span)
-            return Pair(self.step(tensor, FCall(name, span)), states, "states")
+            out = self.step(tensor, FCall(name, span))
+            # an LSTM returns (output, (h, c)), a GRU (output, h)
+            return Pair(out, LstmStates(out, last, "hc" if last.kind == "lstm" else "h"), "states")
         return self.step(tensor, FCall(name, span))
 
     def functional(
@@ -3630,3 +3926,119 @@ def _module_key(node: ModNode) -> str:
     if isinstance(node, SeqNode):
         return "seq[" + ",".join(_module_key(i) for i in node.items) + "]"
     return f"{node.cls_name}{[(k, repr(v)) for k, v, _ in node.args]}"
+
+
+def _freezing_call(node: ast.expr) -> bool:
+    """`X.requires_grad_(False)`, `X.eval()`, `X.train(False)`: a call that changes how a module
+    trains, not what it computes."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("requires_grad_", "eval", "train"))
+
+
+def _freezes_only(loop: ast.For) -> bool:
+    """`for p in X.parameters(): p.requires_grad = False` (or `p.requires_grad_(False)`)."""
+    it = loop.iter
+    if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute)
+            and it.func.attr in ("parameters", "named_parameters")):
+        return False
+    for stmt in loop.body:
+        if isinstance(stmt, ast.Assign) and all(
+            isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in stmt.targets
+        ):
+            continue
+        if isinstance(stmt, ast.Expr) and _freezing_call(stmt.value):
+            continue
+        return False
+    return True
+
+
+_EINOPS = {
+    "einops.layers.torch.Rearrange": "Rearrange", "einops.layers.torch.Reduce": "Reduce",
+    "einops.rearrange": "rearrange", "einops.reduce": "reduce",
+    "einops.einops.rearrange": "rearrange", "einops.einops.reduce": "reduce",
+}
+
+
+def _einops_axes(side: str) -> list[str | tuple[str, ...]] | None:
+    """The axes of one side of an einops pattern: names, and tuples for `(c l)` groups."""
+    out: list[str | tuple[str, ...]] = []
+    group: list[str] | None = None
+    for token in side.replace("(", " ( ").replace(")", " ) ").split():
+        if token == "(":
+            if group is not None:
+                return None
+            group = []
+        elif token == ")":
+            if not group:
+                return None
+            out.append(tuple(group))
+            group = None
+        elif token.isidentifier():
+            if group is not None:
+                group.append(token)
+            else:
+                out.append(token)
+        else:
+            return None  # `...`, `1`, `()`: not lifted
+    return out if group is None else None
+
+
+def _einops_step(pattern: str, reduction: str) -> tuple[str, list[tuple[str | None, Val]]] | None:
+    """The archc step an einops pattern is, or None."""
+    if pattern.count("->") != 1:
+        return None
+    left_text, right_text = pattern.split("->")
+    left, right = _einops_axes(left_text), _einops_axes(right_text)
+    if left is None or right is None or not all(isinstance(a, str) for a in left):
+        return None
+    names = [a for a in left if isinstance(a, str)]
+    if len(set(names)) != len(names):
+        return None
+    flat = [n for a in right for n in ((a,) if isinstance(a, str) else a)]
+    if len(set(flat)) != len(flat) or not set(flat) <= set(names):
+        return None
+    if reduction:
+        kept = [names.index(n) for n in flat]
+        if any(isinstance(a, tuple) for a in right) or kept != sorted(kept) or reduction not in (
+            "mean", "max", "sum"
+        ):
+            return None
+        dropped = [i for i in range(len(names)) if names[i] not in flat]
+        if not dropped:
+            return None
+        dim: Val = Const(dropped[0]) if len(dropped) == 1 else TupleV(tuple(Const(d) for d in dropped))
+        return reduction, [(None, dim)]
+    if set(flat) != set(names):
+        return None
+    groups = [a for a in right if isinstance(a, tuple)]
+    if not groups:
+        order = [names.index(n) for n in flat]
+        if order == sorted(order):
+            return "identity", []
+        return "permute", [(None, TupleV(tuple(Const(i) for i in order)))]
+    if len(groups) == 1 and flat == names:
+        start = names.index(groups[0][0])
+        return "flatten", [("start_dim", Const(start)), ("end_dim", Const(start + len(groups[0]) - 1))]
+    return None
+
+
+def _plain_value(value: Val, read: set[str]) -> Val:
+    """A value without the caller's expression it follows (`Const(32, n_filters)` -> 32); the
+    names it followed go into `read`."""
+    if isinstance(value, Const) and value.expr is not None:
+        read |= var_names(value.expr)
+        return Const(value.value)
+    if isinstance(value, TupleV):
+        return TupleV(tuple(_plain_value(v, read) for v in value.items))
+    return value
+
+
+def _plain_node(node: ModNode, read: set[str]) -> ModNode:
+    """A module handed to a helper, its sizes as numbers (see _plain_value)."""
+    if isinstance(node, LayerNode):
+        args = {k: (_plain_value(v, read), sp) for k, (v, sp) in node.args.items()}
+        return LayerNode(node.kind, args, node.span, node.name_span, node.torch_name)
+    if isinstance(node, SeqNode):
+        return SeqNode([_plain_node(i, read) for i in node.items], node.span)
+    block_args = tuple((k, _plain_value(v, read), sp) for k, v, sp in node.args)
+    return BlockNode(node.cls_name, block_args, node.span, node.name_span)

@@ -93,6 +93,7 @@ class DictV:
     items: dict[str, Val] = field(default_factory=dict)
     ordered: bool = False  # a collections.OrderedDict (what nn.Sequential takes named children in)
     spans: dict[str, Span] = field(default_factory=dict)  # where an OrderedDict's entries are written
+    namespace: bool = False  # `SimpleNamespace(filters=20)`: its entries are read as attributes
 
 
 @dataclass(frozen=True)
@@ -398,6 +399,16 @@ class Tensor:
 
 
 @dataclass(frozen=True)
+class LstmStates:
+    """The `(h, c)` an nn.LSTM call returns, or the `h` of an nn.GRU (or `h` or `c` alone):
+    `h[-1]` and the like are read from its output sequence, which holds them."""
+
+    out: Tensor  # the LSTM's output sequence
+    layer: LayerNode
+    which: str  # "hc", "h" or "c"
+
+
+@dataclass(frozen=True)
 class Pair:
     """What LSTM calls and torch.max return: a tensor and something unusable."""
 
@@ -426,7 +437,7 @@ class RawParam:
 Val = Union[
     Const, Sym, TupleV, ListV, DictV, ArgObject, ModuleRef, LambdaV, DrySize, AxisSize, AxisProduct,
     AxisOffset, Namespace, ClassRef, FuncRef, BuiltinRef, SelfV, SuperV, Opaque, Batch, Training, Method,
-    ModV, Tensor, Pair, ModListV, ModDictV, RawParam,
+    ModV, Tensor, Pair, ModListV, ModDictV, RawParam, LstmStates,
 ]
 
 
@@ -447,7 +458,7 @@ def describe(v: Val) -> str:
         ModuleRef: "module of the package", LambdaV: "lambda",
         DrySize: "size measured by a dry run", AxisSize: "size of an axis other than the batch",
         AxisProduct: "product of axis sizes", AxisOffset: "axis size plus a number",
-        RawParam: "raw parameter (nn.Parameter)",
+        RawParam: "raw parameter (nn.Parameter)", LstmStates: "LSTM state",
     }
     if isinstance(v, Opaque):
         return v.what
