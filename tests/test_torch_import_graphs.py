@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 from archc.cli import main
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch_helpers import assert_lift_equivalent
 
 MORE = Path(__file__).resolve().parent / "fixtures" / "torch" / "more"
@@ -705,6 +707,7 @@ def _forms_original(cls: str, **kwargs: Any) -> Any:
     ("StackedLstmLast", ["rnn = lstm(hidden, num_layers = 2) | select(0, -1)\n    out = linear(classes) | sigmoid"]),
     ("GruTagger", ["out := gru = gru(hidden, num_layers = 2, batch_first = true, bidirectional = true",
                    "h2 := out | select(1, 0) | crop(hidden, 0)", "cat(last, h3, dim = 1) | head = linear(classes)"]),
+    ("LstmSqueezed", ["lstm = lstm(6, batch_first = true) | select(1, -1)"]),
     ("ConfiguredModel", [
         "block KernelStack(channels) {",
         "conv1d(channels, 7, padding = 3) | relu",
@@ -777,3 +780,42 @@ def test_lstm_states_other_than_the_last_layers_hidden_ones_are_refused(
     assert words in err
     line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if f"self.out({edit})" in t)
     assert f"states.py:{line}:" in err
+
+
+def test_lstm_states_read_other_than_by_position_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "squeezed.py"
+    path.write_text(FORMS.read_text().replace("self.fc(h.squeeze(0))", "self.fc(h.view(-1, 6))"))
+    code, out, err = lift(path, "--class", "LstmSqueezed", "--set", "length=120")
+    assert code == 1 and out == ""
+    assert "`h.view(-1, 6)` of the LSTM states is not supported" in err
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "h.view(-1, 6)" in t)
+    assert f"squeezed.py:{line}:" in err
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abcdl ()->.1_", max_size=30), st.sampled_from(["", "mean", "max", "min", "sum"]))
+def test_any_einops_pattern_is_lifted_or_refused_never_a_crash(pattern: str, reduction: str) -> None:
+    from archc.frontends.torch_import_eval import _einops_step
+
+    step = _einops_step(pattern, reduction)
+    assert step is None or step[0] in ("permute", "flatten", "mean", "max", "sum")
+
+
+@pytest.mark.parametrize("pattern", ["", "->", "b c l -> b l c -> b", "b (c l) -> b c l", "b c c -> b c",
+                                     "b c l -> b x", "b c l -> b (l c)", "... c -> c ...",
+                                     "b " * 300 + "-> b", "b c l -> b () c l"])
+def test_odd_einops_patterns_get_a_located_diagnostic(pattern: str, tmp_path: Path) -> None:
+    path = tmp_path / "odd.py"
+    path.write_text(
+        "import torch.nn as nn\nfrom einops.layers.torch import Rearrange\n\n\n"
+        "class M(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.conv = nn.Conv1d(4, 8, 3)\n"
+        f"        self.r = Rearrange({pattern!r})\n\n"
+        "    def forward(self, x):\n"
+        "        return self.r(self.conv(x))\n"
+    )
+    code, out, err = lift(path, "--set", "length=100")
+    assert code == 1 and out == "", out
+    assert "Traceback" not in err and "odd.py:9:" in err, err

@@ -1494,7 +1494,7 @@ class Interp:
                 return Opaque("the indices torch.max returns", self.span(node))
         if isinstance(owner, ModV) and isinstance(owner.node, SeqNode) and attr == "children":
             return Method(owner, attr, self.span(node))
-        if isinstance(owner, (Tensor, ListV, SuperV, ModListV)) or (
+        if isinstance(owner, (Tensor, ListV, SuperV, ModListV, LstmStates)) or (
             isinstance(owner, Const) and isinstance(owner.value, str) and attr in _STR_METHODS
         ):
             return Method(owner, attr, self.span(node))
@@ -2435,8 +2435,6 @@ class Interp:
                 dims = dsl_args[0][1]
                 assert isinstance(dims, TupleV)
                 return self.step(tensor, FLayer(kind, tuple((None, d, span) for d in dims.items), span))
-            if kind == "identity":
-                return tensor
             return self.step(tensor, FLayer(kind, tuple((k, v, span) for k, v in dsl_args), span))
         spec = lookup(kind)
         assert spec is not None
@@ -3090,6 +3088,15 @@ class Interp:
         branches = (last.body, last.shortcut if last.shortcut is not None else ())
         return self.step(base, FMerge("mean", branches, (None, None), None, self.span(node)))
 
+    def lstm_states_count(self, states: LstmStates, node: ast.AST) -> int:
+        """How many hidden states an LSTM or GRU returns: layers x directions."""
+        layers = self.concrete(states.layer.args.get("num_layers", (Const(1), NO_SPAN))[0], node)
+        both = self.concrete(states.layer.args.get("bidirectional", (Const(False), NO_SPAN))[0], node)
+        if not isinstance(layers, int) or isinstance(layers, bool) or not isinstance(both, bool):
+            raise self.fail(f"the {states.layer.torch_name}'s num_layers and bidirectional must be known "
+                            "here", node)
+        return layers * (2 if both else 1)
+
     def lstm_state(self, states: LstmStates, index: Val, node: ast.AST) -> Val:
         """`h[-1]`, `h_n[-2]`, `states[0]`: the final hidden state of one direction of the last
         layer is the output sequence at its last step (the first, going backwards), in that
@@ -3116,7 +3123,7 @@ class Interp:
         if not isinstance(layers, int) or isinstance(layers, bool) or not isinstance(both, bool):
             raise self.fail(f"the {what}'s num_layers and bidirectional must be known here", node)
         directions = 2 if both else 1
-        total = layers * directions
+        total = self.lstm_states_count(states, node)
         if not -total <= k < total:
             raise self.fail(f"the {what} has {total} hidden states; `{_short(node)}` is past them", node)
         layer, direction = divmod(k % total, directions)
@@ -3360,6 +3367,15 @@ class Interp:
         target = method.target
         if isinstance(target, Const) and isinstance(target.value, str):
             return self.str_method(target.value, method.name, args, kwargs, node)
+        if isinstance(target, LstmStates):
+            # `h.squeeze(0)` of a one-layer, one-direction LSTM or GRU: its one state, `h[0]`
+            dims = [self.concrete(v, e) for v, e in args]
+            if method.name == "squeeze" and target.which == "h" and dims == [0] and not kwargs:
+                one = self.lstm_state(target, Const(0), node)
+                if self.lstm_states_count(target, node) == 1:
+                    return one
+            raise self.fail(f"`{_short(node)}` of the {target.layer.torch_name} states is not supported; "
+                            "archc reads them by position (`h[-1]`, or `h.squeeze(0)` of one state)", node)
         if isinstance(target, SuperV):
             if method.name == "__init__":
                 base = self.local_base(target.cls) if target.cls in self.classes else None
@@ -3992,7 +4008,7 @@ def _einops_step(pattern: str, reduction: str) -> tuple[str, list[tuple[str | No
     if left is None or right is None or not all(isinstance(a, str) for a in left):
         return None
     names = [a for a in left if isinstance(a, str)]
-    if len(set(names)) != len(names):
+    if not names or len(set(names)) != len(names):
         return None
     flat = [n for a in right for n in ((a,) if isinstance(a, str) else a)]
     if len(set(flat)) != len(flat) or not set(flat) <= set(names):
@@ -4012,9 +4028,7 @@ def _einops_step(pattern: str, reduction: str) -> tuple[str, list[tuple[str | No
         return None
     groups = [a for a in right if isinstance(a, tuple)]
     if not groups:
-        order = [names.index(n) for n in flat]
-        if order == sorted(order):
-            return "identity", []
+        order = [names.index(n) for n in flat]  # (in order too: permute checks the rank)
         return "permute", [(None, TupleV(tuple(Const(i) for i in order)))]
     if len(groups) == 1 and flat == names:
         start = names.index(groups[0][0])
