@@ -602,8 +602,8 @@ def test_a_size_a_helper_keeps_follows_its_arguments(torch_module: Any) -> None:
 
 
 def test_a_module_argument_typed_only_as_a_module_is_refused_with_how_to_fix(tmp_path: Path) -> None:
-    path = tmp_path / "tune.py"
-    path.write_text(
+    err = refused(
+        tmp_path / "tune.py",
         "import torch.nn as nn\n\n\n"
         "class Tune(nn.Module):\n"
         "    def __init__(self, base: nn.Module, n_out=2):\n"
@@ -611,18 +611,16 @@ def test_a_module_argument_typed_only_as_a_module_is_refused_with_how_to_fix(tmp
         "        self.base = base\n"
         "        self.fc = nn.Linear(64, n_out)\n\n"
         "    def forward(self, x):\n"
-        "        return self.fc(self.base(x))\n"
+        "        return self.fc(self.base(x))\n",
     )
-    code, out, err = lift(path)
-    assert code == 1 and out == ""
     assert "error[unsupported]: the constructor needs `base`" in err
     assert "tune.py:5:24" in err
     assert "annotate `base` with the class of the module passed in (`base: ClassName`)" in err
 
 
 def test_a_kept_value_that_is_a_module_is_named_as_such(tmp_path: Path) -> None:
-    path = tmp_path / "kept.py"
-    path.write_text(
+    err = refused(
+        tmp_path / "kept.py",
         "import torch.nn as nn\n\n\n"
         "class Trunk(nn.Module):\n"
         "    def __init__(self):\n"
@@ -636,10 +634,9 @@ def test_a_kept_value_that_is_a_module_is_named_as_such(tmp_path: Path) -> None:
         "        self.trunk = Trunk()\n"
         "        self.fc = nn.Linear(self.trunk.conv, 2)\n\n"
         "    def forward(self, x):\n"
-        "        return self.fc(self.trunk(x))\n"
+        "        return self.fc(self.trunk(x))\n",
+        "--class", "Model",
     )
-    code, out, err = lift(path, "--class", "Model")
-    assert code == 1 and out == ""
     assert "`.conv` of a Trunk module is not a number archc can read" in err
     assert "kept.py:17:" in err
 
@@ -741,25 +738,16 @@ def test_lambda_and_einops_steps_keep_the_sequential_indices(torch_module: Any) 
 
 
 def test_einops_patterns_archc_cannot_lift_are_named(tmp_path: Path) -> None:
-    path = tmp_path / "ein.py"
-    path.write_text(
-        "import torch.nn as nn\nfrom einops.layers.torch import Rearrange\n\n\n"
-        "class Pool(nn.Module):\n"
-        "    def __init__(self):\n"
-        "        super().__init__()\n"
-        "        self.conv = nn.Conv1d(4, 8, 3)\n"
-        "        self.split = Rearrange('b d (n p) -> b d n p', p=2)\n\n"
-        "    def forward(self, x):\n"
-        "        return self.split(self.conv(x))\n"
-    )
-    code, out, err = lift(path, "--set", "length=100")
-    assert code == 1 and out == ""
+    forward = "return self.split(self.conv(x))"
+    text = MODEL.replace("INIT", "self.split = Rearrange('b d (n p) -> b d n p', p=2)").replace("FORWARD", forward)
+    line = text.splitlines().index("        self.split = Rearrange('b d (n p) -> b d n p', p=2)") + 1
+    err = refused(tmp_path / "ein.py", text, "--set", "length=100")
     assert "einops.Rearrange with axis sizes (`p=`) is not supported" in err
-    assert "ein.py:9:58" in err  # at `2`, the size given
-    path.write_text(path.read_text().replace("'b d (n p) -> b d n p', p=2", "'b d n -> b (n d)'"))
-    code, out, err = lift(path, "--set", "length=100")
-    assert code == 1
+    assert f"ein.py:{line}:58" in err  # at `2`, the size given
+    err = refused(tmp_path / "ein.py", text.replace("'b d (n p) -> b d n p', p=2", "'b d n -> b (n d)'"),
+                  "--set", "length=100")
     assert "the einops pattern 'b d n -> b (n d)' is not one archc lifts" in err
+    assert f"ein.py:{line}:" in err
 
 
 @pytest.mark.parametrize(("edit", "words"), [
@@ -771,24 +759,23 @@ def test_lstm_states_other_than_the_last_layers_hidden_ones_are_refused(
     edit: str, words: str | None, tmp_path: Path
 ) -> None:
     path = tmp_path / "states.py"
-    path.write_text(FORMS.read_text().replace("self.out(h_n[-1])", f"self.out({edit})"))
-    code, out, err = lift(path, "--class", "StackedLstmLast", "--set", "length=120")
+    text = FORMS.read_text().replace("self.out(h_n[-1])", f"self.out({edit})")
     if words is None:
+        path.write_text(text)
+        code, _, err = lift(path, "--class", "StackedLstmLast", "--set", "length=120")
         assert code == 0, err
         return
-    assert code == 1 and out == ""
+    err = refused(path, text, "--class", "StackedLstmLast", "--set", "length=120")
     assert words in err
-    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if f"self.out({edit})" in t)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if f"self.out({edit})" in t)
     assert f"states.py:{line}:" in err
 
 
 def test_lstm_states_read_other_than_by_position_are_refused(tmp_path: Path) -> None:
-    path = tmp_path / "squeezed.py"
-    path.write_text(FORMS.read_text().replace("self.fc(h.squeeze(0))", "self.fc(h.view(-1, 6))"))
-    code, out, err = lift(path, "--class", "LstmSqueezed", "--set", "length=120")
-    assert code == 1 and out == ""
+    text = FORMS.read_text().replace("self.fc(h.squeeze(0))", "self.fc(h.view(-1, 6))")
+    err = refused(tmp_path / "squeezed.py", text, "--class", "LstmSqueezed", "--set", "length=120")
     assert "`h.view(-1, 6)` of the LSTM states is not supported" in err
-    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "h.view(-1, 6)" in t)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "h.view(-1, 6)" in t)
     assert f"squeezed.py:{line}:" in err
 
 
@@ -805,17 +792,62 @@ def test_any_einops_pattern_is_lifted_or_refused_never_a_crash(pattern: str, red
                                      "b c l -> b x", "b c l -> b (l c)", "... c -> c ...",
                                      "b " * 300 + "-> b", "b c l -> b () c l"])
 def test_odd_einops_patterns_get_a_located_diagnostic(pattern: str, tmp_path: Path) -> None:
-    path = tmp_path / "odd.py"
-    path.write_text(
-        "import torch.nn as nn\nfrom einops.layers.torch import Rearrange\n\n\n"
-        "class M(nn.Module):\n"
-        "    def __init__(self):\n"
-        "        super().__init__()\n"
-        "        self.conv = nn.Conv1d(4, 8, 3)\n"
-        f"        self.r = Rearrange({pattern!r})\n\n"
-        "    def forward(self, x):\n"
-        "        return self.r(self.conv(x))\n"
-    )
-    code, out, err = lift(path, "--set", "length=100")
+    init = f"self.r = Rearrange({pattern!r})"
+    text = MODEL.replace("INIT", init).replace("FORWARD", "return self.r(self.conv(x))")
+    err = refused(tmp_path / "odd.py", text, "--set", "length=100")
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if init in t)
+    assert f"odd.py:{line}:" in err, err
+
+
+def refused(path: Path, text: str, *argv: str) -> str:
+    """Lift `text` written at `path`: it stops with a diagnostic and exit code 1, prints nothing,
+    and leaves an existing output file as it was. Returns the diagnostics."""
+    path.write_text(text)
+    code, out, err = lift(path, *argv)
     assert code == 1 and out == "", out
-    assert "Traceback" not in err and "odd.py:9:" in err, err
+    assert "Traceback" not in err
+    kept = path.with_suffix(".arch")
+    kept.write_text("# an earlier lift\n")
+    again = lift(path, *argv, "-o", str(kept))
+    assert again[0] == 1 and kept.read_text() == "# an earlier lift\n"
+    return err
+
+
+MODEL = (
+    "import torch\nimport torch.nn as nn\nfrom types import SimpleNamespace\n"
+    "from einops import rearrange\nfrom einops.layers.torch import Rearrange\n"
+    "CFG = SimpleNamespace(width=5)\n\n\n"
+    "class M(nn.Module):\n"
+    "    def __init__(self, loss_fn=nn.MSELoss()):\n"
+    "        super().__init__()\n"
+    "        self.loss_fn = loss_fn\n"
+    "        self.conv = nn.Conv1d(4, 8, 3)\n"
+    "        self.lstm = nn.LSTM(8, 6, batch_first=True)\n"
+    "        INIT\n\n"
+    "    def forward(self, x):\n"
+    "        FORWARD\n"
+)
+
+
+@pytest.mark.parametrize(("init", "forward", "words", "column"), [
+    ("self.r = Rearrange(3)", "return self.r(self.conv(x))", "einops.Rearrange needs its pattern as text", 18),
+    ("pass", "return rearrange(3, 'b -> b')", "einops.rearrange needs a tensor computed in forward", 16),
+    ("self.act = getattr(nn, 3)()", "return self.act(self.conv(x))", "getattr() needs a name known statically",
+     20),
+    ("self.c2 = nn.Conv1d(8, 8, CFG.kernel)", "return self.c2(self.conv(x))",
+     "the config object has no field `kernel`", 35),
+    ("pass", "return self.loss_fn(self.conv(x))",
+     "the loss `nn.MSELoss` (archc lifts what forward computes, not training losses) cannot be used here", 16),
+    ("pass", "return self.lstm(self.conv(x).transpose(1, 2))[1][0][1]",
+     "the LSTM has 1 hidden states; `self.lstm(self.conv(x).transpose(1, 2))[1][0][1]` is past them", 16),
+    ("pass", "return self.lstm(self.conv(x).transpose(1, 2))[1][2]", "an LSTM returns its states as (h, c)", 16),
+])
+def test_new_refusals_name_their_construct_at_its_line(
+    init: str, forward: str, words: str, column: int, tmp_path: Path
+) -> None:
+    text = MODEL.replace("INIT", init).replace("FORWARD", forward)
+    err = refused(tmp_path / "model.py", text, "--set", "length=60")
+    assert words in err, err
+    changed = init if init != "pass" else forward
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if changed in t)
+    assert f"model.py:{line}:{column}" in err, err

@@ -31,7 +31,7 @@ from ..core.sym import Expr, SymFloat, SymInt, SymStr, const, plain, substitute,
 from ..core.values import Value
 from ..core.values import kind as value_kind
 from ..ir import nodes as ir
-from ..ir.layers import SEQ_HELPERS, lookup
+from ..ir.layers import SEQ_STEPS, lookup
 
 FUNCTIONAL = {
     "relu": "F.relu",
@@ -573,6 +573,7 @@ class _Emitter:
     # Parameters of the architecture the code cannot follow after all (an unrolled loop).
     fixed: set[str] = field(default_factory=set)
     fits_note: str = ""  # appended to a pinned size's error: the input lengths that fit
+    helpers: set[str] = field(default_factory=set)  # HELPER_CLASSES the file must define
 
     def attr_index(self, cls: ir.ClassDef) -> dict[str, ir.Attr]:
         entry = self.indexes.get(id(cls))
@@ -589,6 +590,8 @@ class _Emitter:
             return "nn.Sequential(" + ", ".join(self.module_expr(m) for m in module.items) + ")"
         if isinstance(module, ir.ModuleList):
             return self.module_list(module)
+        if isinstance(module, ir.Layer) and module.kind in HELPER_CLASSES:
+            self.helpers.add(HELPER_CLASSES[module.kind])  # the file defines it
         if isinstance(module, ir.BlockRef):
             name, key, code = self.block_class(module.cls, module.dim_args)
             # An instance called at several shapes: its comments name each call's shape.
@@ -1314,9 +1317,21 @@ def layer_module(layer: ir.Layer, swap_hw: bool = False, text: Any = literal) ->
     return f"{cls}({', '.join([*args, *_kwargs(layer, text)])})"
 
 
+# The module the generated file defines for each SEQ_STEPS kind (templates/torch_module.py.jinja).
+HELPER_CLASSES = {
+    "permute": "_Permute",
+    "transpose": "_Transpose",
+    "mean": "_Mean",
+    "max": "_Amax",
+    "global_avg_pool": "_Mean",
+    "global_max_pool": "_Amax",
+}
+assert HELPER_CLASSES.keys() == SEQ_STEPS
+
+
 def _helper_module(layer: ir.Layer, text: Any) -> str:
-    """A tensor operation as a module of the generated file (SEQ_HELPERS), e.g. `_Permute(0, 2, 1)`."""
-    cls = SEQ_HELPERS[layer.kind]
+    """A tensor operation as a module of the generated file, e.g. `_Permute(0, 2, 1)`."""
+    cls = HELPER_CLASSES[layer.kind]
     if layer.kind == "permute":
         dims = layer.get("dims")
         assert isinstance(dims, tuple)
@@ -1327,48 +1342,6 @@ def _helper_module(layer: ir.Layer, text: Any) -> str:
         return f"{cls}(-1)"
     keep = ", keepdim=True" if layer.get("keepdim") else ""
     return f"{cls}({text(layer.get('dim'))}{keep})"
-
-
-# The module each SEQ_HELPERS class is, written into a generated file that uses it.
-_HELPER_CODE = {
-    "_Permute": (
-        "class _Permute(nn.Module):\n"
-        '    """`x.permute(*dims)` as a module, to stand in an nn.Sequential (no weights)."""\n\n'
-        "    def __init__(self, *dims: int) -> None:\n"
-        "        super().__init__()\n"
-        "        self.dims = dims\n\n"
-        "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n"
-        "        return x.permute(*self.dims)"
-    ),
-    "_Transpose": (
-        "class _Transpose(nn.Module):\n"
-        '    """`x.transpose(dim0, dim1)` as a module, to stand in an nn.Sequential (no weights)."""\n\n'
-        "    def __init__(self, dim0: int, dim1: int) -> None:\n"
-        "        super().__init__()\n"
-        "        self.dim0, self.dim1 = dim0, dim1\n\n"
-        "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n"
-        "        return x.transpose(self.dim0, self.dim1)"
-    ),
-    "_Mean": (
-        "class _Mean(nn.Module):\n"
-        '    """`x.mean(dim)` as a module, to stand in an nn.Sequential (no weights)."""\n\n'
-        "    def __init__(self, dim: int | tuple[int, ...], keepdim: bool = False) -> None:\n"
-        "        super().__init__()\n"
-        "        self.dim, self.keepdim = dim, keepdim\n\n"
-        "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n"
-        "        return x.mean(dim=self.dim, keepdim=self.keepdim)"
-    ),
-    "_Amax": (
-        "class _Amax(nn.Module):\n"
-        '    """`x.amax(dim)` as a module, to stand in an nn.Sequential (no weights)."""\n\n'
-        "    def __init__(self, dim: int | tuple[int, ...], keepdim: bool = False) -> None:\n"
-        "        super().__init__()\n"
-        "        self.dim, self.keepdim = dim, keepdim\n\n"
-        "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n"
-        "        return x.amax(dim=self.dim, keepdim=self.keepdim)"
-    ),
-}
-_HELPER_USE = re.compile(r"\b(_Permute|_Transpose|_Mean|_Amax)\(")
 
 
 def _merge_shapes(instances: list[list[ir.Shape]]) -> list[str]:
@@ -1566,8 +1539,6 @@ def render_python(
     if em.uses_functional:
         imports.append("import torch.nn.functional as F")
     imports.append("from torch import nn")
-    used_helpers = {m.group(1) for code in (*em.classes, top) for line in code.init
-                    for m in _HELPER_USE.finditer(line)}
     flags = []
     if options.channels_last:
         flags.append("--memory-format channels_last")
@@ -1586,7 +1557,7 @@ def render_python(
             variant=" ".join(flags),
             fold_helper=options.fold_batchnorm,
             conv_t_helper=em.swap_hw,
-            seq_helpers=[_HELPER_CODE[n] for n in _HELPER_CODE if n in used_helpers],
+            seq_helpers=sorted(em.helpers),
             classes=[*em.classes, top],
         )
     )

@@ -19,7 +19,9 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 OUTPUT_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 # Module-level names of a generated file: its imports and its own helpers.
-GENERATED_GLOBALS = frozenset({"torch", "nn", "F", "METADATA", "_fold_into", "_Conv2dT"})
+GENERATED_GLOBALS = frozenset(
+    {"torch", "nn", "F", "METADATA", "_fold_into", "_Conv2dT", "_Permute", "_Transpose", "_Mean", "_Amax"}
+)
 # Local names of the generated methods that refer to classes (`self.b = B()` in __init__,
 # `isinstance(module, B)` in fold_batchnorm): a class of that name would be shadowed.
 GENERATED_LOCALS = frozenset({"self", "x", "module", "mode"})

@@ -225,6 +225,8 @@ _RAW_CALL_PARAMS = {
 _RAW_RANK = {"Conv1d": 3, "Conv2d": 4, "Linear": 2}
 _RAW_CTORS = frozenset({"torch.empty", "torch.zeros", "torch.ones", "torch.randn", "torch.rand",
                         "torch.Tensor", "torch.FloatTensor"})
+_FREEZE_NOTE = ("freezing parameters (requires_grad) is training state, not kept: the lifted module "
+                "trains every weight unless the training code freezes it")
 _NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad"})
 _DUMMIES = frozenset({"zeros", "ones", "randn", "rand", "empty"})
 MAX_STEPS = 200_000
@@ -1008,8 +1010,7 @@ class Interp:
                 return  # printing changes nothing in the model
             if _freezing_call(value_node) and not (frame.self_v is not None and frame.self_v.in_forward):
                 # `self.trunk.requires_grad_(False)`, `self.trunk.eval()` in __init__: training state
-                self.note_once("freezing parameters (requires_grad) is training state, not kept: the "
-                               "lifted module trains every weight unless the training code freezes it")
+                self.note_once(_FREEZE_NOTE)
                 return
             if isinstance(value_node, ast.Call) and self.side_effect(value_node.func, frame):
                 return  # logging, seeding, warnings: nothing in the model changes
@@ -1040,8 +1041,7 @@ class Interp:
                 raise self.fail("a for loop with an else branch is not supported", stmt)
             if _freezes_only(stmt):
                 # `for p in self.trunk.parameters(): p.requires_grad = False`: training state
-                self.note_once("freezing parameters (requires_grad) is training state, not kept: the "
-                               "lifted module trains every weight unless the training code freezes it")
+                self.note_once(_FREEZE_NOTE)
                 return
             if not _renorms_only(stmt):
                 self.no_weight_changes(stmt, frame)
@@ -3088,14 +3088,14 @@ class Interp:
         branches = (last.body, last.shortcut if last.shortcut is not None else ())
         return self.step(base, FMerge("mean", branches, (None, None), None, self.span(node)))
 
-    def lstm_states_count(self, states: LstmStates, node: ast.AST) -> int:
-        """How many hidden states an LSTM or GRU returns: layers x directions."""
+    def lstm_layout(self, states: LstmStates, node: ast.AST) -> tuple[int, int]:
+        """An LSTM's or GRU's layers and directions (it returns layers x directions states)."""
         layers = self.concrete(states.layer.args.get("num_layers", (Const(1), NO_SPAN))[0], node)
         both = self.concrete(states.layer.args.get("bidirectional", (Const(False), NO_SPAN))[0], node)
         if not isinstance(layers, int) or isinstance(layers, bool) or not isinstance(both, bool):
             raise self.fail(f"the {states.layer.torch_name}'s num_layers and bidirectional must be known "
                             "here", node)
-        return layers * (2 if both else 1)
+        return layers, 2 if both else 1
 
     def lstm_state(self, states: LstmStates, index: Val, node: ast.AST) -> Val:
         """`h[-1]`, `h_n[-2]`, `states[0]`: the final hidden state of one direction of the last
@@ -3113,17 +3113,9 @@ class Interp:
                             "lifts; the hidden states `h` are", node)
         what = states.layer.torch_name
         args = states.layer.args
-
-        def known(name: str, default: int | bool) -> object:
-            value = args.get(name, (Const(default), NO_SPAN))[0]
-            return self.concrete(value, node)
-
-        layers, both, batch_first = known("num_layers", 1), known("bidirectional", False), known(
-            "batch_first", False)
-        if not isinstance(layers, int) or isinstance(layers, bool) or not isinstance(both, bool):
-            raise self.fail(f"the {what}'s num_layers and bidirectional must be known here", node)
-        directions = 2 if both else 1
-        total = self.lstm_states_count(states, node)
+        layers, directions = self.lstm_layout(states, node)
+        batch_first = self.concrete(args.get("batch_first", (Const(False), NO_SPAN))[0], node)
+        total = layers * directions
         if not -total <= k < total:
             raise self.fail(f"the {what} has {total} hidden states; `{_short(node)}` is past them", node)
         layer, direction = divmod(k % total, directions)
@@ -3370,10 +3362,9 @@ class Interp:
         if isinstance(target, LstmStates):
             # `h.squeeze(0)` of a one-layer, one-direction LSTM or GRU: its one state, `h[0]`
             dims = [self.concrete(v, e) for v, e in args]
-            if method.name == "squeeze" and target.which == "h" and dims == [0] and not kwargs:
-                one = self.lstm_state(target, Const(0), node)
-                if self.lstm_states_count(target, node) == 1:
-                    return one
+            one = method.name == "squeeze" and target.which == "h" and dims == [0] and not kwargs
+            if one and self.lstm_layout(target, node) == (1, 1):
+                return self.lstm_state(target, Const(0), node)
             raise self.fail(f"`{_short(node)}` of the {target.layer.torch_name} states is not supported; "
                             "archc reads them by position (`h[-1]`, or `h.squeeze(0)` of one state)", node)
         if isinstance(target, SuperV):

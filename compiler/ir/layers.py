@@ -131,17 +131,10 @@ def optional(check: Checker) -> Checker:
     return checker
 
 
-# Tensor operations that may stand in a `seq` all the same: the generated file defines a small
-# module for each (no weights, so the indices and state_dict keys of the nn.Sequential stay
-# those of the hand-written model, which wraps them in a Lambda or einops layer).
-SEQ_HELPERS: dict[str, str] = {
-    "permute": "_Permute",
-    "transpose": "_Transpose",
-    "mean": "_Mean",
-    "max": "_Amax",
-    "global_avg_pool": "_Mean",
-    "global_max_pool": "_Amax",
-}
+# Tensor operations that may stand in a `seq` all the same: the emitter writes a small module
+# for each (no weights, so the indices and state_dict keys of the nn.Sequential stay those of
+# the hand-written model, which wraps them in a Lambda or einops layer).
+SEQ_STEPS = frozenset({"permute", "transpose", "mean", "max", "global_avg_pool", "global_max_pool"})
 
 
 @dataclass(frozen=True)
@@ -179,7 +172,28 @@ class LayerSpec:
     @property
     def functional_only(self) -> bool:
         """No module form: neither a torch.nn class nor a helper module the emitter writes."""
-        return self.torch_class is None and self.name not in SEQ_HELPERS
+        return self.torch_class is None and self.name not in SEQ_STEPS
+
+
+def _rnn(name: str, cls: str, doc: str) -> LayerSpec:
+    """nn.LSTM and nn.GRU: the same arguments, in torch's order."""
+    return LayerSpec(
+        name,
+        (
+            ParamSpec("input_size", positive, None),
+            ParamSpec("hidden_size", positive),
+            ParamSpec("num_layers", positive, 1),
+            ParamSpec("bias", boolean, True),
+            ParamSpec("batch_first", boolean, False),
+            ParamSpec("dropout", probability, 0.0),
+            ParamSpec("bidirectional", boolean, False),
+        ),
+        torch_class=cls,
+        stateful=True,
+        size_in="input_size",
+        size_out="hidden_size",
+        doc=doc,
+    )
 
 
 def _conv(name: str, cls: str, n: int) -> LayerSpec:
@@ -300,40 +314,8 @@ SPECS: dict[str, LayerSpec] = {
             size_out="out_features",
             doc="fully connected layer on the last axis",
         ),
-        LayerSpec(
-            "lstm",
-            (
-                ParamSpec("input_size", positive, None),
-                ParamSpec("hidden_size", positive),
-                ParamSpec("num_layers", positive, 1),
-                ParamSpec("bias", boolean, True),
-                ParamSpec("batch_first", boolean, False),
-                ParamSpec("dropout", probability, 0.0),
-                ParamSpec("bidirectional", boolean, False),
-            ),
-            torch_class="LSTM",
-            stateful=True,
-            size_in="input_size",
-            size_out="hidden_size",
-            doc="LSTM; the step keeps its output sequence and drops the states",
-        ),
-        LayerSpec(
-            "gru",
-            (
-                ParamSpec("input_size", positive, None),
-                ParamSpec("hidden_size", positive),
-                ParamSpec("num_layers", positive, 1),
-                ParamSpec("bias", boolean, True),
-                ParamSpec("batch_first", boolean, False),
-                ParamSpec("dropout", probability, 0.0),
-                ParamSpec("bidirectional", boolean, False),
-            ),
-            torch_class="GRU",
-            stateful=True,
-            size_in="input_size",
-            size_out="hidden_size",
-            doc="GRU; the step keeps its output sequence and drops the final state",
-        ),
+        _rnn("lstm", "LSTM", "LSTM; the step keeps its output sequence and drops the states"),
+        _rnn("gru", "GRU", "GRU; the step keeps its output sequence and drops the final state"),
         _act("relu", "ReLU", "rectified linear unit", ParamSpec("inplace", boolean, False)),
         _act("sigmoid", "Sigmoid", "logistic sigmoid"),
         _act("tanh", "Tanh", "hyperbolic tangent"),
