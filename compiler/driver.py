@@ -18,6 +18,7 @@ from .checks.shapes import ShapeChecker
 from .core.allow import apply_allows
 from .core.diagnostics import CompileError, Diagnostic, Note, Reporter
 from .core.source import Source, Span
+from .core.sym import sizing_pins
 from .core.values import MAX_SIZE, Value
 from .frontends.files import Loaded, Options, UsageError
 from .frontends.load import load
@@ -267,7 +268,8 @@ def _check_combo(
     applicable = {k: v for k, v in overrides.items() if k in params or k not in declared}
     before = len(rep.items)
     try:
-        resolved = resolver.arch(arch, applicable)
+        with sizing_pins() as pinned_early:
+            resolved = resolver.arch(arch, applicable)
     except CompileError:
         result.variants.append(Variant(arch.name, combo, None))
         return
@@ -276,7 +278,16 @@ def _check_combo(
         checker.check(resolved)
         result.variants.append(Variant(arch.name, combo, None))
         return
-    checked = checker.check(resolved)
+    with sizing_pins() as pinned:
+        checked = checker.check(resolved)
+    if checked is not None:
+        # A size the algebra could not keep symbolic (a division by a parameter) holds at
+        # this parameter's value only: the generic class is built for that value. (The input
+        # length has its own analysis: the lengths that fit.)
+        pinned = (pinned | pinned_early) - {"length"}
+        pinned &= {name for name, _ in checked.params}
+        if pinned - checked.fixed:
+            checked = replace(checked, fixed=checked.fixed | pinned)
     if checked is not None and not check_bounds(checked, rep):
         checked = None
     result.variants.append(Variant(arch.name, combo, checked))

@@ -517,6 +517,10 @@ def make_layer(layer: Layer, probe: Probe, env: dict[str, Any], ctx: _Ctx) -> nn
     if kind == "linear":
         return nn.Linear(inferred(-1), a["out_features"], bias=a.get("bias", True))
     if kind == "lstm":
+        if len(shape) != 3:
+            # torch reads a 2-D input as one unbatched sequence, which runs across the samples of
+            # the batch; archc's lstm takes (batch, length, features) or (length, batch, features).
+            raise RefError(f"`{render_layer(layer)}`: an LSTM input of {len(shape)} axes runs across the batch")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return nn.LSTM(

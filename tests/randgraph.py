@@ -76,6 +76,29 @@ def generate(rng: random.Random) -> Graph:
     return Graph(channels, length, tuple(nodes), outputs)
 
 
+def generate_gathers(rng: random.Random) -> Graph:
+    """A graph with merges of loops (`cat(for i in range(n) { ... }, dim = 1)`): each gather
+    node runs a convolution per iteration on its input, its sizes read from tuples by index.
+    Args: the merge's index in MERGES, its dim, the count, a relu flag, then (out, kernel,
+    padding) per iteration."""
+    nodes = [Node("input", ())]
+    for _ in range(rng.randint(1, 3)):
+        count = rng.randint(1, 4)
+        same = rng.random() < 0.75
+        out, kernel = rng.choice((1, 2, 4)), rng.choice((1, 3, 5))
+        per: list[int] = []
+        for _ in range(count):
+            if not same:
+                out, kernel = rng.choice((1, 2, 4)), rng.randint(1, 5)
+            pad = (kernel - 1) // 2 if rng.random() < 0.7 else rng.randint(0, 2)
+            per.extend((out, kernel, pad))
+        merge = rng.randrange(len(MERGES))
+        dim = rng.choice((1, 2, -1, -2)) if MERGES[merge] == "cat" else rng.choice((1, 2, 3, -1))
+        nodes.append(Node("gather", (rng.randrange(len(nodes)),), (merge, dim, count, rng.randint(0, 1), *per)))
+    last = len(nodes) - 1
+    return Graph(rng.choice((1, 2, 4)), rng.randint(4, 40), tuple(nodes), (last,))
+
+
 def render(graph: Graph) -> str:
     """The .arch text: node k is tensor `t{k}` (`x` for the input)."""
 
@@ -101,6 +124,15 @@ def render(graph: Graph) -> str:
             step = f"crop({node.args[0]})"
         elif node.op == "pad":
             step = f"constantpad1d({node.args[0]}, 0.0)"
+        elif node.op == "gather":
+            merge, dim, count, relu, *per = node.args
+            for j, what in enumerate(("outs", "ks", "pads")):
+                items = ", ".join(str(v) for v in per[j::3])
+                lines.append(f"  let {what}{k} = ({items}{',' if count == 1 else ''})")
+            body = f"g{k} = conv1d(outs{k}[i], ks{k}[i], padding = pads{k}[i])" + (" | relu" if relu else "")
+            extra = f", dim = {dim}" if MERGES[merge] in ("cat", "stack") else ""
+            lines.append(f"  {name(k)} := {src} | {MERGES[merge]}(for i in range({count}) {{ {body} }}{extra})")
+            continue
         else:
             operands = ", ".join(name(i) for i in node.inputs)
             extra = f", dim = {node.args[0]}" if node.op in ("cat", "stack") else ""
@@ -140,6 +172,8 @@ def reference(graph: Graph, batch: int = 2) -> tuple[tuple[int, ...], ...] | str
                 y = x[..., n : x.shape[-1] - n]
             elif node.op == "pad":
                 y = nn.ConstantPad1d(node.args[0], 0.0)(x)
+            elif node.op == "gather":
+                y = _gather(x, node.args)
             elif node.op == "cat":
                 if node.args[0] in (0, -x.dim()):
                     raise ValueError("cat on the batch axis")
@@ -170,3 +204,31 @@ def reference(graph: Graph, batch: int = 2) -> tuple[tuple[int, ...], ...] | str
     except (RuntimeError, ValueError) as err:
         return str(err).splitlines()[0] if str(err) else type(err).__name__
     return tuple(tuple(values[k].shape) for k in graph.outputs)
+
+
+def _gather(x: Any, args: tuple[int, ...]) -> Any:
+    """A gather node by torch: one convolution per iteration on `x`, then the merge as the
+    generated code writes it (element-wise merges stack their inputs, so shapes must match)."""
+    import torch
+    from torch import nn
+
+    merge, dim, count, relu, *per = args
+    if x.dim() != 3:
+        raise ValueError("conv1d needs 3-D input here")
+    ys = []
+    for j in range(count):
+        out, kernel, pad = per[3 * j : 3 * j + 3]
+        y = nn.Conv1d(x.shape[1], out, kernel, padding=pad)(x)
+        ys.append(torch.relu(y) if relu else y)
+    kind = MERGES[merge]
+    if kind == "cat":
+        if dim in (0, -ys[0].dim()):
+            raise ValueError("cat on the batch axis")
+        return torch.cat(ys, dim=dim)
+    if kind == "stack":
+        if (dim if dim >= 0 else dim + ys[0].dim() + 1) == 0:
+            raise ValueError("stack before the batch axis")
+        return torch.stack(ys, dim=dim)
+    stacked = torch.stack(ys)
+    reduce = {"add": stacked.sum, "mul": stacked.prod, "mean": stacked.mean, "max": stacked.amax}[kind]
+    return reduce(dim=0)

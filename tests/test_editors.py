@@ -324,6 +324,20 @@ def test_textmate_classes_of_a_sample() -> None:
     assert at("}") == "punctuation"
 
 
+def test_a_loop_inside_a_merge_holds_statements() -> None:
+    """`cat(for i in range(n) { convs = conv1d(...) }, dim = 1)`: in the loop's body, `name =`
+    names a layer again (it is an argument only directly in the parentheses)."""
+    text = "arch a(n = 2) {\n  cat(for i in range(n) { convs = conv1d(4, k[i], padding = 1) }, dim = 1)\n}\n"
+    scopes = tokenize(text)
+    pygments = [_pygments_class(kind) for _, kind, value in ArchcLexer().get_tokens_unprocessed(text)
+                for _ in value]
+    for fragment, wanted in [("convs", "binding"), ("padding", "argument"), ("dim", "argument"),
+                             ("for", "keyword"), ("k[", "name"), ("[i", "punctuation")]:
+        index = text.index(fragment)
+        assert _textmate_class(scopes[index]) == wanted, fragment
+        assert pygments[index] == wanted, fragment
+
+
 # ---------------------------------------------------------------- the extension under node
 
 HARNESS = r"""

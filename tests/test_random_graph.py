@@ -11,6 +11,7 @@ import os
 import random
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from archc.core.diagnostics import Reporter
@@ -19,7 +20,7 @@ from archc.driver import check_tree
 from archc.syntax.parser import parse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from randgraph import generate, reference, render
+from randgraph import generate, generate_gathers, reference, render
 
 pytestmark = pytest.mark.torch
 CASES = int(os.environ.get("ARCHC_RANDOM_GRAPHS", "400"))
@@ -35,15 +36,18 @@ def archc_shapes(text: str) -> tuple[tuple[int | None, ...], ...] | list[str]:
     return tuple(tuple(d.size for d in shape) for shape in checked.cls.out_shapes)
 
 
-def test_random_graphs_agree_with_torch() -> None:
+@pytest.mark.parametrize(
+    ("seed", "make"), [(20261202, generate), (20261203, generate_gathers)], ids=["graphs", "gathers"]
+)
+def test_random_graphs_agree_with_torch(seed: int, make: Any) -> None:
     import archc
     import torch
 
-    rng = random.Random(20261202)
+    rng = random.Random(seed)
     disagreements: list[str] = []
     kinds = {"ok": 0, "error": 0}
     for case in range(CASES):
-        graph = generate(rng)
+        graph = make(rng)
         text = render(graph)
         torch.manual_seed(case)
         want = reference(graph)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archc.api import ArchError, build_module, compile_file
+from archc.api import ArchError, build_module, compile_file, compile_source
 from archc.backends.emit_torch import EmitOptions
 from archc.checks.lengths import LengthProbe, LengthSet, analyse, region
 from archc.checks.shapes import ShapeChecker
@@ -458,6 +458,46 @@ def test_generic_class_equals_the_compiled_variant(path: Path, torch_module: Any
         _same_module(torch, generic, concrete, (2, *_input_shape(path, params)))
         tried += 1
     assert tried >= 2
+
+
+# A parameter `p` in every place a size can take it: the generic class follows it or is built
+# for its value only (a pool whose stride is `p` divides the length by a parameter).
+PARAM_USES = [
+    "maxpool1d(p)", "maxpool1d(3, stride = p)", "avgpool1d(p, stride = 2)", "d = conv1d(8, p)",
+    "d = conv1d(8, 3, stride = p)", "d = conv1d(8, 3, padding = p, dilation = p)", "d = conv1d(8 * p, 1)",
+    "upsample(scale_factor = p)", "upsample(scale_factor = p / 2)", "crop(p)", "constantpad1d(p, 0.0)",
+    "d = conv1d(48 // p, 1)", "d = conv1d(12 * p // 2, 1)", "d = conv1d(60 / p, 1)",
+    "cat(for i in range(p) { b = conv1d(2, 1) }, dim = 1)",
+    "cat(for i in range(p) { b = conv1d(2 + i, 1) }, dim = 1)",
+    "stack(for i in range(p) { b = conv1d(2, 1) }, dim = 1) | flatten(1, 2)",
+]
+
+
+FOLLOWED = {
+    "d = conv1d(8, p)", "d = conv1d(8 * p, 1)", "crop(p)", "constantpad1d(p, 0.0)", "upsample(scale_factor = p)",
+    "d = conv1d(12 * p // 2, 1)", "cat(for i in range(p) { b = conv1d(2, 1) }, dim = 1)",
+    "stack(for i in range(p) { b = conv1d(2, 1) }, dim = 1) | flatten(1, 2)",
+}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("use", PARAM_USES)
+def test_a_parameter_in_a_size_gives_a_class_that_follows_it_or_refuses(use: str, torch_module: Any) -> None:
+    text = f"arch a(length = 60, alphabet = 4, p = 3) {{\n    c = conv1d(8, 5) | {use} | flatten | fc = linear(2)\n}}\n"
+    cls = _exec(compile_source(text))
+    followed = 0
+    for p in (1, 2, 4, 5):
+        concrete = build_module(text, p=p)
+        try:
+            generic = cls(p=p)
+        except ValueError as err:
+            assert "p=3, which fixes its structure; compile the .arch with --set p=VALUE" in str(err), err
+            continue
+        _same_module(torch_module, generic, concrete, (2, 4, 60))
+        followed += 1
+    # Where the sizes stay symbolic in p, the class follows every value.
+    if use in FOLLOWED:
+        assert followed == 4
 
 
 def _input_shape(path: Path, params: dict[str, int]) -> tuple[int, ...]:

@@ -521,9 +521,10 @@ def test_module_lists_filled_by_append_become_loops(
 
 
 APPENDED_REFUSED = {
-    # the items differ by a value the loop's index does not give
-    "per-item values": ("self.dilated.append(ConvBlock(channels, channels, dilation=2 ** i))",
-                        "self.dilated.append(ConvBlock(channels, channels, dilation=[1, 2, 5][i]))",
+    # the items differ by a layer, not only by numbers
+    "per-item layers": ("self.dilated.append(ConvBlock(channels, channels, dilation=2 ** i))",
+                        "self.dilated.append(ConvBlock(channels, channels, dilation=2 ** i) if i == 0 "
+                        "else nn.Conv1d(channels, channels, 1))",
                         "item 1 of `self.dilated` is not built the way item 0 is"),
     # an item built for the wrong input size: what torch would fail on, at the item's size
     "wrong carried size": ("stages.append(nn.Conv1d(channels,",

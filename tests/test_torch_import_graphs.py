@@ -502,19 +502,6 @@ def test_a_wrapper_given_a_module_with_weights_of_the_caller_is_refused(tmp_path
     assert "m.py:18:" in err
 
 
-def test_a_module_list_item_called_in_a_comprehension_is_named_as_such(tmp_path: Path) -> None:
-    path = tmp_path / "m.py"
-    path.write_text(
-        "import torch\nimport torch.nn as nn\n\n\nclass M(nn.Module):\n    def __init__(self):\n"
-        "        super().__init__()\n        self.heads = nn.ModuleList([nn.Conv1d(4, 2, 1) for _ in range(3)])\n\n"
-        "    def forward(self, x):\n        return torch.cat([head(x) for head in self.heads], dim=1)\n"
-    )
-    code, out, err = lift(path, "--set", "length=50")
-    assert code == 1 and out == ""
-    assert "an item of the nn.ModuleList `heads` is called outside a loop over it" in err
-    assert "m.py:11:27" in err
-
-
 KWARGS_CALLS = '''
 import torch
 import torch.nn as nn

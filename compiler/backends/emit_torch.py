@@ -854,7 +854,7 @@ class _Emitter:
                     shapes.append(())
                     flow.var = op.name
                 continue
-            if isinstance(op, ir.Loop):
+            if isinstance(op, ir.Loop) and op.merge is None:
                 if flow.var in self.protected:
                     # The loop carries its tensor in one variable; the one read by name stays.
                     carried = self.target(bound[index], flow)
@@ -892,6 +892,11 @@ class _Emitter:
             elif isinstance(op, ir.Merge):
                 target = self.target(bound[index], flow)
                 lines.append(f"{target} = {_merge_expr(op, source)}")
+            elif isinstance(op, ir.Loop):
+                merged = self.gather(cls, op, lines, shapes, depth, flow, current)
+                flow.var = source
+                target = self.target(bound[index], flow)
+                lines.append(f"{target} = {merged}")
             elif self.compact_residual(cls, op, lines, shapes, depth, flow, current, source):
                 target = flow.var
             else:
@@ -1009,6 +1014,101 @@ class _Emitter:
         shapes.extend(body_shapes)
         flow.rank = rendered[-1][2].rank
 
+    def gather(
+        self,
+        cls: ir.ClassDef,
+        op: ir.Loop,
+        lines: list[str],
+        shapes: list[ir.Shape],
+        depth: int,
+        flow: _Flow,
+        current: ir.Shape,
+    ) -> str:
+        """`cat(for ...)`: writes the iterations, each reading the loop's input, and gives
+        the expression that merges their outputs: one comprehension or loop over the module
+        lists when every iteration reads the same, else the iterations one by one."""
+        assert op.merge is not None
+        entry = flow.var
+        kept = entry in self.protected
+        self.protected.add(entry)  # every iteration reads it: none may overwrite it
+        start = self.fresh_count
+        rendered: list[tuple[list[str], list[ir.Shape], _Flow]] = []
+        for index, iteration in zip(op.indices, op.iterations, strict=True):
+            self.fresh_count = start  # each iteration names its variables alike
+            rendered.append(self.iteration(cls, op, index, iteration, depth, flow, current))
+        lists = _loop_lists(op, self.attr_index(cls))
+        result = rendered[0][2].var
+        template = None
+        if lists is not None and len(op.iterations) >= 2:
+            template = _loop_template(rendered, lists, flow, result)
+        if template is None or not lists or not _joined_follows(op):
+            self.fixed |= _bound_symbols(op.bounds)  # the count is written out
+        if template is None or lists is None:
+            self.fresh_count = start
+            results: list[str] = []
+            for index, iteration in zip(op.indices, op.iterations, strict=True):
+                body_lines, body_shapes, inner = self.iteration(
+                    cls, op, index, iteration, depth, flow, current
+                )
+                lines.extend(body_lines)
+                shapes.extend(body_shapes)
+                results.append(inner.var)
+                self.protected.add(inner.var)  # the later iterations keep it
+            self.protected.difference_update(r for r in results if r not in self.tensor_names or r == entry)
+            if kept:
+                self.protected.add(entry)
+            return _merge_expr(replace(op.merge, operands=tuple(results)), entry)
+        if not kept:
+            self.protected.discard(entry)
+        body_lines, body_shapes = template
+        names = _loop_names(lists, self.tensor_names)
+        if not lists:
+            head = f"for _ in range({len(op.iterations)})"
+        elif len(lists) == 1:
+            head = f"for {names[0]} in self.{lists[0]}"
+        else:
+            head = f"for {', '.join(names)} in zip({', '.join(f'self.{n}' for n in lists)})"
+
+        def items(line: str) -> str:
+            for name, var in zip(lists, names, strict=True):
+                line = line.replace(f"self.{name}[@]", var)
+            return line
+
+        single = len(body_lines) == 1 and body_lines[0].startswith(f"{result} = ")
+        if single and not re.search(rf"\b{re.escape(result)}\b", body_lines[0][len(result) + 3 :]):
+            return _gather_expr(op.merge, f"[{items(body_lines[0][len(result) + 3 :])} {head}]")
+        outs = next(
+            n for n in itertools.chain(("branches",), (f"branches{k}" for k in itertools.count(2)))
+            if _loop_name_free(n, self.tensor_names, names)
+        )
+        lines.append(f"{outs} = []")
+        lines.append(f"{head}:")
+        shapes.extend([(), ()])
+        lines.extend("    " + items(line) for line in body_lines)
+        shapes.extend(body_shapes)
+        lines.append(f"    {outs}.append({result})")
+        shapes.append(())
+        return _gather_expr(op.merge, outs)
+
+    def iteration(
+        self,
+        cls: ir.ClassDef,
+        op: ir.Loop,
+        index: int,
+        iteration: tuple[ir.Op, ...],
+        depth: int,
+        flow: _Flow,
+        current: ir.Shape,
+    ) -> tuple[list[str], list[ir.Shape], _Flow]:
+        """The lines of one iteration of a loop, from the loop's input."""
+        body_lines: list[str] = []
+        body_shapes: list[ir.Shape] = []
+        inner = replace(flow)
+        self.pr.env[op.var] = index
+        self.forward_ops(cls, iteration, body_lines, body_shapes, depth, inner, current)
+        self.pr.env.pop(op.var, None)
+        return body_lines, body_shapes, inner
+
     def enter_4d(
         self, lines: list[str], shapes: list[ir.Shape], shape: ir.Shape, flow: _Flow, swap: bool = True
     ) -> None:
@@ -1125,6 +1225,27 @@ def _merge_expr(op: ir.Merge, current: str) -> str:
     for name in names[1:]:
         text = f"torch.maximum({text}, {name})"
     return text
+
+
+# A loop's outputs, stacked on a new first axis, reduced element-wise.
+_REDUCE = {"add": "sum", "mul": "prod", "mean": "mean", "max": "amax"}
+
+
+def _joined_follows(op: ir.Loop) -> bool:
+    """Whether the size a gather loop joins into follows its range() (`4 * n` channels)."""
+    assert op.merge is not None
+    if op.merge.kind not in ("cat", "stack") or not isinstance(op.merge.dim, int) or not op.shape:
+        return True
+    size = op.shape[op.merge.dim].size
+    wanted = _bound_symbols(op.bounds)
+    return not wanted or (isinstance(size, SymInt) and wanted <= size.root.symbols())
+
+
+def _gather_expr(merge: ir.Merge, items: str) -> str:
+    """The merge of a list of tensors: `torch.cat([...], dim=1)`, `torch.stack(outs).sum(dim=0)`."""
+    if merge.kind in ("cat", "stack"):
+        return f"torch.{merge.kind}({items}, dim={merge.dim})"
+    return f"torch.stack({items}).{_REDUCE[merge.kind]}(dim=0)"
 
 
 def _tensor_names(cls: ir.ClassDef) -> set[str]:
@@ -1350,8 +1471,8 @@ def _merge_shapes(instances: list[list[ir.Shape]]) -> list[str]:
     merged = []
     for step in zip(*instances, strict=True):
         first = step[0]
-        if not first:
-            merged.append("")
+        if not first or not all(step):
+            merged.append("")  # an instance that does not know its shape here: no comment
             continue
         if len({len(s) for s in step}) > 1:
             # Instances of different rank share the class: name each shape it sees.

@@ -180,6 +180,8 @@ class _Dot:
                     _collapsed_label(row), indent, fillcolor=GROUP_COLOUR, peripheries="2"
                 )
                 self.edge(prev, node, prev_shape)
+            elif row.group == "gather":
+                node = self.gather(row, prev, prev_shape, level, indent)
             else:
                 self.clusters += 1
                 pad = "  " * indent
@@ -197,6 +199,22 @@ class _Dot:
                 self.body.append(f"{pad}}}")
             prev, prev_shape = node, row.shape
         return prev, prev_shape
+
+
+    def gather(self, row: Row, prev: str, prev_shape: ir.Shape, level: int, indent: int) -> str:
+        """`cat(for ...)`: a cluster of one branch per iteration from the loop's input, and
+        the merge node they feed."""
+        self.clusters += 1
+        pad = "  " * indent
+        self.body.append(f"{pad}subgraph cluster_{self.clusters} {{")
+        self.body.append(f"{pad}  graph {_attrs(label=row.name, style='rounded,dashed')};")
+        *branches, merge = row.children
+        ends = [self.rows(b.children, prev, prev_shape, level + 1, indent + 1) for b in branches]
+        node = self.node(merge.kind, indent + 1, shape="ellipse", fillcolor="#ffd9d4")
+        for end, shape in ends:
+            self.edge(end, node, shape)
+        self.body.append(f"{pad}}}")
+        return node
 
 
 def _colour(kind: str) -> str:

@@ -127,7 +127,15 @@ class ArchcLexer(RegexLexer):
         "paren": [
             (r"\(", Punctuation, "#push"),
             (r"\)", Punctuation, "#pop"),
+            (r"\{", Punctuation, "body"),  # the loop of `cat(for ... { ... })`: statements again
             include("common-paren"),
+        ],
+        "body": [
+            (r"\{", Punctuation, "#push"),
+            (r"\}", Punctuation, "#pop"),
+            (r"\(", Punctuation, "paren"),
+            (r"\)", Error),
+            include("common-root"),
         ],
         "common-root": _common(Name.Variable),
         "common-paren": _common(Name.Attribute),

@@ -489,6 +489,10 @@ class _Walk:
                 rows.append(row)
                 shape, reach = out, merged
                 continue
+            if isinstance(op, ir.Loop) and op.merge is not None:
+                rows.append(self.gather(cls, prefix, op, shape, reach, depth, held))
+                shape, reach = op.shape, rows[-1].reach
+                continue
             if isinstance(op, ir.Loop):
                 children: list[Row] = []
                 entry = shape
@@ -547,6 +551,50 @@ class _Walk:
             rows.append(row)
             shape, reach = out, row.reach
         return rows, shape, reach
+
+    def gather(
+        self,
+        cls: ir.ClassDef,
+        prefix: str,
+        op: ir.Loop,
+        shape: ir.Shape,
+        reach: Reach | None,
+        depth: int,
+        held: int,
+    ) -> Row:
+        """`cat(for ...)`: a group of one group per iteration, each from the loop's input,
+        and the merge of their outputs."""
+        assert op.merge is not None
+        children: list[Row] = []
+        outputs: list[ir.Shape] = []
+        merged: Reach | None = None
+        kept = numel(shape)  # the input, read by every iteration
+        for k, (index, iteration) in enumerate(zip(op.indices, op.iterations, strict=True)):
+            inner, out, out_reach = self.ops(
+                cls, prefix, iteration, shape, reach, depth + 2, held + kept + sum(map(numel, outputs))
+            )
+            name = f"{op.var} = {index}"
+            children.append(
+                _group(name, "iteration", None, depth + 1, shape, out, out_reach, tuple(inner), "branch")
+            )
+            outputs.append(out)
+            if k == 0:
+                merged = out_reach
+            elif merged is not None and out_reach is not None:
+                merged = merged.union(out_reach)  # through branches, the widest path's field
+            else:
+                merged = None
+        added = numel(op.shape)
+        self.note_live(held, *map(numel, outputs), added)
+        self.contiguous = True
+        row = Row(
+            name=op.merge.kind, kind=op.merge.kind, detail=f"{len(outputs)} iterations", path=None,
+            group=None, depth=depth + 1, in_shape=outputs[0], shape=op.shape, params=0, buffers=0,
+            buffer_bytes=0, macs=0, activation_bytes=FLOAT32_BYTES * added, reach=merged,
+        )  # fmt: skip
+        children.append(row)
+        name = f"for {op.var}"
+        return _group(name, "gather", None, depth, shape, op.shape, merged, tuple(children), "gather")
 
     def module(
         self,

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..core.diagnostics import CompileError, Note, Reporter
 from ..core.source import Span
-from ..core.sym import ZERO, Expr, Guard, SymInt, const, plain, quiet, sub, substitute, symbol
+from ..core.sym import ZERO, Expr, Guard, SymInt, const, plain, quiet, sizing, sub, substitute, symbol
 from ..core.values import Value, show
 from ..ir import nodes as ir
 from ..ir.layers import lookup
@@ -170,6 +170,9 @@ def _scaled(size: int, factor: Any) -> int:
     """floor(size * factor) as torch computes it in double precision. A factor that is a
     binary fraction p / 2**k with a small k gives an exact product, so the size stays an
     expression (`2 * (length // 2)`); any other factor holds at this size only."""
+    if isinstance(factor, SymInt):
+        return size * factor  # a whole factor: exact, and it follows its parameter
+    sizing(factor)  # a float parameter: the size is computed at its value
     ratio = Fraction(float(factor))
     if ratio.denominator <= 1024 and abs(ratio.numerator) <= 1 << 20:
         return size * ratio.numerator // ratio.denominator
@@ -1224,9 +1227,15 @@ def rule_groupnorm(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, S
     if len(shape) < 2:
         raise _rank_error(ctx, layer, "(batch, channels, ...)", shape)
     _batch_at_0(ctx, shape, "normalize")
-    layer = _expect_size(ctx, layer, "num_channels", shape[1], "channels")
+    built = layer.get("num_channels")
+    if layer.get("affine") is False and built is not None and "num_channels" not in layer.explicit:
+        # Without affine weights the module holds nothing per channel: torch runs it on any
+        # number of channels its groups divide (reused at another width).
+        channels = _int(shape[1].size)
+    else:
+        layer = _expect_size(ctx, layer, "num_channels", shape[1], "channels")
+        channels = _int(layer.get("num_channels"))
     groups = _int(layer.get("num_groups"))
-    channels = _int(layer.get("num_channels"))
     if channels % groups:
         raise ctx.rep.fatal(
             "bad-size",
@@ -1900,6 +1909,37 @@ _DENSE_ORDER = _DENSE_ORDER | {
 _SAME_TENSOR = _SAME_TENSOR | {"dropout1d", "dropout2d"}
 
 
+def _same_size(a: int | None, b: int | None) -> bool:
+    """Equal sizes, and equal in the parameters where they follow them."""
+    if a is None or b is None or a != b:
+        return a is None and b is None
+    if isinstance(a, SymInt) or isinstance(b, SymInt):
+        return isinstance(a, SymInt) and isinstance(b, SymInt) and (a.local, a.root) == (b.local, b.root)
+    return True
+
+
+def _count_follows(op: ir.Loop, merged: Shape, dim: int | None, outputs: list[Shape]) -> Shape:
+    """A gather loop's joined axis in terms of its range(): `cat` of `n` iterations of 4
+    channels is `4 * n` channels, `stack` of them `n` (so the generic class follows `n`);
+    iterations of different sizes, or a range with a step, leave the number as it is."""
+    bounds = op.bounds
+    if dim is None or not bounds or (len(bounds) == 3 and bounds[2] != 1):
+        return merged
+    count: int = bounds[0] if len(bounds) == 1 else bounds[1] - bounds[0]  # type: ignore[operator,assignment]
+    if not isinstance(count, SymInt):
+        return merged
+    assert op.merge is not None
+    if op.merge.kind == "stack":
+        size: int = count
+    else:
+        sizes = [out[dim].size for out in outputs]
+        first = sizes[0]
+        if first is None or not all(_same_size(first, s) for s in sizes):
+            return merged
+        size = first * count
+    return (*merged[:dim], replace(merged[dim], size=size), *merged[dim + 1 :])
+
+
 def next_layout(layer: ir.Layer, shape: Shape, out: Shape, layout: Layout, span: Span) -> Layout:
     """The memory layout of a layer's output, as torch makes it."""
     kind = layer.kind
@@ -2063,6 +2103,9 @@ class ShapeChecker:
                 shape, dim = self.merge(op, shape, state)
                 self.layout = Layout.of(shape)
                 out.append(replace(op, shape=shape, dim=dim))
+            elif isinstance(op, ir.Loop) and op.merge is not None:
+                out.append(self.gather(op, shape, state, top))
+                shape = out[-1].shape
             elif isinstance(op, ir.Loop):
                 iterations = []
                 for index, iteration in zip(op.indices, op.iterations, strict=True):
@@ -2107,15 +2150,46 @@ class ShapeChecker:
             return replace(op, layer=replace(layer, explicit=frozenset({"to"})))
         return op
 
+    def gather(self, op: ir.Loop, shape: Shape, state: _ClassState, top: bool) -> ir.Loop:
+        """`cat(for ...)`: every iteration from the loop's input, their outputs merged."""
+        assert op.merge is not None
+        entry_layout = self.layout
+        iterations = []
+        outputs: list[Shape] = []
+        for index, iteration in zip(op.indices, op.iterations, strict=True):
+            self.layout = entry_layout
+            checked, out = self.ops(iteration, shape, state, top)
+            iterations.append(tuple(checked))
+            outputs.append(_at_index(out, op.var, index))
+        names = [f"iteration {op.var} = {index}" for index in op.indices]
+        spans = [op.span] * len(outputs)
+        merged, dim = self.merge_shapes(op.merge, outputs, names, spans, same_shape=True)
+        merged = _count_follows(op, merged, dim, outputs)
+        self.layout = Layout.of(merged)
+        merge = replace(op.merge, shape=merged, dim=dim)
+        return replace(op, iterations=tuple(iterations), shape=merged, merge=merge)
+
     def merge(self, op: ir.Merge, current: Shape, state: _ClassState) -> tuple[Shape, int | None]:
         """The shape of a merge of named tensors and the index of the axis it joins on;
         every operand is checked against the first."""
         shapes = [current if name == "" else state.tensors[name][0] for name in op.operands]
         names = ["the current tensor" if name == "" else f"`{name}`" for name in op.operands]
+        return self.merge_shapes(op, shapes, names, list(op.operand_spans))
+
+    def merge_shapes(
+        self,
+        op: ir.Merge,
+        shapes: list[Shape],
+        names: list[str],
+        spans: list[Span],
+        same_shape: bool = False,
+    ) -> tuple[Shape, int | None]:
+        """The shape of merging these shapes (named and located for diagnostics); with
+        `same_shape`, element-wise merges do not broadcast (a loop's outputs are stacked)."""
 
         def mismatch(message: str, axis: int | None, help: str) -> CompileError:
             notes = []
-            for name, sh, span in zip(names, shapes, op.operand_spans, strict=True):
+            for name, sh, span in zip(names, shapes, spans, strict=True):
                 dim = sh[axis] if axis is not None and -len(sh) <= axis < len(sh) else None
                 if dim is not None and dim.size is None:
                     dim = None  # the batch axis: the operand itself says more
@@ -2185,6 +2259,17 @@ class ShapeChecker:
         result: Shape | None = shapes[0]
         for index, sh in enumerate(shapes[1:], 1):
             assert result is not None
+            if same_shape and _sizes(sh) != _sizes(result):
+                bad = next(
+                    (-k for k in range(1, min(len(result), len(sh)) + 1) if result[-k].size != sh[-k].size),
+                    None,
+                )
+                raise mismatch(
+                    f"`{op.kind}` of a loop needs one shape from every iteration: {names[0]} gives "
+                    f"{show_shape(shapes[0])} and {names[index]} gives {show_shape(sh)}",
+                    bad,
+                    "every iteration must give one shape; check the step that sets the size that differs",
+                )
             combined = broadcast(result, sh)
             if combined is None:
                 bad = next(

@@ -433,6 +433,31 @@ def recording() -> Iterator[Guards]:
 
 
 _QUIET: list[bool] = []
+_SIZING: list[set[str]] = []
+
+
+def sizing(value: object) -> None:
+    """A size is computed at this value's number, out of the algebra (see sizing_pins)."""
+    names: frozenset[str] | set[str] = set()
+    if isinstance(value, SymInt):
+        names = value.root.symbols()
+    elif isinstance(value, SymFloat):
+        names = value.roots
+    for found in _SIZING:
+        found |= names
+
+
+@contextmanager
+def sizing_pins() -> Iterator[set[str]]:
+    """The parameters a size inside the block was computed at the value of, leaving the
+    algebra (a division by a parameter): a class that follows them would be wrong elsewhere."""
+    found: set[str] = set()
+    _SIZING.append(found)
+    try:
+        yield found
+    finally:
+        _SIZING.pop()
+
 
 
 @contextmanager
@@ -690,6 +715,8 @@ def _binary(a: object, b: object, op: str) -> int:
                 return SymInt(va // vb, q_local, q_root)
             return 0
         b._pin()
+        if op == "//":
+            sizing(b)  # the quotient is written with this divisor's value: it holds only there
         return _binary(a, vb, op)
     assert op == "**"
     value = va**vb

@@ -690,6 +690,8 @@ class _ClassEmitter:
         self.unnamed: set[int] = set()
         self.attr_of: dict[int, list[str]] = {}
         self.tensors: set[str] = set()  # names given to tensors (`fork := ...`)
+        self.lets: list[s.LetStmt] = []  # tuples loops read their items' numbers from
+        self.let_values: dict[tuple[Value, ...], str] = {}  # their numbers -> their names
         for name, node in lifted.attrs.items():
             self.attr_of.setdefault(id(node), []).append(name)
 
@@ -729,7 +731,7 @@ class _ClassEmitter:
                         node.span,
                         help="remove it from the model, or use it in forward",
                     )
-        return _unshadow([_stmt(line) for line in lines])
+        return [*self.lets, *_unshadow([_stmt(line) for line in lines])]
 
     def registered_twice(self, name: str) -> str | None:
         """The module (used by forward) that holds every item of the unused `name` too
@@ -754,6 +756,7 @@ class _ClassEmitter:
         `start`: a branch of the graph, whose first chain reads that tensor."""
         lines: list[_Line] = []
         cur: list[s.Step] = [] if start is None else [s.Step(None, s.Ref(start[0], start[1]), start[1])]
+        ops = self.whole_loops(ops)
 
         def flush() -> None:
             nonlocal cur
@@ -807,56 +810,118 @@ class _ClassEmitter:
         flush()
         return lines, rank
 
-    def loop_step(self, op: FLoop, rank: int) -> s.Step:
+    def whole_loops(self, ops: tuple[FOp, ...]) -> tuple[FOp, ...]:
+        """`x = self.layers[0](x)` then `for layer in self.layers[1:]: ...` (or a loop over
+        `[:-1]` then the last item): one loop over every item, its first (or last) iteration
+        the item called by itself with the steps between them."""
+        out = list(ops)
+        k = 0
+        while k < len(out):
+            op = out[k]
+            if isinstance(op, FCall) and op.by_position and op.index == 0:
+                end = k + 1
+                while end < len(out) and isinstance(out[end], (FLayer, FMax)):
+                    end += 1
+                loop = out[end] if end < len(out) else None
+                n = len(self.lifted.lists[op.name].items)
+                if isinstance(loop, FLoop) and loop.name == op.name and loop.indices == tuple(range(1, n)):
+                    first = tuple(out[k:end])
+                    out[k:end + 1] = [FLoop(op.name, (first, *loop.iterations), loop.span)]
+            elif isinstance(op, FLoop) and op.indices is not None:
+                n = len(self.lifted.lists[op.name].items)
+                end = k + 1
+                while end < len(out) and isinstance(out[end], (FLayer, FMax)):
+                    end += 1
+                last = out[end] if end < len(out) else None
+                if (op.indices == tuple(range(n - 1)) and isinstance(last, FCall) and last.by_position
+                        and last.name == op.name and last.index == n - 1):
+                    final = tuple(out[k + 1:end + 1])
+                    out[k:end + 1] = [FLoop(op.name, (*op.iterations, final), op.span)]
+            k += 1
+        return tuple(out)
+
+    def loop_step(self, op: FLoop, rank: int, gather: bool = False) -> s.Step:
         """`for i in range(...) { ... }`: the first iteration's steps, written in terms of `i`;
-        every other iteration, written the same way for its item, must give the same steps."""
+        every other iteration, written the same way for its item, must give the same steps
+        (`gather`: the iterations are branches of one merge, each from the loop's input). A
+        first or last iteration with steps of its own (`self.layers[0](x)` before a loop over
+        `self.layers[1:]`) is the `if` of the body: `if i == 0 { ... } else { ... }`."""
         mods = self.lifted.lists[op.name]
-        first = op.iterations[0]
-        shape = _loop_shape(first)
-        if len(op.iterations) != len(mods.items) or any(_loop_shape(it) != shape for it in op.iterations):
+        if op.indices is not None:
+            raise Unsupported(
+                "unsupported", f"this loop runs over a slice of `self.{op.name}`; archc lifts a slice "
+                f"with the items it leaves out called by themselves next to it: `self.{op.name}[0](x)` "
+                f"then `for m in self.{op.name}[1:]`, or `for m in self.{op.name}[:-1]` then "
+                f"`self.{op.name}[-1](x)`", op.span)
+        n = len(op.iterations)
+        shapes = [_loop_shape(it) for it in op.iterations]
+        segments: list[tuple[int, int]] = []
+        for k, shape in enumerate(shapes):
+            if segments and shapes[segments[-1][0]] == shape:
+                segments[-1] = (segments[-1][0], k + 1)
+            else:
+                segments.append((k, k + 1))
+        if n != len(mods.items) or len(segments) > 2 or (
+            len(segments) == 2 and segments[0] != (0, 1) and segments[1] != (n - 1, n)
+        ):
             raise Unsupported("unsupported", "the iterations of this loop do different steps; archc lifts "
-                              "loops whose body is the same for every item", op.span)
-        calls = [o for o in _flat_ops(first) if isinstance(o, FCall) and o.index is not None]
-        if [o.name for o in calls] != [op.name]:
-            raise Unsupported("unsupported", f"the loop body must call its item of `{op.name}` once",
+                              "loops whose body is the same for every item (but the first or the last)",
                               op.span)
+        for it in op.iterations:
+            calls = [o for o in _flat_ops(it) if isinstance(o, FCall) and o.index is not None]
+            if [o.name for o in calls] != [op.name]:
+                raise Unsupported("unsupported", f"the loop body must call its item of `{op.name}` once",
+                                  op.span)
         var, range_args_v, loop = self.loop_form(mods)
         interp = self.b.imp.interp
-        chain = all(len(it) == 1 and isinstance(it[0], FCall) and it[0].index == k
-                    for k, it in enumerate(op.iterations))
+        chain = not gather and len(segments) == 1 and all(
+            len(it) == 1 and isinstance(it[0], FCall) and it[0].index == k
+            for k, it in enumerate(op.iterations)
+        )
         before = self.state()
+        bodies: list[list[_Line]] = []
         self.b.in_loop += 1
         try:
-            if loop is not None:
-                interp.loop_at[loop] = (var, 0)
-            inner, _ = self.ops(first, rank)
-            after = self.state()
-            for k, iteration in enumerate(op.iterations[1:], 1):
-                self.restore(before)
+            for a, b in segments:
+                start = self.state()
                 if loop is not None:
-                    interp.loop_at[loop] = (var, k)
-                other, _ = self.ops(iteration, rank)
-                if other != inner and chain:
-                    # `for layer in self.layers: x = layer(x)` over different items: an nn.Sequential
-                    # of them has the same state_dict keys (`layers.0.weight`, `layers.2.weight`).
-                    self.restore(before)
-                    self.done.add(op.name)
-                    self.b.in_loop -= 1
-                    try:
-                        seq = self.term(SeqNode(list(mods.items), mods.span), rank, op.name)
-                    finally:
-                        self.b.in_loop += 1
-                    return s.Step(op.name, seq, op.span, op.span)
-                if other != inner:
-                    how = (f"(in terms of the loop's index `{var}`)" if loop is not None or mods.var
-                           else "(the list is not built by a loop over range())")
-                    raise Unsupported(
-                        "unsupported", f"item {k} of `self.{op.name}` is not built the way item 0 is "
-                        f"{how}; archc writes a loop whose items differ only by its index",
-                        mods.items[k].span,
-                        help="build every item from the loop's index (`dilation=2 ** i`), or write the "
-                        "items as separate attributes")
-            self.restore(after)
+                    interp.loop_at[loop] = (var, a)
+                inner, _ = self.ops(op.iterations[a], rank)
+                after = self.state()
+                renders = [inner]
+                for k in range(a + 1, b):
+                    self.restore(start)
+                    if loop is not None:
+                        interp.loop_at[loop] = (var, k)
+                    other, _ = self.ops(op.iterations[k], rank)
+                    if other != inner and chain:
+                        # `for layer in self.layers: x = layer(x)` over different items: an nn.Sequential
+                        # of them has the same state_dict keys (`layers.0.weight`, `layers.2.weight`).
+                        self.restore(before)
+                        self.done.add(op.name)
+                        self.b.in_loop -= 1
+                        try:
+                            seq = self.term(SeqNode(list(mods.items), mods.span), rank, op.name)
+                        finally:
+                            self.b.in_loop += 1
+                        return s.Step(op.name, seq, op.span, op.span)
+                    renders.append(other)
+                if any(r != inner for r in renders):
+                    # Items that differ only by numbers read them from tuples by the index.
+                    unified = self.unify(op.name, var, renders, a)
+                    if unified is None:
+                        k = a + next(j for j, r in enumerate(renders) if r != inner)
+                        how = (f"(in terms of the loop's index `{var}`)" if loop is not None or mods.var
+                               else "(the list is not built by a loop over range())")
+                        raise Unsupported(
+                            "unsupported", f"item {k} of `self.{op.name}` is not built the way item {a} is "
+                            f"{how}; archc writes a loop whose items differ only by its index or by numbers",
+                            mods.items[k].span,
+                            help="build every item from the loop's index (`dilation=2 ** i`), or write the "
+                            "items as separate attributes")
+                    inner = unified
+                self.restore(after)
+                bodies.append(inner)
         finally:
             self.b.in_loop -= 1
             if loop is not None:
@@ -868,8 +933,50 @@ class _ClassEmitter:
         self.item_sizes(op.name, mods)
         span = op.span
         range_args = tuple(self.b.expr(v, mods.span) for v in range_args_v)
-        body = tuple(_stmt(line) for line in inner)
+        body = tuple(_stmt(line) for line in bodies[0])
+        if len(segments) == 2:
+            # The iteration with steps of its own is the `if`; the others the `else`.
+            index: s.Expr
+            if segments[0] == (0, 1):
+                index = range_args[0] if len(range_args) >= 2 else s.Int(0, span)
+                alone, rest = bodies
+            else:
+                # the last index: `stop - 1` of a range with step 1 from 0, else its number
+                stop = range_args[-1] if len(range_args) == 1 else None
+                index = (s.BinOp("-", stop, s.Int(1, span), span) if stop is not None
+                         and not isinstance(stop, s.Int) else s.Int(n - 1, span))
+                rest, alone = bodies
+            cond = s.Cond(s.BinOp("==", s.Var(var, span), index, span),
+                          tuple(_stmt(line) for line in alone), tuple(_stmt(line) for line in rest), span)
+            body = (s.Chain((s.Step(None, cond, span),), span),)
         return s.Step(None, s.For(var, mods.span, range_args, body, span), span)
+
+    def unify(self, name: str, var: str, renders: list[list[_Line]], first: int = 0) -> list[_Line] | None:
+        """One loop body for iterations written alike but for numbers: each number that
+        differs becomes an item of a tuple (`let branches_kernel_size = (9, 15, 21)`) read by
+        the loop's index, so every iteration computes exactly what it was written with; None
+        when they differ otherwise."""
+        found: list[tuple[tuple[Value, ...], str, Span]] = []
+        template = _unify_trees(renders, found, name, "")
+        if template is None:
+            return None
+        taken = self.taken_names() | {let.name for let in self.lets}
+        names: dict[tuple[Value, ...], str] = {}
+        for values, hint, span in found:
+            if values in names:
+                continue
+            existing = self.let_values.get(values)  # the same numbers in another loop: one tuple
+            # named after the constructor argument that holds these numbers, else the layer argument
+            base = existing or self.b.imp.interp.list_args.get(values) or re.sub(r"[^A-Za-z0-9_]", "_", hint)
+            chosen, n = base, 2
+            while existing is None and chosen in taken:
+                chosen, n = f"{base}_{n}", n + 1
+            taken.add(chosen)
+            names[values] = chosen
+            if existing is None:
+                self.lets.append(s.LetStmt(chosen, _tuple_expr(values, span), span, span))
+                self.let_values[values] = chosen
+        return _fill_index(template, names, var, first)  # type: ignore[no-any-return]
 
     def loop_form(self, mods: ModListV) -> tuple[str, tuple[Val, ...], int | None]:
         """The DSL loop of a module list: its index and range() arguments, and the constructor
@@ -917,9 +1024,49 @@ class _ClassEmitter:
                                  for span, (wants, want_span) in found.items()
                                  if len(wants) == len(mods.items))
 
+    def gather_list(self, op: FMerge) -> str | None:
+        """The module list whose items the branches of a join call, branch k item k, each
+        branch its own steps from the fork (`torch.cat([m(x) for m in self.heads], 1)`)."""
+        if op.kind == "return" or not op.branches or not all(op.branches):
+            return None
+        names: set[str] = set()
+        for k, branch in enumerate(op.branches):
+            calls = [o for o in _flat_ops(branch) if isinstance(o, FCall) and o.index is not None]
+            if not calls or any(c.index != k or c.key is not None for c in calls):
+                return None
+            names.update(c.name for c in calls)
+        if len(names) != 1:
+            return None
+        name = names.pop()
+        mods = self.lifted.lists.get(name)
+        if mods is None or len(mods.items) != len(op.branches):
+            return None
+        if any(b[0] is op.branches[0][0] for b in op.branches[1:]):
+            return None  # the branches share a first step: written as branches
+        return name
+
+    def gather(self, op: FMerge, name: str, lines: list[_Line], rank: int) -> int:
+        """`cat(for i in range(n) { heads = ... }, dim = 1)`: one iteration per item."""
+        span = op.span
+        loop = self.loop_step(FLoop(name, op.branches, span), rank, gather=True).term
+        assert isinstance(loop, s.For)
+        args = []
+        if op.kind in ("cat", "stack"):
+            args.append(s.Arg("dim", s.Int(op.dim or 0, span) if (op.dim or 0) >= 0 else
+                              s.Neg(s.Int(-(op.dim or 0), span), span), span))
+        step = s.Step(None, s.Call(op.kind, tuple(args), span, span, over=loop), span)
+        if lines and isinstance(lines[-1], list):
+            lines[-1].append(step)  # the chain that gives the fork goes on into the loop
+        else:
+            lines.append([step])
+        return self.b.rank_ops(op.branches[0], self.lifted, rank) + (op.kind == "stack")
+
     def merge(self, op: FMerge, lines: list[_Line], rank: int, start: str = "x") -> int:
         """Name the fork, bind each branch from it, then the join (or `return`)."""
         span = op.span
+        listed = self.gather_list(op)
+        if listed is not None:
+            return self.gather(op, listed, lines, rank)
         fork = start
         if lines:
             last = lines[-1]
@@ -1025,6 +1172,14 @@ class _ClassEmitter:
                 return s.Step(None, s.Ref(entry, op.span), op.span)
             self.done.add(entry)
             return s.Step(entry, self.term(node, rank, entry), op.span, op.span)
+        if op.index is not None and op.by_position and not self.b.in_loop:
+            raise Unsupported(
+                "unsupported",
+                f"an item of the nn.ModuleList `{op.name}` is called by itself (by a fixed index, or in a "
+                "branch that is not one of a merge of every item's output); archc lifts "
+                "`for m in self.LIST:` loops that update one tensor and merges of every item's output "
+                "(`torch.cat([m(x) for m in self.LIST], 1)`)",
+                op.span, help="use an nn.ModuleDict for heads with outputs of their own")
         if op.index is not None:  # an item of a module list, inside its loop
             self.done.add(op.name)
             return s.Step(op.name, self.term(node, rank, f"{op.name}[{op.index}]"), op.span, op.span)
@@ -1187,6 +1342,100 @@ def _flat_ops(ops: tuple[FOp, ...]) -> Iterator[FOp]:
         if isinstance(op, FResidual):
             yield from _flat_ops(op.body)
             yield from _flat_ops(op.shortcut or ())
+
+
+class _Hole:
+    """Where the iterations of a loop wrote different numbers: `values[k]` in iteration k."""
+
+    def __init__(self, values: tuple[Value, ...], span: Span) -> None:
+        self.values = values
+        self.span = span
+
+
+def _unify_trees(trees: list[Any], found: list[tuple[tuple[Value, ...], str, Span]], hint: str,
+                 arg: str) -> Any:
+    """The first tree with a _Hole wherever the trees hold different numbers (ints or floats,
+    recorded in `found` with a name hint from the argument they stand for), or None when they
+    differ in anything else. Spans are not compared: each item has its own source text."""
+    first = trees[0]
+    if all(isinstance(t, (s.Int, s.Float)) for t in trees) and len({type(t) for t in trees}) == 1:
+        values = tuple(t.value for t in trees)
+        if len(set(values)) == 1:
+            return first
+        found.append((values, f"{hint}_{arg}" if arg else hint, first.span))
+        return _Hole(values, first.span)
+    if isinstance(first, Span):
+        return first
+    if isinstance(first, (list, tuple)):
+        if any(type(t) is not type(first) or len(t) != len(first) for t in trees):
+            return None
+        items = []
+        for k in range(len(first)):
+            item = _unify_trees([t[k] for t in trees], found, hint, f"{arg}{k}" if arg.endswith("_") else arg)
+            if item is None and first[k] is not None:
+                return None
+            items.append(item)
+        return type(first)(items)
+    if hasattr(first, "__dataclass_fields__"):
+        if any(type(t) is not type(first) for t in trees):
+            return None
+        fields: dict[str, Any] = {}
+        for f in first.__dataclass_fields__:
+            sub_arg = arg
+            if isinstance(first, s.Arg) and f == "value":
+                sub_arg = first.name or arg
+            if isinstance(first, s.Call) and f == "args":
+                if any(len(t.args) != len(first.args) for t in trees):
+                    return None
+                positional = _positional_names(first.name)
+                args = []
+                for k, a in enumerate(first.args):
+                    what = a.name or (positional[k] if k < len(positional) else f"arg{k}")
+                    item = _unify_trees([t.args[k] for t in trees], found, hint, what)
+                    if item is None:
+                        return None
+                    args.append(item)
+                fields[f] = tuple(args)
+                continue
+            value = _unify_trees([getattr(t, f) for t in trees], found, hint, sub_arg)
+            if value is None and getattr(first, f) is not None:
+                return None
+            fields[f] = value
+        return type(first)(**fields)
+    return first if all(t == first for t in trees) else None
+
+
+def _positional_names(kind: str) -> list[str]:
+    """A layer's arguments in the order the DSL takes them positionally."""
+    spec = lookup(kind)
+    if spec is None:
+        return []
+    sizes = (spec.size_in, spec.size_out)
+    return ([spec.size_out] if spec.size_out else []) + [p.name for p in spec.params if p.name not in sizes]
+
+
+def _fill_index(tree: Any, names: dict[tuple[Value, ...], str], var: str, first: int = 0) -> Any:
+    """The tree with each _Hole as `tuple_name[var]` (`[var - first]` when the iterations
+    it stands for start at index `first`)."""
+    if isinstance(tree, _Hole):
+        index: s.Expr = s.Var(var, tree.span)
+        if first:
+            index = s.BinOp("-", index, s.Int(first, tree.span), tree.span)
+        return s.Index(s.Var(names[tree.values], tree.span), index, tree.span)
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_fill_index(t, names, var, first) for t in tree)
+    if hasattr(tree, "__dataclass_fields__") and not isinstance(tree, Span):
+        fields = {f: _fill_index(getattr(tree, f), names, var, first) for f in tree.__dataclass_fields__}
+        return type(tree)(**fields)
+    return tree
+
+
+def _tuple_expr(values: tuple[Value, ...], span: Span) -> s.TupleExpr:
+    items: list[s.Expr] = []
+    for v in values:
+        leaf: s.Expr = s.Float(abs(v), span) if isinstance(v, float) else s.Int(abs(v), span)  # type: ignore[arg-type]
+        items.append(s.Neg(leaf, span) if v < 0 else leaf)  # type: ignore[operator]
+    return s.TupleExpr(tuple(items), span)
 
 
 def _loop_shape(ops: tuple[FOp, ...]) -> list[object]:

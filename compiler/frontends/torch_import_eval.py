@@ -12,6 +12,7 @@ import ast
 import contextlib
 import keyword
 import math
+import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,7 @@ from typing import Any
 
 from ..core.pysafe import OUTPUT_KEY
 from ..core.source import NO_SPAN, Source, Span
+from ..core.values import Value
 from ..ir.layers import REQUIRED, lookup
 from ..syntax import tree as s
 from .torch_import_package import MAX_DEPTH as MAX_IMPORT_DEPTH
@@ -271,6 +273,9 @@ class Lifted:
     partial: bool = False
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 class Interp:
     """Follows one file's classes; every value comes from the file's text, nothing is executed."""
 
@@ -305,6 +310,11 @@ class Interp:
         self.synthetic: set[str] = set()  # every block made for a named nn.Sequential
         self.tensor_names: dict[int, str] = {}  # a forward tensor's id -> its Python variable
         self.current_item: dict[int, tuple[str, int]] = {}  # module-list item -> (list, index)
+        # Slices of module lists (`self.layers[1:]`): the list they are of, and its items' indices.
+        self.list_views: dict[int, tuple[ModListV, tuple[int, ...]]] = {}
+        self.keep: list[object] = []
+        # Numbers of list arguments (`kernel_sizes=(9, 15, 21)`) -> the argument's name.
+        self.list_args: dict[tuple[Value, ...], str] = {}
         self.owner: dict[int, str] = {}  # id of a method's FunctionDef -> its class
         # --set values for the model class, and the parameters its object arguments' fields become.
         self.given: dict[str, Val] = {}
@@ -780,7 +790,10 @@ class Interp:
                     value = Const(value.value, s.Var(pname, span))
                     out.append(s.Param(pname, self.to_expr(Const(value.value), span), span))
                 if isinstance(value, (ListV, TupleV)) and (default_node is not None or arg.arg in given):
-                    # The DSL has no indexing: a list is read at one value when lifting.
+                    if all(isinstance(v, Const) for v in value.items) and _PLAIN_NAME.fullmatch(arg.arg):
+                        numbers = tuple(v.value for v in value.items)  # type: ignore[union-attr]
+                        self.list_args.setdefault(numbers, arg.arg)  # what loops read by index
+                    # A list is read at one value when lifting.
                     if arg.arg in given:
                         self.consumed.add(arg.arg)
                     at = (f"--set {self.show_value(value)}" if arg.arg in given
@@ -1012,6 +1025,8 @@ class Interp:
                 # `self.trunk.requires_grad_(False)`, `self.trunk.eval()` in __init__: training state
                 self.note_once(_FREEZE_NOTE)
                 return
+            if self.rnn_layout_call(value_node, frame):
+                return  # `self.rnn.flatten_parameters()`: cuDNN's weight layout, not what it computes
             if isinstance(value_node, ast.Call) and self.side_effect(value_node.func, frame):
                 return  # logging, seeding, warnings: nothing in the model changes
             if (
@@ -1145,6 +1160,15 @@ class Interp:
             raise self.fail("register_parameter needs a name known statically", call.args[0])
         owner.attrs[key] = self.eval(call.args[1], frame)
         return True
+
+    def rnn_layout_call(self, node: ast.expr, frame: Frame) -> bool:
+        """`self.rnn.flatten_parameters()` of an nn.LSTM or nn.GRU."""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "flatten_parameters" and not node.args and not node.keywords):
+            return False
+        owner = self.eval(node.func.value, frame)
+        return (isinstance(owner, ModV) and isinstance(owner.node, LayerNode)
+                and owner.node.kind in ("lstm", "gru"))
 
     def appending_loop(self, stmt: ast.For, frame: Frame) -> bool:
         """`for i in range(...)` in a constructor whose body appends (to a module list, or to a
@@ -1831,6 +1855,14 @@ class Interp:
                 return AxisSize(owner.target.ids, int(index.value), self.span(node))  # type: ignore[arg-type]
             raise self.fail("only the batch size (`x.shape[0]`) is known before shapes are checked", node,
                             help="write the size as a number")
+        if isinstance(owner, ModListV) and isinstance(node.slice, ast.Slice):
+            return self.list_slice(owner, node.slice, frame)
+        if isinstance(owner, (TupleV, ListV)) and isinstance(node.slice, ast.Slice):
+            # `dims[:-1]`, `dims[1:]`: a slice of a list or tuple known statically
+            part = slice(*self.slice_bounds(node.slice, frame))
+            if isinstance(owner, TupleV):
+                return TupleV(tuple(owner.items[part]))
+            return ListV(list(owner.items[part]))
         index = self.eval(node.slice, frame)
         if isinstance(owner, LstmStates):
             return self.lstm_state(owner, index, node)
@@ -1870,6 +1902,28 @@ class Interp:
             except (IndexError, TypeError):
                 raise self.fail("index out of range", node) from None
         raise self.fail(f"`{_short(node)}`: indexing a {describe(owner)} is not supported", node)
+
+    def slice_bounds(self, node: ast.Slice, frame: Frame) -> list[int | None]:
+        """`a:b:c` of a list: whole numbers known statically, or left out."""
+        bounds: list[int | None] = []
+        for part in (node.lower, node.upper, node.step):
+            value = None if part is None else self.eval(part, frame)
+            if value is not None and not (isinstance(value, Const) and _whole(value.value)):
+                raise self.fail("a slice of a list takes whole numbers known statically", part or node)
+            bounds.append(None if value is None else int(value.value))  # type: ignore[arg-type]
+        if bounds[2] == 0:
+            raise self.fail("a slice step cannot be zero", node)
+        return bounds
+
+    def list_slice(self, owner: ModListV, node: ast.Slice, frame: Frame) -> ModListV:
+        """`self.layers[1:]`: the items it holds, remembered as part of `self.layers`."""
+        bounds = self.slice_bounds(node, frame)
+        base, offsets = self.list_views.get(id(owner), (owner, tuple(range(len(owner.items)))))
+        picked = offsets[slice(*bounds)]
+        view = ModListV([base.items[i] for i in picked], "", (), owner.span)
+        self.list_views[id(view)] = (base, picked)
+        self.keep.append(view)  # ids stay unique while the view is remembered
+        return view
 
     def tensor_index(self, tensor: Tensor, node: ast.Subscript, frame: Frame) -> Val:
         elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
@@ -2183,15 +2237,18 @@ class Interp:
         (`by_index`: `for i in range(n)` with the body indexing the list by `i`; `wrapped`: the
         lists of `zip(...)`, or none for `enumerate(...)`)."""
         owner = frame.self_v
-        name = next((k for k, v in (owner.attrs.items() if owner else ()) if v is mods), None)
+        base, indices = self.list_views.get(id(mods), (mods, None))
+        name = next((k for k, v in (owner.attrs.items() if owner else ()) if v is base), None)
         if owner is None or not owner.in_forward or name is None:
             raise self.fail("a loop over an nn.ModuleList is supported in forward, over self.<list>", stmt)
         before = {k: v for k, v in frame.names.items() if isinstance(v, Tensor)}
         iterations: list[tuple[FOp, ...]] = []
         carried: str | None = None
         start: Tensor | None = None
+        collecting = False
+        lists = {id(v): (v, len(v.items)) for v in frame.names.values() if isinstance(v, ListV)}
         for index, item in enumerate(mods.items):
-            self.current_item[id(item)] = (name, index)
+            self.current_item[id(item)] = (name, index if indices is None else indices[index])
             prev = {k: v for k, v in frame.names.items() if isinstance(v, Tensor)}
             value: Val = Const(index) if by_index else ModV(item)
             if wrapped is not None:
@@ -2203,11 +2260,20 @@ class Interp:
                 self.exec_body(stmt.body, frame)
             finally:
                 self.in_loop -= 1
+            changed = [k for k, v in prev.items() if k in before and frame.names.get(k) is not v]
+            if index == 0 and not changed:
+                collecting = True  # `outs.append(m(x))`: the branches a merge joins later
+            elif index == 0:
+                collecting = False
+            if collecting:
+                if changed:
+                    raise self.fail("the loop body must update exactly one tensor of forward "
+                                    "(`x = layer(x)`), or collect its outputs (`outs.append(m(x))`)", stmt)
+                continue
             if carried is None:
-                changed = [k for k, v in prev.items() if k in before and frame.names.get(k) is not v]
                 if len(changed) != 1:
                     raise self.fail("the loop body must update exactly one tensor of forward "
-                                    "(`x = layer(x)`)", stmt)
+                                    "(`x = layer(x)`), or collect its outputs (`outs.append(m(x))`)", stmt)
                 carried = changed[0]
                 start = before[carried]
             new = frame.names.get(carried)
@@ -2215,11 +2281,15 @@ class Interp:
             if not (isinstance(new, Tensor) and new.ids[: len(old.ids)] == old.ids):
                 raise self.fail(f"the loop body must compute `{carried}` from its previous value", stmt)
             iterations.append(new.ops[len(old.ops):])
-        assert carried is not None and start is not None
+        if collecting and not any(len(v.items) > n for v, n in lists.values()):
+            raise self.fail("the loop body must update exactly one tensor of forward (`x = layer(x)`), "
+                            "or collect its outputs (`outs.append(m(x))`)", stmt)
         for key, value in list(frame.names.items()):
             if isinstance(value, Tensor) and key != carried and before.get(key) is not value:
                 frame.names[key] = Opaque(f"`{key}` (a tensor of the loop body)", self.span(stmt))
-        frame.names[carried] = self.step(start, FLoop(name, tuple(iterations), self.span(stmt)))
+        if carried is not None and start is not None:
+            loop = FLoop(name, tuple(iterations), self.span(stmt), indices)
+            frame.names[carried] = self.step(start, loop)
 
     def call_function(
         self, func: FuncRef, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
@@ -3182,14 +3252,12 @@ class Interp:
                           for key, item in v.items.items() if item is mod), None)
             if entry is not None:  # `self.heads["profile"](x)`
                 return self.step(tensor, FCall(entry[0], span, key=entry[1]))
-            in_list = next((k for k, v in owner.attrs.items() if isinstance(v, ModListV)
-                            and any(item is mod for item in v.items)), None)
+            in_list = next(((k, i) for k, v in owner.attrs.items() if isinstance(v, ModListV)
+                            for i, item in enumerate(v.items) if item is mod), None)
             if in_list is not None and not self.weightless(mod):
-                raise self.fail(
-                    f"an item of the nn.ModuleList `{in_list}` is called outside a loop over it (in a "
-                    "comprehension, or by a fixed index); archc lifts `for m in self.LIST:` and "
-                    "`for i in range(n): self.LIST[i](x)` loops that update one tensor",
-                    node, help="use an nn.ModuleDict for heads with outputs of their own")
+                # By position: the lift writes the merge of every item's branch as a loop
+                # (`torch.cat([m(x) for m in self.heads], 1)`) and refuses other uses.
+                return self.step(tensor, FCall(in_list[0], span, in_list[1], by_position=True))
         if name is None:
             if isinstance(mod, LayerNode) and not lookup(mod.kind).stateful:  # type: ignore[union-attr]
                 layer_args = tuple(

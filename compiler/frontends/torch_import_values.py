@@ -326,6 +326,7 @@ class FCall:
     span: Span
     index: int | None = None
     key: str | None = None  # an entry of the module dict `self.<name>`
+    by_position: bool = False  # an item called outside a loop over its list (a branch)
 
 
 @dataclass(frozen=True)
@@ -371,11 +372,13 @@ class FMerge:
 
 @dataclass(frozen=True)
 class FLoop:
-    """`for m in self.<name>: x = ...m(x)...`: the steps of each iteration, in order."""
+    """`for m in self.<name>: x = ...m(x)...`: the steps of each iteration, in order; over a
+    slice (`self.<name>[1:]`), `indices` are the items it runs over."""
 
     name: str
     iterations: tuple[tuple[FOp, ...], ...]
     span: Span
+    indices: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -88,6 +88,8 @@ def _walk_term(
     elif isinstance(term, s.Cond):
         _walk_body(term.then, local, times, depth, blocks)
         _walk_body(term.orelse or (), local, times, depth, blocks)
+    elif isinstance(term, s.Call) and term.over is not None:
+        _walk_term(term.over, local, times, depth, blocks, repeat)
     elif term.name in blocks:
         local.uses.append((term.name, times, depth, repeat or term.span))
     else:

@@ -202,7 +202,8 @@ class Merge:
 @dataclass(frozen=True, slots=True)
 class Loop:
     """`for i in range(...)`: the body once per index, unrolled; named layers in the body
-    are items of module lists (`CallAttr.index`)."""
+    are items of module lists (`CallAttr.index`). Each iteration continues from the one
+    before, or, with `merge`, starts from the loop's input."""
 
     var: str
     indices: tuple[int, ...]
@@ -210,6 +211,8 @@ class Loop:
     span: Span
     shape: Shape = ()
     bounds: tuple[Value, ...] = ()  # range()'s arguments
+    # `cat(for ...)`: every iteration runs on the loop's input, and this merges their outputs.
+    merge: Merge | None = None
 
 
 Op = Union[CallAttr, Functional, Residual, Load, Store, Merge, Loop]

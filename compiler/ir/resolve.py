@@ -7,7 +7,7 @@ import json
 import keyword
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.diagnostics import CompileError, Note, Reporter, did_you_mean
@@ -115,6 +115,8 @@ class _Scope:
     inputs: list[str] = field(default_factory=list)
     used: set[str] = field(default_factory=set)
     current: str | None = None
+    # The tensor the step being resolved reads, when it has a name (a chain's first step).
+    step_input: str | None = None
     # Chains continuing a named tensor: the tensor, the chain, and the name it gives its result.
     implicit: list[tuple[str, Span, str | None]] = field(default_factory=list)
     returns: tuple[tuple[str, Span], ...] | None = None
@@ -288,6 +290,31 @@ class Resolver:
 
     # ------------------------------------------------------------ expressions
 
+    def item(self, expr: s.Index, env: Mapping[str, Value]) -> Value:
+        """`kernels[i]`: a tuple's item, by a whole number from its start (or, negative, its end)."""
+        value = self.eval(expr.value, env)
+        if not isinstance(value, tuple):
+            raise self.rep.fatal(
+                "type-error",
+                f"only a tuple can be indexed, not {show(value)} ({type_name(value)})",
+                expr.value.span,
+            )
+        index = self.eval(expr.index, env)
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise self.rep.fatal(
+                "type-error",
+                f"a tuple index is a whole number, got {show(index)} ({type_name(index)})",
+                expr.index.span,
+            )
+        if not -len(value) <= index < len(value):
+            raise self.rep.fatal(
+                "bad-value",
+                f"index {index} is out of range: {show(value)} has {len(value)} items",
+                expr.index.span,
+                help=f"the index runs from 0 to {len(value) - 1}" if value else "the tuple is empty",
+            )
+        return value[int(index)]
+
     def eval(self, expr: s.Expr, env: Mapping[str, Value]) -> Value:
         """Compute an expression; integer division that leaves a remainder gives a float."""
         if isinstance(expr, (s.Int, s.Float, s.Str, s.Bool)):
@@ -313,6 +340,8 @@ class Resolver:
             )
         if isinstance(expr, s.TupleExpr):
             return tuple(self.eval(item, env) for item in expr.items)
+        if isinstance(expr, s.Index):
+            return self.item(expr, env)
         if isinstance(expr, s.Not):
             v = self.eval(expr.operand, env)
             if not isinstance(v, bool):
@@ -378,7 +407,12 @@ class Resolver:
                     expr.span,
                     help=f"sizes are at most {MAX_SIZE:,}",
                 )
-        return self._bounded(_arith(expr.op, left, right), expr.span)
+        value = _arith(expr.op, left, right)
+        if isinstance(value, float) and not isinstance(value, SymFloat):
+            for v in (left, right):
+                if isinstance(v, SymInt):
+                    self.fixed |= v.root.symbols()  # a float of a parameter is written as its number
+        return self._bounded(value, expr.span)
 
     def _bounded(self, value: int | float, span: Span) -> int | float:
         """Arithmetic stays within 64-bit integers and finite floats, as torch's sizes do;
@@ -790,7 +824,8 @@ class Resolver:
             scope.used.add(scope.current)
             if scope.current not in scope.inputs[:1]:
                 scope.implicit.append((scope.current, chain.span, None))
-        for step in steps:
+        for k, step in enumerate(steps):
+            scope.step_input = (start if start is not None else scope.current) if k == 0 else None
             try:
                 out.extend(self.step(step, scope, in_seq, previous, first=step is first))
                 previous = step.name
@@ -801,8 +836,9 @@ class Resolver:
             scope.current = start if start is not None and not steps else None
         return out
 
-    def for_loop(self, stmt: s.For, scope: _Scope, in_seq: bool) -> list[Any]:
-        """A loop, unrolled: at class level an ir.Loop, inside a seq its items in order."""
+    def for_loop(self, stmt: s.For, scope: _Scope, in_seq: bool, gather: bool = False) -> list[Any]:
+        """A loop, unrolled: at class level an ir.Loop, inside a seq its items in order.
+        With `gather`, every iteration starts from the tensor the loop is given."""
         if stmt.var in scope.values or stmt.var in scope.tensors or keyword.iskeyword(stmt.var):
             raise self.rep.fatal(
                 "duplicate-name",
@@ -832,6 +868,7 @@ class Resolver:
                 stmt.span,
             )
         iterations: list[tuple[Any, ...]] = []
+        entry = scope.current
         nested_loops = scope.in_loop > 0 or _holds_loop(stmt.body)
         outer_loop = scope.loop_id
         outer_range = scope.loop_range
@@ -854,6 +891,8 @@ class Resolver:
                     index_value = SymInt(index, symbol(stmt.var), const(index))
                 scope.values[stmt.var] = index_value
                 scope.value_spans[stmt.var] = stmt.var_span
+                if gather:
+                    scope.current = entry
                 iterations.append(tuple(self.body(stmt.body, scope, in_seq)))
         finally:
             scope.values.pop(stmt.var, None)
@@ -874,7 +913,7 @@ class Resolver:
 
     def is_merge(self, term: s.Term, scope: _Scope) -> bool:
         """`cat(a, b, dim = 1)`, `add(a, b)`, ...; `mean(dim = 2)` is a layer."""
-        if not isinstance(term, s.Call) or term.name not in MERGE_NAMES:
+        if not isinstance(term, s.Call) or term.name not in MERGE_NAMES or term.over is not None:
             return False
         if term.name not in ("mean", "max"):
             return True
@@ -902,27 +941,8 @@ class Resolver:
                 self.read_tensor(arg.value.name, arg.value.span, scope)
                 operands.append(arg.value.name)
                 spans.append(arg.value.span)
-            elif joins and arg.name == "dim":
-                value = self.eval(arg.value, scope.values)
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise self.rep.fatal("type-error", f"`dim` is an axis index, got {show(value)}", arg.span)
-                dim = value
-            elif joins and arg.name == "axis":
-                if not isinstance(arg.value, s.Var):
-                    raise self.rep.fatal(
-                        "type-error",
-                        "`axis` is an axis name, such as `channels`; `dim` takes an index",
-                        arg.span,
-                    )
-                dim = arg.value.name
             else:
-                raise self.rep.fatal(
-                    "unknown-parameter",
-                    f"`{kind}` has no parameter `{arg.name}`",
-                    arg.span,
-                    help="it takes the tensors it merges"
-                    + (" and `dim` (an index) or `axis` (a name)" if joins else ""),
-                )
+                dim = self.merge_axis(kind, arg, scope)
         if joins and dim is None:
             raise self.rep.fatal(
                 "missing-argument",
@@ -942,6 +962,66 @@ class Resolver:
                 ),
             )
         return ir.Merge(kind, tuple(operands), tuple(spans), term.span, dim)
+
+    def merge_axis(self, kind: str, arg: s.Arg, scope: _Scope) -> int | str:
+        """A merge's keyword argument: `dim = 1` (an index) or `axis = channels` (a name)."""
+        joins = kind in ("cat", "stack")
+        if joins and arg.name == "dim":
+            value = self.eval(arg.value, scope.values)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise self.rep.fatal("type-error", f"`dim` is an axis index, got {show(value)}", arg.span)
+            return value
+        if joins and arg.name == "axis":
+            if not isinstance(arg.value, s.Var):
+                raise self.rep.fatal(
+                    "type-error",
+                    "`axis` is an axis name, such as `channels`; `dim` takes an index",
+                    arg.span,
+                )
+            return arg.value.name
+        raise self.rep.fatal(
+            "unknown-parameter",
+            f"`{kind}` has no parameter `{arg.name}`",
+            arg.span,
+            help="it takes the tensors it merges"
+            + (" and `dim` (an index) or `axis` (a name)" if joins else ""),
+        )
+
+    def gather(self, term: s.Call, scope: _Scope) -> ir.Loop:
+        """`cat(for i in range(n) { ... }, dim = 1)`: every iteration runs on the current
+        tensor, and their outputs are merged."""
+        assert term.over is not None
+        kind = term.name
+        dim: int | str | None = None
+        for arg in term.args:
+            if arg.size_in is not None:
+                raise self.rep.fatal("type-error", "`->` is for layer sizes", arg.span)
+            if arg.name is None:
+                raise self.rep.fatal(
+                    "type-error",
+                    f"`{kind}` of a loop merges the outputs of its iterations and takes no other tensors",
+                    arg.span,
+                    help=f"name the loop's result (`h := {kind}(for ...)`) and merge it in a step of its own",
+                )
+            dim = self.merge_axis(kind, arg, scope)
+        if kind in ("cat", "stack") and dim is None:
+            raise self.rep.fatal(
+                "missing-argument",
+                f"`{kind}` needs the axis to join on",
+                term.span,
+                help="add `dim = 1` (an index) or `axis = channels` (an axis name)",
+            )
+        scope.current = scope.step_input  # what each iteration reads, when it has a name
+        (loop,) = self.for_loop(term.over, scope, in_seq=False, gather=True)
+        assert isinstance(loop, ir.Loop)
+        if not loop.iterations:
+            raise self.rep.fatal(
+                "bad-value",
+                f"this loop runs no iterations, so `{kind}` has nothing to merge",
+                term.over.span,
+                help="its range() must hold at least one index",
+            )
+        return replace(loop, merge=ir.Merge(kind, (), (), term.span, dim))
 
     def step(
         self,
@@ -975,6 +1055,29 @@ class Resolver:
                 term.span,
                 help=f"start a new line with `{term.name} | ...`, or merge it here, e.g. `add({term.name})`",
             )
+        if isinstance(term, s.Call) and term.over is not None:
+            if term.name not in MERGE_NAMES:
+                raise self.rep.fatal(
+                    "misplaced",
+                    f"`{term.name}` cannot take a loop: only a merge of its iterations' outputs can",
+                    term.over.span,
+                    help="write `cat(for ..., dim = 1)`, `stack(...)`, `add`, `mul`, `mean` or `max`, "
+                    "or the loop as a step of its own",
+                )
+            if in_seq:
+                raise self.rep.fatal(
+                    "misplaced",
+                    f"`{term.name}` merges tensors and cannot stand inside `seq`, which holds layers",
+                    term.span,
+                )
+            if step.name is not None:
+                raise self.rep.fatal(
+                    "misplaced",
+                    f"`{term.name}` is not a module and cannot be named with `=`",
+                    step.name_span or step.span,
+                    help="name its result instead: `name := ...`",
+                )
+            return [self.gather(term, scope)]
         if self.is_merge(term, scope):
             assert isinstance(term, s.Call)
             if in_seq:
@@ -1705,6 +1808,8 @@ def names_in(expr: s.Expr) -> set[str]:
         return names_in(expr.operand)
     if isinstance(expr, s.TupleExpr):
         return set().union(*(names_in(i) for i in expr.items)) if expr.items else set()
+    if isinstance(expr, s.Index):
+        return names_in(expr.value) | names_in(expr.index)
     return set()
 
 

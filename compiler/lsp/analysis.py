@@ -177,8 +177,13 @@ def _ops(
         elif isinstance(op, ir.Loop):
             start = shape
             for index, iteration in zip(op.indices, op.iterations, strict=False):
-                shape = _ops(cls, iteration, shape, out, f"{where}, {op.var}={index}")
+                # a gather loop's iterations each read its input
+                entry = start if op.merge is not None else shape
+                shape = _ops(cls, iteration, entry, out, f"{where}, {op.var}={index}")
             out.append(HoverEntry(op.span, f"for {op.var}", start, op.shape, None, where))
+            if op.merge is not None:  # `cat(for ...)`: the merge of the iterations' outputs
+                title = f"{op.merge.kind} of for {op.var}"
+                out.append(HoverEntry(op.merge.span, title, start, op.shape, None, where))
             shape = op.shape
         else:  # Residual
             _ops(cls, op.body, shape, out, where)
@@ -460,8 +465,9 @@ class _Scope:
             for body in _bodies(step.term):
                 for stmt in body:
                     self.collect(stmt)
-            if isinstance(step.term, s.For):
-                self.define("index", step.term.var, step.term.var_span)
+            loop = step.term.over if isinstance(step.term, s.Call) else step.term
+            if isinstance(loop, s.For):
+                self.define("index", loop.var, loop.var_span)
 
     # -- uses
 
@@ -493,6 +499,9 @@ class _Scope:
                 self.expr(arg.value)
                 if arg.size_in is not None:
                     self.expr(arg.size_in)
+            if term.over is not None:  # its body is one of the term's bodies
+                for e in term.over.range_args:
+                    self.expr(e)
         elif isinstance(term, s.Cond):
             self.expr(term.cond)
         elif isinstance(term, s.For):
@@ -515,6 +524,8 @@ class _Scope:
                 stack.extend((e.left, e.right))
             elif isinstance(e, (s.Neg, s.Not)):
                 stack.append(e.operand)
+            elif isinstance(e, s.Index):
+                stack.extend((e.value, e.index))
             elif isinstance(e, s.TupleExpr):
                 stack.extend(e.items)
 
@@ -533,6 +544,8 @@ def _bodies(term: s.Term) -> Iterator[tuple[s.Stmt, ...]]:
             yield term.orelse
     elif isinstance(term, s.Repeat):
         yield from _bodies(term.term)
+    elif isinstance(term, s.Call) and term.over is not None:
+        yield term.over.body
 
 
 # ------------------------------------------------------------------ completion

@@ -268,6 +268,9 @@ class _ToSyntax(Transformer[Token, Any]):
             return s.Float(-c[0].value, _span(meta))
         return s.Neg(c[0], _span(meta))
 
+    def index(self, meta: Any, c: list[Any]) -> s.Index:
+        return s.Index(c[0], c[1], _span(meta))
+
     def tuple_expr(self, meta: Any, c: list[Any]) -> s.TupleExpr:
         return s.TupleExpr(tuple(x for x in c if x is not None), _span(meta))
 
@@ -305,6 +308,9 @@ class _ToSyntax(Transformer[Token, Any]):
 
     def call(self, meta: Any, c: list[Any]) -> s.Call:
         return s.Call(str(c[0]), c[1] or (), _span(meta), _tspan(c[0]))
+
+    def gather(self, meta: Any, c: list[Any]) -> s.Call:
+        return s.Call(str(c[0]), c[2] or (), _span(meta), _tspan(c[0]), over=c[1])
 
     def seq(self, meta: Any, c: list[Any]) -> s.Seq:
         return s.Seq(c[0], _span(meta))

@@ -80,7 +80,16 @@ class TupleExpr:
     span: Span
 
 
-Expr = Union[Int, Float, Str, Bool, NoneLit, Var, BinOp, Neg, Not, TupleExpr]
+@dataclass(frozen=True, slots=True)
+class Index:
+    """`kernels[i]`: an item of a tuple."""
+
+    value: Expr
+    index: Expr
+    span: Span
+
+
+Expr = Union[Int, Float, Str, Bool, NoneLit, Var, BinOp, Neg, Not, TupleExpr, Index]
 
 # ------------------------------------------------------------------ metadata
 
@@ -129,10 +138,13 @@ class Ref:
 
 @dataclass(frozen=True, slots=True)
 class Call:
+    """`name(args)`; with `over`, a merge of a loop's outputs: `cat(for i in range(n) { ... }, dim = 1)`."""
+
     name: str
     args: tuple[Arg, ...]
     span: Span
     name_span: Span
+    over: For | None = None
 
 
 @dataclass(frozen=True, slots=True)

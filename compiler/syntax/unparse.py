@@ -202,6 +202,8 @@ class Printer:
         if isinstance(e, s.Not):
             text = f"not {self.expr(e.operand, -1)}"
             return f"({text})" if parent > -1 else text
+        if isinstance(e, s.Index):
+            return f"{self.expr(e.value, _PRIMARY)}[{self.expr(e.index, _ARITH)}]"
         if isinstance(e, s.TupleExpr):
             inner = ", ".join(self.expr(i, _ARITH) for i in e.items)
             return f"({inner},)" if len(e.items) == 1 else f"({inner})"
@@ -338,6 +340,11 @@ class Printer:
     def _flat_term(self, t: s.Term) -> str | None:
         if isinstance(t, s.Ref):
             return t.name
+        if isinstance(t, s.Call) and t.over is not None:
+            loop = self._flat_term(t.over)
+            if loop is None:
+                return None
+            return f"{t.name}({', '.join([loop, *(self.arg(a) for a in t.args)])})"
         if isinstance(t, s.Call):
             lo = self._find(t.name_span.end, "(") + 1 if self.text is not None else 0
             if self._broken(self._gaps(lo, [a.span for a in t.args], t.span.end - 1)):
@@ -409,14 +416,22 @@ class Printer:
         return self._listing(head + "(", list(zip(spans, texts, strict=True)), gaps, indent, ")", ",")
 
     def body(
-        self, stmts: Sequence[s.Stmt], lo: int, hi: int, indent: str, col: int, multi: bool = False
+        self,
+        stmts: Sequence[s.Stmt],
+        lo: int,
+        hi: int,
+        indent: str,
+        col: int,
+        multi: bool = False,
+        tail: str = "",
     ) -> str:
-        """`{ chain }` when the body is one short chain written on one line, else one
-        statement a line. `lo` is the offset of `{`, `hi` that of `}`."""
+        """`{ chain }` when the body is one short chain written on one line (with `tail`, what
+        follows it on that line), else one statement a line. `lo` is the offset of `{`, `hi`
+        that of `}`."""
         gaps = self._gaps(lo + 1, [x.span for x in stmts], hi)
         if not multi:
             flat = self._flat_body(stmts, lo, hi)
-            if flat is not None and self._fits(flat, col):
+            if flat is not None and self._fits(flat + tail, col):
                 return flat
         inner = indent + INDENT
         out = ["{" + self._trail(gaps[0])]
@@ -459,6 +474,18 @@ class Printer:
     def term(self, t: s.Term, indent: str, col: int) -> str:
         if isinstance(t, s.Ref):
             return t.name
+        if isinstance(t, s.Call) and t.over is not None:
+            lo = self._find(t.name_span.end, "(") + 1 if self.text is not None else 0
+            spans = [t.over.span, *(a.span for a in t.args)]
+            gaps = self._gaps(lo, spans, t.span.end - 1)
+            if any(g.has_comments for g in gaps):  # one element a line, comments kept
+                loop = self.term(t.over, indent + INDENT, len(indent + INDENT))
+                texts = [loop, *(self.arg(a) for a in t.args)]
+                items = list(zip(spans, texts, strict=True))
+                return self._listing(f"{t.name}(", items, gaps, indent, ")", ",")
+            # The loop's body breaks as any body does; the merge's own arguments follow it.
+            text = f"{t.name}(" + self.term(t.over, indent, col + len(t.name) + 1)
+            return text + "".join(f", {self.arg(a)}" for a in t.args) + ")"
         if isinstance(t, s.Call):
             lo = self._find(t.name_span.end, "(") + 1 if self.text is not None else 0
             hi = t.span.end - 1
@@ -481,7 +508,8 @@ class Printer:
         for k, (stmts, lo, hi) in enumerate(bodies):
             if k:
                 text += " " + second
-            text += self.body(stmts, lo, hi, indent, _last_col(text, col))
+            tail = f" {second}{{" if k + 1 < len(bodies) else ""
+            text += self.body(stmts, lo, hi, indent, _last_col(text, col), tail=tail)
         return text
 
     def step(self, st: s.Step, indent: str, col: int) -> str:
