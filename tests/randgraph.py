@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 LAYERS = ("conv", "pool", "relu", "crop", "pad")
-MERGES = ("cat", "add", "mul", "mean", "max", "stack")
+MERGES = ("cat", "add", "mul", "mean", "max", "stack", "matmul")
 
 
 @dataclass(frozen=True)
@@ -183,6 +183,11 @@ def reference(graph: Graph, batch: int = 2) -> tuple[tuple[int, ...], ...] | str
                 if dim == 0:
                     raise ValueError("stack before the batch axis")
                 y = torch.stack(xs, dim=node.args[0])
+            elif node.op == "matmul":
+                # README: the batch (axis 0 here) must stand before the two matrix axes
+                if len(xs) != 2 or min(v.dim() for v in xs) < 3 or len({v.dim() for v in xs}) > 1:
+                    raise ValueError("matmul of these tensors multiplies across the batch")
+                y = torch.matmul(xs[0], xs[1])
             else:
                 y = xs[0]
                 for other in xs[1:]:
@@ -221,6 +226,8 @@ def _gather(x: Any, args: tuple[int, ...]) -> Any:
         y = nn.Conv1d(x.shape[1], out, kernel, padding=pad)(x)
         ys.append(torch.relu(y) if relu else y)
     kind = MERGES[merge]
+    if kind == "matmul":
+        raise ValueError("matmul of a loop's outputs is not a merge of them")
     if kind == "cat":
         if dim in (0, -ys[0].dim()):
             raise ValueError("cat on the batch axis")

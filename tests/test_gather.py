@@ -18,6 +18,8 @@ from archc.cli import main
 from archc.core.source import Source
 from archc.driver import run
 from archc.syntax.fmt import format_source
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from torch_helpers import assert_lift_equivalent
 
 MORE = Path(__file__).resolve().parent / "fixtures" / "torch" / "more"
@@ -211,6 +213,15 @@ HEAD = "arch m(length = 20, alphabet = 4, ks = (3, 5)) {\n"
     ("    s = seq { cat(for i in range(2) { c = conv1d(4, 1) }, dim = 1) }", "misplaced",
      "`cat` merges tensors and cannot stand inside `seq`", "cat(for"),
     ("    c = conv1d(4, ks[2])", "bad-value", "index 2 is out of range: (3, 5) has 2 items", "2]"),
+    ("    a := flatten\n    matmul(a, a)", "batch-mix",
+     "`matmul` multiplies `a` (N, 80) (batch, features) as matrices of its last two axes", "matmul(a"),
+    ("    a := c0 = conv1d(4, 1)\n    b := x | c1 = conv1d(6, 1)\n    matmul(a, b)", "merge-mismatch",
+     "`matmul` needs the last axis of `a` (20 length) to equal the second-to-last of `b` (6 channels)", "matmul(a"),
+    ("    a := c0 = conv1d(4, 1)\n    matmul(a, a, a)", "type-error", "`matmul` multiplies two tensors; it has 3",
+     "matmul(a"),
+    ("    matmul(for i in range(2) { c = conv1d(4, 1) })", "misplaced",
+     "`matmul` multiplies two tensors, not the outputs of a loop", "matmul"),
+    ("    a := permute(2, 1, 0)\n    matmul(x, a)", "batch-mix", "multiplies `a`", "matmul(x"),
     ("    c = conv1d(4, length[0])", "type-error", "only a tuple can be indexed, not 20 (whole number)", "length["),
     ("    c = conv1d(4, ks[1.5])", "type-error", "a tuple index is a whole number, got 1.5", "1.5"),
 ])
@@ -370,3 +381,85 @@ def test_other_slices_of_a_module_list_are_refused(tmp_path: Path, forward: str,
     assert code == 1 and out == "", out
     assert words in err, err
     assert "m.py:1" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------ hostile and random programs
+
+MERGE_WORDS = ["cat", "stack", "add", "mul", "mean", "max", "relu", "conv1d", "seq"]
+BODIES = [
+    "c = conv1d(4, k[i])", "c = conv1d(4 + i, 1)", "relu", "for j in range(2) { d = conv1d(4, 1) }",
+    "t := relu", "residual { r = conv1d(4, 3, padding = 1) }", "x | e = conv1d(2, 1)",
+    "cat(for j in range(i + 1) { g = conv1d(2, 1) }, dim = 1)", "if i == 0 { relu } else { sigmoid }",
+    "c = conv1d(4, k[i - 5])", "flatten", "s = seq { conv1d(4, 1) | relu }", "",
+]
+
+
+@st.composite
+def gather_program(draw: st.DrawFn) -> str:
+    word = draw(st.sampled_from(MERGE_WORDS))
+    body = draw(st.sampled_from(BODIES))
+    bounds = draw(st.sampled_from(["3", "n", "0", "1, 3", "n - 1", "0, 4, 2", "k[0]", "-1"]))
+    extra = draw(st.sampled_from(["", ", dim = 1", ", dim = -1", ", dim = 0", ", axis = channels", ", x",
+                                  ", dim = 1, dim = 2", ", dim = k", ", dim = 1.5"]))
+    head = draw(st.sampled_from(["", "x | ", "h := ", "h := x | ", "c0 = conv1d(4, 1) | "]))
+    return (
+        f"arch a(length = 12, alphabet = 4, n = 2, k = (1, 3, 5)) {{\n"
+        f"    {head}{word}(for i in range({bounds}) {{ {body} }}{extra})\n}}\n"
+    )
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(gather_program())
+def test_random_gathers_give_a_verdict_not_a_crash(text: str) -> None:
+    """Every combination compiles or gets a located diagnostic (exit 1), never an internal
+    error; a program that compiles formats to a fixed point."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "g.arch"
+        path.write_text(text)
+        code, out, err = cli("lint", str(path))
+    assert code in (0, 1), (code, err)
+    assert "Traceback" not in out + err and "internal error" not in out + err
+    if code == 1:
+        assert "g.arch:" in out
+    else:
+        formatted = format_source(text)
+        assert format_source(formatted) == formatted
+
+
+# ------------------------------------------------------------------ matmul against torch
+
+
+@pytest.mark.torch
+def test_matmul_shapes_agree_with_torch(torch_module: Any) -> None:
+    """Random pairs of tensors (batch first, 2 or 3 more axes): archc's verdict and shape for
+    `matmul(x, y)` are torch's, under the documented rule that tensors of different ranks would
+    line up the batch of one with another axis of the other (refused)."""
+    import random
+
+    torch = torch_module
+    rng = random.Random(20261203)
+    outcomes = {"ok": 0, "error": 0}
+    for case in range(300):
+        a = [rng.choice((1, 2, 3)) for _ in range(rng.choice((2, 3)))]
+        b = [rng.choice((1, 2, 3)) for _ in range(rng.choice((2, 3)))]
+        if rng.random() < 0.6:
+            b[-2] = a[-1]  # usually multipliable
+        axes = lambda sizes: ", ".join(f"d{k}: {s}" for k, s in enumerate(sizes))  # noqa: E731
+        text = (f"arch m(length = 4, alphabet = 4) {{\n    input (batch, {axes(a)})\n    input y (batch, {axes(b)})\n"
+                "    matmul(x, y)\n}\n")
+        try:
+            want: Any = tuple(torch.matmul(torch.randn(2, *a), torch.randn(2, *b)).shape)
+            if len(a) != len(b):
+                want = None  # the batch of one lines up with another axis of the other
+        except RuntimeError:
+            want = None
+        result = run(Source("m.arch", text), {})
+        got = None
+        if result.ok:
+            shape = result.variants[0].checked.cls.out_shape
+            got = tuple(2 if d.size is None else d.size for d in shape)
+        assert got == want, (case, text, got, want)
+        outcomes["ok" if want else "error"] += 1
+    assert min(outcomes.values()) >= 60, outcomes

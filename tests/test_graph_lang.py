@@ -227,6 +227,15 @@ MERGES = [
         [],
     ),
     (
+        "matmul-attention",
+        arch(
+            "  h := q = conv1d(8, 3, padding = 1) | transpose(1, 2)\n  k := h | kp = linear(8) | transpose(1, 2)\n"
+            "  s := matmul(h, k) | divide(2.0) | softmax(dim = -1)\n  o := s | matmul(h)\n  return s, o"
+        ),
+        [(None, 20, 20), (None, 20, 8)],
+        [],
+    ),
+    (
         "residual-reads-outer-tensor",
         arch("  a := c1 = conv1d(4, 3, padding = 1)\n  residual { c2 = conv1d(4, 1) | add(a) }"),
         [(None, 4, 20)],

@@ -129,6 +129,9 @@ CASES: list[tuple[str, str, str, bool]] = [
     # Second batch: exp, unsqueeze, squeeze, repeat, activations, channel dropouts.
     ("exp", "channels: 4, length: 9", "exp | exp", False),
     ("scale", "channels: 4, length: 9", "scale(1.702) | scale(factor = 2) | scale(-0.5)", False),
+    ("shift", "channels: 4, length: 9", "shift(1) | shift(offset = -0.5) | shift(2.5)", False),
+    ("divide", "channels: 4, length: 9", "divide(4) | divide(divisor = -0.5) | divide(3.0)", False),
+    ("log", "channels: 4, length: 9", "relu | shift(1) | log | log", False),
     ("unsqueeze", "channels: 4, length: 9", "unsqueeze(1) | unsqueeze(-1) | unsqueeze(4) | reshape(batch, -1)", False),
     (
         "squeeze",
@@ -608,7 +611,7 @@ def test_channel_dropout_ranks_and_batch_agree_with_torch(torch_module: Any) -> 
 
 # The second batch's steps whose output layout archc predicts (all new kinds).
 LAYOUT_STEPS_2 = [
-    "exp", "scale(1.5)", "selu", "celu", "relu6", "hardtanh", "mish", "softsign", "logsigmoid", "hardswish",
+    "exp", "scale(1.5)", "shift(-1)", "divide(3)", "log", "selu", "celu", "relu6", "hardtanh", "mish", "softsign", "logsigmoid", "hardswish",
     "hardsigmoid", "selu(inplace = true)", "hardtanh(inplace = true)", "unsqueeze(0)", "unsqueeze(1)",
     "unsqueeze(2)", "unsqueeze(-1)", "squeeze(1)", "squeeze(-1)", "squeeze((1, 2))", "repeat(1, 2, 1)",
     "repeat(1, 1, 1, 1)", "repeat(3, 1, 2, 1, 1)", "dropout1d", "dropout2d", "dropout1d(inplace = true)",

@@ -389,7 +389,7 @@ def test_model_zoo_conventions_lift(capsys: pytest.CaptureFixture[str], tmp_path
 @pytest.mark.parametrize(
     ("old", "new", "where", "words"),
     [
-        ("x * scale + shift", "x * scale + 0.5", "x * scale + 0.5", "not arithmetic with numbers"),
+        ("x * scale + shift", "2.0 / (x * scale)", "2.0 / (x * scale)", "not this operation"),
         ("nn.Sequential(nn.LSTM(wide, hidden, batch_first=True, bidirectional=True))",
          "nn.Sequential(nn.Sequential(nn.LSTM(wide, hidden, batch_first=True, bidirectional=True)))",
          "nn.LSTM(", "inside another is not lifted yet"),
@@ -404,7 +404,7 @@ def test_model_zoo_conventions_refusals(
 
     source = ZOO.read_text()
     if old == "x * scale + shift":
-        source = source.replace("self.out(self.head(x) * scale + shift)", "self.out(self.head(x) * scale + 0.5)")
+        source = source.replace("self.out(self.head(x) * scale + shift)", "self.out(2.0 / (self.head(x) * scale))")
     else:
         source = source.replace(old, new)
     path = tmp_path / "zoo.py"

@@ -692,6 +692,13 @@ def _forms_original(cls: str, **kwargs: Any) -> Any:
     ("GruTagger", ["out := gru = gru(hidden, num_layers = 2, batch_first = true, bidirectional = true",
                    "h2 := out | select(1, 0) | crop(hidden, 0)", "cat(last, h3, dim = 1) | head = linear(classes)"]),
     ("LstmSqueezed", ["lstm = lstm(6, batch_first = true) | select(1, -1)"]),
+    ("SelfAttention", ["h3 := h | k = linear(d_model) | transpose(1, 2)",
+                       "attn := matmul(h2, h3) | divide(4.0) | softmax(dim = -1)",
+                       "matmul(attn, h4) | mean(1) | out = linear(classes)",
+                       "`math.sqrt(d_model)` at line 241 is written as its value: it does not follow d_model"]),
+    ("ScaledAttention", ["weights := h | score = linear(1) | divide(4.0) | softmax(dim = 1)",
+                         "mul(weights, h) | sum(1) | shift(1) | log | shift(-0.5) | sigmoid",
+                         "scale(-1) | shift(1) | fc = linear(classes) | divide(temperature)"]),
     ("ConfiguredModel", [
         "block KernelStack(channels) {",
         "conv1d(channels, 7, padding = 3) | relu",

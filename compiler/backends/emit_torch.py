@@ -119,8 +119,17 @@ def functional_added(layer: ir.Layer, var: str, text: Any = literal) -> tuple[st
         return f"torch.flip({var}, dims={text(dims)})", False
     if kind == "exp":
         return f"torch.exp({var})", False
+    if kind == "log":
+        return f"torch.log({var})", False
     if kind == "scale":
         return f"{var} * {text(layer.get('factor'))}", False
+    if kind == "shift":
+        offset = layer.get("offset")
+        if isinstance(offset, (int, float)) and not isinstance(offset, (SymInt, SymFloat)) and offset < 0:
+            return f"{var} - {text(-offset)}", False  # x - 1 (the same number as x + -1)
+        return f"{var} + {text(offset)}", False
+    if kind == "divide":
+        return f"{var} / {text(layer.get('divisor'))}", False
     if kind == "unsqueeze":
         return f"{var}.unsqueeze({text(layer.get('dim'))})", False
     if kind == "squeeze":
@@ -976,14 +985,8 @@ class _Emitter:
         rendered: list[tuple[list[str], list[ir.Shape], _Flow]] = []
         state = (flow.var, self.fresh_count)
         for index, iteration in zip(op.indices, op.iterations, strict=True):
-            body_lines: list[str] = []
-            body_shapes: list[ir.Shape] = []
-            inner = replace(flow)
-            self.pr.env[op.var] = index
-            self.forward_ops(cls, iteration, body_lines, body_shapes, depth, inner, current)
-            self.pr.env.pop(op.var, None)
-            rendered.append((body_lines, body_shapes, inner))
-            flow.var = inner.var
+            rendered.append(self.iteration(cls, op, index, iteration, depth, flow, current))
+            flow.var = rendered[-1][2].var
             current = iteration[-1].shape if iteration and iteration[-1].shape else current
         lists = _loop_lists(op, self.attr_index(cls))
         template = None if lists is None else _loop_template(rendered, lists, flow, state[0])
@@ -998,14 +1001,7 @@ class _Emitter:
             return
         body_lines, body_shapes = template
         names = _loop_names(lists, self.tensor_names)
-        if not lists:
-            lines.append(f"for _ in range({len(op.iterations)}):")
-        elif len(lists) == 1:
-            lines.append(f"for {names[0]} in self.{lists[0]}:")
-        else:
-            lines.append(
-                f"for {', '.join(names)} in zip({', '.join(f'self.{n}' for n in lists)}):"
-            )
+        lines.append(_loop_head(lists, names, len(op.iterations)) + ":")
         shapes.append(())
         for line in body_lines:
             for name, var in zip(lists, names, strict=True):
@@ -1062,12 +1058,7 @@ class _Emitter:
             self.protected.discard(entry)
         body_lines, body_shapes = template
         names = _loop_names(lists, self.tensor_names)
-        if not lists:
-            head = f"for _ in range({len(op.iterations)})"
-        elif len(lists) == 1:
-            head = f"for {names[0]} in self.{lists[0]}"
-        else:
-            head = f"for {', '.join(names)} in zip({', '.join(f'self.{n}' for n in lists)})"
+        head = _loop_head(lists, names, len(op.iterations))
 
         def items(line: str) -> str:
             for name, var in zip(lists, names, strict=True):
@@ -1219,6 +1210,8 @@ def _merge_expr(op: ir.Merge, current: str) -> str:
         return " + ".join(names)
     if op.kind == "mul":
         return " * ".join(names)
+    if op.kind == "matmul":
+        return f"torch.matmul({names[0]}, {names[1]})"
     if op.kind == "mean":
         return f"({' + '.join(names)}) / {len(names)}"
     text = names[0]
@@ -1318,6 +1311,15 @@ def _loop_template(
 
 
 _EMITTER_VARS = re.compile(r"(h|identity)[0-9]*")  # fresh variables and residual inputs
+
+
+def _loop_head(lists: list[str], names: list[str], count: int) -> str:
+    """`for conv in self.convs`, over several lists with zip, or `for _ in range(n)`."""
+    if not lists:
+        return f"for _ in range({count})"
+    if len(lists) == 1:
+        return f"for {names[0]} in self.{lists[0]}"
+    return f"for {', '.join(names)} in zip({', '.join(f'self.{n}' for n in lists)})"
 
 
 def _loop_name_free(name: str, taken: set[str], chosen: list[str]) -> bool:

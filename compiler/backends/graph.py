@@ -63,7 +63,9 @@ COLOURS.update(
         # Second batch: squeeze, unsqueeze and repeat are shape operations (no colour).
         **dict.fromkeys(
             (
-                "exp", "scale", "selu", "celu", "relu6", "hardtanh", "mish", "softsign", "logsigmoid",
+                "exp", "log", "scale", "shift", "divide", "selu", "celu", "relu6", "hardtanh", "mish",
+                "softsign",
+                "logsigmoid",
                 "hardswish", "hardsigmoid",
             ),
             "#ffe3cc",

@@ -481,10 +481,16 @@ class _Walk:
                 self.note_live(held, *(numel(sh) for sh, _ in operands), added)
                 self.contiguous = True
                 names = ", ".join(name or "|" for name in op.operands)
+                # a matrix product: one multiply-add per output element and inner index; its
+                # output mixes the positions of both operands (no window: the whole input)
+                contracted = operands[0][0][-1].size if op.kind == "matmul" and operands[0][0] else 0
+                if op.kind == "matmul":
+                    merged = None
                 row = Row(
                     name=op.kind, kind=op.kind, detail=names, path=None, group=None,
                     depth=depth, in_shape=operands[0][0], shape=out, params=0, buffers=0,
-                    buffer_bytes=0, macs=0, activation_bytes=FLOAT32_BYTES * added, reach=merged,
+                    buffer_bytes=0, macs=numel(out) * int(contracted or 0),
+                    activation_bytes=FLOAT32_BYTES * added, reach=merged,
                 )  # fmt: skip
                 rows.append(row)
                 shape, reach = out, merged

@@ -703,6 +703,17 @@ def rule_lstm(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]
     return layer, (shape[0], shape[1], Dim(hidden * dirs, "features", why, ctx.span))
 
 
+def rule_divide(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
+    if layer.get("divisor") == 0:
+        raise ctx.rep.fatal(
+            "bad-value",
+            f"`{ctx.name}` divides by 0: every element becomes inf or nan",
+            layer.arg_span("divisor"),
+            help="divide by a number other than 0",
+        )
+    return layer, shape
+
+
 def rule_identity(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.Layer, Shape]:
     if layer.kind in ("softmax", "log_softmax"):
         axis = _axis(ctx, layer, "dim", shape)
@@ -1861,7 +1872,10 @@ def rule_channel_dropout(layer: ir.Layer, shape: Shape, ctx: Ctx) -> tuple[ir.La
 RULES.update(
     {
         "exp": rule_identity,
+        "log": rule_identity,
         "scale": rule_identity,
+        "shift": rule_identity,
+        "divide": rule_divide,
         "unsqueeze": rule_unsqueeze,
         "squeeze": rule_squeeze,
         "repeat": rule_repeat,
@@ -1904,7 +1918,8 @@ _KEEP_CHANNELS_LAST = _KEEP_CHANNELS_LAST | {
 # their input in eval mode (in training `input * mask`, a dense tensor in the input's order:
 # the input itself is the worst case for a later view). In-place activations return the input.
 _DENSE_ORDER = _DENSE_ORDER | {
-    "exp", "scale", "selu", "celu", "relu6", "hardtanh", "mish", "softsign", "hardswish", "hardsigmoid",
+    "exp", "log", "scale", "shift", "divide", "selu", "celu", "relu6", "hardtanh", "mish", "softsign",
+    "hardswish", "hardsigmoid",
 }
 _SAME_TENSOR = _SAME_TENSOR | {"dropout1d", "dropout2d"}
 
@@ -2203,6 +2218,8 @@ class ShapeChecker:
                 "merge-mismatch", message, op.span, label=f"`{op.kind}` is here", notes=notes, help=help
             )
 
+        if op.kind == "matmul":
+            return self.matmul(op, shapes, names, mismatch), None
         if op.kind in ("cat", "stack"):
             first = shapes[0]
             rank = len(first)
@@ -2305,6 +2322,46 @@ class ShapeChecker:
                 help="a broadcast merge is rarely meant; check the shapes of the branches",
             )
         return result, None
+
+    def matmul(
+        self,
+        op: ir.Merge,
+        shapes: list[Shape],
+        names: list[str],
+        mismatch: Callable[[str, int | None, str], CompileError],
+    ) -> Shape:
+        """torch.matmul of two tensors: the last two axes are matrices, the axes before them
+        broadcast; the batch must be one of those, at one place in both."""
+        a, b = shapes
+        for sh, name in zip(shapes, names, strict=True):
+            batch = _batch_axis(sh)
+            if batch is not None and batch >= len(sh) - 2:
+                raise self.rep.fatal(
+                    "batch-mix",
+                    f"`matmul` multiplies {name} {show_shape(sh)} {show_axes(sh)} as matrices of its last "
+                    "two axes, and one of them is the batch: it would mix the samples",
+                    op.span,
+                    help="keep the batch axis before the last two axes (a tensor of 3 or more axes), e.g. "
+                    "(batch, length, features) with `transpose(1, 2)` for the other operand",
+                )
+        if a[-1].size != b[-2].size:
+            raise mismatch(
+                f"`matmul` needs the last axis of {names[0]} ({a[-1].show()} {a[-1].label}) to equal the "
+                f"second-to-last of {names[1]} ({b[-2].show()} {b[-2].label})",
+                None,
+                "transpose one operand (`transpose(1, 2)`), or check the sizes that differ",
+            )
+        lead = broadcast(a[:-2], b[:-2])
+        if lead is None or sum(d.size is None for d in lead) != 1:
+            raise self.rep.fatal(
+                "batch-mix" if lead is not None else "merge-mismatch",
+                f"`matmul` cannot line up the axes before the matrices of {names[0]} {show_shape(a)} and "
+                f"{names[1]} {show_shape(b)}"
+                + (": their batch axes are at different places" if lead else ""),
+                op.span,
+                help="give both tensors the same axes before their last two",
+            )
+        return (*lead, a[-2], b[-1])
 
     def merge_axis(
         self, op: ir.Merge, shape: Shape, rank: int, others: tuple[Shape, ...] = ()

@@ -72,6 +72,7 @@ AXIS_WARNINGS = frozenset({"axis-mix", "axis-order"})
 # Steps that keep the last axis, skipped when looking for the layer that sets `classes`.
 KEEPS_FEATURES = frozenset({"relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "contiguous",
                             "gelu", "silu", "elu", "leakyrelu", "softplus", "identity", "exp", "scale",
+                            "shift", "divide", "log",
                             "selu", "celu", "relu6", "hardtanh", "mish", "softsign", "logsigmoid",
                             "hardswish", "hardsigmoid", "dropout1d", "dropout2d"})
 # Steps that start a new line of the lifted .arch.

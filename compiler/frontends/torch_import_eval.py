@@ -186,10 +186,10 @@ FUNCTIONAL: dict[str, tuple[str, tuple[str, ...]]] = {
 # The parameter written positionally in the DSL (the others become keywords).
 MAIN_PARAM = {"kernel_size", "p", "output_size"}
 # Tensor methods and torch functions that mean one DSL step.
-_ACTIVATIONS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "exp": "exp"}
+_ACTIVATIONS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "exp": "exp", "log": "log"}
 # torch functions that are tensor methods too.
 _TENSOR_FUNCS = ("max", "amax", "transpose", "permute", "reshape", "flip", "mean", "sum", "unsqueeze",
-                 "squeeze", "exp")
+                 "squeeze", "exp", "log")
 _JOINS = {"cat", "concat", "concatenate", "stack", "hstack", "vstack", "add", "mul", "matmul", "bmm",
           "einsum"}
 BUILTINS = frozenset({"range", "int", "float", "len", "max", "min", "abs", "round", "sum", "list",
@@ -212,7 +212,8 @@ _MODULE_API = {
 }
 # Steps a Lambda helper module's lambda may be (it becomes that step as a module).
 _LAMBDA_STEPS = frozenset({"view", "reshape", "flatten", "transpose", "permute", "relu", "sigmoid", "tanh",
-                           "softmax", "log_softmax", "gelu", "silu", "elu", "leakyrelu", "softplus", "exp"})
+                           "softmax", "log_softmax", "gelu", "silu", "elu", "leakyrelu", "softplus", "exp",
+                           "log"})
 # A helper module whose forward is one of these calls on its own nn.Parameter weight is that layer.
 _RAW_LAYERS = {
     "torch.nn.functional.conv1d": "Conv1d", "torch.conv1d": "Conv1d",
@@ -274,6 +275,10 @@ class Lifted:
 
 
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# math functions of a number archc computes when lifting (the result is written as its value).
+_FLOAT_MATH: dict[str, Callable[[float], float]] = {
+    "sqrt": math.sqrt, "log": math.log, "exp": math.exp, "log2": math.log2, "log10": math.log10,
+}
 
 
 class Interp:
@@ -1544,6 +1549,27 @@ class Interp:
                 return value
         raise self.fail(f"`{_short(node)}` is not supported on a {describe(value)}", node)
 
+    def with_number(self, op: ast.operator, left: Val, right: Val, node: ast.AST) -> Val | None:
+        """`x + c`, `c + x`, `x - c`, `c - x` and `x / c` of a tensor and a number: shift,
+        scale(-1) then shift, divide (each the same float operation as the original's)."""
+        span = self.span(node)
+        tensor, number, first = (left, right, True) if isinstance(left, Tensor) else (right, left, False)
+        if not (isinstance(tensor, Tensor) and isinstance(number, Const) and _is_num(number.value)):
+            return None
+        if isinstance(op, ast.Div) and first:
+            if self.mean_of_sum(tensor, number, node) is not None:
+                return None  # `(a + b) / 2` of two branches is their mean
+            return self.step(tensor, FLayer("divide", ((None, number, span),), span))
+        if isinstance(op, ast.Add):
+            return self.step(tensor, FLayer("shift", ((None, number, span),), span))
+        if isinstance(op, ast.Sub) and first:  # x - c is x + (-c), to the last bit
+            negated = Const(-number.value, None if number.expr is None else s.Neg(number.expr, span))  # type: ignore[operator]
+            return self.step(tensor, FLayer("shift", ((None, negated, span),), span))
+        if isinstance(op, ast.Sub):  # c - x is (-x) + c, to the last bit
+            flipped = self.step(tensor, FLayer("scale", ((None, Const(-1), span),), span))
+            return self.step(flipped, FLayer("shift", ((None, number, span),), span))
+        return None
+
     def binop(self, op: ast.operator, left: Val, right: Val, node: ast.AST) -> Val:
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             # x * 1, x + 0, x / 1 (a forward argument at its default): the tensor itself, exactly
@@ -1565,15 +1591,20 @@ class Interp:
                     return self.step(tensor, FLayer("scale", ((None, factor, span),), span))
             if isinstance(op, ast.Add) and isinstance(left, Tensor) and isinstance(right, Tensor):
                 return self.residual(left, right, node)
+            number = self.with_number(op, left, right, node)
+            if number is not None:
+                return number
             if isinstance(op, ast.Div) and isinstance(left, Tensor) and isinstance(right, Const):
                 mean = self.mean_of_sum(left, right, node)
                 if mean is not None:
                     return mean
             if isinstance(op, ast.Mult) and isinstance(left, Tensor) and isinstance(right, Tensor):
                 return self.elementwise("mul", [left, right], node)  # gating: a * torch.sigmoid(b)
+            if isinstance(op, ast.MatMult) and isinstance(left, Tensor) and isinstance(right, Tensor):
+                return self.elementwise("matmul", [left, right], node)  # q @ k.transpose(1, 2)
             raise self.fail(
-                f"`{_short(node)}`: archc lifts sums and products of two tensors and tensors times a "
-                "number (out + x, a * b, 2 * x), not arithmetic with numbers",
+                f"`{_short(node)}`: archc lifts sums and products of two tensors, and a tensor plus, "
+                "minus, times or divided by a number (out + x, a * b, x - 0.5, x / 4), not this operation",
                 node,
             )
         symbol = _OPS.get(type(op))
@@ -2450,6 +2481,8 @@ class Interp:
             return self.ordered_dict(args, kwargs, node)
         if qualname.startswith("math.") and len(parts) == 2:
             return self.math(parts[1], args, kwargs, node)
+        if qualname in ("numpy.sqrt", "numpy.log", "numpy.exp", "numpy.log2", "numpy.log10"):
+            return self.math(parts[1], args, kwargs, node, shown="np")
         if qualname in ("numpy.floor", "numpy.ceil", "numpy.trunc"):
             out = self.math(parts[1], args, kwargs, node, shown="np")
             if isinstance(out, Const) and isinstance(out.value, (int, float)):
@@ -2515,9 +2548,20 @@ class Interp:
 
     def math(self, name: str, args: list[tuple[Val, ast.expr]], kwargs: dict[str, tuple[Val, ast.expr]],
              node: ast.Call, shown: str = "math") -> Val:
-        if kwargs or len(args) != 1 or name not in ("floor", "ceil", "trunc"):
+        if kwargs or len(args) != 1 or name not in ("floor", "ceil", "trunc", *_FLOAT_MATH):
             raise self.fail(f"`{shown}.{name}` is not supported here", node)
         value = args[0][0]
+        if name in _FLOAT_MATH:
+            # `math.sqrt(d_model)` (an attention scale): a float, written as its number
+            number = self.concrete(value, node)
+            if not _is_num(number):
+                raise self.fail(f"`{shown}.{name}` needs a number", node)
+            try:
+                result = _FLOAT_MATH[name](float(number))  # type: ignore[arg-type]
+            except (ValueError, OverflowError):
+                raise self.fail(f"`{shown}.{name}` of {number!r} has no value", node) from None
+            self.rounded(value, "", node)  # say which arguments it stops following
+            return Const(result)
         if isinstance(value, Sym):
             expr = value.expr
             span = self.span(node)
@@ -3372,6 +3416,8 @@ class Interp:
         if two and name in ("maximum", "max", "mul", "multiply"):
             kind = "mul" if name in ("mul", "multiply") else "max"
             return self.elementwise(kind, [v for v, _ in args if isinstance(v, Tensor)], node)
+        if two and name in ("matmul", "bmm"):  # attention scores and their weighted sum
+            return self.elementwise("matmul", [v for v, _ in args if isinstance(v, Tensor)], node)
         if name in _JOINS:
             raise self.fail(
                 f"torch.{name} joins several tensors; archc lifts one chain of steps (no branches)",
@@ -3511,6 +3557,8 @@ class Interp:
             return self.step(tensor, FLayer(name, _dsl_args(bound), span))
         if name == "contiguous" and not args and not kwargs:
             return self.step(tensor, FLayer("contiguous", (), span))
+        if name in ("matmul", "bmm") and len(values) == 1 and not kwargs and isinstance(values[0], Tensor):
+            return self.elementwise("matmul", [tensor, values[0]], node)  # q.matmul(k)
         if name == "float" and not args and not kwargs:
             return tensor  # the input is a float tensor already: x.float() is x itself
         if name == "unsqueeze":

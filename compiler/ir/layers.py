@@ -593,7 +593,10 @@ SPECS.update({spec.name: spec for spec in NEW_SPECS})
 _INPLACE = ParamSpec("inplace", boolean, False)
 MORE_SPECS: tuple[LayerSpec, ...] = (
     LayerSpec("exp", (), doc="elementwise exponential: torch.exp"),
+    LayerSpec("log", (), doc="elementwise natural logarithm: torch.log"),
     LayerSpec("scale", (ParamSpec("factor", number),), doc="multiply every element by a number: x * factor"),
+    LayerSpec("shift", (ParamSpec("offset", number),), doc="add a number to every element: x + offset"),
+    LayerSpec("divide", (ParamSpec("divisor", number),), doc="divide every element by a number: x / divisor"),
     LayerSpec(
         "unsqueeze",
         (ParamSpec("dim", any_int),),

@@ -183,13 +183,13 @@ class Store:
     shape: Shape = ()
 
 
-MERGES = ("cat", "stack", "add", "mul", "mean", "max")
+MERGES = ("cat", "stack", "add", "mul", "mean", "max", "matmul")
 
 
 @dataclass(frozen=True, slots=True)
 class Merge:
-    """Several tensors into one: concatenation, stacking, or an element-wise add,
-    product, mean or maximum. An operand "" is the current tensor."""
+    """Several tensors into one: concatenation, stacking, an element-wise add, product,
+    mean or maximum, or the matrix product of two. An operand "" is the current tensor."""
 
     kind: str
     operands: tuple[str, ...]

@@ -950,6 +950,13 @@ class Resolver:
                 term.span,
                 help="add `dim = 1` (an index) or `axis = channels` (an axis name)",
             )
+        if kind == "matmul" and len(operands) > 2:
+            raise self.rep.fatal(
+                "type-error",
+                f"`matmul` multiplies two tensors; it has {len(operands)}",
+                term.span,
+                help="multiply them two at a time: `ab := matmul(a, b)`, then `matmul(ab, c)`",
+            )
         if len(operands) < 2:
             raise self.rep.fatal(
                 "missing-argument",
@@ -992,6 +999,13 @@ class Resolver:
         tensor, and their outputs are merged."""
         assert term.over is not None
         kind = term.name
+        if kind == "matmul":
+            raise self.rep.fatal(
+                "misplaced",
+                "`matmul` multiplies two tensors, not the outputs of a loop",
+                term.name_span,
+                help="merge a loop's outputs with cat, stack, add, mul, mean or max",
+            )
         dim: int | str | None = None
         for arg in term.args:
             if arg.size_in is not None:
@@ -1055,30 +1069,16 @@ class Resolver:
                 term.span,
                 help=f"start a new line with `{term.name} | ...`, or merge it here, e.g. `add({term.name})`",
             )
-        if isinstance(term, s.Call) and term.over is not None:
-            if term.name not in MERGE_NAMES:
-                raise self.rep.fatal(
-                    "misplaced",
-                    f"`{term.name}` cannot take a loop: only a merge of its iterations' outputs can",
-                    term.over.span,
-                    help="write `cat(for ..., dim = 1)`, `stack(...)`, `add`, `mul`, `mean` or `max`, "
-                    "or the loop as a step of its own",
-                )
-            if in_seq:
-                raise self.rep.fatal(
-                    "misplaced",
-                    f"`{term.name}` merges tensors and cannot stand inside `seq`, which holds layers",
-                    term.span,
-                )
-            if step.name is not None:
-                raise self.rep.fatal(
-                    "misplaced",
-                    f"`{term.name}` is not a module and cannot be named with `=`",
-                    step.name_span or step.span,
-                    help="name its result instead: `name := ...`",
-                )
-            return [self.gather(term, scope)]
-        if self.is_merge(term, scope):
+        gathers = isinstance(term, s.Call) and term.over is not None
+        if isinstance(term, s.Call) and term.over is not None and term.name not in MERGE_NAMES:
+            raise self.rep.fatal(
+                "misplaced",
+                f"`{term.name}` cannot take a loop: only a merge of its iterations' outputs can",
+                term.over.span,
+                help="write `cat(for ..., dim = 1)`, `stack(...)`, `add`, `mul`, `mean` or `max`, "
+                "or the loop as a step of its own",
+            )
+        if gathers or self.is_merge(term, scope):
             assert isinstance(term, s.Call)
             if in_seq:
                 raise self.rep.fatal(
@@ -1093,7 +1093,7 @@ class Resolver:
                     step.name_span or step.span,
                     help="name its result instead: `name := ...`",
                 )
-            return [self.merge(term, scope, first)]
+            return [self.gather(term, scope) if gathers else self.merge(term, scope, first)]
         if isinstance(term, s.Ref) and term.name in MERGE_NAMES and term.name not in ("mean", "max"):
             raise self.rep.fatal(
                 "missing-argument",
